@@ -1,0 +1,357 @@
+//! The engine: one owner for every symbol's market state, driven one raw frame at a time.
+//!
+//! Owns: the decoder, each symbol's [`BookSync`], the bookTicker cross-check and per-symbol
+//! counters. Must not touch: I/O, clocks (receive times arrive on the frames), the screen. Live
+//! ingest, replay, tests and benchmarks all drive this same code through [`Engine::on_frame`].
+
+use std::collections::VecDeque;
+
+use crate::book::sync::{BookSync, DEFAULT_MAX_BUFFER, Rules};
+use crate::book::{Bbo, OrderBook};
+use crate::market::Market;
+use crate::num::{Nanos, Symbol, UpdateId};
+use crate::wire::binance::Decoder;
+use crate::wire::{BookTicker, DepthUpdate, Event, ParseError, Trade};
+
+/// One frame as it came off the wire or out of a capture.
+#[derive(Clone, Copy, Debug)]
+pub struct RawFrame<'a> {
+    /// Local receive time.
+    pub recv: Nanos,
+    /// The frame body: a WebSocket text frame or a REST response body.
+    pub bytes: &'a [u8],
+    /// The symbol a REST snapshot was requested for (snapshots do not name it).
+    pub symbol_hint: Option<Symbol>,
+}
+
+/// Why a frame could not be used. The engine state is unchanged by a failed frame.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    #[error("malformed frame: {0}")]
+    Parse(#[from] ParseError),
+    #[error("depth snapshot without a symbol (none in the body, the request or the stream)")]
+    SnapshotWithoutSymbol,
+    #[error(
+        "{symbol} carries {got} data but was set up as {expected}; replay spot and futures captures of one symbol separately"
+    )]
+    MarketMismatch {
+        symbol: Symbol,
+        expected: Market,
+        got: Market,
+    },
+}
+
+/// Engine settings.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineConfig {
+    /// Forces the market (and so the sync rules); `None` reads it from the data.
+    pub market: Option<Market>,
+    /// Diffs kept while waiting for a snapshot.
+    pub max_buffer: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            market: None,
+            max_buffer: DEFAULT_MAX_BUFFER,
+        }
+    }
+}
+
+/// Recent applied diffs remembered for matching late-arriving bookTickers.
+const TICKER_HISTORY: usize = 512;
+/// Early bookTickers kept while their diff has not arrived.
+const TICKER_PENDING: usize = 512;
+
+/// Cross-check of `@bookTicker` against the book: a ticker whose `u` equals an applied diff's
+/// final `u` must show exactly the book's best bid/ask (price and quantity) right after that
+/// diff, whichever of the two arrived first.
+#[derive(Clone, Debug, Default)]
+pub struct TickerCheck {
+    history: VecDeque<(UpdateId, Bbo)>,
+    pending: VecDeque<BookTicker>,
+    pub compared: u64,
+    pub matched: u64,
+    pub mismatched: u64,
+}
+
+impl TickerCheck {
+    fn compare(&mut self, symbol: Symbol, t: &BookTicker, bbo: &Bbo) {
+        self.compared += 1;
+        let ok = bbo
+            .bid
+            .is_some_and(|b| b.price == t.bid_price && b.qty == t.bid_qty)
+            && bbo
+                .ask
+                .is_some_and(|a| a.price == t.ask_price && a.qty == t.ask_qty);
+        if ok {
+            self.matched += 1;
+        } else {
+            self.mismatched += 1;
+            tracing::warn!(
+                %symbol, u = t.update_id,
+                ticker = %format!("{} x {} / {} x {}", t.bid_price, t.bid_qty, t.ask_price, t.ask_qty),
+                book = ?bbo,
+                "bookTicker disagrees with the book after the diff with the same u"
+            );
+        }
+    }
+
+    fn on_applied(&mut self, symbol: Symbol, final_id: UpdateId, bbo: Bbo) {
+        while let Some(t) = self.pending.front().copied() {
+            if t.update_id > final_id {
+                break;
+            }
+            self.pending.pop_front();
+            if t.update_id == final_id {
+                self.compare(symbol, &t, &bbo);
+            }
+        }
+        if self.history.len() == TICKER_HISTORY {
+            self.history.pop_front();
+        }
+        self.history.push_back((final_id, bbo));
+    }
+
+    fn on_ticker(&mut self, symbol: Symbol, t: &BookTicker, last_applied: Option<UpdateId>) {
+        if last_applied.is_some_and(|last| t.update_id <= last) {
+            if let Ok(i) = self.history.binary_search_by_key(&t.update_id, |&(u, _)| u) {
+                let bbo = self.history[i].1;
+                self.compare(symbol, t, &bbo);
+            }
+            return;
+        }
+        if self.pending.len() == TICKER_PENDING {
+            self.pending.pop_front();
+        }
+        // Tickers normally arrive in `u` order; keep the queue sorted if one does not.
+        let at = self
+            .pending
+            .iter()
+            .rposition(|p| p.update_id <= t.update_id)
+            .map_or(0, |i| i + 1);
+        self.pending.insert(at, *t);
+    }
+
+    fn on_gap(&mut self) {
+        self.history.clear();
+    }
+}
+
+/// Everything the engine keeps for one symbol.
+#[derive(Clone, Debug)]
+pub struct SymbolState {
+    pub symbol: Symbol,
+    /// Known once the data (or the user) says.
+    pub market: Option<Market>,
+    pub sync: BookSync,
+    /// WebSocket frames attributed to this symbol (snapshots are counted by the sync).
+    pub frames: u64,
+    pub trades: u64,
+    pub book_tickers: u64,
+    pub ticker_check: TickerCheck,
+    pub last_trade: Option<Trade>,
+    /// Receive time of the last frame for this symbol.
+    pub last_recv: Nanos,
+    forced: bool,
+}
+
+impl SymbolState {
+    fn new(symbol: Symbol, cfg: &EngineConfig) -> Self {
+        SymbolState {
+            symbol,
+            market: cfg.market,
+            sync: BookSync::new(cfg.market.map(Market::rules), cfg.max_buffer),
+            frames: 0,
+            trades: 0,
+            book_tickers: 0,
+            ticker_check: TickerCheck::default(),
+            last_trade: None,
+            last_recv: Nanos(0),
+            forced: cfg.market.is_some(),
+        }
+    }
+
+    pub fn book(&self) -> &OrderBook {
+        self.sync.book()
+    }
+
+    /// Sets the market from the data the first time it is seen; refuses a contradiction,
+    /// unless the user forced the market (then their word stands).
+    fn learn_market(&mut self, seen: Market) -> Result<(), EngineError> {
+        match self.market {
+            _ if self.forced => Ok(()),
+            None => {
+                self.market = Some(seen);
+                Ok(())
+            }
+            Some(m) if m.rules() == seen.rules() => Ok(()),
+            Some(m) => Err(EngineError::MarketMismatch {
+                symbol: self.symbol,
+                expected: m,
+                got: seen,
+            }),
+        }
+    }
+}
+
+/// Engine-wide counters.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EngineStats {
+    /// Frames offered, including failed ones.
+    pub frames: u64,
+    /// Valid frames that name no symbol (subscription answers, errors).
+    pub unattributed: u64,
+    pub errors: u64,
+}
+
+/// The engine.
+pub struct Engine {
+    cfg: EngineConfig,
+    decoder: Decoder,
+    symbols: Vec<SymbolState>,
+    last_idx: usize,
+    pub stats: EngineStats,
+}
+
+impl Engine {
+    pub fn new(cfg: EngineConfig) -> Self {
+        Engine {
+            cfg,
+            decoder: Decoder::new(),
+            symbols: Vec::new(),
+            last_idx: 0,
+            stats: EngineStats::default(),
+        }
+    }
+
+    /// Symbols in order of first appearance.
+    pub fn symbols(&self) -> &[SymbolState] {
+        &self.symbols
+    }
+
+    pub fn symbol(&self, s: Symbol) -> Option<&SymbolState> {
+        self.symbols.iter().find(|x| x.symbol == s)
+    }
+
+    /// Symbols whose books wait for a REST snapshot (live ingest fetches one for each).
+    pub fn snapshot_requests(&self) -> impl Iterator<Item = Symbol> + '_ {
+        self.symbols
+            .iter()
+            .filter(|s| s.sync.needs_snapshot())
+            .map(|s| s.symbol)
+    }
+
+    fn index(
+        symbols: &mut Vec<SymbolState>,
+        last: &mut usize,
+        s: Symbol,
+        cfg: &EngineConfig,
+    ) -> usize {
+        if symbols.get(*last).is_some_and(|x| x.symbol == s) {
+            return *last;
+        }
+        let i = match symbols.iter().position(|x| x.symbol == s) {
+            Some(i) => i,
+            None => {
+                symbols.push(SymbolState::new(s, cfg));
+                symbols.len() - 1
+            }
+        };
+        *last = i;
+        i
+    }
+
+    /// Decodes and applies one frame.
+    pub fn on_frame(&mut self, f: RawFrame<'_>) -> Result<(), EngineError> {
+        self.stats.frames += 1;
+        let r = self.apply(f);
+        if r.is_err() {
+            self.stats.errors += 1;
+        }
+        r
+    }
+
+    fn apply(&mut self, f: RawFrame<'_>) -> Result<(), EngineError> {
+        let ev = self.decoder.decode(f.bytes)?;
+        let symbol = match ev {
+            Event::Snapshot(s) => match s.symbol.or(f.symbol_hint) {
+                Some(sym) => sym,
+                None if self.symbols.len() == 1 => self.symbols[0].symbol,
+                None => return Err(EngineError::SnapshotWithoutSymbol),
+            },
+            _ => match ev.symbol() {
+                Some(s) => s,
+                None => {
+                    self.stats.unattributed += 1;
+                    return Ok(());
+                }
+            },
+        };
+        let i = Self::index(&mut self.symbols, &mut self.last_idx, symbol, &self.cfg);
+        let st = &mut self.symbols[i];
+        st.last_recv = f.recv;
+        if !matches!(ev, Event::Snapshot(_)) {
+            st.frames += 1;
+        }
+        match ev {
+            Event::Depth(d) => on_depth(st, d),
+            Event::Snapshot(s) => {
+                if s.event_time_ms.is_some() {
+                    st.learn_market(Market::futures_for(symbol))?;
+                }
+                let SymbolState {
+                    sync, ticker_check, ..
+                } = st;
+                sync.on_snapshot(s, &mut |book, d| {
+                    ticker_check.on_applied(symbol, d.final_id, book.bbo())
+                });
+                Ok(())
+            }
+            Event::Trade(t) => {
+                st.trades += 1;
+                st.last_trade = Some(t);
+                Ok(())
+            }
+            Event::BookTicker(t) => {
+                st.book_tickers += 1;
+                let last = st.sync.is_synced().then(|| st.sync.book().last_update_id);
+                st.ticker_check.on_ticker(symbol, &t, last);
+                Ok(())
+            }
+            Event::Other(_) => Ok(()),
+        }
+    }
+}
+
+fn on_depth(st: &mut SymbolState, d: &DepthUpdate) -> Result<(), EngineError> {
+    let seen = if d.prev_final_id.is_some() {
+        Market::futures_for(d.symbol)
+    } else {
+        Market::Spot
+    };
+    st.learn_market(seen)?;
+    let symbol = st.symbol;
+    let SymbolState {
+        sync, ticker_check, ..
+    } = st;
+    let outcome = sync.on_diff(d, &mut |book, d| {
+        ticker_check.on_applied(symbol, d.final_id, book.bbo())
+    });
+    if let crate::book::sync::DiffOutcome::Gap(g) = outcome {
+        ticker_check.on_gap();
+        tracing::warn!(%symbol, expected = g.expected, got = g.got, "sequence gap: book out of sync, snapshot needed");
+    }
+    Ok(())
+}
+
+impl Market {
+    /// Sync rules of this market.
+    pub fn rules(self) -> Rules {
+        match self {
+            Market::Spot => Rules::Spot,
+            Market::UsdM | Market::CoinM => Rules::Futures,
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! The headless summary: what a run did to each symbol, as JSON.
+//!
+//! Owns: the summary's shape (a stable contract for scripts and tests). Must not touch: I/O.
+
+use serde::Serialize;
+
+use crate::engine::{Engine, SymbolState};
+use crate::wire::Level;
+
+/// Levels per side in `final`.
+pub const FINAL_LEVELS: usize = 10;
+
+#[derive(Serialize, Debug, Clone)]
+pub struct Summary {
+    pub symbols: Vec<SymbolSummary>,
+    /// Frames read, over all symbols, including those that failed.
+    pub frames_total: u64,
+    /// Frames or lines that could not be used (malformed, unreadable).
+    pub errors_total: u64,
+    /// The first errors, each naming file and line.
+    pub errors: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunInfo>,
+}
+
+/// How the run went (not part of the market state: differs between runs).
+#[derive(Serialize, Debug, Clone)]
+pub struct RunInfo {
+    pub elapsed_s: f64,
+    pub frames_per_s: f64,
+}
+
+#[derive(Serialize, Debug, Clone)]
+pub struct SymbolSummary {
+    pub symbol: String,
+    /// `spot`, `usdm`, `coinm`, or `unknown` before any depth data.
+    pub market: String,
+    /// `synced` only while the book is provably continuous; `syncing` before the first sync;
+    /// `resyncing` after a gap until a snapshot bridges again.
+    pub state: String,
+    pub frames: u64,
+    pub depth_updates: DepthCounts,
+    pub snapshots: u64,
+    pub snapshots_ignored: u64,
+    pub gaps: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_gap: Option<crate::book::sync::Gap>,
+    pub resyncs: u64,
+    pub crossed_events: u64,
+    pub trades: u64,
+    pub book_tickers: u64,
+    pub book_ticker_check: TickerCounts,
+    #[serde(rename = "final")]
+    pub final_book: FinalBook,
+}
+
+#[derive(Serialize, Debug, Clone, Copy)]
+pub struct DepthCounts {
+    pub applied: u64,
+    pub dropped_before_sync: u64,
+    /// Wholly older than the book (duplicates): ignored.
+    pub stale: u64,
+    /// Still waiting for a snapshot when the run ended.
+    pub pending: u64,
+    /// Shed from a full pre-snapshot buffer.
+    pub buffer_overflow: u64,
+}
+
+#[derive(Serialize, Debug, Clone, Copy)]
+pub struct TickerCounts {
+    pub compared: u64,
+    pub matched: u64,
+}
+
+#[derive(Serialize, Debug, Clone)]
+pub struct FinalBook {
+    /// Id of the last diff (or snapshot) in the book; null before any.
+    pub last_update_id: Option<u64>,
+    pub bid_levels: usize,
+    pub ask_levels: usize,
+    /// Best first, as exact decimal strings.
+    pub bids: Vec<[String; 2]>,
+    pub asks: Vec<[String; 2]>,
+}
+
+fn pairs(levels: impl Iterator<Item = Level>) -> Vec<[String; 2]> {
+    levels
+        .map(|l| [l.price.to_string(), l.qty.to_string()])
+        .collect()
+}
+
+impl SymbolSummary {
+    pub fn of(s: &SymbolState) -> Self {
+        let c = s.sync.counters();
+        let book = s.book();
+        SymbolSummary {
+            symbol: s.symbol.to_string(),
+            market: s.market.map_or("unknown", |m| m.as_str()).to_string(),
+            state: s.sync.phase().as_str().to_string(),
+            frames: s.frames,
+            depth_updates: DepthCounts {
+                applied: c.applied,
+                dropped_before_sync: c.dropped_before_sync,
+                stale: c.stale,
+                pending: s.sync.buffered() as u64,
+                buffer_overflow: c.buffer_overflow,
+            },
+            snapshots: c.snapshots,
+            snapshots_ignored: c.snapshots_ignored,
+            gaps: c.gaps,
+            last_gap: s.sync.last_gap(),
+            resyncs: c.resyncs,
+            crossed_events: c.crossed_events,
+            trades: s.trades,
+            book_tickers: s.book_tickers,
+            book_ticker_check: TickerCounts {
+                compared: s.ticker_check.compared,
+                matched: s.ticker_check.matched,
+            },
+            final_book: FinalBook {
+                last_update_id: (c.snapshots > 0).then_some(book.last_update_id),
+                bid_levels: book.bids.len(),
+                ask_levels: book.asks.len(),
+                bids: pairs(book.bids.top(FINAL_LEVELS)),
+                asks: pairs(book.asks.top(FINAL_LEVELS)),
+            },
+        }
+    }
+}
+
+impl Summary {
+    pub fn of(engine: &Engine, errors_total: u64, errors: Vec<String>) -> Self {
+        Summary {
+            symbols: engine.symbols().iter().map(SymbolSummary::of).collect(),
+            frames_total: engine.stats.frames,
+            errors_total,
+            errors,
+            run: None,
+        }
+    }
+}
