@@ -110,7 +110,7 @@ pub fn format_decimal(m: u64, out: &mut impl fmt::Write) -> fmt::Result {
         return write!(out, "{int}");
     }
     let mut width = DECIMALS as usize;
-    while frac % 10 == 0 {
+    while frac.is_multiple_of(10) {
         frac /= 10;
         width -= 1;
     }

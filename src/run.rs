@@ -84,7 +84,7 @@ pub fn replay_sources(
         }
         Ok(())
     };
-    while let Some(item) = merge.next() {
+    while let Some(item) = merge.next_frame() {
         match item {
             Merged::Frame { frame, file } => {
                 if let Err(e) = engine.on_frame(frame.raw()) {

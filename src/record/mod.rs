@@ -310,7 +310,7 @@ pub struct Merge {
     to_advance: Option<usize>,
 }
 
-/// What [`Merge::next`] yields.
+/// What [`Merge::next_frame`] yields.
 pub enum Merged<'a> {
     Frame {
         frame: &'a CapturedFrame,
@@ -331,7 +331,7 @@ impl Merge {
     }
 
     /// The next frame in time order, or a read error (reading goes on after it).
-    pub fn next(&mut self) -> Option<Merged<'_>> {
+    pub fn next_frame(&mut self) -> Option<Merged<'_>> {
         // Prime sources that have not produced a frame yet, one at a time so errors surface.
         for i in 0..self.sources.len() {
             if !self.started[i] {
