@@ -89,7 +89,8 @@ pub fn parse_decimal(s: &[u8]) -> Result<u64, DecimalError> {
         .ok_or(DecimalError::Overflow)
 }
 
-const POW10: [u64; 9] = [
+/// `10^i` for `i` in `0..=8`.
+pub(crate) const POW10: [u64; 9] = [
     1,
     10,
     100,
@@ -186,6 +187,20 @@ pub struct Nanos(pub u64);
 /// Longest symbol we accept. Binance symbols are well below this.
 pub const SYMBOL_MAX: usize = 23;
 
+/// Each byte upper-cased if a symbol may contain it (ASCII letters, digits, `_`), else 0.
+const SYMBOL_BYTE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_alphanumeric() || b == b'_' {
+            t[c] = b.to_ascii_uppercase();
+        }
+        c += 1;
+    }
+    t
+};
+
 /// An exchange symbol, upper case, stored inline so the hot path never allocates for it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Symbol {
@@ -202,11 +217,16 @@ impl Symbol {
             return None;
         }
         let mut bytes = [0u8; SYMBOL_MAX];
+        // One table look-up per byte (upper-cased, or 0 when refused) and a single check at the
+        // end: symbols are read from every frame.
+        let mut refused = false;
         for (dst, &c) in bytes.iter_mut().zip(s) {
-            if !(c.is_ascii_alphanumeric() || c == b'_') {
-                return None;
-            }
-            *dst = c.to_ascii_uppercase();
+            let u = SYMBOL_BYTE[c as usize];
+            refused |= u == 0;
+            *dst = u;
+        }
+        if refused {
+            return None;
         }
         Some(Symbol {
             len: s.len() as u8,

@@ -10,7 +10,7 @@
 //! `b`/`a` are level arrays in `depthUpdate`, price strings in `bookTicker`, and `a` is the
 //! aggregate trade id in `aggTrade`. Unknown keys and streams are skipped (validated, not read).
 
-use super::scan::Cur;
+use super::scan::{self, Cur, LevelShape};
 use super::{
     BookTicker, DepthUpdate, Event, Level, Other, OtherKind, ParseError, ParseErrorKind, Snapshot,
     Trade, TradeKind,
@@ -335,15 +335,37 @@ fn levels(cur: &mut Cur<'_>, out: &mut Vec<Level>) -> Result<(), ParseError> {
         cur.i += 1;
         return Ok(());
     }
+    let mut shape = LevelShape::default();
     loop {
-        cur.eat(b'[', "'[' (a price level)")?;
-        let price = Price(cur.decimal()?);
-        cur.eat(b',', "','")?;
-        let qty = Qty(cur.decimal()?);
-        while cur.next_member(b']')? {
-            cur.skip_value()?;
+        // Consecutive levels in the common shape, separated by bare commas, are read in a tight
+        // loop on a local index; anything else is walked the general way, one level at a time.
+        let b = cur.b;
+        let mut i = cur.i;
+        let mut after_level = false;
+        while let Some((price, qty, end)) = scan::level_at(b, i, &mut shape) {
+            out.push(Level {
+                price: Price(price),
+                qty: Qty(qty),
+            });
+            i = end;
+            after_level = true;
+            if b.get(i) != Some(&b',') {
+                break;
+            }
+            i += 1;
+            after_level = false;
         }
-        out.push(Level { price, qty });
+        cur.i = i;
+        if !after_level {
+            cur.eat(b'[', "'[' (a price level)")?;
+            let price = Price(cur.decimal()?);
+            cur.eat(b',', "','")?;
+            let qty = Qty(cur.decimal()?);
+            while cur.next_member(b']')? {
+                cur.skip_value()?;
+            }
+            out.push(Level { price, qty });
+        }
         if !cur.next_member(b']')? {
             return Ok(());
         }
