@@ -154,6 +154,13 @@ pub struct SymbolState {
     pub last_trade: Option<Trade>,
     /// Receive time of the last frame for this symbol.
     pub last_recv: Nanos,
+    /// Receive time of the last diff-depth frame (staleness is judged from it).
+    pub last_depth_recv: Nanos,
+    /// Trades and bookTickers seen twice (overlapping connections during a switch-over) and
+    /// skipped; depth duplicates are counted by the sync as `stale`.
+    pub duplicates: u64,
+    last_trade_ids: [Option<u64>; 2],
+    last_ticker_u: Option<UpdateId>,
     forced: bool,
 }
 
@@ -169,6 +176,10 @@ impl SymbolState {
             ticker_check: TickerCheck::default(),
             last_trade: None,
             last_recv: Nanos(0),
+            last_depth_recv: Nanos(0),
+            duplicates: 0,
+            last_trade_ids: [None, None],
+            last_ticker_u: None,
             forced: cfg.market.is_some(),
         }
     }
@@ -263,6 +274,24 @@ impl Engine {
         i
     }
 
+    /// Forgets a symbol's book continuity (its stream connection was lost): it waits for a new
+    /// snapshot, and diffs from the new connection are buffered meanwhile. Also clears the
+    /// duplicate filters, since a new connection may legitimately restart from older ids (e.g. a
+    /// restarted local exchange).
+    pub fn reset_symbol(&mut self, s: Symbol) {
+        if let Some(st) = self.symbols.iter_mut().find(|x| x.symbol == s) {
+            st.sync.reset();
+            st.ticker_check.on_gap();
+            st.last_trade_ids = [None, None];
+            st.last_ticker_u = None;
+        }
+    }
+
+    /// Makes sure a symbol exists (live: before its first frame arrives, so it shows up).
+    pub fn add_symbol(&mut self, s: Symbol) {
+        Self::index(&mut self.symbols, &mut self.last_idx, s, &self.cfg);
+    }
+
     /// Decodes and applies one frame.
     pub fn on_frame(&mut self, f: RawFrame<'_>) -> Result<(), EngineError> {
         self.stats.frames += 1;
@@ -296,7 +325,10 @@ impl Engine {
             st.frames += 1;
         }
         match ev {
-            Event::Depth(d) => on_depth(st, d),
+            Event::Depth(d) => {
+                st.last_depth_recv = f.recv;
+                on_depth(st, d)
+            }
             Event::Snapshot(s) => {
                 if s.event_time_ms.is_some() {
                     st.learn_market(Market::futures_for(symbol))?;
@@ -310,11 +342,22 @@ impl Engine {
                 Ok(())
             }
             Event::Trade(t) => {
+                let slot = &mut st.last_trade_ids[t.kind as usize];
+                if slot.is_some_and(|last| t.id <= last) {
+                    st.duplicates += 1;
+                    return Ok(());
+                }
+                *slot = Some(t.id);
                 st.trades += 1;
                 st.last_trade = Some(t);
                 Ok(())
             }
             Event::BookTicker(t) => {
+                if st.last_ticker_u.is_some_and(|last| t.update_id <= last) {
+                    st.duplicates += 1;
+                    return Ok(());
+                }
+                st.last_ticker_u = Some(t.update_id);
                 st.book_tickers += 1;
                 let last = st.sync.is_synced().then(|| st.sync.book().last_update_id);
                 st.ticker_check.on_ticker(symbol, &t, last);

@@ -2,8 +2,9 @@
 //!
 //! # Layout
 //! ```text
-//! ingest (live, later) ─frames─▶ engine (sync, one owner) ─▶ summary / View
-//! record::reader (replay) ─frames─▶    │
+//! ingest (tokio: WebSocket + REST) ─frames─▶ engine (sync, one owner) ─▶ summary (View later)
+//! record (capture readers, replay) ─frames─▶    │
+//! exchange (local Binance-compatible server, tests and demo) ◀─ record / synthetic
 //! ```
 //! - [`num`]: exact fixed-point prices and quantities, domain newtypes.
 //! - [`wire`]: Binance frames → [`wire::Event`] (fast decoder + serde_json reference).
@@ -11,16 +12,24 @@
 //! - [`engine`]: per-symbol state, bookTicker cross-check; no I/O, no clock.
 //! - [`record`]: capture readers (hftbacktest, cryptofeed) and a time merge.
 //! - [`summary`]: the headless summary JSON.
+//! - [`config`]: the TOML configuration (defaults, loading, validation).
+//! - [`ingest`]: the live client (sockets, snapshots under a weight budget, reconnects).
+//! - [`exchange`]: the local Binance-compatible exchange serving captures or [`synthetic`] data.
+//! - [`synthetic`]: a seeded synthetic market speaking Binance's wire format (pure).
 //! - [`run`]: drivers that touch files (headless replay).
 //!
-//! The core (`num`, `wire`, `book`, `engine`, `summary`) is synchronous, does no I/O and reads no
-//! clock: live, replay, tests and benchmarks drive the very same code.
+//! The core (`num`, `wire`, `book`, `engine`, `summary`, `synthetic`) is synchronous, does no I/O
+//! and reads no clock: live, replay, tests and benchmarks drive the very same code.
 
 pub mod book;
+pub mod config;
 pub mod engine;
+pub mod exchange;
+pub mod ingest;
 pub mod market;
 pub mod num;
 pub mod record;
 pub mod run;
 pub mod summary;
+pub mod synthetic;
 pub mod wire;

@@ -21,6 +21,76 @@ pub struct Summary {
     pub errors: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run: Option<RunInfo>,
+    /// Connection facts of a live run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveReport>,
+}
+
+/// What a live run's connections did.
+#[derive(Serialize, Debug, Clone, Default)]
+pub struct LiveReport {
+    pub ever_connected: bool,
+    /// The last thing that went wrong, for a person.
+    pub last_failure: Option<String>,
+    pub frames_received: u64,
+    /// Frames dropped because the engine could not keep up (they surface as gaps and resyncs).
+    pub frames_shed: u64,
+    /// Frames the engine refused (malformed).
+    pub frames_refused: u64,
+    pub pings_answered: u64,
+    pub snapshot_requests: u64,
+    pub snapshots_ok: u64,
+    pub snapshot_errors: u64,
+    pub snapshot_budget_waits: u64,
+    pub rest_429: u64,
+    pub rest_418: u64,
+    /// Symbols stale at the end of the run.
+    pub stale_symbols: Vec<String>,
+    /// Times a symbol turned stale during the run.
+    pub stale_events: u64,
+    /// What our client adds: a frame's receive time → the engine has applied it (ns).
+    pub apply_latency_ns: Percentiles,
+    pub connections: Vec<SlotReport>,
+    pub elapsed_s: f64,
+}
+
+/// Percentiles of an HDR histogram (ns).
+#[derive(Serialize, Debug, Clone, Copy, Default)]
+pub struct Percentiles {
+    pub count: u64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+}
+
+impl Percentiles {
+    pub fn of(h: &hdrhistogram::Histogram<u64>) -> Self {
+        Percentiles {
+            count: h.len(),
+            p50: h.value_at_quantile(0.5),
+            p90: h.value_at_quantile(0.9),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+        }
+    }
+}
+
+/// One logical connection (a URL kept up across reconnects).
+#[derive(Serialize, Debug, Clone, Default)]
+pub struct SlotReport {
+    pub url: String,
+    pub attempts: u64,
+    pub connections: u64,
+    pub failures: u64,
+    /// Unplanned disconnects.
+    pub disconnects: u64,
+    pub last_disconnect: Option<String>,
+    pub server_shutdowns: u64,
+    /// Make-before-break switch-overs completed.
+    pub switch_overs: u64,
 }
 
 /// How the run went (not part of the market state: differs between runs).
@@ -49,6 +119,8 @@ pub struct SymbolSummary {
     pub crossed_events: u64,
     pub trades: u64,
     pub book_tickers: u64,
+    /// Trades and bookTickers received twice (overlapping connections) and skipped.
+    pub duplicates: u64,
     pub book_ticker_check: TickerCounts,
     #[serde(rename = "final")]
     pub final_book: FinalBook,
@@ -113,6 +185,7 @@ impl SymbolSummary {
             crossed_events: c.crossed_events,
             trades: s.trades,
             book_tickers: s.book_tickers,
+            duplicates: s.duplicates,
             book_ticker_check: TickerCounts {
                 compared: s.ticker_check.compared,
                 matched: s.ticker_check.matched,
@@ -136,6 +209,7 @@ impl Summary {
             errors_total,
             errors,
             run: None,
+            live: None,
         }
     }
 }

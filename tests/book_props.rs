@@ -32,7 +32,12 @@ impl Model {
     }
     fn top(&self, n: usize) -> Sides {
         (
-            self.bids.iter().rev().take(n).map(|(p, q)| (*p, *q)).collect(),
+            self.bids
+                .iter()
+                .rev()
+                .take(n)
+                .map(|(p, q)| (*p, *q))
+                .collect(),
             self.asks.iter().take(n).map(|(p, q)| (*p, *q)).collect(),
         )
     }
@@ -51,15 +56,22 @@ fn top(b: &OrderBook, n: usize) -> Sides {
 fn levels(bid: bool) -> impl Strategy<Value = Vec<Level>> {
     // Near the mid: 1..=500 ticks of 0.01 on the own side. Far away (the `true` arm): prices
     // around 10 (bids) or around 10,000,000 (asks), so no range limit can hide them.
-    let price = (prop::bool::weighted(0.1), 1u64..=500).prop_map(move |(far, t)| match (far, bid) {
-        (false, true) => 6_000_000_000_000 + t * 1_000_000,
-        (false, false) => 6_000_000_000_000 + (1001 - t) * 1_000_000,
-        (true, true) => t * 1_000_000_000,
-        (true, false) => 1_000_000_000_000_000 + t * 1_000_000_000,
-    });
+    let price =
+        (prop::bool::weighted(0.1), 1u64..=500).prop_map(move |(far, t)| match (far, bid) {
+            (false, true) => 6_000_000_000_000 + t * 1_000_000,
+            (false, false) => 6_000_000_000_000 + (1001 - t) * 1_000_000,
+            (true, true) => t * 1_000_000_000,
+            (true, false) => 1_000_000_000_000_000 + t * 1_000_000_000,
+        });
     let qty = prop_oneof![1 => Just(0u64), 2 => 1u64..=1_000_000_000];
-    prop::collection::vec((price, qty), 0..30)
-        .prop_map(|v| v.into_iter().map(|(p, q)| Level { price: Price(p), qty: Qty(q) }).collect())
+    prop::collection::vec((price, qty), 0..30).prop_map(|v| {
+        v.into_iter()
+            .map(|(p, q)| Level {
+                price: Price(p),
+                qty: Qty(q),
+            })
+            .collect()
+    })
 }
 
 fn diffs() -> impl Strategy<Value = Vec<(Vec<Level>, Vec<Level>)>> {

@@ -20,7 +20,11 @@ fn headless_replay_prints_the_documented_summary_shape() {
         .args(["--headless", "--summary-json", "-"])
         .output()
         .expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     let s = &v["symbols"][0];
     assert_eq!(s["symbol"], "BTCUSDT");
@@ -37,7 +41,10 @@ fn headless_replay_prints_the_documented_summary_shape() {
     assert_eq!(s["book_ticker_check"]["compared"], 1_072);
     assert_eq!(s["book_ticker_check"]["matched"], 1_072);
     assert_eq!(s["final"]["last_update_id"], 50_093_696_318u64);
-    assert_eq!(s["final"]["bids"][0], serde_json::json!(["61602.01", "1.67177"]));
+    assert_eq!(
+        s["final"]["bids"][0],
+        serde_json::json!(["61602.01", "1.67177"])
+    );
     assert_eq!(s["final"]["bids"].as_array().map(Vec::len), Some(10));
     assert_eq!(s["final"]["asks"].as_array().map(Vec::len), Some(10));
 }
@@ -52,21 +59,128 @@ fn summary_json_to_a_file_and_market_override() {
         .arg(&path)
         .output()
         .expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("file")).expect("json");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("file")).expect("json");
     assert_eq!(v["symbols"][0]["market"], "usdm");
     assert_eq!(v["symbols"][0]["depth_updates"]["applied"], 9_017);
     assert_eq!(v["symbols"][0]["book_ticker_check"]["matched"], 625);
 }
 
 #[test]
-fn demo_runs_offline_and_shows_a_real_book() {
-    let out = bin().output().expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("BTCUSDT (spot) — SYNCED"), "{text}");
-    assert!(text.contains("bookTicker check"), "{text}");
-    assert!(text.contains("gaps 0"), "{text}");
+fn demo_runs_offline_through_the_local_exchange_and_the_live_client() {
+    let out = bin()
+        .args([
+            "demo",
+            "--duration",
+            "4s",
+            "--speed",
+            "5",
+            "--summary-json",
+            "-",
+        ])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("local Binance-compatible exchange"), "{err}");
+    assert!(
+        err.contains("BTCUSDT SYNCED"),
+        "status lines show the synced book: {err}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let s = &v["symbols"][0];
+    assert_eq!(s["symbol"], "BTCUSDT");
+    assert_eq!(s["state"], "synced");
+    assert_eq!(s["gaps"], 0);
+    assert!(
+        s["depth_updates"]["applied"].as_u64().unwrap_or(0) > 20,
+        "{s}"
+    );
+    assert_eq!(
+        s["book_ticker_check"]["compared"],
+        s["book_ticker_check"]["matched"]
+    );
+    assert_eq!(v["live"]["ever_connected"], true);
+}
+
+#[test]
+fn live_without_network_says_so_and_exits_2() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let out = bin()
+        .args(["live", "btcusdt", "--headless", "--duration", "2s"])
+        .args(["--ws-endpoint", &format!("ws://127.0.0.1:{port}")])
+        .args(["--rest-endpoint", &format!("http://127.0.0.1:{port}")])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("connecting, attempt 1, next in"), "{err}");
+    assert!(err.contains("never connected"), "{err}");
+}
+
+#[test]
+fn bad_config_file_names_file_key_and_value() {
+    let p = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bad-config.toml");
+    std::fs::write(&p, "[snapshot]\nfutures_limit = 7\n").expect("write");
+    let out = bin()
+        .args(["live", "btcusdt", "--duration", "1s", "--config"])
+        .arg(&p)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad-config.toml")
+            && err.contains("snapshot.futures_limit")
+            && err.contains('7'),
+        "{err}"
+    );
+}
+
+#[test]
+fn exchange_prints_its_address_first_and_serves_rest() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut child = bin()
+        .args([
+            "exchange",
+            "--synthetic",
+            "--seed",
+            "7",
+            "--symbols",
+            "BTCUSDT",
+            "--speed",
+            "max",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut first = String::new();
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    stdout.read_line(&mut first).expect("first line");
+    let addr: std::net::SocketAddr = first
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("address on line 1: {first:?}"));
+    assert!(addr.ip().is_loopback());
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.write_all(b"GET /api/v3/time HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).expect("read");
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(stdout);
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(resp.contains("serverTime"), "{resp}");
 }
 
 #[test]
@@ -74,12 +188,15 @@ fn help_explains_the_commands() {
     let out = bin().arg("--help").output().expect("run");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    for w in ["replay", "demo", "Examples"] {
+    for w in ["replay", "demo", "live", "exchange", "Examples"] {
         assert!(text.contains(w), "{w} missing from --help:\n{text}");
     }
     let out = bin().args(["replay", "--help"]).output().expect("run");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("--summary-json") && text.contains("--headless"), "{text}");
+    assert!(
+        text.contains("--summary-json") && text.contains("--headless"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -90,13 +207,21 @@ fn missing_file_is_a_clear_error() {
         .expect("run");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("/no/such/capture.gz") && err.contains("No such file"), "{err}");
+    assert!(
+        err.contains("/no/such/capture.gz") && err.contains("No such file"),
+        "{err}"
+    );
 }
 
 #[test]
-fn replay_without_headless_says_what_to_do() {
-    let out = bin().arg("replay").args(spot_files()).output().expect("run");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--headless"), "{err}");
+fn replay_without_headless_runs_headless_until_the_screen_exists() {
+    let out = bin()
+        .arg("replay")
+        .args(spot_files())
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("BTCUSDT (spot) — SYNCED"), "{text}");
+    assert!(text.contains("bookTicker check 1072/1072"), "{text}");
 }

@@ -34,7 +34,11 @@ fn run(p: &PathBuf) -> ReplayOutcome {
 }
 
 fn btc(o: &ReplayOutcome) -> SymbolSummary {
-    SymbolSummary::of(o.engine.symbol(Symbol::new(b"BTCUSDT").expect("s")).expect("BTCUSDT"))
+    SymbolSummary::of(
+        o.engine
+            .symbol(Symbol::new(b"BTCUSDT").expect("s"))
+            .expect("BTCUSDT"),
+    )
 }
 
 fn is_depth(l: &str) -> bool {
@@ -47,7 +51,10 @@ fn spot_lines() -> Vec<String> {
 
 /// Index of the n-th depth line after the snapshot line.
 fn nth_depth_after_snapshot(lines: &[String], n: usize) -> usize {
-    let snap = lines.iter().position(|l| l.contains("lastUpdateId")).expect("snapshot");
+    let snap = lines
+        .iter()
+        .position(|l| l.contains("lastUpdateId"))
+        .expect("snapshot");
     lines
         .iter()
         .enumerate()
@@ -62,7 +69,10 @@ fn nth_depth_after_snapshot(lines: &[String], n: usize) -> usize {
 fn clean_plain_copy_replays_like_the_gzip_original() {
     let o = run(&write_capture("clean", &spot_lines()));
     let s = btc(&o);
-    assert_eq!((s.depth_updates.applied, s.gaps, s.state.as_str()), (6_493, 0, "synced"));
+    assert_eq!(
+        (s.depth_updates.applied, s.gaps, s.state.as_str()),
+        (6_493, 0, "synced")
+    );
 }
 
 #[test]
@@ -77,7 +87,10 @@ fn a_removed_diff_is_exactly_one_gap_and_not_synced() {
     assert_eq!(s.state, "resyncing");
     assert_eq!(s.resyncs, 0, "no later snapshot in the file to resync from");
     assert!(s.depth_updates.applied < 6_493);
-    assert!(s.depth_updates.pending > 0, "diffs after the gap wait for a snapshot");
+    assert!(
+        s.depth_updates.pending > 0,
+        "diffs after the gap wait for a snapshot"
+    );
     let g = s.last_gap.expect("gap recorded");
     assert!(g.got > g.expected, "{g:?}");
 }
@@ -149,7 +162,10 @@ fn a_duplicated_diff_is_ignored_and_the_book_is_unchanged() {
 #[test]
 fn a_snapshot_newer_than_every_diff_never_syncs_and_reports_no_gap() {
     let mut lines = spot_lines();
-    let i = lines.iter().position(|l| l.contains("lastUpdateId")).expect("snapshot");
+    let i = lines
+        .iter()
+        .position(|l| l.contains("lastUpdateId"))
+        .expect("snapshot");
     let (ts, body) = lines[i].split_once(' ').expect("ts");
     let mut v: serde_json::Value = serde_json::from_str(body).expect("json");
     v["lastUpdateId"] = serde_json::json!(60_000_000_000u64);
@@ -165,14 +181,24 @@ fn a_snapshot_newer_than_every_diff_never_syncs_and_reports_no_gap() {
 #[test]
 fn a_malformed_line_is_reported_by_number_and_nothing_else_is_lost() {
     let mut lines = spot_lines();
-    let i = lines.iter().position(|l| l.contains("@trade")).expect("trade") + 200;
-    let i = i + lines[i..].iter().position(|l| l.contains("@trade")).expect("trade");
+    let i = lines
+        .iter()
+        .position(|l| l.contains("@trade"))
+        .expect("trade")
+        + 200;
+    let i = i + lines[i..]
+        .iter()
+        .position(|l| l.contains("@trade"))
+        .expect("trade");
     lines[i] = lines[i].replace("\"p\":\"", "\"p\":\"x");
     let p = write_capture("malformed", &lines);
     let o = run(&p);
     assert_eq!(o.errors_total, 1);
     let msg = &o.errors[0];
-    assert!(msg.contains(&format!(":{}:", i + 1)), "line number missing: {msg}");
+    assert!(
+        msg.contains(&format!(":{}:", i + 1)),
+        "line number missing: {msg}"
+    );
     assert!(msg.contains("btcusdt_20240808.txt"), "{msg}");
     assert!(msg.contains("bad decimal"), "{msg}");
     let s = btc(&o);
@@ -181,7 +207,13 @@ fn a_malformed_line_is_reported_by_number_and_nothing_else_is_lost() {
     assert_eq!(s.book_ticker_check.matched, 1_072);
 
     // --strict stops there, naming the line.
-    let strict = replay_paths(&[p], &ReplayOptions { strict: true, ..Default::default() });
+    let strict = replay_paths(
+        &[p],
+        &ReplayOptions {
+            strict: true,
+            ..Default::default()
+        },
+    );
     let e = strict.err().expect("strict stops").to_string();
     assert!(e.contains(&format!(":{}:", i + 1)), "{e}");
 }
@@ -189,11 +221,19 @@ fn a_malformed_line_is_reported_by_number_and_nothing_else_is_lost() {
 #[test]
 fn a_line_without_a_timestamp_is_reported_and_skipped() {
     let mut lines = spot_lines();
-    let i = 1000 + lines[1000..].iter().position(|l| l.contains("@bookTicker")).expect("ticker");
+    let i = 1000
+        + lines[1000..]
+            .iter()
+            .position(|l| l.contains("@bookTicker"))
+            .expect("ticker");
     lines[i] = lines[i].split_once(' ').expect("ts").1.to_string();
     let o = run(&write_capture("nots", &lines));
     assert_eq!(o.errors_total, 1);
-    assert!(o.errors[0].contains(&format!(":{}:", i + 1)), "{}", o.errors[0]);
+    assert!(
+        o.errors[0].contains(&format!(":{}:", i + 1)),
+        "{}",
+        o.errors[0]
+    );
     let s = btc(&o);
     assert_eq!((s.depth_updates.applied, s.gaps), (6_493, 0));
     assert_eq!(s.frames, 99_572);
@@ -208,9 +248,17 @@ fn a_truncated_gzip_file_keeps_everything_before_the_cut() {
     std::fs::write(&p, &bytes[..bytes.len() / 2]).expect("write");
     let o = run(&p);
     assert_eq!(o.errors_total, 1);
-    assert!(o.errors[0].contains("btcusdt_20240808.gz"), "{}", o.errors[0]);
+    assert!(
+        o.errors[0].contains("btcusdt_20240808.gz"),
+        "{}",
+        o.errors[0]
+    );
     let s = btc(&o);
-    assert!(s.frames > 10_000, "frames before the cut were replayed: {}", s.frames);
+    assert!(
+        s.frames > 10_000,
+        "frames before the cut were replayed: {}",
+        s.frames
+    );
     assert_eq!(s.state, "synced");
     assert_eq!(s.gaps, 0);
 }
@@ -219,9 +267,15 @@ fn a_truncated_gzip_file_keeps_everything_before_the_cut() {
 fn a_file_in_no_known_format_is_a_clear_error() {
     let p = tmp("notes.txt");
     std::fs::write(&p, "hello\n").expect("write");
-    let e = replay_paths(&[p], &ReplayOptions::default()).err().expect("refused").to_string();
+    let e = replay_paths(&[p], &ReplayOptions::default())
+        .err()
+        .expect("refused")
+        .to_string();
     let chain = format!("{e:#}");
     assert!(chain.contains("opening the capture"), "{chain}");
-    let e = microstate::record::open_captures(&[tmp("notes.txt")]).err().expect("refused").to_string();
+    let e = microstate::record::open_captures(&[tmp("notes.txt")])
+        .err()
+        .expect("refused")
+        .to_string();
     assert!(e.contains("notes.txt") && e.contains("hello"), "{e}");
 }

@@ -37,10 +37,17 @@ fn fast_decoder_equals_serde_json_on_every_captured_frame() {
     let (mut depth, mut snaps, mut trades, mut tickers, mut other) = (0, 0, 0, 0, 0);
     for (i, f) in frames.iter().enumerate() {
         let fast = dec.decode(f).unwrap_or_else(|e| {
-            panic!("frame {i} refused by the fast decoder: {e}\n{}", String::from_utf8_lossy(f))
+            panic!(
+                "frame {i} refused by the fast decoder: {e}\n{}",
+                String::from_utf8_lossy(f)
+            )
         });
-        let slow = reference::decode(f).unwrap_or_else(|e| panic!("frame {i} refused by serde: {e}"));
-        assert!(slow.same_as(&fast), "frame {i} differs:\nfast {fast:?}\nslow {slow:?}");
+        let slow =
+            reference::decode(f).unwrap_or_else(|e| panic!("frame {i} refused by serde: {e}"));
+        assert!(
+            slow.same_as(&fast),
+            "frame {i} differs:\nfast {fast:?}\nslow {slow:?}"
+        );
         match fast {
             Event::Depth(_) => depth += 1,
             Event::Snapshot(_) => snaps += 1,
@@ -50,7 +57,10 @@ fn fast_decoder_equals_serde_json_on_every_captured_frame() {
         }
     }
     // Every kind present, so the comparison covered each path.
-    assert!(depth > 15_000 && trades > 30_000 && tickers > 100_000, "{depth} {trades} {tickers}");
+    assert!(
+        depth > 15_000 && trades > 30_000 && tickers > 100_000,
+        "{depth} {trades} {tickers}"
+    );
     assert_eq!(snaps, 10, "2 hftbacktest + 8 cryptofeed snapshots");
     assert!(other > 0, "kline frames from cryptofeed");
 }
@@ -79,7 +89,11 @@ fn damaged_frames_never_panic_and_never_disagree() {
             let cut = (rng.next() as usize) % f.len();
             let t = &f[..cut];
             let r = dec.decode(t);
-            assert!(r.is_err(), "truncated frame accepted: {}", String::from_utf8_lossy(t));
+            assert!(
+                r.is_err(),
+                "truncated frame accepted: {}",
+                String::from_utf8_lossy(t)
+            );
             assert!(reference::decode(t).is_err());
             refused += 1;
         }
@@ -91,7 +105,11 @@ fn damaged_frames_never_panic_and_never_disagree() {
             let fast = dec.decode(&m);
             let slow = reference::decode(&m);
             if let (Ok(fast), Ok(slow)) = (&fast, &slow) {
-                assert!(slow.same_as(fast), "disagree on {}", String::from_utf8_lossy(&m));
+                assert!(
+                    slow.same_as(fast),
+                    "disagree on {}",
+                    String::from_utf8_lossy(&m)
+                );
             }
             if let Err(e) = &fast {
                 assert!(!e.excerpt.is_empty() || m.is_empty());

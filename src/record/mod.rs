@@ -63,6 +63,25 @@ impl CapturedFrame {
         &self.buf[self.body.clone()]
     }
 
+    /// Fills the frame from a generator: `body` writes the frame's bytes into the (cleared,
+    /// reused) buffer. For sources that make frames rather than read them (the synthetic market).
+    pub fn write(
+        &mut self,
+        recv: Nanos,
+        kind: FrameKind,
+        symbol_hint: Option<Symbol>,
+        body: impl FnOnce(&mut Vec<u8>),
+    ) {
+        self.buf.clear();
+        body(&mut self.buf);
+        self.body = 0..self.buf.len();
+        self.recv = recv;
+        self.kind = kind;
+        self.symbol_hint = symbol_hint;
+        self.file = 0;
+        self.line += 1;
+    }
+
     pub fn raw(&self) -> RawFrame<'_> {
         RawFrame {
             recv: self.recv,

@@ -82,10 +82,19 @@ impl NaiveBook {
     }
 
     pub fn top_bids(&self, n: usize) -> Vec<[String; 2]> {
-        self.bids.iter().rev().take(n).map(|(p, q)| [show8(*p), show8(*q)]).collect()
+        self.bids
+            .iter()
+            .rev()
+            .take(n)
+            .map(|(p, q)| [show8(*p), show8(*q)])
+            .collect()
     }
     pub fn top_asks(&self, n: usize) -> Vec<[String; 2]> {
-        self.asks.iter().take(n).map(|(p, q)| [show8(*p), show8(*q)]).collect()
+        self.asks
+            .iter()
+            .take(n)
+            .map(|(p, q)| [show8(*p), show8(*q)])
+            .collect()
     }
 }
 
@@ -101,7 +110,11 @@ pub struct Rebuild {
 /// Rebuilds one symbol's book from a list of (payload JSON) in arrival order: collect the diffs,
 /// find the snapshot, skip what it covers, apply the rest checking the chain. `futures` picks
 /// the `pu` rules. Written from Binance's documentation, sharing nothing with the engine.
-pub fn rebuild(payloads: &[serde_json::Value], snapshot: &serde_json::Value, futures: bool) -> Rebuild {
+pub fn rebuild(
+    payloads: &[serde_json::Value],
+    snapshot: &serde_json::Value,
+    futures: bool,
+) -> Rebuild {
     let lid = snapshot["lastUpdateId"].as_u64().expect("lastUpdateId");
     let mut r = Rebuild::default();
     NaiveBook::set(&mut r.book.bids, &snapshot["bids"]);
@@ -116,14 +129,22 @@ pub fn rebuild(payloads: &[serde_json::Value], snapshot: &serde_json::Value, fut
                 if covered {
                     continue;
                 }
-                let bridges = if futures { big_u <= lid && lid <= u } else { big_u <= lid + 1 && lid < u };
+                let bridges = if futures {
+                    big_u <= lid && lid <= u
+                } else {
+                    big_u <= lid + 1 && lid < u
+                };
                 if !bridges {
                     r.gaps += 1;
                     break;
                 }
             }
             Some(p) => {
-                let ok = if futures { d["pu"].as_u64() == Some(p) } else { big_u == p + 1 };
+                let ok = if futures {
+                    d["pu"].as_u64() == Some(p)
+                } else {
+                    big_u == p + 1
+                };
                 if !ok {
                     r.gaps += 1;
                     break;

@@ -1,0 +1,741 @@
+//! The live supervisor: connection slots, the engine loop, staleness, switch-overs.
+//!
+//! Owns: the engine during a live run, the map from connections to the symbols they carry, which
+//! snapshots are outstanding, and what the user is told about connection state. Must not touch:
+//! socket details ([`super::ws`]) or the request budget ([`super::snapshots`]).
+//!
+//! Continuity rules:
+//! - an unplanned disconnect resets the books carried by that connection (they resync from a new
+//!   snapshot once the new connection streams);
+//! - a planned switch (`serverShutdown`, or the connection nearing Binance's 24 h cut) is make
+//!   before break: the new connection is opened while the old keeps streaming; its frames are held
+//!   back until, for every synced symbol, the old connection has delivered up to where the new
+//!   one starts; then the old one is closed and the held frames are fed (their overlap is
+//!   recognised as stale/duplicate). No hole, no resync;
+//! - a symbol is asked a snapshot only once its diffs are buffering (Binance's order: stream
+//!   first, then snapshot), one request per symbol at a time;
+//! - a symbol with no depth update for `stale_after` while connected is STALE; when all symbols
+//!   of a connection are stale for `stale_reconnect_after`, the connection is replaced.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use super::endpoints::{WsPlan, ws_plans};
+use super::snapshots::{self, SnapshotRequest};
+use super::ws::{self, EndReason};
+use super::{ConnId, IngestMsg, IngestStats, now_nanos};
+use crate::config::{Config, ConnectionConfig, format_duration};
+use crate::engine::{Engine, EngineConfig, RawFrame};
+use crate::market::Market;
+use crate::num::{Nanos, Symbol};
+use crate::summary::{LiveReport, Percentiles, SlotReport};
+use crate::wire::Event;
+use crate::wire::binance::Decoder;
+
+/// How long held-back frames of a new connection wait for the old one to catch up.
+const SWITCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection that ended sooner than this did not prove the endpoint healthy: back-off grows.
+const HEALTHY_AFTER: Duration = Duration::from_secs(10);
+/// The engine loop's housekeeping period (staleness, snapshot requests, status).
+const TICK: Duration = Duration::from_millis(50);
+
+/// A live run's settings.
+#[derive(Clone, Debug)]
+pub struct LiveOptions {
+    pub cfg: Config,
+    pub symbols: Vec<Symbol>,
+    /// Print a status line to stderr this often (headless); `None` prints nothing.
+    pub status_every: Option<Duration>,
+    /// Counters to share with the caller (tests watch `frames` to know what arrived).
+    pub stats: Option<Arc<IngestStats>>,
+}
+
+impl LiveOptions {
+    pub fn new(cfg: Config, symbols: Vec<Symbol>) -> Self {
+        LiveOptions {
+            cfg,
+            symbols,
+            status_every: None,
+            stats: None,
+        }
+    }
+}
+
+/// What a live run leaves behind.
+pub struct LiveOutcome {
+    pub engine: Engine,
+    pub report: LiveReport,
+}
+
+enum SlotCmd {
+    /// Open a second connection to switch over to.
+    Rotate,
+    /// Close this connection (the switch-over is done).
+    Retire(ConnId),
+    Shutdown,
+}
+
+struct Pending {
+    conn: ConnId,
+    since: Instant,
+    frames: Vec<(Nanos, Utf8Bytes)>,
+    /// First diff per symbol on the new connection: (`U`, `pu`).
+    first: HashMap<Symbol, (u64, Option<u64>)>,
+}
+
+struct Slot {
+    plan: WsPlan,
+    cmds: mpsc::UnboundedSender<SlotCmd>,
+    primary: Option<ConnId>,
+    primary_since: Instant,
+    pending: Option<Pending>,
+    rotate_asked: Option<Instant>,
+    state: String,
+    report: SlotReport,
+    all_stale_since: Option<Instant>,
+}
+
+/// Runs until `stop` resolves.
+pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>) -> LiveOutcome {
+    let cfg = opts.cfg.clone();
+    let ccfg = cfg.connection.clone();
+    let stats = opts.stats.clone().unwrap_or_default();
+    let (tx, mut rx) = mpsc::channel::<IngestMsg>(ccfg.queue_capacity);
+    let (snap_tx, snap_rx) = mpsc::unbounded_channel::<SnapshotRequest>();
+    let snap_task = tokio::spawn(snapshots::run(
+        cfg.clone(),
+        snap_rx,
+        tx.clone(),
+        stats.clone(),
+    ));
+
+    let mut engine = Engine::new(EngineConfig {
+        market: Some(cfg.live.market),
+        max_buffer: cfg.sync.max_buffered_diffs,
+    });
+    for &s in &opts.symbols {
+        engine.add_symbol(s);
+    }
+    let ids = Arc::new(AtomicU64::new(1));
+    let mut slots: Vec<Slot> = Vec::new();
+    let mut slot_tasks: Vec<JoinHandle<()>> = Vec::new();
+    for (i, plan) in ws_plans(&cfg, &opts.symbols).into_iter().enumerate() {
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        slot_tasks.push(tokio::spawn(slot_task(
+            i,
+            plan.url.clone(),
+            ccfg.clone(),
+            tx.clone(),
+            stats.clone(),
+            cmd_rx,
+            ids.clone(),
+        )));
+        slots.push(Slot {
+            report: SlotReport {
+                url: plan.url.clone(),
+                ..Default::default()
+            },
+            plan,
+            cmds: cmd_tx,
+            primary: None,
+            primary_since: Instant::now(),
+            pending: None,
+            rotate_asked: None,
+            state: "connecting".into(),
+            all_stale_since: None,
+        });
+    }
+    drop(tx);
+
+    let mut conn_slot: HashMap<ConnId, usize> = HashMap::new();
+    let mut outstanding: HashSet<Symbol> = HashSet::new();
+    let mut failures: HashMap<Symbol, u32> = HashMap::new();
+    let mut stale: HashSet<Symbol> = HashSet::new();
+    let mut stale_events = 0u64;
+    let mut peek = Decoder::new();
+    let mut errors_logged = 0u64;
+    let mut frame_errors = 0u64;
+    let mut last_status = Instant::now();
+    let mut ever_connected = false;
+    let mut last_failure: Option<String> = None;
+    let started = Instant::now();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    tokio::pin!(stop);
+
+    // Receive → applied, 1 ns to 60 s at 3 significant digits.
+    let mut apply_latency =
+        hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).ok();
+    let mut feed = |engine: &mut Engine, recv: Nanos, bytes: &[u8], hint: Option<Symbol>| {
+        let r = engine.on_frame(RawFrame {
+            recv,
+            bytes,
+            symbol_hint: hint,
+        });
+        if let Some(h) = apply_latency.as_mut() {
+            h.saturating_record(now_nanos().0.saturating_sub(recv.0).max(1));
+        }
+        if let Err(e) = r {
+            frame_errors += 1;
+            if errors_logged < 20 {
+                errors_logged += 1;
+                tracing::warn!("live frame refused: {e}");
+            }
+        }
+    };
+
+    // At stop: how many queued messages are still processed (what had arrived by then).
+    let mut stopping: Option<usize> = None;
+    loop {
+        if let Some(left) = stopping.as_mut() {
+            if *left == 0 {
+                break;
+            }
+            *left -= 1;
+            match rx.try_recv() {
+                Ok(IngestMsg::Frame { conn, recv, text }) => {
+                    if let Some(&si) = conn_slot.get(&conn)
+                        && slots[si].primary == Some(conn)
+                    {
+                        feed(&mut engine, recv, text.as_bytes(), None);
+                    }
+                    continue;
+                }
+                Ok(IngestMsg::Snapshot {
+                    symbol, recv, body, ..
+                }) => {
+                    feed(&mut engine, recv, &body, Some(symbol));
+                    continue;
+                }
+                Ok(_) => continue,
+                Err(_) => break,
+            }
+        }
+        tokio::select! {
+            _ = &mut stop => { stopping = Some(rx.len()); }
+            _ = tick.tick() => {
+                housekeeping(&cfg, &mut engine, &mut slots, &mut stale, &mut outstanding, &failures, &snap_tx, &mut feed, &mut stale_events);
+                if let Some(every) = opts.status_every
+                    && last_status.elapsed() >= every
+                {
+                    last_status = Instant::now();
+                    eprintln!("{}", status_line(&engine, &slots, &stale, &stats, started));
+                }
+            }
+            msg = rx.recv() => {
+                let Some(msg) = msg else { break };
+                match msg {
+                    IngestMsg::Frame { conn, recv, text } => {
+                        let Some(&si) = conn_slot.get(&conn) else { continue };
+                        let slot = &mut slots[si];
+                        if slot.primary == Some(conn) {
+                            feed(&mut engine, recv, text.as_bytes(), None);
+                        } else if let Some(p) = slot.pending.as_mut().filter(|p| p.conn == conn) {
+                            if let Ok(Event::Depth(d)) = peek.decode(text.as_bytes()) {
+                                p.first.entry(d.symbol).or_insert((d.first_id, d.prev_final_id));
+                            }
+                            p.frames.push((recv, text));
+                            if switch_ready(&engine, cfg.live.market, slot) {
+                                switch_over(&mut engine, slot, &mut feed);
+                            }
+                        }
+                        // Otherwise a late frame of a retired connection: its successor has it.
+                    }
+                    IngestMsg::Connecting { slot, conn, url, attempt } => {
+                        conn_slot.insert(conn, slot);
+                        let s = &mut slots[slot];
+                        s.report.attempts += 1;
+                        if s.primary.is_none() {
+                            s.state = format!("connecting, attempt {attempt}");
+                        }
+                        tracing::info!(%url, attempt, "connecting");
+                    }
+                    IngestMsg::ConnectFailed { slot, attempt, reason, next_in } => {
+                        let s = &mut slots[slot];
+                        s.report.failures += 1;
+                        let line = format!(
+                            "connecting, attempt {attempt}, next in {}: {reason}",
+                            format_duration(round_ms(next_in))
+                        );
+                        if s.primary.is_none() {
+                            s.state = line.clone();
+                        }
+                        last_failure = Some(format!("{}: {reason}", s.plan.url));
+                        if opts.status_every.is_some() {
+                            eprintln!("{}: {line}", short_url(&s.plan.url));
+                        }
+                        tracing::warn!(url = %s.plan.url, "{line}");
+                    }
+                    IngestMsg::Connected { slot, conn, url } => {
+                        ever_connected = true;
+                        let s = &mut slots[slot];
+                        s.report.connections += 1;
+                        if s.primary.is_none() {
+                            s.primary = Some(conn);
+                            s.primary_since = Instant::now();
+                            s.state = "up".into();
+                            s.all_stale_since = None;
+                        } else {
+                            s.pending = Some(Pending { conn, since: Instant::now(), frames: Vec::new(), first: HashMap::new() });
+                            s.state = "up, switching over".into();
+                        }
+                        tracing::info!(%url, conn, "connected");
+                        if opts.status_every.is_some() {
+                            eprintln!("{}: connected", short_url(&url));
+                        }
+                    }
+                    IngestMsg::ServerShutdown { conn } => {
+                        if let Some(&si) = conn_slot.get(&conn) {
+                            let s = &mut slots[si];
+                            s.report.server_shutdowns += 1;
+                            if s.primary == Some(conn) && s.pending.is_none() {
+                                tracing::warn!(url = %s.plan.url, "serverShutdown: opening a replacement before the old one closes");
+                                request_rotate(s);
+                            }
+                        }
+                    }
+                    IngestMsg::Disconnected { slot, conn, reason, planned } => {
+                        let s = &mut slots[slot];
+                        conn_slot.remove(&conn);
+                        if s.pending.as_ref().is_some_and(|p| p.conn == conn) {
+                            s.pending = None;
+                            s.state = "up".into();
+                        } else if s.primary == Some(conn) {
+                            if !planned {
+                                s.report.disconnects += 1;
+                                s.report.last_disconnect = Some(reason.clone());
+                                if opts.status_every.is_some() {
+                                    eprintln!("{}: disconnected: {reason}", short_url(&s.plan.url));
+                                }
+                                tracing::warn!(url = %s.plan.url, %reason, "disconnected");
+                            }
+                            if s.pending.is_some() {
+                                // The new connection takes over at once; a hole shows as a gap.
+                                switch_over(&mut engine, s, &mut feed);
+                            } else {
+                                s.primary = None;
+                                s.state = format!("reconnecting: {reason}");
+                                for &sym in &s.plan.depth_symbols {
+                                    engine.reset_symbol(sym);
+                                    outstanding.remove(&sym);
+                                }
+                            }
+                        }
+                    }
+                    IngestMsg::Snapshot { symbol, sent, recv, body } => {
+                        outstanding.remove(&symbol);
+                        let _ = sent;
+                        feed(&mut engine, recv, &body, Some(symbol));
+                        let synced = engine.symbol(symbol).is_some_and(|s| s.sync.is_synced());
+                        let f = failures.entry(symbol).or_insert(0);
+                        *f = if synced { 0 } else { *f + 1 };
+                    }
+                    IngestMsg::SnapshotFailed { symbol, reason } => {
+                        tracing::warn!(%symbol, %reason, "snapshot request failed; will retry");
+                        last_failure = Some(format!("snapshot {symbol}: {reason}"));
+                    }
+                }
+            }
+        }
+    }
+
+    for s in &slots {
+        let _ = s.cmds.send(SlotCmd::Shutdown);
+    }
+    drop(snap_tx);
+    for t in slot_tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+    }
+    snap_task.abort();
+
+    let report = LiveReport {
+        ever_connected,
+        last_failure,
+        frames_received: stats.frames.load(Ordering::Relaxed),
+        frames_shed: stats.shed.load(Ordering::Relaxed),
+        frames_refused: frame_errors,
+        pings_answered: stats.pings.load(Ordering::Relaxed),
+        snapshot_requests: stats.snapshot_requests.load(Ordering::Relaxed),
+        snapshots_ok: stats.snapshots_ok.load(Ordering::Relaxed),
+        snapshot_errors: stats.snapshot_errors.load(Ordering::Relaxed),
+        snapshot_budget_waits: stats.snapshot_budget_waits.load(Ordering::Relaxed),
+        rest_429: stats.rest_429.load(Ordering::Relaxed),
+        rest_418: stats.rest_418.load(Ordering::Relaxed),
+        stale_symbols: {
+            let mut v: Vec<String> = stale.iter().map(|s| s.to_string()).collect();
+            v.sort();
+            v
+        },
+        stale_events,
+        apply_latency_ns: apply_latency
+            .as_ref()
+            .map(Percentiles::of)
+            .unwrap_or_default(),
+        connections: slots.into_iter().map(|s| s.report).collect(),
+        elapsed_s: started.elapsed().as_secs_f64(),
+    };
+    LiveOutcome { engine, report }
+}
+
+fn round_ms(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis() as u64)
+}
+
+fn short_url(u: &str) -> &str {
+    u.split('?').next().unwrap_or(u)
+}
+
+fn request_rotate(s: &mut Slot) {
+    if s.rotate_asked.is_none_or(|t| t.elapsed() > SWITCH_TIMEOUT) {
+        s.rotate_asked = Some(Instant::now());
+        let _ = s.cmds.send(SlotCmd::Rotate);
+    }
+}
+
+/// True when every synced symbol on the slot has been delivered by the old connection up to
+/// where the new connection's first diff starts (or the wait is over).
+fn switch_ready(engine: &Engine, market: Market, s: &Slot) -> bool {
+    let Some(p) = &s.pending else { return false };
+    // A silent old connection will never catch up: switch at once (a hole shows as a gap).
+    if p.since.elapsed() > SWITCH_TIMEOUT || s.all_stale_since.is_some() {
+        return true;
+    }
+    s.plan.depth_symbols.iter().all(|&sym| {
+        let Some(st) = engine.symbol(sym) else {
+            return true;
+        };
+        if !st.sync.is_synced() {
+            return true;
+        }
+        let last = st.book().last_update_id;
+        match p.first.get(&sym) {
+            None => false,
+            Some(&(first, pu)) => match market {
+                Market::Spot => last + 1 >= first,
+                _ => last >= pu.unwrap_or(first.saturating_sub(1)),
+            },
+        }
+    })
+}
+
+fn switch_over(
+    engine: &mut Engine,
+    s: &mut Slot,
+    feed: &mut impl FnMut(&mut Engine, Nanos, &[u8], Option<Symbol>),
+) {
+    let Some(p) = s.pending.take() else { return };
+    if let Some(old) = s.primary.replace(p.conn) {
+        let _ = s.cmds.send(SlotCmd::Retire(old));
+    }
+    s.primary_since = Instant::now();
+    s.rotate_asked = None;
+    s.all_stale_since = None;
+    s.report.switch_overs += 1;
+    s.state = "up".into();
+    for (recv, text) in &p.frames {
+        feed(engine, *recv, text.as_bytes(), None);
+    }
+    tracing::info!(url = %s.plan.url, held = p.frames.len(), "switched over to the new connection");
+}
+
+#[allow(clippy::too_many_arguments)]
+fn housekeeping(
+    cfg: &Config,
+    engine: &mut Engine,
+    slots: &mut [Slot],
+    stale: &mut HashSet<Symbol>,
+    outstanding: &mut HashSet<Symbol>,
+    failures: &HashMap<Symbol, u32>,
+    snap_tx: &mpsc::UnboundedSender<SnapshotRequest>,
+    feed: &mut impl FnMut(&mut Engine, Nanos, &[u8], Option<Symbol>),
+    stale_events: &mut u64,
+) {
+    let now = now_nanos();
+    let stale_ns = cfg.connection.stale_after.as_nanos() as u64;
+    for s in slots.iter_mut() {
+        if s.pending.is_some() && switch_ready(engine, cfg.live.market, s) {
+            switch_over(engine, s, feed);
+        }
+        if s.primary.is_none() {
+            continue;
+        }
+        if s.pending.is_none() && s.primary_since.elapsed() >= cfg.connection.max_age {
+            tracing::info!(url = %s.plan.url, "connection nearing the 24 h limit: switching over");
+            request_rotate(s);
+        }
+        // Staleness, judged from each symbol's last depth frame (or the connection's start).
+        let since_ns = now
+            .0
+            .saturating_sub(s.primary_since.elapsed().as_nanos() as u64);
+        let mut all_stale = !s.plan.depth_symbols.is_empty();
+        for &sym in &s.plan.depth_symbols {
+            let last = engine
+                .symbol(sym)
+                .map_or(0, |st| st.last_depth_recv.0)
+                .max(since_ns);
+            let is_stale = now.0.saturating_sub(last) > stale_ns;
+            if is_stale && stale.insert(sym) {
+                *stale_events += 1;
+                tracing::warn!(%sym, "stale: no depth update for {}", format_duration(cfg.connection.stale_after));
+            } else if !is_stale && stale.remove(&sym) {
+                tracing::info!(%sym, "depth updates resumed");
+            }
+            all_stale &= is_stale;
+        }
+        if all_stale {
+            let since = *s.all_stale_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= cfg.connection.stale_reconnect_after && s.pending.is_none() {
+                tracing::warn!(url = %s.plan.url, "every symbol stale: replacing the connection");
+                request_rotate(s);
+            }
+        } else {
+            s.all_stale_since = None;
+        }
+    }
+    // Snapshots: only for symbols whose diffs are already buffering on a live connection.
+    for st in engine.symbols() {
+        let sym = st.symbol;
+        if st.sync.needs_snapshot() && st.sync.buffered() > 0 && !outstanding.contains(&sym) {
+            outstanding.insert(sym);
+            let _ = snap_tx.send(SnapshotRequest {
+                symbol: sym,
+                failures: failures.get(&sym).copied().unwrap_or(0),
+            });
+        }
+    }
+}
+
+fn status_line(
+    engine: &Engine,
+    slots: &[Slot],
+    stale: &HashSet<Symbol>,
+    stats: &IngestStats,
+    started: Instant,
+) -> String {
+    let mut out = format!("[{:>6.1}s]", started.elapsed().as_secs_f64());
+    for st in engine.symbols() {
+        let state = if stale.contains(&st.symbol) {
+            "STALE".to_string()
+        } else {
+            st.sync.phase().as_str().to_uppercase()
+        };
+        let bbo = st.book().bbo();
+        let c = st.sync.counters();
+        out += &format!(
+            " {} {state} bid {} ask {} diffs {} gaps {}",
+            st.symbol,
+            bbo.bid.map_or("-".into(), |l| l.price.to_string()),
+            bbo.ask.map_or("-".into(), |l| l.price.to_string()),
+            c.applied,
+            c.gaps
+        );
+    }
+    for s in slots {
+        out += &format!(" | {}: {}", short_url(&s.plan.url), s.state);
+    }
+    let shed = stats.shed.load(Ordering::Relaxed);
+    if shed > 0 {
+        out += &format!(" | shed {shed}");
+    }
+    out
+}
+
+/// Jittered exponential back-off for attempt `n` (1-based).
+pub fn backoff(cfg: &ConnectionConfig, n: u32, seed: u64) -> Duration {
+    let base = cfg
+        .backoff_initial
+        .saturating_mul(1u32 << n.saturating_sub(1).min(20))
+        .min(cfg.backoff_max);
+    // splitmix64 → uniform in [-1, 1)
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    let u = (z >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+    base.mul_f64((1.0 + cfg.backoff_jitter * u).max(0.0))
+}
+
+/// One logical connection: keeps a socket up with back-off, and opens a second one on request
+/// for a make-before-break switch.
+async fn slot_task(
+    slot: usize,
+    url: String,
+    cfg: ConnectionConfig,
+    tx: mpsc::Sender<IngestMsg>,
+    stats: Arc<IngestStats>,
+    mut cmds: mpsc::UnboundedReceiver<SlotCmd>,
+    ids: Arc<AtomicU64>,
+) {
+    struct Live {
+        id: ConnId,
+        retire: Option<oneshot::Sender<()>>,
+        task: JoinHandle<EndReason>,
+        since: Instant,
+    }
+    let mut live: Vec<Live> = Vec::new();
+    let mut attempt = 0u32;
+    let open = |id: ConnId, ws: ws::Ws| {
+        let (retire_tx, retire_rx) = oneshot::channel();
+        let task = tokio::spawn(ws::read_loop(
+            ws,
+            id,
+            cfg.clone(),
+            tx.clone(),
+            stats.clone(),
+            retire_rx,
+        ));
+        Live {
+            id,
+            retire: Some(retire_tx),
+            task,
+            since: Instant::now(),
+        }
+    };
+    loop {
+        if live.is_empty() {
+            attempt += 1;
+            let id = ids.fetch_add(1, Ordering::Relaxed);
+            if tx
+                .send(IngestMsg::Connecting {
+                    slot,
+                    conn: id,
+                    url: url.clone(),
+                    attempt,
+                })
+                .await
+                .is_err()
+            {
+                return;
+            }
+            match ws::connect(&url, cfg.connect_timeout).await {
+                Ok(w) => {
+                    live.push(open(id, w));
+                    if tx
+                        .send(IngestMsg::Connected {
+                            slot,
+                            conn: id,
+                            url: url.clone(),
+                        })
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(reason) => {
+                    let next_in = backoff(&cfg, attempt, id ^ (slot as u64) << 32);
+                    let _ = tx
+                        .send(IngestMsg::ConnectFailed {
+                            slot,
+                            attempt,
+                            reason,
+                            next_in,
+                        })
+                        .await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(next_in) => {}
+                        cmd = cmds.recv() => {
+                            if matches!(cmd, None | Some(SlotCmd::Shutdown)) {
+                                return;
+                            }
+                        }
+                    }
+                    continue;
+                }
+            }
+        }
+        let ended = futures_util::future::select_all(live.iter_mut().map(|l| &mut l.task));
+        tokio::select! {
+            (res, idx, _) = ended => {
+                let l = live.remove(idx);
+                let reason = res.unwrap_or_else(|e| EndReason::Error(format!("reader task failed: {e}")));
+                let planned = reason == EndReason::Retired;
+                if l.since.elapsed() >= HEALTHY_AFTER || planned {
+                    attempt = 0;
+                }
+                if tx
+                    .send(IngestMsg::Disconnected { slot, conn: l.id, reason: reason.to_string(), planned })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                if live.is_empty() && !planned && attempt > 0 {
+                    // It died young: wait before trying again, so a flapping server is not hammered.
+                    let next_in = backoff(&cfg, attempt, l.id);
+                    tokio::time::sleep(next_in).await;
+                }
+            }
+            cmd = cmds.recv() => match cmd {
+                Some(SlotCmd::Rotate) if live.len() == 1 => {
+                    let id = ids.fetch_add(1, Ordering::Relaxed);
+                    let _ = tx.send(IngestMsg::Connecting { slot, conn: id, url: url.clone(), attempt: 1 }).await;
+                    match ws::connect(&url, cfg.connect_timeout).await {
+                        Ok(w) => {
+                            live.push(open(id, w));
+                            let _ = tx.send(IngestMsg::Connected { slot, conn: id, url: url.clone() }).await;
+                        }
+                        Err(reason) => {
+                            let _ = tx
+                                .send(IngestMsg::ConnectFailed { slot, attempt: 1, reason, next_in: SWITCH_TIMEOUT })
+                                .await;
+                        }
+                    }
+                }
+                Some(SlotCmd::Rotate) => {}
+                Some(SlotCmd::Retire(id)) => {
+                    if let Some(l) = live.iter_mut().find(|l| l.id == id)
+                        && let Some(r) = l.retire.take()
+                    {
+                        let _ = r.send(());
+                    }
+                }
+                None | Some(SlotCmd::Shutdown) => {
+                    for l in &mut live {
+                        if let Some(r) = l.retire.take() {
+                            let _ = r.send(());
+                        }
+                    }
+                    for l in live {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), l.task).await;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_caps_and_jitters() {
+        let cfg = ConnectionConfig::default();
+        let d1 = backoff(&cfg, 1, 7);
+        assert!(
+            d1 >= Duration::from_millis(400) && d1 <= Duration::from_millis(600),
+            "{d1:?}"
+        );
+        let d4 = backoff(&cfg, 4, 7);
+        assert!(
+            d4 >= Duration::from_millis(3200) && d4 <= Duration::from_millis(4800),
+            "{d4:?}"
+        );
+        let d20 = backoff(&cfg, 20, 7);
+        assert!(d20 <= Duration::from_secs(36), "{d20:?}");
+        assert_ne!(
+            backoff(&cfg, 3, 1),
+            backoff(&cfg, 3, 2),
+            "jitter differs by seed"
+        );
+    }
+}

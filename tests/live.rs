@@ -1,0 +1,416 @@
+//! The live client against the project's local Binance-compatible exchange on 127.0.0.1:0, fed
+//! with real captures: the books it ends with equal the P1 replay of the same capture, with and
+//! without faults injected (one test per fault), and it says plainly when there is no network.
+
+mod common;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use common::*;
+use microstate::config::{Config, EndpointsConfig};
+use microstate::engine::Engine;
+use microstate::exchange::{self, ExchangeConfig, ExchangeSource, ExchangeStats, Speed};
+use microstate::ingest::IngestStats;
+use microstate::ingest::live::{self, LiveOptions, LiveOutcome};
+use microstate::market::Market;
+use microstate::num::Symbol;
+use microstate::run::{ReplayOptions, replay_paths};
+use microstate::summary::SymbolSummary;
+
+fn btc() -> Symbol {
+    Symbol::new(b"BTCUSDT").expect("symbol")
+}
+
+/// The first 20,000 lines of the real spot capture (~130 s of market time, snapshot included),
+/// as a real file named like the collector's so the snapshot's symbol is known.
+fn spot_excerpt() -> PathBuf {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("live-excerpt");
+        std::fs::create_dir_all(&dir).expect("dir");
+        let p = dir.join("btcusdt_20240808.txt");
+        let mut f = std::fs::File::create(&p).expect("create");
+        for l in gz_lines(&spot_files()).iter().take(20_000) {
+            writeln!(f, "{l}").expect("write");
+        }
+        p
+    })
+    .clone()
+}
+
+/// Client settings tuned for tests: short back-off and stale limits (the defaults are minutes).
+fn test_config(ws: &str, rest: &str, market: Market) -> Config {
+    let mut cfg = Config {
+        endpoints: EndpointsConfig::local(ws, rest),
+        ..Config::default()
+    };
+    cfg.live.market = market;
+    cfg.connection.backoff_initial = Duration::from_millis(100);
+    cfg.connection.backoff_max = Duration::from_secs(1);
+    cfg.connection.stale_after = Duration::from_millis(600);
+    cfg.connection.stale_reconnect_after = Duration::from_millis(1500);
+    cfg.snapshot.retry_min = Duration::from_millis(200);
+    cfg.snapshot.retry_max = Duration::from_secs(2);
+    cfg
+}
+
+struct Case {
+    files: Vec<PathBuf>,
+    market: Market,
+    speed: Speed,
+    faults: Vec<&'static str>,
+    tweak_exchange: fn(&mut ExchangeConfig),
+    tweak_client: fn(&mut Config),
+}
+
+impl Case {
+    /// A whole capture at full speed, no faults.
+    fn full(files: Vec<PathBuf>, market: Market) -> Case {
+        Case {
+            files,
+            market,
+            speed: Speed::Max,
+            faults: vec![],
+            tweak_exchange: |_| {},
+            tweak_client: |_| {},
+        }
+    }
+
+    fn spot(faults: &[&'static str]) -> Case {
+        Case {
+            files: vec![spot_excerpt()],
+            market: Market::Spot,
+            speed: Speed::Factor(50.0),
+            faults: faults.to_vec(),
+            tweak_exchange: |_| {},
+            tweak_client: |_| {},
+        }
+    }
+}
+
+/// Runs the exchange and the client until the source is exhausted and the client has read
+/// everything that reached it.
+async fn run(case: Case) -> (LiveOutcome, ExchangeStats) {
+    let mut xcfg = ExchangeConfig::new(ExchangeSource::Captures(case.files.clone()));
+    xcfg.speed = case.speed;
+    for f in &case.faults {
+        xcfg.faults
+            .push(exchange::parse_fault(f).expect("fault spec"));
+    }
+    (case.tweak_exchange)(&mut xcfg);
+    let handle = exchange::start(xcfg).await.expect("exchange starts");
+    let mut cfg = test_config(&handle.ws_base(), &handle.rest_base(), case.market);
+    (case.tweak_client)(&mut cfg);
+    let stats = Arc::new(IngestStats::default());
+    let mut opts = LiveOptions::new(cfg, vec![btc()]);
+    opts.stats = Some(stats.clone());
+    let stop = async {
+        handle.finished().await;
+        // Then until nothing more arrives for a while.
+        loop {
+            let before = stats.frames.load(Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            if stats.frames.load(Ordering::Relaxed) == before {
+                break;
+            }
+        }
+    };
+    let outcome = tokio::time::timeout(Duration::from_secs(90), live::run(opts, stop))
+        .await
+        .expect("the live run ends");
+    let xstats = handle.stats();
+    handle.shutdown().await;
+    (outcome, xstats)
+}
+
+fn replay_engine(files: &[PathBuf]) -> Engine {
+    replay_paths(files, &ReplayOptions::default())
+        .expect("replay")
+        .engine
+}
+
+fn levels(e: &Engine) -> (Vec<String>, Vec<String>, u64) {
+    let b = e.symbol(btc()).expect("BTCUSDT").book();
+    let f = |it: &mut dyn Iterator<Item = microstate::wire::Level>| {
+        it.map(|l| format!("{} {}", l.price, l.qty))
+            .collect::<Vec<_>>()
+    };
+    (
+        f(&mut b.bids.iter()),
+        f(&mut b.asks.iter()),
+        b.last_update_id,
+    )
+}
+
+/// The live book equals the replay's, level for level, and is synced with a clean cross-check.
+fn assert_book_equals_replay(o: &LiveOutcome, files: &[PathBuf]) -> SymbolSummary {
+    let s = SymbolSummary::of(o.engine.symbol(btc()).expect("BTCUSDT"));
+    assert_eq!(
+        s.state, "synced",
+        "live summary: {s:#?}\nreport: {:#?}",
+        o.report
+    );
+    let (lb, la, lu) = levels(&o.engine);
+    let (rb, ra, ru) = levels(&replay_engine(files));
+    assert_eq!(lu, ru, "last update id");
+    assert_eq!(lb.len(), rb.len(), "bid levels");
+    assert_eq!(lb, rb, "bids");
+    assert_eq!(la, ra, "asks");
+    assert_eq!(
+        s.book_ticker_check.compared, s.book_ticker_check.matched,
+        "bookTicker mismatches"
+    );
+    s
+}
+
+#[tokio::test]
+async fn spot_capture_live_equals_its_replay() {
+    let files = spot_files();
+    let (o, x) = run(Case::full(files.clone(), Market::Spot)).await;
+    let s = assert_book_equals_replay(&o, &files);
+    // The faithful snapshot makes the live session see exactly what the collector saw.
+    assert_eq!(s.depth_updates.applied, 6_493);
+    assert_eq!(s.depth_updates.dropped_before_sync, 2);
+    assert_eq!((s.gaps, s.resyncs), (0, 0));
+    assert_eq!(
+        (s.book_ticker_check.compared, s.book_ticker_check.matched),
+        (1_072, 1_072)
+    );
+    assert_eq!(s.trades, 19_904);
+    assert_eq!(s.frames, 99_573);
+    assert_eq!(o.report.frames_shed, 0);
+    assert_eq!(x.faithful_snapshots_served, 1);
+    let url = &o.report.connections[0].url;
+    assert!(
+        url.contains("/stream?streams=btcusdt@depth@100ms/btcusdt@bookTicker/btcusdt@trade"),
+        "{url}"
+    );
+}
+
+#[tokio::test]
+async fn usdm_capture_live_equals_its_replay_over_the_routed_sockets() {
+    let files = usdm_files();
+    let (o, _) = run(Case::full(files.clone(), Market::UsdM)).await;
+    let s = assert_book_equals_replay(&o, &files);
+    assert_eq!(s.market, "usdm");
+    assert_eq!(s.depth_updates.applied, 9_017);
+    assert_eq!(s.gaps, 0);
+    assert_eq!(
+        (s.book_ticker_check.compared, s.book_ticker_check.matched),
+        (625, 625)
+    );
+    assert!(s.trades > 0);
+    let urls: Vec<&str> = o
+        .report
+        .connections
+        .iter()
+        .map(|c| c.url.as_str())
+        .collect();
+    assert_eq!(urls.len(), 2);
+    assert!(
+        urls[0].contains("/public/stream?streams=btcusdt@depth@100ms/btcusdt@bookTicker"),
+        "{urls:?}"
+    );
+    assert!(
+        urls[1].contains("/market/stream?streams=btcusdt@trade"),
+        "{urls:?}"
+    );
+}
+
+#[tokio::test]
+async fn fault_dropped_diffs_are_a_gap_then_a_resync() {
+    let (o, _) = run(Case::spot(&["drop-depth:3@3000"])).await;
+    let s = assert_book_equals_replay(&o, &[spot_excerpt()]);
+    assert!(s.gaps >= 1, "{s:?}");
+    assert_eq!(s.resyncs, s.gaps);
+    assert!(o.report.snapshot_requests >= 2);
+}
+
+#[tokio::test]
+async fn fault_duplicated_diff_is_ignored() {
+    let (o, _) = run(Case::spot(&["dup-depth@3000"])).await;
+    let s = assert_book_equals_replay(&o, &[spot_excerpt()]);
+    assert_eq!(s.gaps, 0);
+    assert_eq!(s.depth_updates.stale, 1);
+}
+
+#[tokio::test]
+async fn fault_reordered_diffs_are_a_gap_then_a_resync() {
+    let (o, _) = run(Case::spot(&["swap-depth@3000"])).await;
+    let s = assert_book_equals_replay(&o, &[spot_excerpt()]);
+    assert_eq!(s.gaps, 1);
+    assert_eq!(s.resyncs, 1);
+}
+
+#[tokio::test]
+async fn fault_closed_socket_reconnects_and_resyncs() {
+    let (o, _) = run(Case::spot(&["close@3000"])).await;
+    assert_book_equals_replay(&o, &[spot_excerpt()]);
+    let c = &o.report.connections[0];
+    assert_eq!(c.disconnects, 1, "{c:?}");
+    assert_eq!(c.connections, 2);
+    assert!(o.report.snapshot_requests >= 2);
+}
+
+#[tokio::test]
+async fn fault_server_shutdown_switches_over_without_a_hole() {
+    let (o, _) = run(Case::spot(&["shutdown:2s@3000"])).await;
+    let s = assert_book_equals_replay(&o, &[spot_excerpt()]);
+    let c = &o.report.connections[0];
+    assert_eq!(c.server_shutdowns, 1);
+    assert_eq!(c.switch_overs, 1, "{c:?}");
+    assert_eq!(
+        c.disconnects, 0,
+        "the old socket was retired by us, not lost"
+    );
+    assert_eq!(
+        (s.gaps, s.resyncs),
+        (0, 0),
+        "make before break leaves no hole"
+    );
+    assert_eq!(o.report.snapshot_requests, 1, "no resync needed");
+}
+
+#[tokio::test]
+async fn fault_silent_socket_is_flagged_stale_and_replaced() {
+    let (o, _) = run(Case::spot(&["silent@3000"])).await;
+    let s = assert_book_equals_replay(&o, &[spot_excerpt()]);
+    let c = &o.report.connections[0];
+    assert!(c.connections >= 2, "a replacement was opened: {c:?}");
+    assert!(s.gaps >= 1, "the silence left a hole, detected as a gap");
+    assert!(o.report.stale_events >= 1, "flagged stale: {:?}", o.report);
+}
+
+#[tokio::test]
+async fn fault_ignored_pongs_get_us_dropped_and_we_reconnect() {
+    let mut case = Case::spot(&["ignore-pong@3000"]);
+    case.tweak_exchange = |x| {
+        // Slow enough that our pongs stay under the 5 messages/s incoming limit.
+        x.ping_interval = Duration::from_millis(500);
+        x.pong_timeout = Duration::from_millis(1500);
+    };
+    let (o, x) = run(case).await;
+    assert_book_equals_replay(&o, &[spot_excerpt()]);
+    assert_eq!(x.closed_pong_timeout, 1);
+    assert_eq!(o.report.connections[0].disconnects, 1);
+}
+
+#[tokio::test]
+async fn fault_no_ping_changes_nothing() {
+    let (o, _) = run(Case::spot(&["no-ping@3000"])).await;
+    let s = assert_book_equals_replay(&o, &[spot_excerpt()]);
+    assert_eq!(o.report.connections[0].disconnects, 0);
+    assert_eq!(s.gaps, 0);
+}
+
+#[tokio::test]
+async fn fault_malformed_frame_is_refused_and_counted() {
+    let (o, _) = run(Case::spot(&["malformed@3000"])).await;
+    let s = assert_book_equals_replay(&o, &[spot_excerpt()]);
+    assert_eq!(o.report.frames_refused, 1);
+    assert_eq!(s.gaps, 0);
+    assert_eq!(o.report.connections[0].disconnects, 0);
+}
+
+#[tokio::test]
+async fn fault_oversize_frame_drops_the_connection_and_we_recover() {
+    let (o, _) = run(Case::spot(&["oversize@3000"])).await;
+    assert_book_equals_replay(&o, &[spot_excerpt()]);
+    let c = &o.report.connections[0];
+    assert_eq!(c.disconnects, 1, "{c:?}");
+    let why = c.last_disconnect.clone().unwrap_or_default();
+    assert!(
+        why.to_lowercase().contains("too long") || why.to_lowercase().contains("size"),
+        "{why}"
+    );
+}
+
+#[tokio::test]
+async fn fault_rest_429_is_honoured() {
+    let (o, _) = run(Case::spot(&["rest-429:1"])).await;
+    assert_book_equals_replay(&o, &[spot_excerpt()]);
+    assert_eq!(o.report.rest_429, 1);
+    assert_eq!(o.report.snapshots_ok, 1);
+}
+
+#[tokio::test]
+async fn fault_rest_418_is_honoured() {
+    let (o, _) = run(Case::spot(&["rest-418:1"])).await;
+    assert_book_equals_replay(&o, &[spot_excerpt()]);
+    assert_eq!(o.report.rest_418, 1);
+    assert_eq!(o.report.snapshots_ok, 1);
+}
+
+#[tokio::test]
+async fn fault_rest_500_is_retried() {
+    let (o, _) = run(Case::spot(&["rest-500:2"])).await;
+    assert_book_equals_replay(&o, &[spot_excerpt()]);
+    assert_eq!(o.report.snapshot_errors, 2);
+    assert_eq!(o.report.snapshots_ok, 1);
+}
+
+#[tokio::test]
+async fn fault_slow_snapshot_is_bridged_from_the_buffer() {
+    // Not the faithful snapshot (whose clock waits for the request): the book at request time,
+    // delivered late, while diffs keep coming and are buffered.
+    let mut case = Case::spot(&["slow-depth:1500ms"]);
+    case.tweak_exchange = |x| x.faithful_snapshots = false;
+    let (o, _) = run(case).await;
+    let s = assert_book_equals_replay(&o, &[spot_excerpt()]);
+    assert_eq!(s.gaps, 0);
+    assert!(
+        s.depth_updates.dropped_before_sync > 2,
+        "diffs buffered during the wait: {s:?}"
+    );
+}
+
+#[tokio::test]
+async fn fault_stale_snapshot_is_detected_and_fetched_again() {
+    // Force a non-faithful answer at a later point so the stale book is really older.
+    let mut case = Case::spot(&["close@3000", "stale-depth:300@3000"]);
+    case.tweak_exchange = |_| {};
+    let (o, x) = run(case).await;
+    let s = assert_book_equals_replay(&o, &[spot_excerpt()]);
+    assert!(x.stale_snapshots_served >= 1);
+    assert!(s.gaps >= 1, "the stale snapshot cannot bridge: {s:?}");
+    assert!(o.report.snapshots_ok >= 3, "initial, stale, good");
+}
+
+#[tokio::test]
+async fn no_network_is_reported_plainly_without_a_busy_loop() {
+    // A port with nobody listening.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let mut cfg = test_config(
+        &format!("ws://127.0.0.1:{port}"),
+        &format!("http://127.0.0.1:{port}"),
+        Market::Spot,
+    );
+    cfg.connection.backoff_initial = Duration::from_millis(200);
+    cfg.connection.backoff_max = Duration::from_secs(2);
+    let o = live::run(
+        LiveOptions::new(cfg, vec![btc()]),
+        tokio::time::sleep(Duration::from_secs(3)),
+    )
+    .await;
+    let r = &o.report;
+    assert!(!r.ever_connected);
+    let attempts = r.connections[0].attempts;
+    // Back-off 0.2, 0.4, 0.8, 1.6 s (± 20 %): a handful of attempts in 3 s, not thousands.
+    assert!((3..=7).contains(&attempts), "attempts {attempts}");
+    let why = r.last_failure.clone().unwrap_or_default();
+    assert!(
+        why.contains(&port.to_string()) && why.to_lowercase().contains("refused"),
+        "{why}"
+    );
+    assert_eq!(
+        SymbolSummary::of(o.engine.symbol(btc()).expect("sym")).state,
+        "syncing"
+    );
+}
