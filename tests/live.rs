@@ -414,3 +414,53 @@ async fn no_network_is_reported_plainly_without_a_busy_loop() {
         "syncing"
     );
 }
+
+#[tokio::test]
+async fn an_old_connection_is_replaced_make_before_break() {
+    // Binance cuts sockets at 24 h; the client switches before. A short max_age shows the
+    // mechanism: a new socket, a switch-over, no gap, no second snapshot.
+    let mut case = Case::spot(&[]);
+    case.tweak_client = |c| c.connection.max_age = Duration::from_millis(1500);
+    let (o, _) = run(case).await;
+    let s = assert_book_equals_replay(&o, &[spot_excerpt()]);
+    let c = &o.report.connections[0];
+    assert!(c.switch_overs >= 1, "{c:?}");
+    assert_eq!(c.disconnects, 0);
+    assert_eq!((s.gaps, s.resyncs), (0, 0));
+    assert_eq!(o.report.snapshot_requests, 1);
+    // The overlap of the two sockets is skipped, not counted twice.
+    let replay = SymbolSummary::of(replay_engine(&[spot_excerpt()]).symbol(btc()).expect("sym"));
+    assert_eq!(s.trades, replay.trades);
+    assert_eq!(s.book_tickers, replay.book_tickers);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_silent_server_is_detected_by_the_read_timeout() {
+    use microstate::ingest::ws::{self, EndReason};
+    // A server that accepts the upgrade and then never sends nor reads anything.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.expect("accept");
+        let ws = tokio_tungstenite::accept_async(tcp).await.expect("upgrade");
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        drop(ws);
+    });
+    let cfg = Config::default().connection;
+    let sock = ws::connect(
+        &format!("ws://{addr}/stream?streams=btcusdt@depth@100ms"),
+        cfg.connect_timeout,
+    )
+    .await
+    .expect("connect");
+    let (tx, _rx) = tokio::sync::mpsc::channel(16);
+    let (_retire_tx, retire_rx) = tokio::sync::oneshot::channel();
+    let started = tokio::time::Instant::now();
+    let end = ws::read_loop(sock, 1, cfg.clone(), tx, Arc::default(), retire_rx).await;
+    assert_eq!(end, EndReason::Silent(cfg.read_timeout));
+    // Paused time: exactly the configured limit passed, not a moment of real waiting.
+    assert_eq!(started.elapsed(), cfg.read_timeout);
+    server.abort();
+}
