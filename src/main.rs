@@ -500,8 +500,9 @@ fn render_text(s: &Summary) -> String {
             let url = c.url.split('?').next().unwrap_or(&c.url);
             let _ = writeln!(
                 o,
-                "connection {url}: {} connected, {} dropped, {} switch-overs, {} server shutdowns{}",
+                "connection {url}: {} connected in {} attempts, {} dropped, {} switch-overs, {} server shutdowns{}",
                 c.connections,
+                c.attempts,
                 c.disconnects,
                 c.switch_overs,
                 c.server_shutdowns,

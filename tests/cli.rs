@@ -122,7 +122,7 @@ fn live_without_network_says_so_and_exits_2() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("connecting, attempt 1, next in"), "{err}");
+    assert!(err.contains("connecting, attempt 1, next in 0."), "{err}");
     assert!(err.contains("never connected"), "{err}");
 }
 

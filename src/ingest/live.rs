@@ -261,8 +261,8 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
                         let s = &mut slots[slot];
                         s.report.failures += 1;
                         let line = format!(
-                            "connecting, attempt {attempt}, next in {}: {reason}",
-                            format_duration(round_ms(next_in))
+                            "connecting, attempt {attempt}, next in {:.1} s: {reason}",
+                            next_in.as_secs_f64()
                         );
                         if s.primary.is_none() {
                             s.state = line.clone();
@@ -270,8 +270,9 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
                         last_failure = Some(format!("{}: {reason}", s.plan.url));
                         if opts.status_every.is_some() {
                             eprintln!("{}: {line}", short_url(&s.plan.url));
+                        } else {
+                            tracing::warn!(url = %s.plan.url, "{line}");
                         }
-                        tracing::warn!(url = %s.plan.url, "{line}");
                     }
                     IngestMsg::Connected { slot, conn, url } => {
                         ever_connected = true;
@@ -313,8 +314,9 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
                                 s.report.last_disconnect = Some(reason.clone());
                                 if opts.status_every.is_some() {
                                     eprintln!("{}: disconnected: {reason}", short_url(&s.plan.url));
+                                } else {
+                                    tracing::warn!(url = %s.plan.url, %reason, "disconnected");
                                 }
-                                tracing::warn!(url = %s.plan.url, %reason, "disconnected");
                             }
                             if s.pending.is_some() {
                                 // The new connection takes over at once; a hole shows as a gap.
@@ -382,10 +384,6 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
         elapsed_s: started.elapsed().as_secs_f64(),
     };
     LiveOutcome { engine, report }
-}
-
-fn round_ms(d: Duration) -> Duration {
-    Duration::from_millis(d.as_millis() as u64)
 }
 
 fn short_url(u: &str) -> &str {
