@@ -1,8 +1,10 @@
-//! Loopback end-to-end: the local exchange serves the real spot capture at full speed and the
-//! live client syncs from it. Reports messages/s, and the latency our client adds from a frame's
-//! receive time to its book being applied (p50/p99/max, from the run's HDR histogram).
+//! Loopback end-to-end: the local exchange (on its own thread and runtime, like a remote server)
+//! serves the real spot capture, and the live client syncs from it. Reports messages/s at full
+//! speed, and the latency our client adds from a frame's receive time to its book being applied
+//! (p50/p90/p99/max from the run's HDR histogram), both at full speed (queueing included) and
+//! paced (the capture at 50× real time: what a live session sees).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -13,8 +15,9 @@ use microstate::exchange::{self, ExchangeConfig, ExchangeSource, Speed};
 use microstate::ingest::IngestStats;
 use microstate::ingest::live::{self, LiveOptions};
 use microstate::num::Symbol;
+use microstate::summary::Percentiles;
 
-fn spot_files() -> Vec<std::path::PathBuf> {
+fn spot_files() -> Vec<PathBuf> {
     let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/binance-spot");
     assert!(
         d.is_dir(),
@@ -24,13 +27,46 @@ fn spot_files() -> Vec<std::path::PathBuf> {
     vec![d.join("btcusdt_20240808.gz"), d.join("btcusdt_20240809.gz")]
 }
 
-/// One full session; returns (frames received, elapsed, p50, p99, max latency in ns).
-async fn session() -> (u64, Duration, u64, u64, u64) {
-    let mut x = ExchangeConfig::new(ExchangeSource::Captures(spot_files()));
-    x.speed = Speed::Max;
-    let handle = exchange::start(x).await.expect("exchange");
+struct Run {
+    frames: u64,
+    elapsed: Duration,
+    latency: Percentiles,
+}
+
+/// One full session; the exchange runs on its own thread.
+fn session(rt: &tokio::runtime::Runtime, speed: f64) -> Run {
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel::<(String, String)>();
+    let (sent_tx, sent_rx) = tokio::sync::oneshot::channel::<u64>();
+    let (quit_tx, quit_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let xrt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("exchange runtime");
+        xrt.block_on(async move {
+            let mut x = ExchangeConfig::new(ExchangeSource::Captures(spot_files()));
+            x.speed = if speed == 0.0 {
+                Speed::Max
+            } else {
+                Speed::Factor(speed)
+            };
+            let handle = exchange::start(x).await.expect("exchange");
+            let _ = addr_tx.send((handle.ws_base(), handle.rest_base()));
+            handle.finished().await;
+            let sent = handle
+                .stats()
+                .connections
+                .iter()
+                .map(|c| c.frames_sent)
+                .sum();
+            let _ = sent_tx.send(sent);
+            let _ = quit_rx.await;
+            handle.shutdown().await;
+        });
+    });
+    let (ws, rest) = addr_rx.recv().expect("exchange address");
     let cfg = Config {
-        endpoints: EndpointsConfig::local(&handle.ws_base(), &handle.rest_base()),
+        endpoints: EndpointsConfig::local(&ws, &rest),
         ..Config::default()
     };
     let stats = Arc::new(IngestStats::default());
@@ -38,25 +74,34 @@ async fn session() -> (u64, Duration, u64, u64, u64) {
     opts.stats = Some(stats.clone());
     let start = Instant::now();
     let stop = async {
-        handle.finished().await;
-        loop {
-            let sent: u64 = handle
-                .stats()
-                .connections
-                .iter()
-                .map(|c| c.frames_sent)
-                .sum();
-            if stats.frames.load(Ordering::Relaxed) >= sent {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
+        let sent = sent_rx.await.unwrap_or(0);
+        while stats.frames.load(Ordering::Relaxed) < sent {
+            tokio::time::sleep(Duration::from_micros(200)).await;
         }
     };
-    let out = live::run(opts, stop).await;
+    let out = rt.block_on(live::run(opts, stop));
     let elapsed = start.elapsed();
-    handle.shutdown().await;
-    let l = &out.report.apply_latency_ns;
-    (out.report.frames_received, elapsed, l.p50, l.p99, l.max)
+    let _ = quit_tx.send(());
+    let _ = server.join();
+    Run {
+        frames: out.report.frames_received,
+        elapsed,
+        latency: out.report.apply_latency_ns,
+    }
+}
+
+fn show(what: &str, r: &Run) {
+    let l = r.latency;
+    eprintln!(
+        "{what}: {} frames in {:.3} s = {:.0} msg/s; receive→applied p50 {} ns, p90 {} ns, p99 {} ns, max {} ns",
+        r.frames,
+        r.elapsed.as_secs_f64(),
+        r.frames as f64 / r.elapsed.as_secs_f64(),
+        l.p50,
+        l.p90,
+        l.p99,
+        l.max
+    );
 }
 
 fn bench(c: &mut Criterion) {
@@ -64,24 +109,15 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let (frames, elapsed, p50, p99, max) = rt.block_on(session());
-    eprintln!(
-        "loopback: {frames} frames in {:.3} s = {:.0} msg/s; receive→applied p50 {p50} ns, p99 {p99} ns, max {max} ns",
-        elapsed.as_secs_f64(),
-        frames as f64 / elapsed.as_secs_f64()
-    );
+    show("loopback, full speed", &session(&rt, 0.0));
+    show("loopback, paced at 50x real time", &session(&rt, 50.0));
+    let frames = session(&rt, 0.0).frames;
     let mut g = c.benchmark_group("live");
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(20));
     g.throughput(Throughput::Elements(frames));
     g.bench_function("loopback_spot_capture", |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                total += rt.block_on(session()).1;
-            }
-            total
-        })
+        b.iter_custom(|iters| (0..iters).map(|_| session(&rt, 0.0).elapsed).sum())
     });
     g.finish();
 }

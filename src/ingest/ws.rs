@@ -122,7 +122,10 @@ pub async fn read_loop(
                             let _ = tx.send(IngestMsg::ServerShutdown { conn }).await;
                         }
                         match tx.try_send(IngestMsg::Frame { conn, recv, text }) {
-                            Ok(()) => {}
+                            // Let the engine apply it now rather than after a burst of reads:
+                            // on a current-thread runtime this is what keeps receive→applied
+                            // short.
+                            Ok(()) => tokio::task::yield_now().await,
                             Err(mpsc::error::TrySendError::Full(_)) => {
                                 stats.shed.fetch_add(1, Ordering::Relaxed);
                             }
