@@ -266,6 +266,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExchangeSource::Captures(captures)
             };
             let mut cfg = ExchangeConfig::new(source);
+            // A synthetic market has no original session whose snapshot timing could be
+            // reproduced: its snapshots are always the book at the current point.
+            cfg.faithful_snapshots = !synthetic;
             cfg.listen = listen;
             cfg.speed = parse_speed(&speed)?;
             cfg.looped = looped;

@@ -464,3 +464,75 @@ async fn a_silent_server_is_detected_by_the_read_timeout() {
     assert_eq!(started.elapsed(), cfg.read_timeout);
     server.abort();
 }
+
+#[tokio::test]
+async fn synthetic_market_served_live_stays_synced_with_a_clean_cross_check() {
+    use microstate::synthetic::{SyntheticConfig, SyntheticSource};
+    let syms = vec![btc(), Symbol::new(b"ETHUSDT").expect("sym")];
+    let mut x = ExchangeConfig::new(ExchangeSource::Sources(vec![Box::new(
+        SyntheticSource::new(SyntheticConfig::new(42, syms.clone())),
+    )]));
+    x.speed = Speed::Factor(20.0);
+    // Generated data has no original session to be faithful to.
+    x.faithful_snapshots = false;
+    let handle = exchange::start(x).await.expect("exchange");
+    let cfg = test_config(&handle.ws_base(), &handle.rest_base(), Market::Spot);
+    let o = live::run(
+        LiveOptions::new(cfg, syms.clone()),
+        tokio::time::sleep(Duration::from_secs(4)),
+    )
+    .await;
+    handle.shutdown().await;
+    for s in syms {
+        let st = SymbolSummary::of(o.engine.symbol(s).expect("symbol"));
+        assert_eq!(st.state, "synced", "{st:?}");
+        assert_eq!((st.gaps, st.crossed_events), (0, 0), "{st:?}");
+        assert!(st.depth_updates.applied > 100 && st.trades > 0, "{st:?}");
+        assert!(st.book_ticker_check.compared > 0);
+        assert_eq!(st.book_ticker_check.compared, st.book_ticker_check.matched);
+    }
+}
+
+#[tokio::test]
+async fn a_full_queue_sheds_frames_and_never_blocks_the_reader() {
+    use futures_util::SinkExt;
+    use microstate::ingest::ws::{self, EndReason};
+    use tokio_tungstenite::tungstenite::Message;
+    // A server that sends 1,000 frames and closes; the engine side never drains its queue of 4.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.expect("accept");
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.expect("upgrade");
+        for i in 0..1000 {
+            ws.feed(Message::text(format!("{{\"e\":\"x\",\"i\":{i}}}")))
+                .await
+                .expect("feed");
+        }
+        ws.flush().await.expect("flush");
+        let _ = ws.close(None).await;
+    });
+    let cfg = Config::default().connection;
+    let sock = ws::connect(&format!("ws://{addr}/stream"), cfg.connect_timeout)
+        .await
+        .expect("connect");
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let (_retire_tx, retire_rx) = tokio::sync::oneshot::channel();
+    let stats = Arc::new(IngestStats::default());
+    let end = tokio::time::timeout(
+        Duration::from_secs(10),
+        ws::read_loop(sock, 1, cfg, tx, stats.clone(), retire_rx),
+    )
+    .await
+    .expect("the reader finished: it never waited for the full queue");
+    assert!(matches!(end, EndReason::ServerClosed(_)), "{end:?}");
+    assert_eq!(stats.frames.load(Ordering::Relaxed), 1000);
+    assert_eq!(
+        stats.shed.load(Ordering::Relaxed),
+        996,
+        "4 queued, the rest shed and counted"
+    );
+    drop(rx);
+}
