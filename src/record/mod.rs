@@ -13,6 +13,7 @@
 //! with an error; everything before it has been delivered.
 
 pub mod cryptofeed;
+pub mod format;
 pub mod hftbacktest;
 
 use std::fs::File;
