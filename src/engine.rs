@@ -188,6 +188,16 @@ impl SymbolState {
         self.sync.book()
     }
 
+    /// `u` of the last bookTicker taken in (duplicates excluded).
+    pub fn last_ticker_u(&self) -> Option<UpdateId> {
+        self.last_ticker_u
+    }
+
+    /// Id of the last trade of this kind taken in (duplicates excluded).
+    pub fn last_trade_id(&self, kind: crate::wire::TradeKind) -> Option<u64> {
+        self.last_trade_ids[kind as usize]
+    }
+
     /// Sets the market from the data the first time it is seen; refuses a contradiction,
     /// unless the user forced the market (then their word stands).
     fn learn_market(&mut self, seen: Market) -> Result<(), EngineError> {

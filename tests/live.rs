@@ -273,6 +273,12 @@ async fn fault_server_shutdown_switches_over_without_a_hole() {
         "make before break leaves no hole"
     );
     assert_eq!(o.report.snapshot_requests, 1, "no resync needed");
+    // Nothing lost or counted twice in the overlap of the two sockets.
+    let replay = SymbolSummary::of(replay_engine(&[spot_excerpt()]).symbol(btc()).expect("sym"));
+    assert_eq!(
+        (s.trades, s.book_tickers),
+        (replay.trades, replay.book_tickers)
+    );
 }
 
 #[tokio::test]

@@ -36,8 +36,8 @@ use crate::engine::{Engine, EngineConfig, RawFrame};
 use crate::market::Market;
 use crate::num::{Nanos, Symbol};
 use crate::summary::{LiveReport, Percentiles, SlotReport};
-use crate::wire::Event;
 use crate::wire::binance::Decoder;
+use crate::wire::{Event, TradeKind};
 
 /// How long held-back frames of a new connection wait for the old one to catch up.
 const SWITCH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -88,6 +88,10 @@ struct Pending {
     frames: Vec<(Nanos, Utf8Bytes)>,
     /// First diff per symbol on the new connection: (`U`, `pu`).
     first: HashMap<Symbol, (u64, Option<u64>)>,
+    /// First bookTicker `u` per symbol on the new connection.
+    first_ticker: HashMap<Symbol, u64>,
+    /// First trade id per (symbol, kind) on the new connection.
+    first_trade: HashMap<(Symbol, TradeKind), u64>,
 }
 
 struct Slot {
@@ -238,8 +242,17 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
                         if slot.primary == Some(conn) {
                             feed(&mut engine, recv, text.as_bytes(), None);
                         } else if let Some(p) = slot.pending.as_mut().filter(|p| p.conn == conn) {
-                            if let Ok(Event::Depth(d)) = peek.decode(text.as_bytes()) {
-                                p.first.entry(d.symbol).or_insert((d.first_id, d.prev_final_id));
+                            match peek.decode(text.as_bytes()) {
+                                Ok(Event::Depth(d)) => {
+                                    p.first.entry(d.symbol).or_insert((d.first_id, d.prev_final_id));
+                                }
+                                Ok(Event::BookTicker(t)) => {
+                                    p.first_ticker.entry(t.symbol).or_insert(t.update_id);
+                                }
+                                Ok(Event::Trade(t)) => {
+                                    p.first_trade.entry((t.symbol, t.kind)).or_insert(t.id);
+                                }
+                                _ => {}
                             }
                             p.frames.push((recv, text));
                             if switch_ready(&engine, cfg.live.market, slot) {
@@ -284,7 +297,14 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
                             s.state = "up".into();
                             s.all_stale_since = None;
                         } else {
-                            s.pending = Some(Pending { conn, since: Instant::now(), frames: Vec::new(), first: HashMap::new() });
+                            s.pending = Some(Pending {
+                                conn,
+                                since: Instant::now(),
+                                frames: Vec::new(),
+                                first: HashMap::new(),
+                                first_ticker: HashMap::new(),
+                                first_trade: HashMap::new(),
+                            });
                             s.state = "up, switching over".into();
                         }
                         tracing::info!(%url, conn, "connected");
@@ -405,7 +425,7 @@ fn switch_ready(engine: &Engine, market: Market, s: &Slot) -> bool {
     if p.since.elapsed() > SWITCH_TIMEOUT || s.all_stale_since.is_some() {
         return true;
     }
-    s.plan.depth_symbols.iter().all(|&sym| {
+    let depth_ok = s.plan.depth_symbols.iter().all(|&sym| {
         let Some(st) = engine.symbol(sym) else {
             return true;
         };
@@ -420,7 +440,33 @@ fn switch_ready(engine: &Engine, market: Market, s: &Slot) -> bool {
                 _ => last >= pu.unwrap_or(first.saturating_sub(1)),
             },
         }
-    })
+    });
+    // Trades and bookTickers too: the old socket must have delivered up to the new one's first
+    // of each, or one sent just before the new socket subscribed, still unread on the old
+    // socket, would be lost when the old one is closed. A kind the engine never took in sets
+    // no condition.
+    let others_ok = s.plan.streams.iter().all(|name| {
+        let Some((sym, kind)) = name.split_once('@') else {
+            return true;
+        };
+        let Some(st) = Symbol::new(sym.as_bytes()).and_then(|s| engine.symbol(s)) else {
+            return true;
+        };
+        let caught_up = |have: Option<u64>, first: Option<&u64>| match (have, first) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(h), Some(&f)) => h >= f,
+        };
+        let trade =
+            |k: TradeKind| caught_up(st.last_trade_id(k), p.first_trade.get(&(st.symbol, k)));
+        match kind {
+            "bookTicker" => caught_up(st.last_ticker_u(), p.first_ticker.get(&st.symbol)),
+            "trade" => trade(TradeKind::Trade),
+            "aggTrade" => trade(TradeKind::AggTrade),
+            _ => true,
+        }
+    });
+    depth_ok && others_ok
 }
 
 fn switch_over(

@@ -54,7 +54,7 @@ pub struct Snapshot {
     pub asks: Vec<Level>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TradeKind {
     /// `@trade`: one fill, `t` is the trade id.
     Trade,
