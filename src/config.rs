@@ -21,6 +21,43 @@ pub struct Config {
     pub snapshot: SnapshotConfig,
     pub connection: ConnectionConfig,
     pub sync: SyncConfig,
+    pub record: RecordConfig,
+}
+
+/// Recording sessions to disk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordConfig {
+    /// Folder for recordings; empty means the platform data dir (`--out` overrides).
+    pub dir: String,
+    /// A chunk is written at least this often, so a crash loses at most this much.
+    #[serde(with = "duration_str")]
+    pub flush_interval: Duration,
+    /// Records queued for the writer; past this (a slow disk) records are dropped and counted,
+    /// never waited for.
+    pub queue: usize,
+}
+
+impl Default for RecordConfig {
+    fn default() -> Self {
+        RecordConfig {
+            dir: String::new(),
+            flush_interval: Duration::from_secs(1),
+            queue: 100_000,
+        }
+    }
+}
+
+impl RecordConfig {
+    /// The folder to record into: `dir`, else the platform data dir's `recordings`.
+    pub fn folder(&self) -> PathBuf {
+        if !self.dir.is_empty() {
+            return PathBuf::from(&self.dir);
+        }
+        directories::ProjectDirs::from("", "", "microstate-tui")
+            .map(|d| d.data_dir().join("recordings"))
+            .unwrap_or_else(|| PathBuf::from("recordings"))
+    }
 }
 
 /// What to subscribe to.
@@ -342,6 +379,13 @@ impl Config {
             return Err(bad(
                 "connection.queue_capacity",
                 "0".into(),
+                "must be positive",
+            ));
+        }
+        if self.record.queue == 0 || self.record.flush_interval.is_zero() {
+            return Err(bad(
+                "record.queue / record.flush_interval",
+                format!("{} / {:?}", self.record.queue, self.record.flush_interval),
                 "must be positive",
             ));
         }

@@ -96,7 +96,19 @@ enum Command {
         #[command(flatten)]
         live: LiveArgs,
     },
-    /// Replay captures (hftbacktest collector files, cryptofeed raw captures) through the engine.
+    /// Stream SYMBOLs live and record what comes off the wire (frames, snapshots, connection
+    /// events) to a file that `replay` reads.
+    Record {
+        #[arg(required = true, value_name = "SYMBOL")]
+        symbols: Vec<String>,
+        /// Folder for the recording (default: the config's record.dir, else the platform data dir).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        live: LiveArgs,
+    },
+    /// Replay captures (hftbacktest collector files, cryptofeed raw captures, our recordings)
+    /// through the engine.
     ///
     /// Formats are detected from content; gzip is detected from the bytes. Day files of one
     /// capture (btcusdt_20240808.gz, btcusdt_20240809.gz) continue each other; cryptofeed's
@@ -234,7 +246,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             emit(&outcome.summary(), summary_json.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Live { symbols, live } => run_live(symbols, live),
+        Command::Live { symbols, live } => run_live(symbols, live, None),
+        Command::Record { symbols, out, live } => run_live(symbols, live, Some(out)),
         Command::Demo {
             duration,
             speed,
@@ -348,13 +361,74 @@ fn live_config(a: &LiveArgs) -> anyhow::Result<Config> {
     Ok(cfg)
 }
 
-fn run_live(symbols: Vec<String>, a: LiveArgs) -> anyhow::Result<ExitCode> {
+fn run_live(
+    symbols: Vec<String>,
+    a: LiveArgs,
+    record: Option<Option<PathBuf>>,
+) -> anyhow::Result<ExitCode> {
     let cfg = live_config(&a)?;
     let symbols = parse_symbols(&symbols)?;
     if !a.headless {
         eprintln!("(the terminal screen is not built yet: running headless, status on stderr)");
     }
-    let outcome = runtime()?.block_on(live_session(cfg, symbols, a.duration));
+    let recorder = match record {
+        None => None,
+        Some(out) => {
+            let dir = out.unwrap_or_else(|| cfg.record.folder());
+            let names: Vec<String> = symbols.iter().map(|s| s.to_string()).collect();
+            let market = cfg.live.market.as_str();
+            let now = microstate::ingest::now_nanos().0;
+            let path = dir.join(microstate::record::writer::file_name(market, &names, now));
+            let header = microstate::record::format::Header::new(
+                market,
+                names,
+                vec![
+                    cfg.endpoints.ws(cfg.live.market).to_string(),
+                    cfg.endpoints.rest(cfg.live.market).to_string(),
+                ],
+                serde_json::json!({"source": "system wall clock", "offset": "not measured yet"}),
+                now,
+            );
+            let (rec, handle) = microstate::record::writer::start(
+                &path,
+                &header,
+                cfg.record.flush_interval,
+                cfg.record.queue,
+            )
+            .with_context(|| format!("creating the recording {}", path.display()))?;
+            eprintln!("recording to {}", path.display());
+            Some((rec, handle))
+        }
+    };
+    let outcome = runtime()?.block_on(live_session(
+        cfg,
+        symbols,
+        a.duration,
+        recorder.as_ref().map(|(r, _)| r.clone()),
+    ));
+    if let Some((rec, handle)) = recorder {
+        use std::sync::atomic::Ordering::Relaxed;
+        let stats = rec.stats.clone();
+        let path = rec.path.clone();
+        drop(rec);
+        let written = handle
+            .join()
+            .map_err(|_| anyhow::anyhow!("the recording thread panicked"))?;
+        match written {
+            Ok(()) => eprintln!(
+                "recorded {} records in {} chunks to {} ({} dropped: disk behind)",
+                stats.written.load(Relaxed),
+                stats.chunks.load(Relaxed),
+                path.display(),
+                stats.dropped.load(Relaxed)
+            ),
+            Err(e) => eprintln!(
+                "error: writing {} failed after {} records: {e} (every chunk written before it stays readable)",
+                path.display(),
+                stats.written.load(Relaxed)
+            ),
+        }
+    }
     finish_live(outcome, a.summary_json.as_deref())
 }
 
@@ -362,6 +436,7 @@ async fn live_session(
     cfg: Config,
     symbols: Vec<Symbol>,
     duration: Option<Duration>,
+    recorder: Option<microstate::record::writer::Recorder>,
 ) -> LiveOutcome {
     let stop = async move {
         match duration {
@@ -378,6 +453,7 @@ async fn live_session(
     };
     let mut opts = LiveOptions::new(cfg, symbols);
     opts.status_every = Some(Duration::from_secs(1));
+    opts.recorder = recorder;
     live::run(opts, stop).await
 }
 
@@ -419,7 +495,7 @@ fn run_demo(duration: Duration, speed: f64, json: Option<String>) -> anyhow::Res
             endpoints: EndpointsConfig::local(&handle.ws_base(), &handle.rest_base()),
             ..Config::default()
         };
-        let outcome = live_session(cfg, vec![btc], Some(duration)).await;
+        let outcome = live_session(cfg, vec![btc], Some(duration), None).await;
         handle.shutdown().await;
         anyhow::Ok(outcome)
     })?;

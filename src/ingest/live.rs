@@ -35,6 +35,8 @@ use crate::config::{Config, ConnectionConfig, format_duration};
 use crate::engine::{Engine, EngineConfig, RawFrame};
 use crate::market::Market;
 use crate::num::{Nanos, Symbol};
+use crate::record::format::Record;
+use crate::record::writer::Recorder;
 use crate::summary::{LiveReport, Percentiles, SlotReport};
 use crate::wire::binance::Decoder;
 use crate::wire::{Event, TradeKind};
@@ -55,6 +57,8 @@ pub struct LiveOptions {
     pub status_every: Option<Duration>,
     /// Counters to share with the caller (tests watch `frames` to know what arrived).
     pub stats: Option<Arc<IngestStats>>,
+    /// Where to record what comes off the wire (never waited on: see [`Recorder::offer`]).
+    pub recorder: Option<Recorder>,
 }
 
 impl LiveOptions {
@@ -64,6 +68,7 @@ impl LiveOptions {
             symbols,
             status_every: None,
             stats: None,
+            recorder: None,
         }
     }
 }
@@ -203,8 +208,17 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
                 break;
             }
             *left -= 1;
-            match rx.try_recv() {
-                Ok(IngestMsg::Frame { conn, recv, text }) => {
+            let msg = match rx.try_recv() {
+                Ok(m) => m,
+                Err(_) => break,
+            };
+            if let Some(r) = &opts.recorder {
+                record(r, &msg);
+            }
+            match msg {
+                IngestMsg::Frame {
+                    conn, recv, text, ..
+                } => {
                     if let Some(&si) = conn_slot.get(&conn)
                         && slots[si].primary == Some(conn)
                     {
@@ -212,14 +226,13 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
                     }
                     continue;
                 }
-                Ok(IngestMsg::Snapshot {
+                IngestMsg::Snapshot {
                     symbol, recv, body, ..
-                }) => {
+                } => {
                     feed(&mut engine, recv, &body, Some(symbol));
                     continue;
                 }
-                Ok(_) => continue,
-                Err(_) => break,
+                _ => continue,
             }
         }
         tokio::select! {
@@ -235,8 +248,11 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
             }
             msg = rx.recv() => {
                 let Some(msg) = msg else { break };
+                if let Some(r) = &opts.recorder {
+                    record(r, &msg);
+                }
                 match msg {
-                    IngestMsg::Frame { conn, recv, text } => {
+                    IngestMsg::Frame { conn, recv, text, .. } => {
                         let Some(&si) = conn_slot.get(&conn) else { continue };
                         let slot = &mut slots[si];
                         if slot.primary == Some(conn) {
@@ -351,9 +367,8 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
                             }
                         }
                     }
-                    IngestMsg::Snapshot { symbol, sent, recv, body } => {
+                    IngestMsg::Snapshot { symbol, recv, body, .. } => {
                         outstanding.remove(&symbol);
-                        let _ = sent;
                         feed(&mut engine, recv, &body, Some(symbol));
                         let synced = engine.symbol(symbol).is_some_and(|s| s.sync.is_synced());
                         let f = failures.entry(symbol).or_insert(0);
@@ -404,6 +419,63 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
         elapsed_s: started.elapsed().as_secs_f64(),
     };
     LiveOutcome { engine, report }
+}
+
+/// What came off the wire, as records: frames and snapshots byte for byte, connection life.
+fn record(r: &Recorder, msg: &IngestMsg) {
+    let now = now_nanos().0;
+    let life = |event: &str, detail: String| Record::Lifecycle {
+        wall_ns: now,
+        event: event.to_string(),
+        detail,
+    };
+    match msg {
+        IngestMsg::Frame {
+            conn,
+            recv,
+            mono,
+            text,
+        } => r.offer(Record::WsFrame {
+            conn: *conn,
+            recv_wall_ns: recv.0,
+            recv_mono_ns: *mono,
+            text: text.as_bytes().to_vec(),
+        }),
+        IngestMsg::Snapshot {
+            symbol,
+            url,
+            sent,
+            recv,
+            body,
+        } => {
+            let id = sent.0;
+            r.offer(Record::RestRequest {
+                id,
+                sent_wall_ns: sent.0,
+                url: url.clone(),
+            });
+            r.offer(Record::RestResponse {
+                id,
+                symbol: Some(symbol.to_string()),
+                recv_wall_ns: recv.0,
+                status: 200,
+                body: body.clone(),
+            });
+        }
+        IngestMsg::Connected { url, conn, .. } => {
+            r.offer(life("connect", format!("conn {conn} {url}")))
+        }
+        IngestMsg::Disconnected { conn, reason, .. } => {
+            r.offer(life("disconnect", format!("conn {conn}: {reason}")))
+        }
+        IngestMsg::ServerShutdown { conn } => {
+            r.offer(life("serverShutdown", format!("conn {conn}")))
+        }
+        IngestMsg::SnapshotFailed { symbol, reason } => {
+            r.offer(life("snapshot failed", format!("{symbol}: {reason}")))
+        }
+        IngestMsg::Connecting { .. } | IngestMsg::ConnectFailed { .. } => {}
+    }
 }
 
 fn short_url(u: &str) -> &str {

@@ -50,6 +50,8 @@ pub enum IngestMsg {
     Frame {
         conn: ConnId,
         recv: Nanos,
+        /// Monotonic receive time ([`mono_nanos`]), for intervals that must not jump.
+        mono: u64,
         text: Utf8Bytes,
     },
     ServerShutdown {
@@ -63,6 +65,7 @@ pub enum IngestMsg {
     },
     Snapshot {
         symbol: Symbol,
+        url: String,
         sent: Nanos,
         recv: Nanos,
         body: Vec<u8>,
@@ -87,6 +90,15 @@ pub struct IngestStats {
     pub snapshot_budget_waits: AtomicU64,
     pub rest_429: AtomicU64,
     pub rest_418: AtomicU64,
+}
+
+/// Monotonic ns since the first call in this process.
+pub fn mono_nanos() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_nanos() as u64
 }
 
 /// Wall-clock now, ns since the epoch (receive timestamps). I/O side only: the core never

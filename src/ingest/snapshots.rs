@@ -155,6 +155,7 @@ pub async fn run(
                         stats.snapshots_ok.fetch_add(1, Ordering::Relaxed);
                         let msg = IngestMsg::Snapshot {
                             symbol: req.symbol,
+                            url: url.clone(),
                             sent,
                             recv,
                             body: resp.body,

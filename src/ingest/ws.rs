@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
-use super::{ConnId, IngestMsg, IngestStats, now_nanos};
+use super::{ConnId, IngestMsg, IngestStats, mono_nanos, now_nanos};
 use crate::config::ConnectionConfig;
 
 pub type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
@@ -117,11 +117,12 @@ pub async fn read_loop(
                     Some(Err(e)) => return EndReason::Error(describe(&e)),
                     Some(Ok(Message::Text(text))) => {
                         let recv = now_nanos();
+                        let mono = mono_nanos();
                         stats.frames.fetch_add(1, Ordering::Relaxed);
                         if is_server_shutdown(text.as_bytes()) {
                             let _ = tx.send(IngestMsg::ServerShutdown { conn }).await;
                         }
-                        match tx.try_send(IngestMsg::Frame { conn, recv, text }) {
+                        match tx.try_send(IngestMsg::Frame { conn, recv, mono, text }) {
                             // Let the engine apply it now rather than after a burst of reads:
                             // on a current-thread runtime this is what keeps receive→applied
                             // short.

@@ -15,6 +15,7 @@
 pub mod cryptofeed;
 pub mod format;
 pub mod hftbacktest;
+pub mod writer;
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -107,6 +108,8 @@ pub enum ReadError {
         line: u64,
         msg: String,
     },
+    #[error("{path}: {msg}")]
+    Recording { path: String, msg: String },
     #[error("{path}: not a capture format this tool reads (first line starts `{head}`)")]
     Unrecognised { path: String, head: String },
 }
@@ -198,6 +201,8 @@ impl LineReader {
 /// Capture formats this reader knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// Our own recordings (`MSREC1`, see [`format`]).
+    Recording,
     Hftbacktest,
     CryptofeedHttp,
     CryptofeedWs,
@@ -220,6 +225,9 @@ pub fn detect(path: &Path) -> Result<Format, ReadError> {
 }
 
 fn detect_line(first: &[u8]) -> Option<Format> {
+    if first == b"MSREC1" {
+        return Some(Format::Recording);
+    }
     let digits = first.iter().take_while(|c| c.is_ascii_digit()).count();
     if (10..=20).contains(&digits) && first.get(digits) == Some(&b' ') {
         return Some(Format::Hftbacktest);
@@ -309,6 +317,13 @@ pub fn open_captures(paths: &[PathBuf]) -> Result<Vec<Box<dyn FrameSource + Send
                     Some((_, v)) => v.push(p.clone()),
                     None => hft.push((key, vec![p.clone()])),
                 }
+            }
+            Format::Recording => {
+                let src = format::RecordingSource::open(p).map_err(|e| ReadError::Recording {
+                    path: p.display().to_string(),
+                    msg: e.to_string(),
+                })?;
+                sources.push(Box::new(src));
             }
             Format::CryptofeedHttp | Format::CryptofeedWs => {
                 sources.push(Box::new(cryptofeed::CryptofeedSource::open(p, *f)?));
