@@ -29,6 +29,7 @@ pub mod ingest;
 pub mod market;
 pub mod num;
 pub mod record;
+pub(crate) mod rng;
 pub mod run;
 pub mod summary;
 pub mod synthetic;

@@ -105,6 +105,31 @@ async fn connection(s: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     serve_http(s, shared).await;
 }
 
+/// Reads more bytes into `buf`; `None` when the peer closed, idled out, or the exchange stops.
+async fn read_more(
+    s: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    chunk: &mut [u8],
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<()> {
+    let n = tokio::select! {
+        r = s.read(chunk) => match r {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => n,
+        },
+        _ = sleep(IDLE_TIMEOUT) => return None,
+        _ = stopped(shutdown) => return None,
+    };
+    buf.extend_from_slice(&chunk[..n]);
+    Some(())
+}
+
+/// Answers a bad request with a Binance error body and closes.
+async fn refuse(s: &mut TcpStream, shared: &Shared, status: u16, msg: &str) {
+    let r = rest::with_weight(shared, Response::error(status, -1100, msg));
+    let _ = s.write_all(&r.to_bytes(false)).await;
+}
+
 /// Answers requests on one connection until it closes, asks to close, or idles out.
 async fn serve_http(mut s: TcpStream, shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
@@ -117,20 +142,15 @@ async fn serve_http(mut s: TcpStream, shared: Arc<Shared>) {
             }
             if buf.len() > MAX_HEAD {
                 let e = http::HttpError::HeadTooLarge;
-                let r =
-                    rest::with_weight(&shared, Response::error(e.status(), -1100, &e.to_string()));
-                let _ = s.write_all(&r.to_bytes(false)).await;
+                refuse(&mut s, &shared, e.status(), &e.to_string()).await;
                 return;
             }
-            let n = tokio::select! {
-                r = s.read(&mut chunk) => match r {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => n,
-                },
-                _ = sleep(IDLE_TIMEOUT) => return,
-                _ = stopped(&mut shutdown) => return,
-            };
-            buf.extend_from_slice(&chunk[..n]);
+            if read_more(&mut s, &mut buf, &mut chunk, &mut shutdown)
+                .await
+                .is_none()
+            {
+                return;
+            }
         };
         let parsed = parse_head(&buf[..head_len]);
         buf.drain(..head_len);
@@ -138,28 +158,27 @@ async fn serve_http(mut s: TcpStream, shared: Arc<Shared>) {
             Ok(r) => r,
             Err(e) => {
                 bump(&shared.counters.sent_400);
-                let r =
-                    rest::with_weight(&shared, Response::error(e.status(), -1100, &e.to_string()));
-                let _ = s.write_all(&r.to_bytes(false)).await;
+                refuse(&mut s, &shared, e.status(), &e.to_string()).await;
                 return;
             }
         };
         let Some(len) = req.content_length().filter(|l| *l <= MAX_BODY) else {
-            let r = Response::error(413, -1100, "request body too large or malformed length");
-            let r = rest::with_weight(&shared, r);
-            let _ = s.write_all(&r.to_bytes(false)).await;
+            refuse(
+                &mut s,
+                &shared,
+                413,
+                "request body too large or malformed length",
+            )
+            .await;
             return;
         };
         while buf.len() < len {
-            let n = tokio::select! {
-                r = s.read(&mut chunk) => match r {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => n,
-                },
-                _ = sleep(IDLE_TIMEOUT) => return,
-                _ = stopped(&mut shutdown) => return,
-            };
-            buf.extend_from_slice(&chunk[..n]);
+            if read_more(&mut s, &mut buf, &mut chunk, &mut shutdown)
+                .await
+                .is_none()
+            {
+                return;
+            }
         }
         buf.drain(..len);
         let keep = req.keep_alive();

@@ -669,11 +669,8 @@ pub fn backoff(cfg: &ConnectionConfig, n: u32, seed: u64) -> Duration {
         .backoff_initial
         .saturating_mul(1u32 << n.saturating_sub(1).min(20))
         .min(cfg.backoff_max);
-    // splitmix64 → uniform in [-1, 1)
-    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
+    // Uniform in [-1, 1) from the project's generator.
+    let z = crate::rng::Rng::new(seed, 0).next_u64();
     let u = (z >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
     base.mul_f64((1.0 + cfg.backoff_jitter * u).max(0.0))
 }

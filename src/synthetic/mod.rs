@@ -22,7 +22,6 @@
 
 mod model;
 mod render;
-mod rng;
 
 use std::collections::VecDeque;
 
@@ -31,9 +30,9 @@ pub use model::Regime;
 use crate::market::Market;
 use crate::num::{Nanos, Symbol};
 use crate::record::{CapturedFrame, FrameKind, FrameSource, ReadError};
+use crate::rng::Rng;
 use model::{DiffOut, Lvl, Spec, SymbolSim, TradeOut};
 use render::Names;
-use rng::Rng;
 
 /// 2024-01-01T00:00:00Z in nanoseconds since the epoch.
 pub const DEFAULT_START_NS: u64 = 1_704_067_200_000_000_000;

@@ -27,8 +27,8 @@
 //! liquidity is topped up beyond the last level) nor grows past [`MAX_LEVELS`] (the level
 //! farthest from the touch is cancelled), so the state stays O(levels).
 
-use super::rng::Rng;
 use crate::num::SCALE;
+use crate::rng::Rng;
 
 /// Fewest levels a side keeps; below this, liquidity is added beyond the deepest level.
 pub(crate) const MIN_LEVELS: usize = 40;

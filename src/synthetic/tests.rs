@@ -2,9 +2,9 @@
 //! and book invariants. Each runs well under two seconds in a debug build.
 
 use super::model::{MAX_LEVELS, MIN_LEVELS, Regime, Spec, SymbolSim};
-use super::rng::Rng;
 use super::*;
 use crate::engine::Engine;
+use crate::rng::Rng;
 use crate::wire::reference::{self, OwnedEvent};
 
 fn sym(s: &str) -> Symbol {

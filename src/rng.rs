@@ -1,7 +1,7 @@
-//! The generator's own pseudo-random numbers: SplitMix64, integer-only.
+//! The project's one pseudo-random number generator: SplitMix64, integer-only.
 //!
-//! Owns: the random stream and the few integer samplers the market model needs. Must not touch:
-//! market state, time. No floats anywhere: `+ × /` on integers behave identically on every
+//! Owns: the random stream and a few integer samplers (the synthetic market model, reconnect
+//! jitter). Must not touch: state, time. No floats anywhere: `+ × /` on integers behave identically on every
 //! platform and compiler, so one seed yields byte-identical frames everywhere (a `ln` or `powf`
 //! from the platform's libm would not promise that).
 
