@@ -36,6 +36,12 @@ pub struct RecordConfig {
     /// Records queued for the writer; past this (a slow disk) records are dropped and counted,
     /// never waited for.
     pub queue: usize,
+    /// Start a new file (part) of the session once one holds this many bytes; `0` never.
+    #[serde(with = "size_str")]
+    pub rotate_size: u64,
+    /// Start a new file of the session once one spans this much time; `0s` never.
+    #[serde(with = "duration_str")]
+    pub rotate_every: Duration,
 }
 
 impl Default for RecordConfig {
@@ -44,11 +50,23 @@ impl Default for RecordConfig {
             dir: String::new(),
             flush_interval: Duration::from_secs(1),
             queue: 100_000,
+            rotate_size: 1 << 30,
+            rotate_every: Duration::from_secs(3600),
         }
     }
 }
 
 impl RecordConfig {
+    /// The writer's settings.
+    pub fn options(&self) -> crate::record::writer::RecordOptions {
+        crate::record::writer::RecordOptions {
+            flush_every: self.flush_interval,
+            queue: self.queue,
+            rotate_bytes: self.rotate_size,
+            rotate_every: self.rotate_every,
+        }
+    }
+
     /// The folder to record into: `dir`, else the platform data dir's `recordings`.
     pub fn folder(&self) -> PathBuf {
         if !self.dir.is_empty() {
@@ -502,6 +520,53 @@ pub fn format_duration(d: Duration) -> String {
     out
 }
 
+/// Parses a byte size: `0`, `4096`, `512KiB`, `64MiB`, `1GiB`, `100kB`, `500MB`, `2GB`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let n = t.bytes().take_while(u8::is_ascii_digit).count();
+    let bad = || format!("{s:?} is not a size like \"64MiB\", \"1GiB\", \"500MB\" or \"0\"");
+    if n == 0 {
+        return Err(bad());
+    }
+    let value: u64 = t[..n].parse().map_err(|_| bad())?;
+    let unit: u64 = match t[n..].trim() {
+        "" | "B" => 1,
+        "kB" | "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    value
+        .checked_mul(unit)
+        .ok_or_else(|| format!("{s:?}: too large"))
+}
+
+/// Writes a size the way [`parse_size`] reads it, in the largest binary unit that is exact.
+pub fn format_size(b: u64) -> String {
+    for (unit, name) in [(1u64 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")] {
+        if b != 0 && b.is_multiple_of(unit) {
+            return format!("{}{name}", b / unit);
+        }
+    }
+    b.to_string()
+}
+
+mod size_str {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(b: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_size(*b))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_size(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 mod duration_str {
     use super::*;
 
@@ -533,6 +598,20 @@ mod tests {
             Config::from_toml("", "x").expect("empty"),
             Config::default()
         );
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("500MB"), Ok(500_000_000));
+        assert_eq!(parse_size(" 2 GiB "), Ok(2 << 30));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5 parsecs").is_err());
+        assert!(parse_size("99999999999GiB").is_err());
+        for b in [0, 1000, 4096, 64 << 20, 3 << 30] {
+            assert_eq!(parse_size(&format_size(b)), Ok(b));
+        }
     }
 
     #[test]

@@ -233,6 +233,8 @@ pub struct Engine {
     decoder: Decoder,
     symbols: Vec<SymbolState>,
     last_idx: usize,
+    /// The symbol the last frame changed, if it named one and was taken in.
+    touched: Option<usize>,
     pub stats: EngineStats,
 }
 
@@ -243,6 +245,7 @@ impl Engine {
             decoder: Decoder::new(),
             symbols: Vec::new(),
             last_idx: 0,
+            touched: None,
             stats: EngineStats::default(),
         }
     }
@@ -302,11 +305,19 @@ impl Engine {
         Self::index(&mut self.symbols, &mut self.last_idx, s, &self.cfg);
     }
 
+    /// The symbol the last frame was about, when it was taken in (not for frames that failed
+    /// or named no symbol): what observers of the engine look at after each frame.
+    pub fn touched(&self) -> Option<&SymbolState> {
+        self.touched.and_then(|i| self.symbols.get(i))
+    }
+
     /// Decodes and applies one frame.
     pub fn on_frame(&mut self, f: RawFrame<'_>) -> Result<(), EngineError> {
         self.stats.frames += 1;
+        self.touched = None;
         let r = self.apply(f);
         if r.is_err() {
+            self.touched = None;
             self.stats.errors += 1;
         }
         r
@@ -329,6 +340,7 @@ impl Engine {
             },
         };
         let i = Self::index(&mut self.symbols, &mut self.last_idx, symbol, &self.cfg);
+        self.touched = Some(i);
         let st = &mut self.symbols[i];
         st.last_recv = f.recv;
         if !matches!(ev, Event::Snapshot(_)) {

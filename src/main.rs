@@ -389,13 +389,13 @@ fn run_live(
                 serde_json::json!({"source": "system wall clock", "offset": "not measured yet"}),
                 now,
             );
-            let (rec, handle) = microstate::record::writer::start(
-                &path,
-                &header,
-                cfg.record.flush_interval,
-                cfg.record.queue,
-            )
-            .with_context(|| format!("creating the recording {}", path.display()))?;
+            let header = microstate::record::format::Header {
+                journal: true,
+                ..header
+            };
+            let (rec, handle) =
+                microstate::record::writer::start(&path, &header, cfg.record.options())
+                    .with_context(|| format!("creating the recording {}", path.display()))?;
             eprintln!("recording to {}", path.display());
             Some((rec, handle))
         }
@@ -409,24 +409,31 @@ fn run_live(
     if let Some((rec, handle)) = recorder {
         use std::sync::atomic::Ordering::Relaxed;
         let stats = rec.stats.clone();
-        let path = rec.path.clone();
         drop(rec);
-        let written = handle
+        let ended = handle
             .join()
             .map_err(|_| anyhow::anyhow!("the recording thread panicked"))?;
-        match written {
-            Ok(()) => eprintln!(
-                "recorded {} records in {} chunks to {} ({} dropped: disk behind)",
-                stats.written.load(Relaxed),
-                stats.chunks.load(Relaxed),
-                path.display(),
-                stats.dropped.load(Relaxed)
-            ),
-            Err(e) => eprintln!(
-                "error: writing {} failed after {} records: {e} (every chunk written before it stays readable)",
-                path.display(),
-                stats.written.load(Relaxed)
-            ),
+        let files = stats.files();
+        let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+        eprintln!(
+            "recorded {} records in {} chunks, {} bytes on disk, to {} ({} dropped: disk behind; {} lost to write failures)",
+            stats.written.load(Relaxed),
+            stats.chunks.load(Relaxed),
+            stats.file_bytes.load(Relaxed),
+            names.join(", "),
+            stats.dropped.load(Relaxed),
+            stats.lost.load(Relaxed),
+        );
+        if let Err(e) = ended {
+            eprintln!(
+                "error: writing the recording failed: {e} ({} failures; every chunk written before stays readable)",
+                stats.failures.load(Relaxed)
+            );
+        } else if let Some(e) = stats.last_error() {
+            eprintln!(
+                "warning: the recording had {} write failure(s), last: {e}; it went on in a new part",
+                stats.failures.load(Relaxed)
+            );
         }
     }
     finish_live(outcome, a.summary_json.as_deref())

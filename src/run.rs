@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use crate::engine::{Engine, EngineConfig};
 use crate::market::Market;
-use crate::record::{self, FrameSource, Merge, Merged};
+use crate::record::{self, FrameKind, FrameSource, Merge, Merged};
 use crate::summary::{RunInfo, Summary};
 
 /// How a replay runs.
@@ -86,6 +86,11 @@ pub fn replay_sources(
     };
     while let Some(item) = merge.next_frame() {
         match item {
+            Merged::Frame { frame, .. } if frame.kind == FrameKind::Reset => {
+                if let Some(s) = frame.symbol_hint {
+                    engine.reset_symbol(s);
+                }
+            }
             Merged::Frame { frame, file } => {
                 if let Err(e) = engine.on_frame(frame.raw()) {
                     note(format!("{file}:{}: {e}", frame.line))?;

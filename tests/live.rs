@@ -113,15 +113,22 @@ async fn run(case: Case) -> (LiveOutcome, ExchangeStats) {
     let mut opts = LiveOptions::new(cfg, vec![btc()]);
     opts.stats = Some(stats.clone());
     let writer = case.record.as_ref().map(|p| {
-        let header = microstate::record::format::Header::new(
-            "spot",
-            vec!["BTCUSDT".into()],
-            vec![],
-            serde_json::Value::Null,
-            0,
-        );
-        microstate::record::writer::start(p, &header, Duration::from_millis(200), 1_000_000)
-            .expect("recording")
+        let header = microstate::record::format::Header {
+            journal: true,
+            ..microstate::record::format::Header::new(
+                "spot",
+                vec!["BTCUSDT".into()],
+                vec![],
+                serde_json::Value::Null,
+                0,
+            )
+        };
+        let opts = microstate::record::writer::RecordOptions {
+            flush_every: Duration::from_millis(200),
+            queue: 1_000_000,
+            ..Default::default()
+        };
+        microstate::record::writer::start(p, &header, opts).expect("recording")
     });
     opts.recorder = writer.as_ref().map(|(r, _)| r.clone());
     let stop = async {
@@ -552,9 +559,19 @@ async fn a_full_queue_sheds_frames_and_never_blocks_the_reader() {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let (_retire_tx, retire_rx) = tokio::sync::oneshot::channel();
     let stats = Arc::new(IngestStats::default());
+    // Shed frames are still recorded (as shed, never fed on replay).
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("shed.msrec");
+    let header =
+        microstate::record::format::Header::new("spot", vec![], vec![], serde_json::Value::Null, 0);
+    let (rec, writer) =
+        microstate::record::writer::start(&path, &header, Default::default()).expect("recorder");
+    let shared = Arc::new(ws::ReaderShared {
+        stats: stats.clone(),
+        shed_to: Some(rec),
+    });
     let end = tokio::time::timeout(
         Duration::from_secs(10),
-        ws::read_loop(sock, 1, cfg, tx, stats.clone(), retire_rx),
+        ws::read_loop(sock, 1, cfg, tx, shared.clone(), retire_rx),
     )
     .await
     .expect("the reader finished: it never waited for the full queue");
@@ -566,27 +583,65 @@ async fn a_full_queue_sheds_frames_and_never_blocks_the_reader() {
         "4 queued, the rest shed and counted"
     );
     drop(rx);
+    drop(shared);
+    writer.join().expect("writer").expect("written");
+    let shed: Vec<_> = microstate::record::format::RecordingReader::open(&path)
+        .expect("open")
+        .filter_map(|r| match r {
+            microstate::record::format::Record::ShedFrame { text, .. } => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(shed.len(), 996, "every shed frame is in the recording");
+    assert_eq!(shed[0], b"{\"e\":\"x\",\"i\":4}");
 }
 
-#[tokio::test]
-async fn a_recorded_live_session_replays_to_the_same_books_and_counts() {
-    // Live against the exchange with a fault (a gap and a resync while recording), recorded,
-    // then replayed through the same engine: identical books and counts.
+/// Live against the exchange with `faults` while recording, then a replay of the recording
+/// through the same engine: identical books and identical counts (the feed journal makes the
+/// replay take exactly what the live engine took, resets and switch-overs included).
+async fn round_trip(name: &str, faults: &[&'static str]) -> SymbolSummary {
     let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join("roundtrip")
-        .join("session.msrec");
+        .join(format!("{name}.msrec"));
     let _ = std::fs::remove_file(&path);
-    let mut case = Case::spot(&["drop-depth:2@3000"]);
+    let mut case = Case::spot(faults);
     case.record = Some(path.clone());
     let (o, _) = run(case).await;
     let live = SymbolSummary::of(o.engine.symbol(btc()).expect("sym"));
-    assert!(live.gaps >= 1 && live.resyncs >= 1, "{live:?}");
     let replayed = replay_paths(&[path], &ReplayOptions::default()).expect("replay the recording");
     assert_eq!(replayed.errors_total, 0, "{:?}", replayed.errors);
     let r = SymbolSummary::of(replayed.engine.symbol(btc()).expect("sym"));
     assert_eq!(
         serde_json::to_value(&r).expect("json"),
-        serde_json::to_value(&live).expect("json")
+        serde_json::to_value(&live).expect("json"),
+        "replayed summary (left) vs live (right)"
     );
     assert_eq!(levels(&replayed.engine), levels(&o.engine));
+    live
+}
+
+#[tokio::test]
+async fn a_recorded_session_with_a_gap_replays_to_the_same_books_and_counts() {
+    let live = round_trip("gap", &["drop-depth:2@3000"]).await;
+    assert!(live.gaps >= 1 && live.resyncs >= 1, "{live:?}");
+}
+
+#[tokio::test]
+async fn a_recorded_session_with_a_reconnect_replays_to_the_same_books_and_counts() {
+    // The socket closes: live resets the book and resyncs on a new connection.
+    let live = round_trip("reconnect", &["close@3000"]).await;
+    assert!(live.snapshots >= 2, "{live:?}");
+}
+
+#[tokio::test]
+async fn a_recorded_switch_over_replays_to_the_same_books_and_counts() {
+    // serverShutdown: two sockets overlap, the new one's frames are held, then it takes over.
+    let live = round_trip("switch", &["shutdown:2s@3000"]).await;
+    assert_eq!((live.gaps, live.resyncs), (0, 0), "{live:?}");
+}
+
+#[tokio::test]
+async fn a_recorded_session_with_duplicates_and_a_swap_replays_identically() {
+    let live = round_trip("dup-swap", &["dup-depth@2000", "swap-depth@4000"]).await;
+    assert!(live.gaps >= 1 && live.depth_updates.stale >= 1, "{live:?}");
 }

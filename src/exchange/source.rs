@@ -177,6 +177,8 @@ fn read_pass(
                 bump(&shared.counters.read_errors);
                 Feed::Error(e.to_string())
             }
+            // A recorded session's book reset is the client's business, not the market's.
+            Merged::Frame { frame, .. } if frame.kind == FrameKind::Reset => continue,
             Merged::Frame { frame, file } => {
                 match prepare(frame.recv, frame.kind, frame.symbol_hint, frame.body()) {
                     Ok(p) => {

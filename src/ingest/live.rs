@@ -31,11 +31,12 @@ use super::endpoints::{WsPlan, ws_plans};
 use super::snapshots::{self, SnapshotRequest};
 use super::ws::{self, EndReason};
 use super::{ConnId, IngestMsg, IngestStats, now_nanos};
+use crate::book::sync::Phase;
 use crate::config::{Config, ConnectionConfig, format_duration};
 use crate::engine::{Engine, EngineConfig, RawFrame};
 use crate::market::Market;
 use crate::num::{Nanos, Symbol};
-use crate::record::format::Record;
+use crate::record::format::{Record, journal as events};
 use crate::record::writer::Recorder;
 use crate::summary::{LiveReport, Percentiles, SlotReport};
 use crate::wire::binance::Decoder;
@@ -133,6 +134,10 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
         engine.add_symbol(s);
     }
     let ids = Arc::new(AtomicU64::new(1));
+    let readers = Arc::new(ws::ReaderShared {
+        stats: stats.clone(),
+        shed_to: opts.recorder.clone(),
+    });
     let mut slots: Vec<Slot> = Vec::new();
     let mut slot_tasks: Vec<JoinHandle<()>> = Vec::new();
     for (i, plan) in ws_plans(&cfg, &opts.symbols).into_iter().enumerate() {
@@ -142,7 +147,7 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
             plan.url.clone(),
             ccfg.clone(),
             tx.clone(),
-            stats.clone(),
+            readers.clone(),
             cmd_rx,
             ids.clone(),
         )));
@@ -182,6 +187,9 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
     // Receive → applied, 1 ns to 60 s at 3 significant digits.
     let mut apply_latency =
         hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).ok();
+    let journal = Journal(opts.recorder.as_ref());
+    // Per symbol: gaps and phase last seen, to note changes in the recording.
+    let mut seen: HashMap<Symbol, (u64, Phase)> = HashMap::new();
     let mut feed = |engine: &mut Engine, recv: Nanos, bytes: &[u8], hint: Option<Symbol>| {
         let r = engine.on_frame(RawFrame {
             recv,
@@ -190,6 +198,29 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
         });
         if let Some(h) = apply_latency.as_mut() {
             h.saturating_record(now_nanos().0.saturating_sub(recv.0).max(1));
+        }
+        if journal.0.is_some()
+            && let Some(st) = engine.touched()
+        {
+            let now = (st.sync.counters().gaps, st.sync.phase());
+            let was = seen.insert(st.symbol, now).unwrap_or((0, Phase::Syncing));
+            if now.0 > was.0 {
+                journal.note("gap", || match st.sync.last_gap() {
+                    Some(g) => format!("{} expected {} got {}", st.symbol, g.expected, g.got),
+                    None => st.symbol.to_string(),
+                });
+                journal.note("resync started", || st.symbol.to_string());
+            }
+            if now.1 == Phase::Synced && was.1 != Phase::Synced {
+                let event = if was.1 == Phase::Syncing {
+                    "synced"
+                } else {
+                    "resync finished"
+                };
+                journal.note(event, || {
+                    format!("{} at {}", st.symbol, st.book().last_update_id)
+                });
+            }
         }
         if let Err(e) = r {
             frame_errors += 1;
@@ -238,7 +269,7 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
         tokio::select! {
             _ = &mut stop => { stopping = Some(rx.len()); }
             _ = tick.tick() => {
-                housekeeping(&cfg, &mut engine, &mut slots, &mut stale, &mut outstanding, &failures, &snap_tx, &mut feed, &mut stale_events);
+                housekeeping(&cfg, &mut engine, &mut slots, &mut stale, &mut outstanding, &failures, &snap_tx, &mut feed, &mut stale_events, journal);
                 if let Some(every) = opts.status_every
                     && last_status.elapsed() >= every
                 {
@@ -272,7 +303,7 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
                             }
                             p.frames.push((recv, text));
                             if switch_ready(&engine, cfg.live.market, slot) {
-                                switch_over(&mut engine, slot, &mut feed);
+                                switch_over(&mut engine, slot, &mut feed, journal);
                             }
                         }
                         // Otherwise a late frame of a retired connection: its successor has it.
@@ -309,6 +340,7 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
                         s.report.connections += 1;
                         if s.primary.is_none() {
                             s.primary = Some(conn);
+                            journal.note(events::PRIMARY, || conn.to_string());
                             s.primary_since = Instant::now();
                             s.state = "up".into();
                             s.all_stale_since = None;
@@ -356,16 +388,18 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
                             }
                             if s.pending.is_some() {
                                 // The new connection takes over at once; a hole shows as a gap.
-                                switch_over(&mut engine, s, &mut feed);
+                                switch_over(&mut engine, s, &mut feed, journal);
                             } else {
                                 s.primary = None;
                                 s.state = format!("reconnecting: {reason}");
                                 for &sym in &s.plan.depth_symbols {
                                     engine.reset_symbol(sym);
+                                    journal.note(events::RESET, || sym.to_string());
                                     outstanding.remove(&sym);
                                 }
                             }
                         }
+                        journal.note(events::DROP, || conn.to_string());
                     }
                     IngestMsg::Snapshot { symbol, recv, body, .. } => {
                         outstanding.remove(&symbol);
@@ -419,6 +453,23 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
         elapsed_s: started.elapsed().as_secs_f64(),
     };
     LiveOutcome { engine, report }
+}
+
+/// Lifecycle records, including the feed journal (see [`crate::record::format`]): the engine
+/// loop's decisions, noted in the order it takes them, so a replay feeds the same frames.
+#[derive(Clone, Copy)]
+struct Journal<'a>(Option<&'a Recorder>);
+
+impl Journal<'_> {
+    fn note(&self, event: &str, detail: impl FnOnce() -> String) {
+        if let Some(r) = self.0 {
+            r.offer(Record::Lifecycle {
+                wall_ns: now_nanos().0,
+                event: event.to_string(),
+                detail: detail(),
+            });
+        }
+    }
 }
 
 /// What came off the wire, as records: frames and snapshots byte for byte, connection life.
@@ -545,9 +596,15 @@ fn switch_over(
     engine: &mut Engine,
     s: &mut Slot,
     feed: &mut impl FnMut(&mut Engine, Nanos, &[u8], Option<Symbol>),
+    journal: Journal<'_>,
 ) {
     let Some(p) = s.pending.take() else { return };
-    if let Some(old) = s.primary.replace(p.conn) {
+    let old = s.primary.replace(p.conn);
+    journal.note(events::PRIMARY, || match old {
+        Some(old) => format!("{} {old}", p.conn),
+        None => p.conn.to_string(),
+    });
+    if let Some(old) = old {
         let _ = s.cmds.send(SlotCmd::Retire(old));
     }
     s.primary_since = Instant::now();
@@ -572,12 +629,13 @@ fn housekeeping(
     snap_tx: &mpsc::UnboundedSender<SnapshotRequest>,
     feed: &mut impl FnMut(&mut Engine, Nanos, &[u8], Option<Symbol>),
     stale_events: &mut u64,
+    journal: Journal<'_>,
 ) {
     let now = now_nanos();
     let stale_ns = cfg.connection.stale_after.as_nanos() as u64;
     for s in slots.iter_mut() {
         if s.pending.is_some() && switch_ready(engine, cfg.live.market, s) {
-            switch_over(engine, s, feed);
+            switch_over(engine, s, feed, journal);
         }
         if s.primary.is_none() {
             continue;
@@ -682,7 +740,7 @@ async fn slot_task(
     url: String,
     cfg: ConnectionConfig,
     tx: mpsc::Sender<IngestMsg>,
-    stats: Arc<IngestStats>,
+    shared: Arc<ws::ReaderShared>,
     mut cmds: mpsc::UnboundedReceiver<SlotCmd>,
     ids: Arc<AtomicU64>,
 ) {
@@ -701,7 +759,7 @@ async fn slot_task(
             id,
             cfg.clone(),
             tx.clone(),
-            stats.clone(),
+            shared.clone(),
             retire_rx,
         ));
         Live {

@@ -16,6 +16,8 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::{ConnId, IngestMsg, IngestStats, mono_nanos, now_nanos};
 use crate::config::ConnectionConfig;
+use crate::record::format::Record;
+use crate::record::writer::Recorder;
 
 pub type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -78,15 +80,25 @@ impl std::fmt::Display for EndReason {
     }
 }
 
+/// What every reader shares: counters, and where a shed frame is still recorded.
+#[derive(Debug, Default)]
+pub struct ReaderShared {
+    pub stats: Arc<IngestStats>,
+    /// A frame the engine queue cannot take is not lost to the recording: it goes here as a
+    /// [`Record::ShedFrame`] (again without waiting).
+    pub shed_to: Option<Recorder>,
+}
+
 /// Reads `ws` until it ends or `retire` fires. Frames go to `tx` tagged with `conn`.
 pub async fn read_loop(
     mut ws: Ws,
     conn: ConnId,
     cfg: ConnectionConfig,
     tx: mpsc::Sender<IngestMsg>,
-    stats: Arc<IngestStats>,
+    shared: Arc<ReaderShared>,
     mut retire: oneshot::Receiver<()>,
 ) -> EndReason {
+    let stats = &shared.stats;
     let mut ping = tokio::time::interval_at(
         tokio::time::Instant::now() + cfg.ping_interval,
         cfg.ping_interval,
@@ -127,8 +139,16 @@ pub async fn read_loop(
                             // on a current-thread runtime this is what keeps receive→applied
                             // short.
                             Ok(()) => tokio::task::yield_now().await,
-                            Err(mpsc::error::TrySendError::Full(_)) => {
+                            Err(mpsc::error::TrySendError::Full(msg)) => {
                                 stats.shed.fetch_add(1, Ordering::Relaxed);
+                                if let (Some(r), IngestMsg::Frame { text, .. }) = (&shared.shed_to, msg) {
+                                    r.offer(Record::ShedFrame {
+                                        conn,
+                                        recv_wall_ns: recv.0,
+                                        recv_mono_ns: mono,
+                                        text: text.as_bytes().to_vec(),
+                                    });
+                                }
                             }
                             Err(mpsc::error::TrySendError::Closed(_)) => return EndReason::Retired,
                         }

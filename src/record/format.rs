@@ -22,7 +22,27 @@
 //!   3 RestResponse id:u64 symbol:(0 | 1 bytes(UTF-8)) recv_wall_ns:u64 status:u16 body:bytes
 //!   4 Lifecycle    wall_ns:u64 event:bytes(UTF-8) detail:bytes(UTF-8)
 //!   5 ClockOffset  wall_ns:u64 offset_ns:i64 rtt_ns:u64
+//!   6 ShedFrame    conn:u64 recv_wall_ns:u64 recv_mono_ns:u64 text:bytes
 //! ```
+//!
+//! # The feed journal
+//!
+//! A live session does not feed every frame it receives to the engine: during a make-before-break
+//! switch-over the new connection's frames are held until the old one has caught up, a retired
+//! connection's late frames are dropped, an unplanned disconnect resets the symbol's book, and a
+//! frame the reader could not queue (the engine was behind) is shed. A recording whose header has
+//! `"journal": true` carries these decisions as [`Record::Lifecycle`] records in the order the
+//! engine loop took them, so replay feeds the engine exactly what the live engine got:
+//!
+//! | event | detail | replay does |
+//! |---|---|---|
+//! | `primary` | `N` or `N M` | frames of connection `N` are fed from now on, after the ones held for it (in order); `M`'s stop |
+//! | `drop` | `N` | connection `N` is gone: its frames are no longer fed and any held are discarded |
+//! | `reset` | `SYMBOL` | the symbol's book waits for a new snapshot ([`FrameKind::Reset`]) |
+//!
+//! Frames of other connections are held until a `primary` names them. [`Record::ShedFrame`]s came
+//! off the wire but never reached the engine: kept, never fed. Without the journal flag every
+//! frame and successful REST response is fed in file order.
 //!
 //! All times are nanoseconds (`time_unit: "ns"`); wall times since the Unix epoch.
 //! `first_wall_ns`/`last_wall_ns` are the smallest and largest record wall time in the chunk
@@ -84,6 +104,15 @@ pub struct Header {
     pub host_clock: serde_json::Value,
     /// When the recording was started, ns since the Unix epoch (passed in by the caller).
     pub created_wall_ns: u64,
+    /// The file carries the feed journal (see the module docs): replay follows it.
+    #[serde(default)]
+    pub journal: bool,
+    /// Identifies one recording session across rotated files (empty: a single file).
+    #[serde(default)]
+    pub session: String,
+    /// Position of this file in its session, from 0; files of a session replay in this order.
+    #[serde(default)]
+    pub part: u32,
 }
 
 impl Header {
@@ -105,8 +134,21 @@ impl Header {
             time_unit: "ns".to_string(),
             host_clock,
             created_wall_ns,
+            journal: false,
+            session: String::new(),
+            part: 0,
         }
     }
+}
+
+/// Lifecycle event names of the feed journal (see the module docs).
+pub mod journal {
+    /// Detail `N` or `N M`: connection `N` feeds the engine (replacing `M`).
+    pub const PRIMARY: &str = "primary";
+    /// Detail `N`: connection `N` no longer feeds the engine.
+    pub const DROP: &str = "drop";
+    /// Detail `SYMBOL`: the symbol's book was reset and waits for a snapshot.
+    pub const RESET: &str = "reset";
 }
 
 /// One recorded event. Bodies are kept exactly as received.
@@ -148,6 +190,14 @@ pub enum Record {
         offset_ns: i64,
         rtt_ns: u64,
     },
+    /// A WebSocket text frame that came off the wire but was shed before the engine (its queue
+    /// was full). Kept for completeness; replay does not feed it, as live did not.
+    ShedFrame {
+        conn: u64,
+        recv_wall_ns: u64,
+        recv_mono_ns: u64,
+        text: Vec<u8>,
+    },
 }
 
 const TAG_WS: u8 = 1;
@@ -155,12 +205,15 @@ const TAG_REST_REQ: u8 = 2;
 const TAG_REST_RESP: u8 = 3;
 const TAG_LIFECYCLE: u8 = 4;
 const TAG_CLOCK: u8 = 5;
+const TAG_SHED: u8 = 6;
 
 impl Record {
     /// The record's wall time, ns since the Unix epoch (what chunks are indexed by).
     pub fn wall_ns(&self) -> u64 {
         match self {
-            Record::WsFrame { recv_wall_ns, .. } => *recv_wall_ns,
+            Record::WsFrame { recv_wall_ns, .. } | Record::ShedFrame { recv_wall_ns, .. } => {
+                *recv_wall_ns
+            }
             Record::RestRequest { sent_wall_ns, .. } => *sent_wall_ns,
             Record::RestResponse { recv_wall_ns, .. } => *recv_wall_ns,
             Record::Lifecycle { wall_ns, .. } => *wall_ns,
@@ -176,8 +229,18 @@ impl Record {
                 recv_wall_ns,
                 recv_mono_ns,
                 text,
+            }
+            | Record::ShedFrame {
+                conn,
+                recv_wall_ns,
+                recv_mono_ns,
+                text,
             } => {
-                out.push(TAG_WS);
+                out.push(if matches!(self, Record::WsFrame { .. }) {
+                    TAG_WS
+                } else {
+                    TAG_SHED
+                });
                 put_varint(out, *conn);
                 put_varint(out, *recv_wall_ns);
                 put_varint(out, *recv_mono_ns);
@@ -241,6 +304,12 @@ impl Record {
         let tag = take_u8(buf)?;
         Ok(match tag {
             TAG_WS => Record::WsFrame {
+                conn: take_varint(buf)?,
+                recv_wall_ns: take_varint(buf)?,
+                recv_mono_ns: take_varint(buf)?,
+                text: take_bytes(buf)?.to_vec(),
+            },
+            TAG_SHED => Record::ShedFrame {
                 conn: take_varint(buf)?,
                 recv_wall_ns: take_varint(buf)?,
                 recv_mono_ns: take_varint(buf)?,
@@ -466,6 +535,7 @@ pub struct RecordingWriter<W: Write> {
     first_wall_ns: u64,
     last_wall_ns: u64,
     chunks: u64,
+    bytes: u64,
 }
 
 impl<W: Write> RecordingWriter<W> {
@@ -484,6 +554,7 @@ impl<W: Write> RecordingWriter<W> {
             first_wall_ns: u64::MAX,
             last_wall_ns: 0,
             chunks: 0,
+            bytes: (FILE_MAGIC.len() + line.len()) as u64,
         })
     }
 
@@ -538,6 +609,11 @@ impl<W: Write> RecordingWriter<W> {
         self.chunks
     }
 
+    /// Bytes handed to the underlying writer so far (magic, header and whole chunks).
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes
+    }
+
     /// Records buffered, not yet in a chunk (what a crash now would lose).
     pub fn pending_records(&self) -> u32 {
         self.records
@@ -565,6 +641,7 @@ impl<W: Write> RecordingWriter<W> {
         self.inner.write_all(&header.to_bytes())?;
         self.inner.write_all(&data)?;
         self.inner.flush()?;
+        self.bytes += (CHUNK_HEADER_LEN + data.len()) as u64;
         self.buf.clear();
         self.records = 0;
         self.first_wall_ns = u64::MAX;
@@ -933,25 +1010,66 @@ impl Iterator for RecordingReader {
 }
 
 /// A recording as a [`FrameSource`], so replay feeds it through the same engine as any
-/// capture: WebSocket frames and successful REST responses become frames; every other record
-/// is skipped here (read them with [`RecordingReader`]). A bad tail is reported once as an
-/// error, after which the source ends.
+/// capture: WebSocket frames and successful REST responses become frames; with the feed journal
+/// (see the module docs) only what the live engine was fed, in its order, plus
+/// [`FrameKind::Reset`]s. Files of one session (rotation) are read one after the other. A bad
+/// tail is reported once as an error, after which the next file (if any) is read.
 pub struct RecordingSource {
     reader: RecordingReader,
+    /// Files of the session still to read.
+    next_parts: VecDeque<std::path::PathBuf>,
+    file: usize,
     frame: CapturedFrame,
     files: Vec<String>,
     tail_reported: bool,
+    journal: Journal,
+}
+
+/// Replays the feed journal: which connections feed the engine, what is held for the others.
+#[derive(Default)]
+struct Journal {
+    on: bool,
+    primaries: std::collections::HashSet<u64>,
+    /// Frames of connections that do not feed (yet): receive time, text, record ordinal.
+    held: std::collections::HashMap<u64, Vec<(u64, Vec<u8>, u64)>>,
+    /// Frames (or resets) released and waiting to be served, in order.
+    ready: VecDeque<Ready>,
+}
+
+enum Ready {
+    Frame { recv: u64, body: Vec<u8>, line: u64 },
+    Reset { at: u64, symbol: Symbol, line: u64 },
 }
 
 impl RecordingSource {
     pub fn open(path: &Path) -> Result<Self, FormatError> {
-        Ok(Self::new(RecordingReader::open(path)?))
+        Self::open_session(&[path.to_path_buf()])
+    }
+
+    /// Opens the files of one session, read in the order given.
+    pub fn open_session(paths: &[std::path::PathBuf]) -> Result<Self, FormatError> {
+        let Some((first, rest)) = paths.split_first() else {
+            return Err(FormatError::Io {
+                path: String::new(),
+                source: io::Error::new(io::ErrorKind::NotFound, "no recording file given"),
+            });
+        };
+        let mut s = Self::new(RecordingReader::open(first)?);
+        s.files.extend(rest.iter().map(|p| p.display().to_string()));
+        s.next_parts = rest.iter().cloned().collect();
+        Ok(s)
     }
 
     pub fn new(reader: RecordingReader) -> Self {
         RecordingSource {
             files: vec![reader.path().to_string()],
+            journal: Journal {
+                on: reader.header().journal,
+                ..Journal::default()
+            },
             reader,
+            next_parts: VecDeque::new(),
+            file: 0,
             frame: CapturedFrame::default(),
             tail_reported: false,
         }
@@ -960,48 +1078,149 @@ impl RecordingSource {
     pub fn reader(&self) -> &RecordingReader {
         &self.reader
     }
+
+    fn serve(&mut self, r: Ready) {
+        let file = self.file;
+        match r {
+            Ready::Frame { recv, body, line } => {
+                self.frame.write(Nanos(recv), FrameKind::Ws, None, |b| {
+                    b.extend_from_slice(&body)
+                });
+                self.frame.line = line;
+            }
+            Ready::Reset { at, symbol, line } => {
+                self.frame
+                    .write(Nanos(at), FrameKind::Reset, Some(symbol), |_| {});
+                self.frame.line = line;
+            }
+        }
+        self.frame.file = file;
+    }
+
+    /// Takes one record; true when it loaded a frame to serve.
+    fn take(&mut self, r: Record) -> bool {
+        let line = self.reader.served;
+        let j = &mut self.journal;
+        match r {
+            Record::WsFrame {
+                conn,
+                recv_wall_ns,
+                text,
+                ..
+            } => {
+                if j.on && !j.primaries.contains(&conn) {
+                    j.held
+                        .entry(conn)
+                        .or_default()
+                        .push((recv_wall_ns, text, line));
+                    return false;
+                }
+                self.frame
+                    .write(Nanos(recv_wall_ns), FrameKind::Ws, None, |b| {
+                        b.extend_from_slice(&text)
+                    });
+            }
+            Record::RestResponse {
+                recv_wall_ns,
+                status: 200,
+                symbol,
+                body,
+                ..
+            } => {
+                let hint = symbol.as_deref().and_then(|s| Symbol::new(s.as_bytes()));
+                self.frame
+                    .write(Nanos(recv_wall_ns), FrameKind::Rest, hint, |b| {
+                        b.extend_from_slice(&body)
+                    });
+            }
+            Record::Lifecycle {
+                wall_ns,
+                event,
+                detail,
+            } if j.on => {
+                let mut ids = detail.split_whitespace().map(str::parse::<u64>);
+                match event.as_str() {
+                    journal::PRIMARY => {
+                        if let Some(Ok(new)) = ids.next() {
+                            if let Some(Ok(old)) = ids.next() {
+                                j.primaries.remove(&old);
+                                j.held.remove(&old);
+                            }
+                            j.primaries.insert(new);
+                            for (recv, body, line) in j.held.remove(&new).unwrap_or_default() {
+                                j.ready.push_back(Ready::Frame { recv, body, line });
+                            }
+                        }
+                    }
+                    journal::DROP => {
+                        if let Some(Ok(c)) = ids.next() {
+                            j.primaries.remove(&c);
+                            j.held.remove(&c);
+                        }
+                    }
+                    journal::RESET => {
+                        if let Some(symbol) = Symbol::new(detail.trim().as_bytes()) {
+                            j.ready.push_back(Ready::Reset {
+                                at: wall_ns,
+                                symbol,
+                                line,
+                            });
+                        }
+                    }
+                    _ => {}
+                }
+                return match j.ready.pop_front() {
+                    Some(r) => {
+                        self.serve(r);
+                        true
+                    }
+                    None => false,
+                };
+            }
+            _ => return false,
+        }
+        // "Line" numbers of a recording are 1-based record ordinals.
+        self.frame.line = line;
+        self.frame.file = self.file;
+        true
+    }
 }
 
 impl FrameSource for RecordingSource {
     fn advance(&mut self) -> Result<bool, ReadError> {
-        while let Some(r) = self.reader.next_record() {
-            let (recv, kind, hint, body) = match &r {
-                Record::WsFrame {
-                    recv_wall_ns, text, ..
-                } => (*recv_wall_ns, FrameKind::Ws, None, text),
-                Record::RestResponse {
-                    recv_wall_ns,
-                    status: 200,
-                    symbol,
-                    body,
-                    ..
-                } => (
-                    *recv_wall_ns,
-                    FrameKind::Rest,
-                    symbol.as_deref().and_then(|s| Symbol::new(s.as_bytes())),
-                    body,
-                ),
-                _ => continue,
-            };
-            self.frame
-                .write(Nanos(recv), kind, hint, |b| b.extend_from_slice(body));
-            // "Line" numbers of a recording are 1-based record ordinals.
-            self.frame.line = self.reader.served;
-            return Ok(true);
-        }
-        match self.reader.outcome() {
-            Some(ReadOutcome::TruncatedTail { at_byte, reason }) if !self.tail_reported => {
+        loop {
+            if let Some(r) = self.journal.ready.pop_front() {
+                self.serve(r);
+                return Ok(true);
+            }
+            if let Some(r) = self.reader.next_record() {
+                if self.take(r) {
+                    return Ok(true);
+                }
+                continue;
+            }
+            if let Some(ReadOutcome::TruncatedTail { at_byte, reason }) = self.reader.outcome()
+                && !self.tail_reported
+            {
                 self.tail_reported = true;
-                Err(ReadError::Line {
-                    path: self.files[0].clone(),
+                return Err(ReadError::Line {
+                    path: self.files[self.file].clone(),
                     line: self.reader.served,
                     msg: format!(
                         "recording ends in a bad chunk at byte {at_byte} ({reason}); \
                          everything before it was read"
                     ),
-                })
+                });
             }
-            _ => Ok(false),
+            let Some(next) = self.next_parts.pop_front() else {
+                return Ok(false);
+            };
+            self.file += 1;
+            self.tail_reported = false;
+            self.reader = RecordingReader::open(&next).map_err(|e| ReadError::Recording {
+                path: next.display().to_string(),
+                msg: e.to_string(),
+            })?;
         }
     }
 
@@ -1415,6 +1634,7 @@ mod tests {
                         text: frame.body().to_vec(),
                     }
                 }
+                FrameKind::Reset => unreachable!("captures carry no resets"),
                 FrameKind::Rest => {
                     rest += 1;
                     Record::RestResponse {

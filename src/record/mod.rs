@@ -30,6 +30,9 @@ use crate::num::{Nanos, Symbol};
 pub enum FrameKind {
     Ws,
     Rest,
+    /// Not a frame: the recorded session reset this symbol's book here (`symbol_hint`), as live
+    /// ingest does after an unplanned disconnect. The body is empty.
+    Reset,
 }
 
 /// One frame read from a capture, with where it came from.
@@ -309,6 +312,7 @@ pub fn open_captures(paths: &[PathBuf]) -> Result<Vec<Box<dyn FrameSource + Send
     let mut sources: Vec<Box<dyn FrameSource + Send>> = Vec::new();
     // hftbacktest day files of one symbol continue one capture: chain them in name order.
     let mut hft: Vec<(String, Vec<PathBuf>)> = Vec::new();
+    let mut sessions: Vec<(String, Vec<(u32, PathBuf)>)> = Vec::new();
     for (p, f) in &files {
         match f {
             Format::Hftbacktest => {
@@ -319,11 +323,22 @@ pub fn open_captures(paths: &[PathBuf]) -> Result<Vec<Box<dyn FrameSource + Send
                 }
             }
             Format::Recording => {
-                let src = format::RecordingSource::open(p).map_err(|e| ReadError::Recording {
+                let r = format::RecordingReader::open(p).map_err(|e| ReadError::Recording {
                     path: p.display().to_string(),
                     msg: e.to_string(),
                 })?;
-                sources.push(Box::new(src));
+                let h = r.header();
+                // A file without a session stands alone; rotated files of one session chain.
+                let key = if h.session.is_empty() {
+                    p.display().to_string()
+                } else {
+                    h.session.clone()
+                };
+                let part = (h.part, p.clone());
+                match sessions.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, v)) => v.push(part),
+                    None => sessions.push((key, vec![part])),
+                }
             }
             Format::CryptofeedHttp | Format::CryptofeedWs => {
                 sources.push(Box::new(cryptofeed::CryptofeedSource::open(p, *f)?));
@@ -333,6 +348,27 @@ pub fn open_captures(paths: &[PathBuf]) -> Result<Vec<Box<dyn FrameSource + Send
     for (_, mut group) in hft {
         group.sort();
         sources.push(Box::new(hftbacktest::HftSource::open(group)?));
+    }
+    for (_, mut parts) in sessions {
+        parts.sort();
+        for w in parts.windows(2) {
+            if w[1].0 != w[0].0 + 1 {
+                tracing::warn!(
+                    "recording parts {} and {} are not consecutive ({} then {}): a part is missing",
+                    w[0].1.display(),
+                    w[1].1.display(),
+                    w[0].0,
+                    w[1].0
+                );
+            }
+        }
+        let paths: Vec<PathBuf> = parts.into_iter().map(|(_, p)| p).collect();
+        let src =
+            format::RecordingSource::open_session(&paths).map_err(|e| ReadError::Recording {
+                path: paths[0].display().to_string(),
+                msg: e.to_string(),
+            })?;
+        sources.push(Box::new(src));
     }
     Ok(sources)
 }
