@@ -227,7 +227,8 @@ pub struct EngineStats {
     pub errors: u64,
 }
 
-/// The engine.
+/// The engine. Cloning it is a checkpoint (replay seeks restore one).
+#[derive(Clone)]
 pub struct Engine {
     cfg: EngineConfig,
     decoder: Decoder,

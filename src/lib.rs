@@ -23,6 +23,7 @@
 
 pub mod book;
 pub mod config;
+pub mod digest;
 pub mod engine;
 pub mod exchange;
 pub mod ingest;

@@ -12,7 +12,7 @@ use microstate::exchange::{self, ExchangeConfig, ExchangeSource};
 use microstate::ingest::live::{self, LiveOptions, LiveOutcome};
 use microstate::market::Market;
 use microstate::num::Symbol;
-use microstate::run::{ReplayOptions, replay_paths};
+use microstate::run::{Player, PlayerOptions, ReplayCommand, ReplayOptions, TimeArg, play_out};
 use microstate::summary::Summary;
 
 /// A real excerpt of a Binance spot capture (hftbacktest, MIT; see assets/demo/README.md).
@@ -83,6 +83,14 @@ enum Venue {
     Testnet,
 }
 
+fn parse_speed_arg(s: &str) -> Result<microstate::record::Speed, String> {
+    microstate::record::Speed::parse(s)
+}
+
+fn parse_time_arg(s: &str) -> Result<TimeArg, String> {
+    TimeArg::parse(s)
+}
+
 fn parse_duration_arg(s: &str) -> Result<Duration, String> {
     microstate::config::parse_duration(s)
 }
@@ -130,6 +138,22 @@ enum Command {
         /// Stop at the first malformed frame or line (default: count it, report it, go on).
         #[arg(long)]
         strict: bool,
+        /// Pace by the recorded receive times: a factor from 0.1 to 1000 (1 = as recorded), or
+        /// `max` (as fast as possible, the default).
+        #[arg(long, default_value = "max", value_parser = parse_speed_arg)]
+        speed: microstate::record::Speed,
+        /// Start at this point: `+90s` (or `90s`, `2m`) after the first frame, or a UTC time
+        /// `2024-08-08T23:58:00Z`. Everything before it is fed at full speed, so the books are
+        /// right from the first paced frame.
+        #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
+        from: Option<TimeArg>,
+        /// Stop after this point (same forms as --from).
+        #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
+        until: Option<TimeArg>,
+        /// Add a "digest" (hex) of every engine output to the summary: it is the same at any
+        /// speed and with any pauses.
+        #[arg(long)]
+        digest: bool,
     },
     /// Offline demo: a local exchange serves a bundled real BTCUSDT capture, the live client
     /// connects to it.
@@ -236,13 +260,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             summary_json,
             market,
             strict,
+            speed,
+            from,
+            until,
+            digest,
         } => {
-            let opts = ReplayOptions {
-                market,
-                strict,
-                ..ReplayOptions::default()
+            let opts = PlayerOptions {
+                replay: ReplayOptions {
+                    market,
+                    strict,
+                    ..ReplayOptions::default()
+                },
+                speed,
+                digest,
+                ..PlayerOptions::default()
             };
-            let outcome = replay_paths(&files, &opts)?;
+            let mut player = Player::open(&files, opts)?;
+            let epoch = std::time::Instant::now();
+            let first = player.first_time()?;
+            if let Some(first) = first {
+                if let Some(u) = until {
+                    player.set_until(u.resolve(first));
+                }
+                if let Some(f) = from {
+                    let t = f.resolve(first);
+                    player.command(ReplayCommand::SeekTo(t), epoch.elapsed().as_nanos() as u64)?;
+                }
+            }
+            let outcome = play_out(player, None, epoch)?;
             emit(&outcome.summary(), summary_json.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
@@ -326,13 +371,7 @@ fn parse_symbols(raw: &[String]) -> anyhow::Result<Vec<Symbol>> {
 }
 
 fn parse_speed(s: &str) -> anyhow::Result<exchange::Speed> {
-    if s.eq_ignore_ascii_case("max") {
-        return Ok(exchange::Speed::Max);
-    }
-    match s.parse::<f64>() {
-        Ok(x) if (0.1..=1000.0).contains(&x) => Ok(exchange::Speed::Factor(x)),
-        _ => anyhow::bail!("--speed {s:?}: give a factor from 0.1 to 1000, or `max`"),
-    }
+    exchange::Speed::parse(s).map_err(|e| anyhow::anyhow!("--{e}"))
 }
 
 /// Loads the config and applies the command line over it (CLI > file > defaults).

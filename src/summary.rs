@@ -21,6 +21,10 @@ pub struct Summary {
     pub errors: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run: Option<RunInfo>,
+    /// Digest (hex) of every engine output, frame by frame (`replay --digest`): identical for
+    /// any speed and pauses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
     /// Connection facts of a live run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live: Option<LiveReport>,
@@ -98,6 +102,12 @@ pub struct SlotReport {
 pub struct RunInfo {
     pub elapsed_s: f64,
     pub frames_per_s: f64,
+    /// Replay speed (`max` or a factor like `10x`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speed: Option<String>,
+    /// How late paced frames were fed against their due time, ns (paced replays only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pacing_late_ns: Option<Percentiles>,
 }
 
 #[derive(Serialize, Debug, Clone)]
@@ -209,6 +219,7 @@ impl Summary {
             errors_total,
             errors,
             run: None,
+            digest: None,
             live: None,
         }
     }

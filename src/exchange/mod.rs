@@ -103,15 +103,9 @@ impl std::fmt::Debug for ExchangeSource {
     }
 }
 
-/// Pacing of the capture's receive times.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Speed {
-    /// As fast as the sockets take the frames: the clock waits for the slowest client.
-    Max,
-    /// Receive-time gaps divided by this factor (`1.0` = real time, `10.0` = ten times faster).
-    /// A client whose queue fills up is disconnected, as Binance does.
-    Factor(f64),
-}
+/// Pacing of the capture's receive times. At `Max` the clock waits for the slowest client; at
+/// a factor, a client whose queue fills up is disconnected, as Binance does.
+pub use crate::record::Speed;
 
 /// How the exchange runs. [`ExchangeConfig::new`] gives Binance's numbers.
 #[derive(Debug)]

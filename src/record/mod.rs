@@ -25,6 +25,61 @@ use std::path::{Path, PathBuf};
 use crate::engine::RawFrame;
 use crate::num::{Nanos, Symbol};
 
+/// Pacing of recorded receive times (replay, and the local exchange serving captures).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Speed {
+    /// As fast as the consumer takes the frames.
+    Max,
+    /// Receive-time gaps divided by this factor (`1.0` = real time, `10.0` = ten times faster).
+    Factor(f64),
+}
+
+impl Speed {
+    /// Slowest and fastest factors offered.
+    pub const MIN_FACTOR: f64 = 0.1;
+    pub const MAX_FACTOR: f64 = 1000.0;
+
+    /// `max`, or a factor from 0.1 to 1000 (`10`, `0.5`, `10x`).
+    pub fn parse(s: &str) -> Result<Speed, String> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("max") {
+            return Ok(Speed::Max);
+        }
+        let t = t.strip_suffix(['x', 'X']).unwrap_or(t);
+        match t.parse::<f64>() {
+            Ok(x) if (Self::MIN_FACTOR..=Self::MAX_FACTOR).contains(&x) => Ok(Speed::Factor(x)),
+            _ => Err(format!(
+                "speed {s:?}: give a factor from 0.1 to 1000, or `max`"
+            )),
+        }
+    }
+
+    /// Twice as fast (up to 1000×); `max` stays.
+    pub fn faster(self) -> Speed {
+        match self {
+            Speed::Max => Speed::Max,
+            Speed::Factor(x) => Speed::Factor((x * 2.0).min(Self::MAX_FACTOR)),
+        }
+    }
+
+    /// Half as fast (down to 0.1×); from `max`, 1000×.
+    pub fn slower(self) -> Speed {
+        match self {
+            Speed::Max => Speed::Factor(Self::MAX_FACTOR),
+            Speed::Factor(x) => Speed::Factor((x / 2.0).max(Self::MIN_FACTOR)),
+        }
+    }
+}
+
+impl std::fmt::Display for Speed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Speed::Max => f.write_str("max"),
+            Speed::Factor(x) => write!(f, "{x}x"),
+        }
+    }
+}
+
 /// Whether a frame came from the WebSocket or a REST response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FrameKind {
@@ -399,6 +454,12 @@ impl Merge {
             started: vec![false; n],
             to_advance: None,
         }
+    }
+
+    /// Puts back the frame the last [`Self::next_frame`] returned: the next call returns it
+    /// again. Only valid right after a `Frame` (a paced replay peeks at the next frame's time).
+    pub fn unread(&mut self) {
+        self.to_advance = None;
     }
 
     /// The next frame in time order, or a read error (reading goes on after it).

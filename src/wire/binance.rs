@@ -18,7 +18,7 @@ use super::{
 use crate::num::{Price, Qty, Symbol};
 
 /// Reusable decoder: owns the level buffers the returned events borrow.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Decoder {
     bids: Vec<Level>,
     asks: Vec<Level>,
