@@ -22,6 +22,29 @@ pub struct Config {
     pub connection: ConnectionConfig,
     pub sync: SyncConfig,
     pub record: RecordConfig,
+    pub clock: ClockConfig,
+}
+
+/// Measuring the exchange clock against ours.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClockConfig {
+    /// Ask the exchange's time endpoint this often (weight 1); `0s` never. Each answer is a
+    /// clock-offset sample: shown, and kept in recordings.
+    #[serde(with = "duration_str")]
+    pub probe_every: Duration,
+    /// Give up on one probe after this long.
+    #[serde(with = "duration_str")]
+    pub probe_timeout: Duration,
+}
+
+impl Default for ClockConfig {
+    fn default() -> Self {
+        ClockConfig {
+            probe_every: Duration::from_secs(30),
+            probe_timeout: Duration::from_secs(5),
+        }
+    }
 }
 
 /// Recording sessions to disk.

@@ -54,8 +54,21 @@ pub struct LiveReport {
     pub stale_events: u64,
     /// What our client adds: a frame's receive time → the engine has applied it (ns).
     pub apply_latency_ns: Percentiles,
+    /// Clock-offset samples from the exchange's time endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockReport>,
     pub connections: Vec<SlotReport>,
     pub elapsed_s: f64,
+}
+
+/// The exchange clock against ours, from the time endpoint (exchange − local, ns).
+#[derive(Serialize, Debug, Clone, Copy, Default)]
+pub struct ClockReport {
+    pub samples: u64,
+    /// The sample with the shortest round trip (the most certain): offset and round trip.
+    pub best_offset_ns: i64,
+    pub best_rtt_ns: u64,
+    pub last_offset_ns: i64,
 }
 
 /// Percentiles of an HDR histogram (ns).

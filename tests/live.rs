@@ -567,7 +567,7 @@ async fn a_full_queue_sheds_frames_and_never_blocks_the_reader() {
         microstate::record::writer::start(&path, &header, Default::default()).expect("recorder");
     let shared = Arc::new(ws::ReaderShared {
         stats: stats.clone(),
-        shed_to: Some(rec),
+        shed_to: std::sync::Mutex::new(Some(rec)),
     });
     let end = tokio::time::timeout(
         Duration::from_secs(10),
@@ -608,7 +608,8 @@ async fn round_trip(name: &str, faults: &[&'static str]) -> SymbolSummary {
     case.record = Some(path.clone());
     let (o, _) = run(case).await;
     let live = SymbolSummary::of(o.engine.symbol(btc()).expect("sym"));
-    let replayed = replay_paths(&[path], &ReplayOptions::default()).expect("replay the recording");
+    let replayed = replay_paths(std::slice::from_ref(&path), &ReplayOptions::default())
+        .expect("replay the recording");
     assert_eq!(replayed.errors_total, 0, "{:?}", replayed.errors);
     let r = SymbolSummary::of(replayed.engine.symbol(btc()).expect("sym"));
     assert_eq!(
@@ -617,6 +618,28 @@ async fn round_trip(name: &str, faults: &[&'static str]) -> SymbolSummary {
         "replayed summary (left) vs live (right)"
     );
     assert_eq!(levels(&replayed.engine), levels(&o.engine));
+    // The lifecycle is in the file too: connects, the feed journal, clock-offset samples.
+    let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+    for r in microstate::record::format::RecordingReader::open(&path).expect("open") {
+        let k = match r {
+            microstate::record::format::Record::Lifecycle { event, .. } => event,
+            microstate::record::format::Record::ClockOffset { rtt_ns, .. } => {
+                assert!(rtt_ns > 0);
+                "clock offset".into()
+            }
+            _ => continue,
+        };
+        *kinds.entry(k).or_default() += 1;
+    }
+    for k in ["connect", "primary", "synced", "clock offset"] {
+        assert!(kinds.contains_key(k), "no {k:?} record in {kinds:?}");
+    }
+    if live.gaps > 0 {
+        assert!(
+            kinds.contains_key("gap") && kinds.contains_key("resync finished"),
+            "{kinds:?}"
+        );
+    }
     live
 }
 
@@ -644,4 +667,87 @@ async fn a_recorded_switch_over_replays_to_the_same_books_and_counts() {
 async fn a_recorded_session_with_duplicates_and_a_swap_replays_identically() {
     let live = round_trip("dup-swap", &["dup-depth@2000", "swap-depth@4000"]).await;
     assert!(live.gaps >= 1 && live.depth_updates.stale >= 1, "{live:?}");
+}
+
+#[tokio::test]
+async fn recording_toggled_on_mid_session_replays_to_the_live_book_and_resync_is_a_command() {
+    // The screen's keys, as engine commands: start recording part-way through a live session,
+    // force a resync later; the recording starts with its own snapshot and ends on the live book.
+    let mut xcfg = ExchangeConfig::new(ExchangeSource::Captures(vec![spot_excerpt()]));
+    xcfg.speed = Speed::Factor(50.0);
+    let handle = exchange::start(xcfg).await.expect("exchange starts");
+    let cfg = test_config(&handle.ws_base(), &handle.rest_base(), Market::Spot);
+    let stats = Arc::new(IngestStats::default());
+    let mut opts = LiveOptions::new(cfg, vec![btc()]);
+    opts.stats = Some(stats.clone());
+    let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("toggle")
+        .join("session.msrec");
+    let _ = std::fs::remove_file(&path);
+    let header = microstate::record::format::Header {
+        journal: true,
+        ..microstate::record::format::Header::new(
+            "spot",
+            vec!["BTCUSDT".into()],
+            vec![],
+            serde_json::Value::Null,
+            0,
+        )
+    };
+    let (rec, writer) =
+        microstate::record::writer::start(&path, &header, Default::default()).expect("recorder");
+    let frames = stats.clone();
+    let script = async move {
+        let wait_for = |n: u64| {
+            let frames = frames.clone();
+            async move {
+                while frames.frames.load(Ordering::Relaxed) < n {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        };
+        wait_for(4_000).await;
+        cmd_tx
+            .send(live::LiveCommand::StartRecording(rec))
+            .expect("send");
+        wait_for(9_000).await;
+        cmd_tx.send(live::LiveCommand::Resync(btc())).expect("send");
+        cmd_tx
+    };
+    let script = tokio::spawn(script);
+    let stop = async {
+        handle.finished().await;
+        loop {
+            let before = stats.frames.load(Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            if stats.frames.load(Ordering::Relaxed) == before {
+                break;
+            }
+        }
+    };
+    let o = tokio::time::timeout(
+        Duration::from_secs(90),
+        live::run_with(opts, Some(cmd_rx), stop),
+    )
+    .await
+    .expect("the live run ends");
+    handle.shutdown().await;
+    drop(script.await.expect("script"));
+    writer.join().expect("writer").expect("written");
+
+    let live = assert_book_equals_replay(&o, &[spot_excerpt()]);
+    assert!(live.resyncs >= 1, "the resync command: {live:?}");
+    assert!(
+        live.snapshots_ignored >= 1,
+        "a snapshot for the recording: {live:?}"
+    );
+    let replayed = replay_paths(&[path], &ReplayOptions::default()).expect("replay");
+    assert_eq!(replayed.errors_total, 0, "{:?}", replayed.errors);
+    let r = SymbolSummary::of(replayed.engine.symbol(btc()).expect("sym"));
+    assert_eq!(r.state, "synced", "{r:?}");
+    assert_eq!(r.gaps, 0, "{r:?}");
+    assert!(r.resyncs >= 1, "the journal carries the reset: {r:?}");
+    assert!(r.frames < live.frames, "the recording started part-way");
+    assert_eq!(levels(&replayed.engine), levels(&o.engine));
 }

@@ -17,6 +17,7 @@
 //! - a symbol with no depth update for `stale_after` while connected is STALE; when all symbols
 //!   of a connection are stale for `stale_reconnect_after`, the connection is replaced.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,7 +39,7 @@ use crate::market::Market;
 use crate::num::{Nanos, Symbol};
 use crate::record::format::{Record, journal as events};
 use crate::record::writer::Recorder;
-use crate::summary::{LiveReport, Percentiles, SlotReport};
+use crate::summary::{ClockReport, LiveReport, Percentiles, SlotReport};
 use crate::wire::binance::Decoder;
 use crate::wire::{Event, TradeKind};
 
@@ -112,13 +113,35 @@ struct Slot {
     all_stale_since: Option<Instant>,
 }
 
+/// What the user can ask of a running live session (keys in the screen).
+#[derive(Debug)]
+pub enum LiveCommand {
+    /// Record from now on (the writer is already started). Fresh REST snapshots are fetched
+    /// for the synced symbols so the recording can be replayed from its own start.
+    StartRecording(Recorder),
+    /// Stop recording (the writer ends when its last handle is dropped).
+    StopRecording,
+    /// Drop this symbol's book and sync it again from a new snapshot.
+    Resync(Symbol),
+}
+
 /// Runs until `stop` resolves.
 pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>) -> LiveOutcome {
+    run_with(opts, None, stop).await
+}
+
+/// Runs until `stop` resolves, taking [`LiveCommand`]s.
+pub async fn run_with(
+    opts: LiveOptions,
+    mut commands: Option<mpsc::UnboundedReceiver<LiveCommand>>,
+    stop: impl std::future::Future<Output = ()>,
+) -> LiveOutcome {
     let cfg = opts.cfg.clone();
     let ccfg = cfg.connection.clone();
     let stats = opts.stats.clone().unwrap_or_default();
     let (tx, mut rx) = mpsc::channel::<IngestMsg>(ccfg.queue_capacity);
     let (snap_tx, snap_rx) = mpsc::unbounded_channel::<SnapshotRequest>();
+    let clock_task = tokio::spawn(super::clock::probe(cfg.clone(), tx.clone()));
     let snap_task = tokio::spawn(snapshots::run(
         cfg.clone(),
         snap_rx,
@@ -136,7 +159,7 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
     let ids = Arc::new(AtomicU64::new(1));
     let readers = Arc::new(ws::ReaderShared {
         stats: stats.clone(),
-        shed_to: opts.recorder.clone(),
+        shed_to: std::sync::Mutex::new(opts.recorder.clone()),
     });
     let mut slots: Vec<Slot> = Vec::new();
     let mut slot_tasks: Vec<JoinHandle<()>> = Vec::new();
@@ -178,6 +201,7 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
     let mut frame_errors = 0u64;
     let mut last_status = Instant::now();
     let mut ever_connected = false;
+    let mut clock: Option<ClockReport> = None;
     let mut last_failure: Option<String> = None;
     let started = Instant::now();
     let mut tick = tokio::time::interval(TICK);
@@ -187,7 +211,8 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
     // Receive → applied, 1 ns to 60 s at 3 significant digits.
     let mut apply_latency =
         hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).ok();
-    let journal = Journal(opts.recorder.as_ref());
+    let recorder = RefCell::new(opts.recorder.clone());
+    let journal = Journal(&recorder);
     // Per symbol: gaps and phase last seen, to note changes in the recording.
     let mut seen: HashMap<Symbol, (u64, Phase)> = HashMap::new();
     let mut feed = |engine: &mut Engine, recv: Nanos, bytes: &[u8], hint: Option<Symbol>| {
@@ -199,7 +224,7 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
         if let Some(h) = apply_latency.as_mut() {
             h.saturating_record(now_nanos().0.saturating_sub(recv.0).max(1));
         }
-        if journal.0.is_some()
+        if journal.on()
             && let Some(st) = engine.touched()
         {
             let now = (st.sync.counters().gaps, st.sync.phase());
@@ -243,7 +268,7 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
                 Ok(m) => m,
                 Err(_) => break,
             };
-            if let Some(r) = &opts.recorder {
+            if let Some(r) = recorder.borrow().as_ref() {
                 record(r, &msg);
             }
             match msg {
@@ -268,6 +293,48 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
         }
         tokio::select! {
             _ = &mut stop => { stopping = Some(rx.len()); }
+            cmd = async {
+                match commands.as_mut() {
+                    Some(c) => c.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let Some(cmd) = cmd else {
+                    commands = None;
+                    continue;
+                };
+                match cmd {
+                    LiveCommand::StartRecording(r) => {
+                        if let Ok(mut to) = readers.shed_to.lock() {
+                            *to = Some(r.clone());
+                        }
+                        *recorder.borrow_mut() = Some(r);
+                        journal.note("recording started", String::new);
+                        for s in &slots {
+                            if let Some(c) = s.primary {
+                                journal.note(events::PRIMARY, || c.to_string());
+                            }
+                        }
+                        for st in engine.symbols() {
+                            if st.sync.is_synced() && outstanding.insert(st.symbol) {
+                                let _ = snap_tx.send(SnapshotRequest { symbol: st.symbol, failures: 0 });
+                            }
+                        }
+                    }
+                    LiveCommand::StopRecording => {
+                        journal.note("recording stopped", String::new);
+                        if let Ok(mut to) = readers.shed_to.lock() {
+                            *to = None;
+                        }
+                        *recorder.borrow_mut() = None;
+                    }
+                    LiveCommand::Resync(sym) => {
+                        engine.reset_symbol(sym);
+                        journal.note(events::RESET, || sym.to_string());
+                        outstanding.remove(&sym);
+                    }
+                }
+            }
             _ = tick.tick() => {
                 housekeeping(&cfg, &mut engine, &mut slots, &mut stale, &mut outstanding, &failures, &snap_tx, &mut feed, &mut stale_events, journal);
                 if let Some(every) = opts.status_every
@@ -279,7 +346,7 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
             }
             msg = rx.recv() => {
                 let Some(msg) = msg else { break };
-                if let Some(r) = &opts.recorder {
+                if let Some(r) = recorder.borrow().as_ref() {
                     record(r, &msg);
                 }
                 match msg {
@@ -408,6 +475,18 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
                         let f = failures.entry(symbol).or_insert(0);
                         *f = if synced { 0 } else { *f + 1 };
                     }
+                    IngestMsg::ClockSample(c) => {
+                        let r = clock.get_or_insert(ClockReport {
+                            best_rtt_ns: u64::MAX,
+                            ..ClockReport::default()
+                        });
+                        r.samples += 1;
+                        r.last_offset_ns = c.offset_ns;
+                        if c.rtt_ns < r.best_rtt_ns {
+                            r.best_rtt_ns = c.rtt_ns;
+                            r.best_offset_ns = c.offset_ns;
+                        }
+                    }
                     IngestMsg::SnapshotFailed { symbol, reason } => {
                         tracing::warn!(%symbol, %reason, "snapshot request failed; will retry");
                         last_failure = Some(format!("snapshot {symbol}: {reason}"));
@@ -425,6 +504,7 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
         let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
     }
     snap_task.abort();
+    clock_task.abort();
 
     let report = LiveReport {
         ever_connected,
@@ -449,6 +529,7 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
             .as_ref()
             .map(Percentiles::of)
             .unwrap_or_default(),
+        clock,
         connections: slots.into_iter().map(|s| s.report).collect(),
         elapsed_s: started.elapsed().as_secs_f64(),
     };
@@ -458,11 +539,15 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
 /// Lifecycle records, including the feed journal (see [`crate::record::format`]): the engine
 /// loop's decisions, noted in the order it takes them, so a replay feeds the same frames.
 #[derive(Clone, Copy)]
-struct Journal<'a>(Option<&'a Recorder>);
+struct Journal<'a>(&'a RefCell<Option<Recorder>>);
 
 impl Journal<'_> {
+    fn on(&self) -> bool {
+        self.0.borrow().is_some()
+    }
+
     fn note(&self, event: &str, detail: impl FnOnce() -> String) {
-        if let Some(r) = self.0 {
+        if let Some(r) = self.0.borrow().as_ref() {
             r.offer(Record::Lifecycle {
                 wall_ns: now_nanos().0,
                 event: event.to_string(),
@@ -525,6 +610,11 @@ fn record(r: &Recorder, msg: &IngestMsg) {
         IngestMsg::SnapshotFailed { symbol, reason } => {
             r.offer(life("snapshot failed", format!("{symbol}: {reason}")))
         }
+        IngestMsg::ClockSample(c) => r.offer(Record::ClockOffset {
+            wall_ns: c.wall_ns,
+            offset_ns: c.offset_ns,
+            rtt_ns: c.rtt_ns,
+        }),
         IngestMsg::Connecting { .. } | IngestMsg::ConnectFailed { .. } => {}
     }
 }

@@ -10,6 +10,7 @@
 //!                                      live::run: Engine::on_frame, staleness, switch-overs
 //! ```
 
+pub mod clock;
 pub mod endpoints;
 pub mod http;
 pub mod live;
@@ -74,6 +75,8 @@ pub enum IngestMsg {
         symbol: Symbol,
         reason: String,
     },
+    /// A clock-offset sample from the exchange's time endpoint.
+    ClockSample(clock::ClockSample),
 }
 
 /// Counters shared by the I/O tasks (relaxed atomics: read for display only).

@@ -86,7 +86,8 @@ pub struct ReaderShared {
     pub stats: Arc<IngestStats>,
     /// A frame the engine queue cannot take is not lost to the recording: it goes here as a
     /// [`Record::ShedFrame`] (again without waiting).
-    pub shed_to: Option<Recorder>,
+    /// Locked only when a frame is shed; swapped when recording starts or stops.
+    pub shed_to: std::sync::Mutex<Option<Recorder>>,
 }
 
 /// Reads `ws` until it ends or `retire` fires. Frames go to `tx` tagged with `conn`.
@@ -141,7 +142,8 @@ pub async fn read_loop(
                             Ok(()) => tokio::task::yield_now().await,
                             Err(mpsc::error::TrySendError::Full(msg)) => {
                                 stats.shed.fetch_add(1, Ordering::Relaxed);
-                                if let (Some(r), IngestMsg::Frame { text, .. }) = (&shared.shed_to, msg) {
+                                let to = shared.shed_to.lock().ok().and_then(|g| g.clone());
+                                if let (Some(r), IngestMsg::Frame { text, .. }) = (to, msg) {
                                     r.offer(Record::ShedFrame {
                                         conn,
                                         recv_wall_ns: recv.0,
