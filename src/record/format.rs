@@ -301,54 +301,194 @@ impl Record {
 
     /// Decodes one record from the front of `buf`, advancing it.
     pub fn decode(buf: &mut &[u8]) -> Result<Record, DecodeError> {
+        RecordRef::decode(buf)?.to_owned()
+    }
+}
+
+/// A record decoded in place: its bytes borrow the chunk (no allocation per record).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordRef<'a> {
+    WsFrame {
+        conn: u64,
+        recv_wall_ns: u64,
+        recv_mono_ns: u64,
+        text: &'a [u8],
+    },
+    RestRequest {
+        id: u64,
+        sent_wall_ns: u64,
+        url: &'a [u8],
+    },
+    RestResponse {
+        id: u64,
+        symbol: Option<&'a [u8]>,
+        recv_wall_ns: u64,
+        status: u16,
+        body: &'a [u8],
+    },
+    Lifecycle {
+        wall_ns: u64,
+        event: &'a [u8],
+        detail: &'a [u8],
+    },
+    ClockOffset {
+        wall_ns: u64,
+        offset_ns: i64,
+        rtt_ns: u64,
+    },
+    ShedFrame {
+        conn: u64,
+        recv_wall_ns: u64,
+        recv_mono_ns: u64,
+        text: &'a [u8],
+    },
+}
+
+impl<'a> RecordRef<'a> {
+    /// Decodes one record from the front of `buf`, advancing it. Text fields are checked to be
+    /// UTF-8 only when made owned ([`Self::to_owned`]).
+    pub fn decode(buf: &mut &'a [u8]) -> Result<RecordRef<'a>, DecodeError> {
         let tag = take_u8(buf)?;
         Ok(match tag {
-            TAG_WS => Record::WsFrame {
-                conn: take_varint(buf)?,
-                recv_wall_ns: take_varint(buf)?,
-                recv_mono_ns: take_varint(buf)?,
-                text: take_bytes(buf)?.to_vec(),
-            },
-            TAG_SHED => Record::ShedFrame {
-                conn: take_varint(buf)?,
-                recv_wall_ns: take_varint(buf)?,
-                recv_mono_ns: take_varint(buf)?,
-                text: take_bytes(buf)?.to_vec(),
-            },
-            TAG_REST_REQ => Record::RestRequest {
+            TAG_WS | TAG_SHED => {
+                let conn = take_varint(buf)?;
+                let recv_wall_ns = take_varint(buf)?;
+                let recv_mono_ns = take_varint(buf)?;
+                let text = take_bytes(buf)?;
+                if tag == TAG_WS {
+                    RecordRef::WsFrame {
+                        conn,
+                        recv_wall_ns,
+                        recv_mono_ns,
+                        text,
+                    }
+                } else {
+                    RecordRef::ShedFrame {
+                        conn,
+                        recv_wall_ns,
+                        recv_mono_ns,
+                        text,
+                    }
+                }
+            }
+            TAG_REST_REQ => RecordRef::RestRequest {
                 id: take_varint(buf)?,
                 sent_wall_ns: take_varint(buf)?,
-                url: take_string(buf)?,
+                url: take_bytes(buf)?,
             },
             TAG_REST_RESP => {
                 let id = take_varint(buf)?;
                 let symbol = match take_u8(buf)? {
                     0 => None,
-                    1 => Some(take_string(buf)?),
+                    1 => Some(take_bytes(buf)?),
                     b => return Err(DecodeError(format!("option flag {b}"))),
                 };
                 let recv_wall_ns = take_varint(buf)?;
                 let status = u16::try_from(take_varint(buf)?)
                     .map_err(|_| DecodeError("HTTP status above 65535".into()))?;
-                Record::RestResponse {
+                RecordRef::RestResponse {
                     id,
                     symbol,
                     recv_wall_ns,
                     status,
-                    body: take_bytes(buf)?.to_vec(),
+                    body: take_bytes(buf)?,
                 }
             }
-            TAG_LIFECYCLE => Record::Lifecycle {
+            TAG_LIFECYCLE => RecordRef::Lifecycle {
                 wall_ns: take_varint(buf)?,
-                event: take_string(buf)?,
-                detail: take_string(buf)?,
+                event: take_bytes(buf)?,
+                detail: take_bytes(buf)?,
             },
-            TAG_CLOCK => Record::ClockOffset {
+            TAG_CLOCK => RecordRef::ClockOffset {
                 wall_ns: take_varint(buf)?,
                 offset_ns: unzigzag(take_varint(buf)?),
                 rtt_ns: take_varint(buf)?,
             },
             t => return Err(DecodeError(format!("unknown record tag {t}"))),
+        })
+    }
+
+    /// The record's wall time (see [`Record::wall_ns`]).
+    pub fn wall_ns(&self) -> u64 {
+        match *self {
+            RecordRef::WsFrame { recv_wall_ns, .. }
+            | RecordRef::ShedFrame { recv_wall_ns, .. }
+            | RecordRef::RestResponse { recv_wall_ns, .. } => recv_wall_ns,
+            RecordRef::RestRequest { sent_wall_ns, .. } => sent_wall_ns,
+            RecordRef::Lifecycle { wall_ns, .. } | RecordRef::ClockOffset { wall_ns, .. } => {
+                wall_ns
+            }
+        }
+    }
+
+    /// An owned copy; fails if a text field is not UTF-8.
+    pub fn to_owned(&self) -> Result<Record, DecodeError> {
+        let text = |b: &[u8]| {
+            String::from_utf8(b.to_vec()).map_err(|_| DecodeError("text is not UTF-8".into()))
+        };
+        Ok(match *self {
+            RecordRef::WsFrame {
+                conn,
+                recv_wall_ns,
+                recv_mono_ns,
+                text,
+            } => Record::WsFrame {
+                conn,
+                recv_wall_ns,
+                recv_mono_ns,
+                text: text.to_vec(),
+            },
+            RecordRef::ShedFrame {
+                conn,
+                recv_wall_ns,
+                recv_mono_ns,
+                text,
+            } => Record::ShedFrame {
+                conn,
+                recv_wall_ns,
+                recv_mono_ns,
+                text: text.to_vec(),
+            },
+            RecordRef::RestRequest {
+                id,
+                sent_wall_ns,
+                url,
+            } => Record::RestRequest {
+                id,
+                sent_wall_ns,
+                url: text(url)?,
+            },
+            RecordRef::RestResponse {
+                id,
+                symbol,
+                recv_wall_ns,
+                status,
+                body,
+            } => Record::RestResponse {
+                id,
+                symbol: symbol.map(text).transpose()?,
+                recv_wall_ns,
+                status,
+                body: body.to_vec(),
+            },
+            RecordRef::Lifecycle {
+                wall_ns,
+                event,
+                detail,
+            } => Record::Lifecycle {
+                wall_ns,
+                event: text(event)?,
+                detail: text(detail)?,
+            },
+            RecordRef::ClockOffset {
+                wall_ns,
+                offset_ns,
+                rtt_ns,
+            } => Record::ClockOffset {
+                wall_ns,
+                offset_ns,
+                rtt_ns,
+            },
         })
     }
 }
@@ -413,11 +553,6 @@ fn take_bytes<'a>(buf: &mut &'a [u8]) -> Result<&'a [u8], DecodeError> {
     let (b, rest) = buf.split_at(n);
     *buf = rest;
     Ok(b)
-}
-
-fn take_string(buf: &mut &[u8]) -> Result<String, DecodeError> {
-    let b = take_bytes(buf)?;
-    String::from_utf8(b.to_vec()).map_err(|_| DecodeError("text is not UTF-8".into()))
 }
 
 /// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), one table look-up per byte.
@@ -800,7 +935,14 @@ pub struct RecordingReader {
     data_start: u64,
     /// Offset of the next chunk to read.
     pos: u64,
-    pending: VecDeque<Record>,
+    /// The current chunk, inflated; records are decoded from it in place.
+    chunk: Vec<u8>,
+    /// Offset of the next record in `chunk`, and how many are left.
+    at: usize,
+    left: u32,
+    /// Reused across chunks.
+    compressed: Vec<u8>,
+    dctx: Option<zstd::bulk::Decompressor<'static>>,
     outcome: Option<ReadOutcome>,
     /// Records handed out so far (1-based ordinal of the last one).
     served: u64,
@@ -822,7 +964,11 @@ impl RecordingReader {
             header,
             data_start,
             pos: data_start,
-            pending: VecDeque::new(),
+            chunk: Vec::new(),
+            at: 0,
+            left: 0,
+            compressed: Vec::new(),
+            dctx: None,
             outcome: None,
             served: 0,
         })
@@ -844,11 +990,13 @@ impl RecordingReader {
     /// The next record, across chunks. `None` at the end; then [`Self::outcome`] says whether
     /// the tail was whole.
     pub fn next_record(&mut self) -> Option<Record> {
-        loop {
-            if let Some(r) = self.pending.pop_front() {
-                self.served += 1;
-                return Some(r);
-            }
+        // Chunks are validated when loaded (including UTF-8 of text fields): this cannot fail.
+        self.next_ref().and_then(|r| r.to_owned().ok())
+    }
+
+    /// The next record, decoded in place (borrowing the current chunk: no allocation).
+    pub fn next_ref(&mut self) -> Option<RecordRef<'_>> {
+        while self.left == 0 {
             if self.outcome.is_some() {
                 return None;
             }
@@ -862,6 +1010,12 @@ impl RecordingReader {
                 });
             }
         }
+        let mut rest = &self.chunk[self.at..];
+        let r = RecordRef::decode(&mut rest).ok()?;
+        self.at = self.chunk.len() - rest.len();
+        self.left -= 1;
+        self.served += 1;
+        Some(r)
     }
 
     /// Lists the chunks (headers only), then puts the reader back where it was.
@@ -934,13 +1088,14 @@ impl RecordingReader {
                 source,
             })?;
         self.pos = offset;
-        self.pending.clear();
+        self.left = 0;
+        self.at = 0;
         self.outcome = None;
         Ok(())
     }
 
-    /// Reads and decodes the chunk at `self.pos` into `pending`, advancing `pos` past it.
-    /// `Err(None)` at a clean end of file, `Err(Some(reason))` at a bad tail.
+    /// Reads, checks and inflates the chunk at `self.pos` into `chunk`, advancing `pos` past
+    /// it. `Err(None)` at a clean end of file, `Err(Some(reason))` at a bad tail.
     fn read_chunk(&mut self) -> Result<(), Option<TailReason>> {
         let mut b = [0u8; CHUNK_HEADER_LEN];
         let n = super::read_fully(&mut self.inner, &mut b)
@@ -953,50 +1108,71 @@ impl RecordingReader {
         }
         let h = ChunkHeader::parse(&b).map_err(Some)?;
         // Read through `take` so a corrupt length allocates no more than the file holds.
-        let mut data = Vec::new();
+        let data = &mut self.compressed;
+        data.clear();
         (&mut self.inner)
             .take(u64::from(h.compressed_len))
-            .read_to_end(&mut data)
+            .read_to_end(data)
             .map_err(|e| Some(TailReason::Io(e.to_string())))?;
         if data.len() < h.compressed_len as usize {
             return Err(Some(TailReason::ShortRead));
         }
-        let computed = crc32(&data);
+        let computed = crc32(data);
         if computed != h.crc {
             return Err(Some(TailReason::CrcMismatch {
                 stored: h.crc,
                 computed,
             }));
         }
-        let raw = zstd::bulk::decompress(&data, h.uncompressed_len as usize)
-            .map_err(|e| Some(TailReason::Zstd(e.to_string())))?;
+        self.chunk.resize(h.uncompressed_len as usize, 0);
+        let zerr = |e: io::Error| Some(TailReason::Zstd(e.to_string()));
+        if self.dctx.is_none() {
+            self.dctx = Some(zstd::bulk::Decompressor::new().map_err(zerr)?);
+        }
+        let got = match self.dctx.as_mut() {
+            Some(d) => d
+                .decompress_to_buffer(data, &mut self.chunk)
+                .map_err(zerr)?,
+            None => 0,
+        };
         let bad = |msg: String| Some(TailReason::BadRecords(msg));
-        if raw.len() != h.uncompressed_len as usize {
+        if got != h.uncompressed_len as usize {
             return Err(bad(format!(
-                "chunk inflates to {} bytes, header says {}",
-                raw.len(),
+                "chunk inflates to {got} bytes, header says {}",
                 h.uncompressed_len
             )));
         }
-        let mut rest = raw.as_slice();
-        let mut records = VecDeque::with_capacity(h.records as usize);
-        let (mut lo, mut hi) = (u64::MAX, 0u64);
+        // Check every record before serving any: a bad chunk is a bad tail, whole.
+        let mut rest = self.chunk.as_slice();
+        let (mut count, mut lo, mut hi) = (0u32, u64::MAX, 0u64);
+        let utf8 = |b: &[u8]| {
+            std::str::from_utf8(b)
+                .map(|_| ())
+                .map_err(|_| DecodeError("text is not UTF-8".into()))
+        };
         while !rest.is_empty() {
-            let r = Record::decode(&mut rest).map_err(|e| bad(e.to_string()))?;
+            let r = RecordRef::decode(&mut rest).map_err(|e| bad(e.to_string()))?;
+            match r {
+                RecordRef::Lifecycle { event, detail, .. } => utf8(event).and(utf8(detail)),
+                RecordRef::RestRequest { url, .. } => utf8(url),
+                RecordRef::RestResponse {
+                    symbol: Some(s), ..
+                } => utf8(s),
+                _ => Ok(()),
+            }
+            .map_err(|e| bad(e.to_string()))?;
+            count += 1;
             lo = lo.min(r.wall_ns());
             hi = hi.max(r.wall_ns());
-            records.push_back(r);
         }
-        if records.len() != h.records as usize || lo != h.first_wall_ns || hi != h.last_wall_ns {
+        if count != h.records || lo != h.first_wall_ns || hi != h.last_wall_ns {
             return Err(bad(format!(
-                "chunk holds {} records over {lo}..={hi} ns, header says {} over {}..={}",
-                records.len(),
-                h.records,
-                h.first_wall_ns,
-                h.last_wall_ns
+                "chunk holds {count} records over {lo}..={hi} ns, header says {} over {}..={}",
+                h.records, h.first_wall_ns, h.last_wall_ns
             )));
         }
-        self.pending = records;
+        self.at = 0;
+        self.left = count;
         self.pos += (CHUNK_HEADER_LEN + data.len()) as u64;
         Ok(())
     }
@@ -1034,6 +1210,8 @@ struct Journal {
     held: std::collections::HashMap<u64, Vec<(u64, Vec<u8>, u64)>>,
     /// Frames (or resets) released and waiting to be served, in order.
     ready: VecDeque<Ready>,
+    /// Connections gone: their late frames are neither fed nor held.
+    dead: std::collections::HashSet<u64>,
 }
 
 enum Ready {
@@ -1096,94 +1274,94 @@ impl RecordingSource {
         }
         self.frame.file = file;
     }
+}
 
-    /// Takes one record; true when it loaded a frame to serve.
-    fn take(&mut self, r: Record) -> bool {
-        let line = self.reader.served;
-        let j = &mut self.journal;
-        match r {
-            Record::WsFrame {
-                conn,
-                recv_wall_ns,
-                text,
-                ..
-            } => {
-                if j.on && !j.primaries.contains(&conn) {
+/// Takes one record into the journal or the frame; true when it loaded a frame to serve.
+fn take(
+    j: &mut Journal,
+    frame: &mut CapturedFrame,
+    file: usize,
+    line: u64,
+    r: RecordRef<'_>,
+) -> bool {
+    match r {
+        RecordRef::WsFrame {
+            conn,
+            recv_wall_ns,
+            text,
+            ..
+        } => {
+            if j.on && !j.primaries.contains(&conn) {
+                if !j.dead.contains(&conn) {
                     j.held
                         .entry(conn)
                         .or_default()
-                        .push((recv_wall_ns, text, line));
-                    return false;
+                        .push((recv_wall_ns, text.to_vec(), line));
                 }
-                self.frame
-                    .write(Nanos(recv_wall_ns), FrameKind::Ws, None, |b| {
-                        b.extend_from_slice(&text)
-                    });
+                return false;
             }
-            Record::RestResponse {
-                recv_wall_ns,
-                status: 200,
-                symbol,
-                body,
-                ..
-            } => {
-                let hint = symbol.as_deref().and_then(|s| Symbol::new(s.as_bytes()));
-                self.frame
-                    .write(Nanos(recv_wall_ns), FrameKind::Rest, hint, |b| {
-                        b.extend_from_slice(&body)
-                    });
-            }
-            Record::Lifecycle {
-                wall_ns,
-                event,
-                detail,
-            } if j.on => {
-                let mut ids = detail.split_whitespace().map(str::parse::<u64>);
-                match event.as_str() {
-                    journal::PRIMARY => {
-                        if let Some(Ok(new)) = ids.next() {
-                            if let Some(Ok(old)) = ids.next() {
-                                j.primaries.remove(&old);
-                                j.held.remove(&old);
-                            }
-                            j.primaries.insert(new);
-                            for (recv, body, line) in j.held.remove(&new).unwrap_or_default() {
-                                j.ready.push_back(Ready::Frame { recv, body, line });
-                            }
-                        }
-                    }
-                    journal::DROP => {
-                        if let Some(Ok(c)) = ids.next() {
-                            j.primaries.remove(&c);
-                            j.held.remove(&c);
-                        }
-                    }
-                    journal::RESET => {
-                        if let Some(symbol) = Symbol::new(detail.trim().as_bytes()) {
-                            j.ready.push_back(Ready::Reset {
-                                at: wall_ns,
-                                symbol,
-                                line,
-                            });
-                        }
-                    }
-                    _ => {}
-                }
-                return match j.ready.pop_front() {
-                    Some(r) => {
-                        self.serve(r);
-                        true
-                    }
-                    None => false,
-                };
-            }
-            _ => return false,
+            frame.write(Nanos(recv_wall_ns), FrameKind::Ws, None, |b| {
+                b.extend_from_slice(text)
+            });
         }
-        // "Line" numbers of a recording are 1-based record ordinals.
-        self.frame.line = line;
-        self.frame.file = self.file;
-        true
+        RecordRef::RestResponse {
+            recv_wall_ns,
+            status: 200,
+            symbol,
+            body,
+            ..
+        } => {
+            let hint = symbol.and_then(Symbol::new);
+            frame.write(Nanos(recv_wall_ns), FrameKind::Rest, hint, |b| {
+                b.extend_from_slice(body)
+            });
+        }
+        RecordRef::Lifecycle {
+            wall_ns,
+            event,
+            detail,
+        } if j.on => {
+            let detail = std::str::from_utf8(detail).unwrap_or("");
+            let mut ids = detail.split_whitespace().map(str::parse::<u64>);
+            match event {
+                e if e == journal::PRIMARY.as_bytes() => {
+                    if let Some(Ok(new)) = ids.next() {
+                        if let Some(Ok(old)) = ids.next() {
+                            j.primaries.remove(&old);
+                            j.held.remove(&old);
+                        }
+                        j.primaries.insert(new);
+                        for (recv, body, line) in j.held.remove(&new).unwrap_or_default() {
+                            j.ready.push_back(Ready::Frame { recv, body, line });
+                        }
+                    }
+                }
+                e if e == journal::DROP.as_bytes() => {
+                    if let Some(Ok(c)) = ids.next() {
+                        j.primaries.remove(&c);
+                        j.held.remove(&c);
+                        j.dead.insert(c);
+                    }
+                }
+                e if e == journal::RESET.as_bytes() => {
+                    if let Some(symbol) = Symbol::new(detail.trim().as_bytes()) {
+                        j.ready.push_back(Ready::Reset {
+                            at: wall_ns,
+                            symbol,
+                            line,
+                        });
+                    }
+                }
+                _ => {}
+            }
+            return false;
+        }
+        _ => return false,
     }
+    // "Line" numbers of a recording are 1-based record ordinals.
+    frame.line = line;
+    frame.file = file;
+    true
 }
 
 impl FrameSource for RecordingSource {
@@ -1193,8 +1371,9 @@ impl FrameSource for RecordingSource {
                 self.serve(r);
                 return Ok(true);
             }
-            if let Some(r) = self.reader.next_record() {
-                if self.take(r) {
+            let line = self.reader.served + 1;
+            if let Some(r) = self.reader.next_ref() {
+                if take(&mut self.journal, &mut self.frame, self.file, line, r) {
                     return Ok(true);
                 }
                 continue;
