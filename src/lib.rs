@@ -10,13 +10,15 @@
 //! - [`wire`]: Binance frames → [`wire::Event`] (fast decoder + serde_json reference).
 //! - [`book`]: the L2 book and its sync state machine ([`book::sync`]).
 //! - [`engine`]: per-symbol state, bookTicker cross-check; no I/O, no clock.
-//! - [`record`]: capture readers (hftbacktest, cryptofeed) and a time merge.
+//! - [`record`]: capture readers (hftbacktest, cryptofeed), our recording format and its writer
+//!   thread, and a time merge.
+//! - [`digest`]: a stable digest of the engine's outputs (replay determinism).
 //! - [`summary`]: the headless summary JSON.
 //! - [`config`]: the TOML configuration (defaults, loading, validation).
 //! - [`ingest`]: the live client (sockets, snapshots under a weight budget, reconnects).
 //! - [`exchange`]: the local Binance-compatible exchange serving captures or [`synthetic`] data.
 //! - [`synthetic`]: a seeded synthetic market speaking Binance's wire format (pure).
-//! - [`run`]: drivers that touch files (headless replay).
+//! - [`run`]: replay — the [`run::Player`] (pacing, commands, checkpoints) and its real-time loop.
 //!
 //! The core (`num`, `wire`, `book`, `engine`, `summary`, `synthetic`) is synchronous, does no I/O
 //! and reads no clock: live, replay, tests and benchmarks drive the very same code.
