@@ -425,7 +425,7 @@ fn run_live(
                     cfg.endpoints.ws(cfg.live.market).to_string(),
                     cfg.endpoints.rest(cfg.live.market).to_string(),
                 ],
-                serde_json::json!({"source": "system wall clock", "offset": "not measured yet"}),
+                microstate::ingest::clock::host_clock_info(),
                 now,
             );
             let header = microstate::record::format::Header {

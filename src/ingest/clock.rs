@@ -36,6 +36,28 @@ pub fn sample(sent_wall_ns: u64, rtt_ns: u64, server_ms: u64) -> ClockSample {
     }
 }
 
+/// What this host says about its clock, for a recording's header: the wall clock read, the
+/// kernel clocksource, whether systemd-timesyncd reports the clock synchronized (Linux; fields
+/// that cannot be read are left out).
+pub fn host_clock_info() -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "wall": "CLOCK_REALTIME (SystemTime)",
+        "monotonic": "CLOCK_MONOTONIC (Instant), origin: first use in the process",
+        "offset": "see the ClockOffset records (exchange − local)",
+    });
+    if let Ok(src) =
+        std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+    {
+        v["clocksource"] = serde_json::Value::from(src.trim());
+    }
+    if std::path::Path::new("/run/systemd/timesync").is_dir() {
+        v["timesyncd_synchronized"] = serde_json::Value::from(
+            std::path::Path::new("/run/systemd/timesync/synchronized").exists(),
+        );
+    }
+    v
+}
+
 /// `{"serverTime":1723161253937}` → the number.
 pub fn parse_server_time(body: &[u8]) -> Option<u64> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
