@@ -23,6 +23,71 @@ pub struct Config {
     pub sync: SyncConfig,
     pub record: RecordConfig,
     pub clock: ClockConfig,
+    pub ui: UiConfig,
+}
+
+/// The terminal screen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// Frames drawn per second at most (market bursts never raise it).
+    pub fps: u32,
+    /// Log file while the screen runs ("" = `microstate-tui.log` in the platform data dir).
+    pub log_file: String,
+    pub theme: ThemeConfig,
+    /// Key overrides: action name → keys, e.g. `quit = ["x", "ctrl-c"]`. Actions not named keep
+    /// their default keys (see the `?` help).
+    pub keys: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        UiConfig {
+            fps: 30,
+            log_file: String::new(),
+            theme: ThemeConfig::default(),
+            keys: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+impl UiConfig {
+    /// Where logs go while the screen runs.
+    pub fn log_path(&self) -> PathBuf {
+        if !self.log_file.is_empty() {
+            return PathBuf::from(&self.log_file);
+        }
+        directories::ProjectDirs::from("", "", "microstate-tui")
+            .map(|d| d.data_dir().join("microstate-tui.log"))
+            .unwrap_or_else(|| PathBuf::from("microstate-tui.log"))
+    }
+}
+
+/// Colours by meaning, as names of the 16 basic terminal colours.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThemeConfig {
+    pub bid: String,
+    pub ask: String,
+    pub good: String,
+    pub warn: String,
+    pub bad: String,
+    pub accent: String,
+    pub dim: String,
+}
+
+impl Default for ThemeConfig {
+    fn default() -> Self {
+        ThemeConfig {
+            bid: "green".into(),
+            ask: "red".into(),
+            good: "lightgreen".into(),
+            warn: "yellow".into(),
+            bad: "lightred".into(),
+            accent: "cyan".into(),
+            dim: "darkgray".into(),
+        }
+    }
 }
 
 /// Measuring the exchange clock against ours.
@@ -470,6 +535,37 @@ impl Config {
                     &format!("must start with {} or {}", schemes[0], schemes[1]),
                 ));
             }
+        }
+        if !(1..=240).contains(&self.ui.fps) {
+            return Err(bad("ui.fps", self.ui.fps.to_string(), "must be 1 to 240"));
+        }
+        let t = &self.ui.theme;
+        for (key, v) in [
+            ("ui.theme.bid", &t.bid),
+            ("ui.theme.ask", &t.ask),
+            ("ui.theme.good", &t.good),
+            ("ui.theme.warn", &t.warn),
+            ("ui.theme.bad", &t.bad),
+            ("ui.theme.accent", &t.accent),
+            ("ui.theme.dim", &t.dim),
+        ] {
+            if crate::ui::theme::parse_color(v).is_none() {
+                return Err(bad(
+                    key,
+                    v.clone(),
+                    "is not one of the 16 terminal colour names",
+                ));
+            }
+        }
+        if let Err(e) = crate::ui::keys::Bindings::with_overrides(&self.ui.keys) {
+            return Err(bad("ui.keys", format!("{:?}", self.ui.keys), &e));
+        }
+        if !self.clock.probe_every.is_zero() && self.clock.probe_timeout.is_zero() {
+            return Err(bad(
+                "clock.probe_timeout",
+                "0s".into(),
+                "must be positive when clock.probe_every is",
+            ));
         }
         Ok(())
     }

@@ -48,6 +48,8 @@ pub struct EngineConfig {
     pub market: Option<Market>,
     /// Diffs kept while waiting for a snapshot.
     pub max_buffer: usize,
+    /// Recent history kept per symbol for the screen (`None`: none kept).
+    pub history: Option<crate::view::HistoryConfig>,
 }
 
 impl Default for EngineConfig {
@@ -55,6 +57,7 @@ impl Default for EngineConfig {
         EngineConfig {
             market: None,
             max_buffer: DEFAULT_MAX_BUFFER,
+            history: Some(crate::view::HistoryConfig::default()),
         }
     }
 }
@@ -159,6 +162,8 @@ pub struct SymbolState {
     /// Trades and bookTickers seen twice (overlapping connections during a switch-over) and
     /// skipped; depth duplicates are counted by the sync as `stale`.
     pub duplicates: u64,
+    /// Recent mid samples, trades and resting-size columns, for the screen.
+    pub history: crate::view::History,
     last_trade_ids: [Option<u64>; 2],
     last_ticker_u: Option<UpdateId>,
     forced: bool,
@@ -178,6 +183,7 @@ impl SymbolState {
             last_recv: Nanos(0),
             last_depth_recv: Nanos(0),
             duplicates: 0,
+            history: crate::view::History::default(),
             last_trade_ids: [None, None],
             last_ticker_u: None,
             forced: cfg.market.is_some(),
@@ -320,6 +326,12 @@ impl Engine {
         if r.is_err() {
             self.touched = None;
             self.stats.errors += 1;
+        }
+        if let (Some(cfg), Some(i)) = (&self.cfg.history, self.touched) {
+            let st = &mut self.symbols[i];
+            let mut h = std::mem::take(&mut st.history);
+            h.observe(cfg, st, f.recv.0);
+            st.history = h;
         }
         r
     }

@@ -36,4 +36,6 @@ pub(crate) mod rng;
 pub mod run;
 pub mod summary;
 pub mod synthetic;
+pub mod ui;
+pub mod view;
 pub mod wire;

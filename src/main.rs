@@ -12,8 +12,11 @@ use microstate::exchange::{self, ExchangeConfig, ExchangeSource};
 use microstate::ingest::live::{self, LiveOptions, LiveOutcome};
 use microstate::market::Market;
 use microstate::num::Symbol;
-use microstate::run::{Player, PlayerOptions, ReplayCommand, ReplayOptions, TimeArg, play_out};
+use microstate::run::{
+    Player, PlayerOptions, ReplayCommand, ReplayOptions, TimeArg, ViewTx, play_out, play_view,
+};
 use microstate::summary::Summary;
+use microstate::view::{Source, View};
 
 /// A real excerpt of a Binance spot capture (hftbacktest, MIT; see assets/demo/README.md).
 const DEMO_CAPTURE: &[u8] = include_bytes!("../assets/demo/btcusdt_20240808-excerpt.gz");
@@ -71,8 +74,8 @@ struct LiveArgs {
     /// Write the summary as JSON to PATH ('-' for stdout) at the end.
     #[arg(long, value_name = "PATH|-")]
     summary_json: Option<String>,
-    /// Run without the terminal screen (status lines on stderr, summary at the end). The screen
-    /// is not built yet, so every session runs this way for now.
+    /// Run without the terminal screen (status lines on stderr, summary at the end; also when
+    /// stdout is not a terminal).
     #[arg(long)]
     headless: bool,
 }
@@ -125,8 +128,8 @@ enum Command {
         /// Capture files or folders.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
-        /// Run without the terminal screen, as fast as possible, and print a summary (the screen
-        /// is not built yet, so replays always run this way for now).
+        /// Run without the terminal screen and print a summary (also when stdout is not a
+        /// terminal).
         #[arg(long)]
         headless: bool,
         /// Write the summary as JSON to PATH ('-' for stdout) instead of the readable text.
@@ -139,9 +142,12 @@ enum Command {
         #[arg(long)]
         strict: bool,
         /// Pace by the recorded receive times: a factor from 0.1 to 1000 (1 = as recorded), or
-        /// `max` (as fast as possible, the default).
-        #[arg(long, default_value = "max", value_parser = parse_speed_arg)]
-        speed: microstate::record::Speed,
+        /// `max` (as fast as possible). Default: 1 on the screen, max headless.
+        #[arg(long, value_parser = parse_speed_arg)]
+        speed: Option<microstate::record::Speed>,
+        /// Config file (screen settings: fps, theme, keys).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
         /// Start at this point: `+90s` (or `90s`, `2m`) after the first frame, or a UTC time
         /// `2024-08-08T23:58:00Z`. Everything before it is fed at full speed, so the books are
         /// right from the first paced frame.
@@ -158,9 +164,12 @@ enum Command {
     /// Offline demo: a local exchange serves a bundled real BTCUSDT capture, the live client
     /// connects to it.
     Demo {
-        /// Stop after this long.
-        #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, default_value = "20s")]
-        duration: Duration,
+        /// Stop after this long (default: 20 s headless, until you quit on the screen).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+        duration: Option<Duration>,
+        /// Run without the terminal screen (also when stdout is not a terminal).
+        #[arg(long)]
+        headless: bool,
         /// Replay speed of the bundled capture.
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
@@ -208,7 +217,6 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    init_logging();
     microstate::ingest::tls::install_default_provider();
     match run(Cli::parse()) {
         Ok(code) => code,
@@ -219,16 +227,59 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+/// Logs go to stderr, or to `file` while the screen runs (the screen owns the terminal).
+fn init_logging(file: Option<&std::path::Path>) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("MICROSTATE_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+        .unwrap_or_else(|_| EnvFilter::new(if file.is_some() { "info" } else { "warn" }));
+    let opened = file.and_then(|p| {
+        if let Some(d) = p.parent() {
+            let _ = std::fs::create_dir_all(d);
+        }
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    });
+    let _ = match opened {
+        Some(f) => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::sync::Mutex::new(f))
+            .with_ansi(false)
+            .try_init(),
+        None => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .try_init(),
+    };
+}
+
+/// The screen opens unless `--headless`, or when stdin/stdout are not a terminal (scripts,
+/// pipes, CI): then the run is headless and says so.
+fn wants_screen(headless: bool) -> bool {
+    use std::io::IsTerminal;
+    if headless {
+        return false;
+    }
+    let tty = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    if !tty {
+        eprintln!("(not a terminal: running headless; --headless says so explicitly)");
+    }
+    tty
+}
+
+/// Screen settings from the config.
+fn ui_options(cfg: &Config) -> anyhow::Result<microstate::ui::UiOptions> {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    Ok(microstate::ui::UiOptions {
+        fps: cfg.ui.fps,
+        theme: microstate::ui::Theme::new(&cfg.ui.theme, no_color),
+        bindings: microstate::ui::Bindings::with_overrides(&cfg.ui.keys)
+            .map_err(|e| anyhow::anyhow!(e))?,
+    })
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -248,30 +299,49 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             live: cli.live,
         },
         None => Command::Demo {
-            duration: Duration::from_secs(20),
+            duration: None,
             speed: 1.0,
             summary_json: None,
+            headless: false,
         },
     };
+    if matches!(command, Command::Exchange { .. }) {
+        init_logging(None);
+    }
     match command {
         Command::Replay {
             files,
-            headless: _,
+            headless,
             summary_json,
             market,
             strict,
             speed,
+            config,
             from,
             until,
             digest,
         } => {
+            let screen = wants_screen(headless);
+            let cfg = if screen {
+                let (cfg, _) = Config::load(config.as_deref())?;
+                init_logging(Some(&cfg.ui.log_path()));
+                Some(cfg)
+            } else {
+                init_logging(None);
+                None
+            };
+            let default_speed = if screen {
+                microstate::record::Speed::Factor(1.0)
+            } else {
+                microstate::record::Speed::Max
+            };
             let opts = PlayerOptions {
                 replay: ReplayOptions {
                     market,
                     strict,
                     ..ReplayOptions::default()
                 },
-                speed,
+                speed: speed.unwrap_or(default_speed),
                 digest,
                 ..PlayerOptions::default()
             };
@@ -287,6 +357,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     player.command(ReplayCommand::SeekTo(t), epoch.elapsed().as_nanos() as u64)?;
                 }
             }
+            if let Some(cfg) = cfg {
+                return screen_replay(player, &files, &cfg, epoch, summary_json);
+            }
             let outcome = play_out(player, None, epoch)?;
             emit(&outcome.summary(), summary_json.as_deref())?;
             Ok(ExitCode::SUCCESS)
@@ -297,7 +370,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             duration,
             speed,
             summary_json,
-        } => run_demo(duration, speed, summary_json),
+            headless,
+        } => run_demo(duration, speed, summary_json, headless),
         Command::Exchange {
             captures,
             synthetic,
@@ -400,82 +474,266 @@ fn live_config(a: &LiveArgs) -> anyhow::Result<Config> {
     Ok(cfg)
 }
 
+/// The header of a recording of a live session (journaled: replay follows the feed).
+fn record_header(cfg: &Config, symbols: &[Symbol], now: u64) -> microstate::record::format::Header {
+    let names: Vec<String> = symbols.iter().map(|s| s.to_string()).collect();
+    microstate::record::format::Header {
+        journal: true,
+        ..microstate::record::format::Header::new(
+            cfg.live.market.as_str(),
+            names,
+            vec![
+                cfg.endpoints.ws(cfg.live.market).to_string(),
+                cfg.endpoints.rest(cfg.live.market).to_string(),
+            ],
+            microstate::ingest::clock::host_clock_info(),
+            now,
+        )
+    }
+}
+
+type Writer = (
+    microstate::record::writer::Recorder,
+    std::thread::JoinHandle<std::io::Result<()>>,
+);
+
 fn run_live(
     symbols: Vec<String>,
     a: LiveArgs,
     record: Option<Option<PathBuf>>,
 ) -> anyhow::Result<ExitCode> {
-    let cfg = live_config(&a)?;
+    let mut cfg = live_config(&a)?;
     let symbols = parse_symbols(&symbols)?;
-    if !a.headless {
-        eprintln!("(the terminal screen is not built yet: running headless, status on stderr)");
-    }
+    let screen = wants_screen(a.headless);
+    init_logging(screen.then(|| cfg.ui.log_path()).as_deref());
     let recorder = match record {
         None => None,
         Some(out) => {
             let dir = out.unwrap_or_else(|| cfg.record.folder());
+            // `r` on the screen records into the same folder.
+            cfg.record.dir = dir.display().to_string();
             let names: Vec<String> = symbols.iter().map(|s| s.to_string()).collect();
-            let market = cfg.live.market.as_str();
             let now = microstate::ingest::now_nanos().0;
-            let path = dir.join(microstate::record::writer::file_name(market, &names, now));
-            let header = microstate::record::format::Header::new(
-                market,
-                names,
-                vec![
-                    cfg.endpoints.ws(cfg.live.market).to_string(),
-                    cfg.endpoints.rest(cfg.live.market).to_string(),
-                ],
-                microstate::ingest::clock::host_clock_info(),
+            let path = dir.join(microstate::record::writer::file_name(
+                cfg.live.market.as_str(),
+                &names,
                 now,
-            );
-            let header = microstate::record::format::Header {
-                journal: true,
-                ..header
-            };
+            ));
+            let header = record_header(&cfg, &symbols, now);
             let (rec, handle) =
                 microstate::record::writer::start(&path, &header, cfg.record.options())
                     .with_context(|| format!("creating the recording {}", path.display()))?;
-            eprintln!("recording to {}", path.display());
+            if !screen {
+                eprintln!("recording to {}", path.display());
+            }
             Some((rec, handle))
         }
     };
+    if screen {
+        let endpoint = cfg.endpoints.ws(cfg.live.market).to_string();
+        return screen_live(
+            cfg,
+            symbols,
+            Source::Live { endpoint },
+            recorder,
+            None,
+            a.duration,
+            a.summary_json,
+        );
+    }
     let outcome = runtime()?.block_on(live_session(
         cfg,
         symbols,
         a.duration,
         recorder.as_ref().map(|(r, _)| r.clone()),
     ));
-    if let Some((rec, handle)) = recorder {
-        use std::sync::atomic::Ordering::Relaxed;
-        let stats = rec.stats.clone();
-        drop(rec);
-        let ended = handle
-            .join()
-            .map_err(|_| anyhow::anyhow!("the recording thread panicked"))?;
-        let files = stats.files();
-        let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
-        eprintln!(
-            "recorded {} records in {} chunks, {} bytes on disk, to {} ({} dropped: disk behind; {} lost to write failures)",
-            stats.written.load(Relaxed),
-            stats.chunks.load(Relaxed),
-            stats.file_bytes.load(Relaxed),
-            names.join(", "),
-            stats.dropped.load(Relaxed),
-            stats.lost.load(Relaxed),
-        );
-        if let Err(e) = ended {
-            eprintln!(
-                "error: writing the recording failed: {e} ({} failures; every chunk written before stays readable)",
-                stats.failures.load(Relaxed)
-            );
-        } else if let Some(e) = stats.last_error() {
-            eprintln!(
-                "warning: the recording had {} write failure(s), last: {e}; it went on in a new part",
-                stats.failures.load(Relaxed)
-            );
-        }
+    if let Some(w) = recorder {
+        finish_recording(w)?;
     }
     finish_live(outcome, a.summary_json.as_deref())
+}
+
+/// Closes a recording started at launch and says what it holds.
+fn finish_recording((rec, handle): Writer) -> anyhow::Result<()> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let stats = rec.stats.clone();
+    drop(rec);
+    let ended = handle
+        .join()
+        .map_err(|_| anyhow::anyhow!("the recording thread panicked"))?;
+    let files = stats.files();
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    eprintln!(
+        "recorded {} records in {} chunks, {} bytes on disk, to {} ({} dropped: disk behind; {} lost to write failures)",
+        stats.written.load(Relaxed),
+        stats.chunks.load(Relaxed),
+        stats.file_bytes.load(Relaxed),
+        names.join(", "),
+        stats.dropped.load(Relaxed),
+        stats.lost.load(Relaxed),
+    );
+    if let Err(e) = ended {
+        eprintln!(
+            "error: writing the recording failed: {e} ({} failures; every chunk written before stays readable)",
+            stats.failures.load(Relaxed)
+        );
+    } else if let Some(e) = stats.last_error() {
+        eprintln!(
+            "warning: the recording had {} write failure(s), last: {e}; it went on in a new part",
+            stats.failures.load(Relaxed)
+        );
+    }
+    Ok(())
+}
+
+/// The demo's local exchange: the bundled capture, looped, at `speed`.
+async fn demo_exchange(speed: f64) -> anyhow::Result<exchange::ExchangeHandle> {
+    let btc: Symbol = "BTCUSDT".parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    let mut xcfg = ExchangeConfig::new(ExchangeSource::Memory {
+        name: "bundled btcusdt_20240808 excerpt".into(),
+        bytes: DEMO_CAPTURE,
+        symbol: Some(btc),
+    });
+    xcfg.speed = exchange::Speed::Factor(speed);
+    xcfg.looped = true;
+    exchange::start(xcfg).await
+}
+
+/// A live session (or the demo: `demo_speed`) on the screen: the engine and its sockets on
+/// their own thread and runtime, the screen on this one; quitting the screen stops the session.
+#[allow(clippy::too_many_arguments)]
+fn screen_live(
+    cfg: Config,
+    symbols: Vec<Symbol>,
+    source: Source,
+    recorder: Option<Writer>,
+    demo_speed: Option<f64>,
+    duration: Option<Duration>,
+    summary_json: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    use microstate::ui::{Control, RecordSetup};
+    let (vtx, vrx) = tokio::sync::watch::channel(std::sync::Arc::new(View::default()));
+    let (ctx, crx) = tokio::sync::mpsc::unbounded_channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let every = Duration::from_secs_f64(1.0 / f64::from(cfg.ui.fps.max(1)));
+    let setup = RecordSetup {
+        dir: cfg.record.folder(),
+        header: record_header(&cfg, &symbols, 0),
+        options: cfg.record.options(),
+    };
+    let ui_opts = ui_options(&cfg)?;
+    let rec = recorder.as_ref().map(|(r, _)| r.clone());
+    let engine = std::thread::Builder::new()
+        .name("engine".into())
+        .spawn(move || -> anyhow::Result<LiveOutcome> {
+            runtime()?.block_on(async move {
+                let (cfg, xh) = match demo_speed {
+                    Some(speed) => {
+                        let h = demo_exchange(speed).await?;
+                        let cfg = Config {
+                            endpoints: EndpointsConfig::local(&h.ws_base(), &h.rest_base()),
+                            ..cfg
+                        };
+                        (cfg, Some(h))
+                    }
+                    None => (cfg, None),
+                };
+                let mut opts = LiveOptions::new(cfg, symbols);
+                opts.recorder = rec;
+                let stop = async move {
+                    match duration {
+                        Some(d) => {
+                            tokio::select! {
+                                _ = tokio::time::sleep(d) => {}
+                                _ = stop_rx => {}
+                            }
+                        }
+                        None => {
+                            let _ = stop_rx.await;
+                        }
+                    }
+                };
+                let view = ViewTx::new(vtx, every, source);
+                let out = live::run_with(opts, Some(crx), Some(view), stop).await;
+                if let Some(h) = xh {
+                    h.shutdown().await;
+                }
+                Ok(out)
+            })
+        })
+        .context("starting the engine thread")?;
+    let shown = runtime()?.block_on(microstate::ui::run(
+        vrx,
+        Control::Live {
+            commands: ctx,
+            record: Box::new(setup),
+        },
+        ui_opts,
+    ));
+    let _ = stop_tx.send(());
+    let outcome = engine
+        .join()
+        .map_err(|_| anyhow::anyhow!("the engine thread panicked"))??;
+    if let Some(w) = recorder {
+        finish_recording(w)?;
+    }
+    shown?;
+    finish_live(outcome, summary_json.as_deref())
+}
+
+/// A replay on the screen: the player on its own thread, the screen on this one.
+fn screen_replay(
+    mut player: Player,
+    files: &[PathBuf],
+    cfg: &Config,
+    epoch: std::time::Instant,
+    summary_json: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (vtx, vrx) = tokio::sync::watch::channel(Arc::new(View::default()));
+    let (ctx, crx) = std::sync::mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let every = Duration::from_secs_f64(1.0 / f64::from(cfg.ui.fps.max(1)));
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| {
+            f.file_name().map_or_else(
+                || f.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    let source = Source::Replay {
+        files: names.join(", "),
+    };
+    let stop2 = stop.clone();
+    let engine = std::thread::Builder::new()
+        .name("replay".into())
+        .spawn(move || {
+            let mut view = ViewTx::new(vtx, every, source);
+            let r = play_view(&mut player, &crx, epoch, &mut view, &stop2);
+            (player, r)
+        })
+        .context("starting the replay thread")?;
+    let shown = runtime()?.block_on(microstate::ui::run(
+        vrx,
+        microstate::ui::Control::Replay { commands: ctx },
+        ui_options(cfg)?,
+    ));
+    stop.store(true, Ordering::Relaxed);
+    let (player, r) = engine
+        .join()
+        .map_err(|_| anyhow::anyhow!("the replay thread panicked"))?;
+    shown?;
+    r?;
+    if summary_json.is_some() {
+        let (engine, errors_total, errors, digest) = player.into_parts();
+        let mut s = Summary::of(&engine, errors_total, errors);
+        s.digest = digest.map(|d| d.hex());
+        emit(&s, summary_json.as_deref())?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn live_session(
@@ -520,17 +778,32 @@ fn finish_live(outcome: LiveOutcome, json: Option<&str>) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_demo(duration: Duration, speed: f64, json: Option<String>) -> anyhow::Result<ExitCode> {
+fn run_demo(
+    duration: Option<Duration>,
+    speed: f64,
+    json: Option<String>,
+    headless: bool,
+) -> anyhow::Result<ExitCode> {
     let btc: Symbol = "BTCUSDT".parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    let screen = wants_screen(headless);
+    if screen {
+        let (cfg, _) = Config::load(None)?;
+        init_logging(Some(&cfg.ui.log_path()));
+        let capture = "bundled BTCUSDT 2024-08-08 via a local exchange".to_string();
+        return screen_live(
+            cfg,
+            vec![btc],
+            Source::Demo { capture },
+            None,
+            Some(speed),
+            duration,
+            json,
+        );
+    }
+    init_logging(None);
+    let duration = duration.unwrap_or(Duration::from_secs(20));
     let outcome = runtime()?.block_on(async move {
-        let mut xcfg = ExchangeConfig::new(ExchangeSource::Memory {
-            name: "bundled btcusdt_20240808 excerpt".into(),
-            bytes: DEMO_CAPTURE,
-            symbol: Some(btc),
-        });
-        xcfg.speed = exchange::Speed::Factor(speed);
-        xcfg.looped = true;
-        let handle = exchange::start(xcfg).await?;
+        let handle = demo_exchange(speed).await?;
         eprintln!(
             "Demo: a local Binance-compatible exchange on {} replays a real Binance spot BTCUSDT \
              capture (2024-08-08, bundled) at {speed}×; the live client below is the same one \

@@ -214,7 +214,7 @@ fn missing_file_is_a_clear_error() {
 }
 
 #[test]
-fn replay_without_headless_runs_headless_until_the_screen_exists() {
+fn replay_into_a_pipe_runs_headless_and_prints_the_readable_summary() {
     let out = bin()
         .arg("replay")
         .args(spot_files())

@@ -728,7 +728,7 @@ async fn recording_toggled_on_mid_session_replays_to_the_live_book_and_resync_is
     };
     let o = tokio::time::timeout(
         Duration::from_secs(90),
-        live::run_with(opts, Some(cmd_rx), stop),
+        live::run_with(opts, Some(cmd_rx), None, stop),
     )
     .await
     .expect("the live run ends");

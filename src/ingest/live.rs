@@ -39,7 +39,9 @@ use crate::market::Market;
 use crate::num::{Nanos, Symbol};
 use crate::record::format::{Record, journal as events};
 use crate::record::writer::Recorder;
+use crate::run::ViewTx;
 use crate::summary::{ClockReport, LiveReport, Percentiles, SlotReport};
+use crate::view::{RecordingView, StageView, View};
 use crate::wire::binance::Decoder;
 use crate::wire::{Event, TradeKind};
 
@@ -127,13 +129,14 @@ pub enum LiveCommand {
 
 /// Runs until `stop` resolves.
 pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>) -> LiveOutcome {
-    run_with(opts, None, stop).await
+    run_with(opts, None, None, stop).await
 }
 
 /// Runs until `stop` resolves, taking [`LiveCommand`]s.
 pub async fn run_with(
     opts: LiveOptions,
     mut commands: Option<mpsc::UnboundedReceiver<LiveCommand>>,
+    mut view: Option<ViewTx>,
     stop: impl std::future::Future<Output = ()>,
 ) -> LiveOutcome {
     let cfg = opts.cfg.clone();
@@ -152,6 +155,7 @@ pub async fn run_with(
     let mut engine = Engine::new(EngineConfig {
         market: Some(cfg.live.market),
         max_buffer: cfg.sync.max_buffered_diffs,
+        ..EngineConfig::default()
     });
     for &s in &opts.symbols {
         engine.add_symbol(s);
@@ -209,8 +213,8 @@ pub async fn run_with(
     tokio::pin!(stop);
 
     // Receive → applied, 1 ns to 60 s at 3 significant digits.
-    let mut apply_latency =
-        hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).ok();
+    let apply_latency =
+        RefCell::new(hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).ok());
     let recorder = RefCell::new(opts.recorder.clone());
     let journal = Journal(&recorder);
     // Per symbol: gaps and phase last seen, to note changes in the recording.
@@ -221,7 +225,7 @@ pub async fn run_with(
             bytes,
             symbol_hint: hint,
         });
-        if let Some(h) = apply_latency.as_mut() {
+        if let Some(h) = apply_latency.borrow_mut().as_mut() {
             h.saturating_record(now_nanos().0.saturating_sub(recv.0).max(1));
         }
         if journal.on()
@@ -290,6 +294,33 @@ pub async fn run_with(
                 }
                 _ => continue,
             }
+        }
+        if let Some(v) = view.as_mut()
+            && v.due()
+        {
+            let mut lv = View::of_engine(&engine, now_nanos().0, 0);
+            for sv in &mut lv.symbols {
+                sv.stale = stale.contains(&sv.symbol);
+            }
+            lv.connection = connection_state(&slots);
+            lv.clock_offset = clock.map(|c| (c.best_offset_ns, c.best_rtt_ns));
+            if let Some(r) = recorder.borrow().as_ref() {
+                let st = &r.stats;
+                lv.recording = Some(RecordingView {
+                    path: st
+                        .files()
+                        .last()
+                        .map_or(String::new(), |p| p.display().to_string()),
+                    bytes: st.file_bytes.load(Ordering::Relaxed),
+                    dropped: st.dropped.load(Ordering::Relaxed),
+                    failures: st.failures.load(Ordering::Relaxed),
+                    last_error: st.last_error(),
+                });
+            }
+            if let Some(h) = apply_latency.borrow().as_ref() {
+                lv.latency.push(stage_view("receive → applied", h));
+            }
+            v.send(lv);
         }
         tokio::select! {
             _ = &mut stop => { stopping = Some(rx.len()); }
@@ -526,6 +557,7 @@ pub async fn run_with(
         },
         stale_events,
         apply_latency_ns: apply_latency
+            .borrow()
             .as_ref()
             .map(Percentiles::of)
             .unwrap_or_default(),
@@ -616,6 +648,45 @@ fn record(r: &Recorder, msg: &IngestMsg) {
             rtt_ns: c.rtt_ns,
         }),
         IngestMsg::Connecting { .. } | IngestMsg::ConnectFailed { .. } => {}
+    }
+}
+
+/// The connections' state in a few words: `up`, or the first slot that is not.
+fn connection_state(slots: &[Slot]) -> String {
+    let n = slots.len();
+    match slots.iter().find(|s| s.state != "up") {
+        None if n == 1 => "up".into(),
+        None => format!("up ({n} sockets)"),
+        Some(s) => s.state.clone(),
+    }
+}
+
+/// A latency stage for the screen: percentiles and up to 16 log-spaced buckets.
+pub fn stage_view(name: &str, h: &hdrhistogram::Histogram<u64>) -> StageView {
+    let p = Percentiles::of(h);
+    let mut buckets = Vec::new();
+    if !h.is_empty() {
+        let (lo, hi) = (h.min().max(1) as f64, h.max().max(2) as f64);
+        let steps = 12usize;
+        let ratio = (hi / lo).powf(1.0 / steps as f64);
+        let mut below = 0u64;
+        let mut ub = lo;
+        for _ in 0..steps {
+            ub *= ratio;
+            let c = h.count_between(0, ub as u64);
+            buckets.push((ub as u64, c.saturating_sub(below)));
+            below = c;
+        }
+    }
+    StageView {
+        name: name.to_string(),
+        count: p.count,
+        p50: p.p50,
+        p90: p.p90,
+        p99: p.p99,
+        p999: p.p999,
+        max: p.max,
+        buckets,
     }
 }
 

@@ -16,6 +16,7 @@ use crate::engine::Engine;
 use crate::market::Market;
 use crate::record::{FrameSource, Speed};
 use crate::summary::{Percentiles, RunInfo, Summary};
+use crate::view::{ReplayView, Source, View};
 
 /// How a replay runs.
 #[derive(Clone, Debug)]
@@ -161,4 +162,98 @@ pub fn play(
             },
         }
     }
+}
+
+/// Publishes `View`s to the screen through a watch channel, at most every `every`.
+pub struct ViewTx {
+    pub tx: tokio::sync::watch::Sender<std::sync::Arc<View>>,
+    pub every: Duration,
+    pub source: Source,
+    seq: u64,
+    last: Option<Instant>,
+}
+
+impl ViewTx {
+    pub fn new(
+        tx: tokio::sync::watch::Sender<std::sync::Arc<View>>,
+        every: Duration,
+        source: Source,
+    ) -> ViewTx {
+        ViewTx {
+            tx,
+            every,
+            source,
+            seq: 0,
+            last: None,
+        }
+    }
+
+    /// Time for another view?
+    pub fn due(&self) -> bool {
+        self.last.is_none_or(|t| t.elapsed() >= self.every)
+    }
+
+    /// Sends `v` (numbered, with the source filled in).
+    pub fn send(&mut self, mut v: View) {
+        self.seq += 1;
+        v.seq = self.seq;
+        v.source = self.source.clone();
+        self.last = Some(Instant::now());
+        self.tx.send_replace(std::sync::Arc::new(v));
+    }
+
+    /// Nobody is watching any more (the screen closed).
+    pub fn closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+/// The view of a replay: the engine's, at the replay position, with the player's state.
+pub fn replay_view(player: &Player) -> View {
+    let st = player.status();
+    let now = st.position.map_or(0, |p| p.0);
+    let mut v = View::of_engine(player.engine(), now, 0);
+    v.replay = Some(ReplayView {
+        speed: st.speed.to_string(),
+        paused: st.paused,
+        done: st.done,
+        first_ns: st.first.map(|t| t.0),
+        position_ns: st.position.map(|t| t.0),
+    });
+    v.connection = String::new();
+    v
+}
+
+/// The real-time loop of a replay on screen: like [`play`], publishing views as it goes,
+/// until the replay ends (the last view stays on screen) or `stop` is set.
+pub fn play_view(
+    player: &mut Player,
+    commands: &Receiver<ReplayCommand>,
+    epoch: Instant,
+    view: &mut ViewTx,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<(), StrictStop> {
+    use std::sync::atomic::Ordering;
+    let now = || epoch.elapsed().as_nanos() as u64;
+    while !stop.load(Ordering::Relaxed) {
+        while let Ok(c) = commands.try_recv() {
+            player.command(c, now())?;
+        }
+        let poll = player.poll(now())?;
+        if view.due() || !matches!(poll, Poll::Fed(_)) {
+            view.send(replay_view(player));
+        }
+        // Never sleep past the next view, so the screen's clock keeps moving.
+        let wait = match poll {
+            Poll::Fed(_) => continue,
+            Poll::Wait(ns) => Duration::from_nanos(ns).min(view.every),
+            Poll::Paused | Poll::Done => view.every,
+        };
+        match commands.recv_timeout(wait) {
+            Ok(c) => player.command(c, now())?,
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,305 @@
+//! Keys → actions, through a bindings table (defaults here, remappable in `[ui.keys]`).
+//!
+//! Owns: the `Action` set and the key names. Must not touch: what an action does (the UI loop
+//! and the engine commands decide that).
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// Everything a key can ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Action {
+    Quit,
+    Help,
+    NextSymbol,
+    PrevSymbol,
+    /// 1–9: the n-th symbol (0-based here).
+    Symbol(u8),
+    ToggleRecording,
+    /// Pause/resume a replay; freeze/unfreeze the screen live.
+    Pause,
+    Faster,
+    Slower,
+    Step,
+    ZoomIn,
+    ZoomOut,
+    Heatmap,
+    LatencyStage,
+    Resync,
+    SeekBack,
+    SeekForward,
+}
+
+impl Action {
+    /// Name in the config file and the help overlay.
+    pub fn name(self) -> String {
+        match self {
+            Action::Quit => "quit".into(),
+            Action::Help => "help".into(),
+            Action::NextSymbol => "next_symbol".into(),
+            Action::PrevSymbol => "prev_symbol".into(),
+            Action::Symbol(n) => format!("symbol_{}", n + 1),
+            Action::ToggleRecording => "record".into(),
+            Action::Pause => "pause".into(),
+            Action::Faster => "faster".into(),
+            Action::Slower => "slower".into(),
+            Action::Step => "step".into(),
+            Action::ZoomIn => "zoom_in".into(),
+            Action::ZoomOut => "zoom_out".into(),
+            Action::Heatmap => "heatmap".into(),
+            Action::LatencyStage => "latency_stage".into(),
+            Action::Resync => "resync".into(),
+            Action::SeekBack => "seek_back".into(),
+            Action::SeekForward => "seek_forward".into(),
+        }
+    }
+
+    /// What it does, for the help overlay.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::Quit => "quit",
+            Action::Help => "this help",
+            Action::NextSymbol => "next symbol",
+            Action::PrevSymbol => "previous symbol",
+            Action::Symbol(_) => "symbol by number",
+            Action::ToggleRecording => "recording on/off (live)",
+            Action::Pause => "pause/resume (replay), freeze (live)",
+            Action::Faster => "replay faster",
+            Action::Slower => "replay slower",
+            Action::Step => "step one event (paused replay)",
+            Action::ZoomIn => "ladder: fewer ticks per row",
+            Action::ZoomOut => "ladder: more ticks per row",
+            Action::Heatmap => "price chart / liquidity heatmap",
+            Action::LatencyStage => "next latency stage",
+            Action::Resync => "resync this symbol's book (live)",
+            Action::SeekBack => "replay: back 10 s",
+            Action::SeekForward => "replay: forward 10 s",
+        }
+    }
+
+    fn from_name(s: &str) -> Option<Action> {
+        if let Some(n) = s.strip_prefix("symbol_") {
+            return n
+                .parse::<u8>()
+                .ok()
+                .filter(|n| (1..=9).contains(n))
+                .map(|n| Action::Symbol(n - 1));
+        }
+        DEFAULTS.iter().map(|(a, _)| *a).find(|a| a.name() == s)
+    }
+}
+
+/// The default bindings, in help order.
+const DEFAULTS: &[(Action, &[&str])] = &[
+    (Action::Quit, &["q", "ctrl-c"]),
+    (Action::Help, &["?"]),
+    (Action::NextSymbol, &["tab", "right"]),
+    (Action::PrevSymbol, &["backtab", "left"]),
+    (Action::ToggleRecording, &["r"]),
+    (Action::Pause, &["space"]),
+    (Action::Faster, &["+", "="]),
+    (Action::Slower, &["-"]),
+    (Action::Step, &["."]),
+    (Action::ZoomIn, &["["]),
+    (Action::ZoomOut, &["]"]),
+    (Action::Heatmap, &["h"]),
+    (Action::LatencyStage, &["l"]),
+    (Action::Resync, &["s"]),
+    (Action::SeekBack, &["<", ","]),
+    (Action::SeekForward, &[">"]),
+];
+
+/// A key as written in the config: `q`, `?`, `space`, `tab`, `backtab`, `left`, `f1`, `ctrl-c`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Key {
+    pub code: KeyCode,
+    pub ctrl: bool,
+}
+
+pub fn parse_key(s: &str) -> Result<Key, String> {
+    let (ctrl, name) = match s.strip_prefix("ctrl-").or_else(|| s.strip_prefix("ctrl+")) {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let code = match name.to_ascii_lowercase().as_str() {
+        "space" => KeyCode::Char(' '),
+        "tab" => KeyCode::Tab,
+        "backtab" | "shift-tab" => KeyCode::BackTab,
+        "left" => KeyCode::Left,
+        "right" => KeyCode::Right,
+        "up" => KeyCode::Up,
+        "down" => KeyCode::Down,
+        "enter" => KeyCode::Enter,
+        "esc" => KeyCode::Esc,
+        "pageup" => KeyCode::PageUp,
+        "pagedown" => KeyCode::PageDown,
+        f if f.len() >= 2 && f.starts_with('f') && f[1..].parse::<u8>().is_ok() => {
+            KeyCode::F(f[1..].parse::<u8>().map_err(|e| e.to_string())?)
+        }
+        _ if name.chars().count() == 1 => KeyCode::Char(name.chars().next().ok_or("empty key")?),
+        _ => {
+            return Err(format!(
+                "unknown key {s:?} (use a character, space, tab, left, f1, ctrl-c, …)"
+            ));
+        }
+    };
+    Ok(Key { code, ctrl })
+}
+
+/// The bindings in force.
+#[derive(Clone, Debug)]
+pub struct Bindings {
+    map: Vec<(Key, Action)>,
+}
+
+impl Default for Bindings {
+    fn default() -> Self {
+        let mut map = Vec::new();
+        for (a, keys) in DEFAULTS {
+            for k in *keys {
+                if let Ok(k) = parse_key(k) {
+                    map.push((k, *a));
+                }
+            }
+        }
+        for n in 0..9u8 {
+            map.push((
+                Key {
+                    code: KeyCode::Char(char::from(b'1' + n)),
+                    ctrl: false,
+                },
+                Action::Symbol(n),
+            ));
+        }
+        Bindings { map }
+    }
+}
+
+impl Bindings {
+    /// Defaults, with the config's overrides: each named action gets exactly the keys given.
+    pub fn with_overrides(
+        overrides: &std::collections::BTreeMap<String, Vec<String>>,
+    ) -> Result<Bindings, String> {
+        let mut b = Bindings::default();
+        for (name, keys) in overrides {
+            let action = Action::from_name(name).ok_or_else(|| {
+                format!("[ui.keys] {name:?} is not an action (e.g. quit, pause, heatmap, symbol_3)")
+            })?;
+            b.map.retain(|(_, a)| *a != action);
+            for k in keys {
+                b.map.push((
+                    parse_key(k).map_err(|e| format!("[ui.keys] {name}: {e}"))?,
+                    action,
+                ));
+            }
+        }
+        Ok(b)
+    }
+
+    pub fn action(&self, ev: &KeyEvent) -> Option<Action> {
+        let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+        let code = ev.code;
+        self.map
+            .iter()
+            .find(|(k, _)| k.code == code && k.ctrl == ctrl)
+            .map(|(_, a)| *a)
+    }
+
+    /// (keys, what it does) per action, in help order.
+    pub fn help(&self) -> Vec<(String, &'static str)> {
+        let mut out: Vec<(String, &'static str)> = Vec::new();
+        let mut seen: Vec<Action> = Vec::new();
+        for (_, a) in &self.map {
+            let key = match a {
+                Action::Symbol(_) => Action::Symbol(0),
+                other => *other,
+            };
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            let keys: Vec<String> = if key == Action::Symbol(0) {
+                vec!["1–9".into()]
+            } else {
+                self.map
+                    .iter()
+                    .filter(|(_, b)| *b == key)
+                    .map(|(k, _)| key_name(k))
+                    .collect()
+            };
+            out.push((keys.join(" "), key.describe()));
+        }
+        out
+    }
+}
+
+fn key_name(k: &Key) -> String {
+    let base = match k.code {
+        KeyCode::Char(' ') => "space".to_string(),
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::Tab => "Tab".into(),
+        KeyCode::BackTab => "S-Tab".into(),
+        KeyCode::Left => "←".into(),
+        KeyCode::Right => "→".into(),
+        KeyCode::Up => "↑".into(),
+        KeyCode::Down => "↓".into(),
+        KeyCode::F(n) => format!("F{n}"),
+        other => format!("{other:?}"),
+    };
+    if k.ctrl { format!("C-{base}") } else { base }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(code: KeyCode, m: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, m)
+    }
+
+    #[test]
+    fn default_bindings_and_overrides() {
+        let b = Bindings::default();
+        assert_eq!(
+            b.action(&ev(KeyCode::Char('q'), KeyModifiers::NONE)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            b.action(&ev(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            b.action(&ev(KeyCode::Char('3'), KeyModifiers::NONE)),
+            Some(Action::Symbol(2))
+        );
+        assert_eq!(
+            b.action(&ev(KeyCode::Char(' '), KeyModifiers::NONE)),
+            Some(Action::Pause)
+        );
+        assert_eq!(
+            b.action(&ev(KeyCode::BackTab, KeyModifiers::SHIFT)),
+            Some(Action::PrevSymbol)
+        );
+        assert_eq!(b.action(&ev(KeyCode::Char('z'), KeyModifiers::NONE)), None);
+        let mut o = std::collections::BTreeMap::new();
+        o.insert("quit".to_string(), vec!["x".to_string()]);
+        o.insert("symbol_2".to_string(), vec!["f2".to_string()]);
+        let b = Bindings::with_overrides(&o).expect("valid");
+        assert_eq!(b.action(&ev(KeyCode::Char('q'), KeyModifiers::NONE)), None);
+        assert_eq!(
+            b.action(&ev(KeyCode::Char('x'), KeyModifiers::NONE)),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            b.action(&ev(KeyCode::F(2), KeyModifiers::NONE)),
+            Some(Action::Symbol(1))
+        );
+        o.insert("launch_rockets".to_string(), vec!["l".to_string()]);
+        assert!(
+            Bindings::with_overrides(&o)
+                .unwrap_err()
+                .contains("launch_rockets")
+        );
+        assert!(parse_key("hyper-q").is_err());
+        assert!(b.help().iter().any(|(k, d)| k == "x" && *d == "quit"));
+    }
+}

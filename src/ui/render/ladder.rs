@@ -1,0 +1,160 @@
+//! The depth ladder: asks above, bids below, the spread row between; price, quantity,
+//! cumulative quantity and a depth bar per row; rows grouped by k ticks (zoom); rows whose
+//! quantity changed since the last view flash (liquidity stacked or pulled).
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use super::fmt;
+use crate::num::Price;
+use crate::ui::state::UiState;
+use crate::ui::theme::Theme;
+use crate::view::SymbolView;
+
+/// One ladder row: a price bucket of `ticks_per_row` ticks and the quantity resting in it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Row {
+    /// Bucket index (price / bucket width, floored for bids, ceiled for asks): stable across
+    /// frames, so changes can be matched. Asks are negative-free keys offset apart from bids.
+    pub key: i64,
+    pub price: f64,
+    pub qty: f64,
+    pub bid: bool,
+}
+
+/// Rows of both sides grouped by `ticks_per_row` ticks, best first per side (asks then bids).
+/// Exact: bucketing is done on the integer price mantissas.
+pub fn bucket_rows(s: &SymbolView, ticks_per_row: u32) -> Vec<Row> {
+    let tick = s.tick_exact.map_or(1_000_000, |t| t.0.max(1));
+    let width = tick.saturating_mul(u64::from(ticks_per_row.max(1)));
+    let mut out: Vec<Row> = Vec::with_capacity(s.bids.len() + s.asks.len());
+    let mut push = |bid: bool, price: u64, qty: f64| {
+        let idx = if bid {
+            price / width
+        } else {
+            price.div_ceil(width)
+        } as i64;
+        let key = if bid { idx * 2 } else { idx * 2 + 1 };
+        match out.last_mut() {
+            Some(r) if r.key == key => r.qty += qty,
+            _ => out.push(Row {
+                key,
+                price: Price(idx as u64 * width).to_f64(),
+                qty,
+                bid,
+            }),
+        }
+    };
+    for l in &s.asks {
+        push(false, l.price.0, l.qty.to_f64());
+    }
+    for l in &s.bids {
+        push(true, l.price.0, l.qty.to_f64());
+    }
+    out
+}
+
+pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, ui: &UiState, theme: &Theme) {
+    let zoom = ui.ticks_per_row();
+    let title = match s {
+        Some(s) => format!(
+            " Depth {} · {} tick{} ",
+            s.symbol,
+            zoom,
+            if zoom == 1 { "" } else { "s" }
+        ),
+        None => " Depth ".into(),
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(title, theme.title));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let Some(s) = s else {
+        f.render_widget(Paragraph::new("no symbol yet").style(theme.dim), inner);
+        return;
+    };
+    if s.bids.is_empty() && s.asks.is_empty() {
+        let why = format!("book {}: waiting for a snapshot", s.phase.as_str());
+        f.render_widget(Paragraph::new(why).style(theme.warn), inner);
+        return;
+    }
+    let rows = bucket_rows(s, zoom);
+    let asks: Vec<&Row> = rows.iter().filter(|r| !r.bid).collect();
+    let bids: Vec<&Row> = rows.iter().filter(|r| r.bid).collect();
+    let h = inner.height as usize;
+    let per_side = h.saturating_sub(1) / 2;
+    let dec = fmt::decimals_for(s.tick.map(|t| t * f64::from(zoom)));
+    let w = inner.width as usize;
+    // Columns: price | qty | cumulative | bar
+    let pw = rows
+        .iter()
+        .map(|r| fmt::price(r.price, dec).len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    let bar_w = w.saturating_sub(pw + 9 + 9 + 3);
+    let shown_max = asks
+        .iter()
+        .take(per_side)
+        .chain(bids.iter().take(per_side))
+        .map(|r| r.qty)
+        .fold(0.0f64, f64::max);
+    let line = |r: &Row, cum: f64, side: Style| -> Line<'static> {
+        let bar_len = if shown_max > 0.0 {
+            ((r.qty / shown_max) * bar_w as f64).round() as usize
+        } else {
+            0
+        };
+        let qstyle = match ui.deltas.get(&r.key) {
+            Some(d) if *d > 0.0 => theme.grew,
+            Some(_) => theme.shrank,
+            None => theme.text,
+        };
+        Line::from(vec![
+            Span::styled(format!("{:>pw$} ", fmt::price(r.price, dec)), side),
+            Span::styled(format!("{:>8}", fmt::qty(r.qty)), qstyle),
+            Span::styled(format!(" {:>8} ", fmt::qty(cum)), theme.dim),
+            Span::styled("█".repeat(bar_len.min(bar_w)), side),
+        ])
+    };
+    let mut lines: Vec<Line> = Vec::with_capacity(h);
+    // Asks: best at the bottom, next to the spread row.
+    let mut cum = 0.0;
+    let mut ask_lines: Vec<Line> = Vec::new();
+    for r in asks.iter().take(per_side) {
+        cum += r.qty;
+        ask_lines.push(line(r, cum, theme.ask));
+    }
+    for _ in ask_lines.len()..per_side {
+        lines.push(Line::from(""));
+    }
+    lines.extend(ask_lines.into_iter().rev());
+    let spread = match (s.spread, s.microprice, s.mid) {
+        (Some(sp), Some(mp), Some(mid)) => {
+            let ticks = s
+                .tick
+                .map_or(String::new(), |t| format!(" ({:.0} t)", sp / t));
+            format!(
+                "spread {}{ticks} · micro {} ({:+.1e})",
+                fmt::price(sp, dec.max(2)),
+                fmt::price(mp, dec + 2),
+                mp - mid
+            )
+        }
+        _ => "spread —".into(),
+    };
+    lines.push(Line::from(Span::styled(
+        format!("{spread:^w$}"),
+        theme.accent,
+    )));
+    let mut cum = 0.0;
+    for r in bids.iter().take(per_side) {
+        cum += r.qty;
+        lines.push(line(r, cum, theme.bid));
+    }
+    f.render_widget(Paragraph::new(lines), inner);
+}

@@ -1,0 +1,61 @@
+//! Latency: every stage's percentiles and the selected stage's histogram.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use super::fmt;
+use crate::ui::theme::Theme;
+use crate::view::View;
+
+pub fn render(f: &mut Frame, area: Rect, view: &View, stage: usize, theme: &Theme) {
+    let b = Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(" Latency (l: stage) ", theme.title));
+    if view.latency.is_empty() {
+        f.render_widget(
+            Paragraph::new("per-stage latency histograms: not measured yet")
+                .style(theme.dim)
+                .block(b),
+            area,
+        );
+        return;
+    }
+    let sel = stage % view.latency.len();
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    let mut lines = vec![Line::from(Span::styled(
+        format!(
+            "{:<22} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            "stage", "p50", "p90", "p99", "p99.9", "max"
+        ),
+        theme.dim,
+    ))];
+    for (i, s) in view.latency.iter().enumerate() {
+        let style = if i == sel { theme.accent } else { theme.text };
+        lines.push(Line::from(Span::styled(
+            format!(
+                "{:<22} {:>8} {:>8} {:>8} {:>8} {:>8}",
+                s.name,
+                fmt::dur_ns(s.p50),
+                fmt::dur_ns(s.p90),
+                fmt::dur_ns(s.p99),
+                fmt::dur_ns(s.p999),
+                fmt::dur_ns(s.max)
+            ),
+            style,
+        )));
+    }
+    let s = &view.latency[sel];
+    let max = s.buckets.iter().map(|b| b.1).max().unwrap_or(0).max(1);
+    let room = (inner.height as usize).saturating_sub(lines.len());
+    let w = (inner.width as usize).saturating_sub(12);
+    for (ub, n) in s.buckets.iter().take(room) {
+        lines.push(Line::from(vec![
+            Span::styled(format!("≤{:>9} ", fmt::dur_ns(*ub)), theme.dim),
+            Span::styled("▇".repeat((*n as usize * w) / max as usize), theme.accent),
+        ]));
+    }
+    f.render_widget(Paragraph::new(lines), inner);
+}

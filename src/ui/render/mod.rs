@@ -1,0 +1,237 @@
+//! Rendering: a pure function of `(View, UiState)`, one module per screen region.
+//!
+//! Owns: layout and drawing. Must not touch: engine state (only the `View`), clocks (times are
+//! the view's `now_ns`), I/O.
+//!
+//! Layout (120×40 and up): status bar; depth ladder on the left; price chart (or heatmap) top
+//! right; imbalance, pressure and context in a row; interpretation; latency; the symbols table;
+//! a key-hint line. Below 100 columns or 30 rows the smaller panels give way to the ladder,
+//! the chart and the symbols.
+
+pub mod fmt;
+pub mod heatmap;
+pub mod ladder;
+pub mod latency;
+pub mod panels;
+pub mod price;
+pub mod symbols;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+
+use super::keys::Bindings;
+use super::state::UiState;
+use super::theme::Theme;
+use crate::book::sync::Phase;
+use crate::view::{Source, SymbolView, View};
+
+/// SYNCED / SYNCING / GAP→RESYNC / STALE with its style.
+pub fn sync_label(s: &SymbolView, theme: &Theme) -> (String, Style) {
+    if s.stale {
+        return ("STALE".into(), theme.warn);
+    }
+    match s.phase {
+        Phase::Synced => ("SYNCED".into(), theme.good),
+        Phase::Syncing => ("SYNCING".into(), theme.warn),
+        Phase::Resyncing => ("GAP→RESYNC".into(), theme.bad),
+    }
+}
+
+/// Draws the whole screen.
+pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bindings) {
+    let area = f.area();
+    let small = area.width < 100 || area.height < 30;
+    let [status, body, symbols_area, hint] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(8),
+        Constraint::Length((view.symbols.len() as u16 + 3).clamp(4, if small { 5 } else { 9 })),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let sel = view.symbols.get(ui.symbol_index(view));
+    status_bar(f, status, view, ui, sel, theme);
+    let ladder_w = if small { 36 } else { 48 }.min(area.width / 2);
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(ladder_w), Constraint::Min(20)]).areas(body);
+    ladder::render(f, left, sel, ui, theme);
+    if small {
+        let [chart, imb] =
+            Layout::vertical([Constraint::Min(6), Constraint::Length(6)]).areas(right);
+        chart_or_heatmap(f, chart, view, ui, sel, theme);
+        panels::imbalance(f, imb, sel, theme);
+    } else {
+        let [chart, row, interp, lat] = Layout::vertical([
+            Constraint::Min(8),
+            Constraint::Length(6),
+            Constraint::Length(4),
+            Constraint::Length((view.latency.len() as u16 + 3).clamp(3, 9)),
+        ])
+        .areas(right);
+        chart_or_heatmap(f, chart, view, ui, sel, theme);
+        let [a, b, c] = Layout::horizontal([
+            Constraint::Ratio(1, 3),
+            Constraint::Ratio(1, 3),
+            Constraint::Ratio(1, 3),
+        ])
+        .areas(row);
+        panels::imbalance(f, a, sel, theme);
+        panels::pressure(f, b, sel, theme);
+        panels::context(f, c, sel, theme);
+        panels::interpretation(f, interp, sel, theme);
+        latency::render(f, lat, view, ui.latency_stage, theme);
+    }
+    symbols::render(f, symbols_area, view, ui.symbol_index(view), theme);
+    hint_line(f, hint, view, ui, theme);
+    if ui.help {
+        help(f, area, keys, theme);
+    }
+}
+
+fn chart_or_heatmap(
+    f: &mut Frame,
+    area: Rect,
+    view: &View,
+    ui: &UiState,
+    sel: Option<&SymbolView>,
+    theme: &Theme,
+) {
+    if ui.heatmap {
+        heatmap::render(f, area, sel, ui.ticks_per_row(), theme);
+    } else {
+        price::render(f, area, sel, view.now_ns, theme);
+    }
+}
+
+fn status_bar(
+    f: &mut Frame,
+    area: Rect,
+    view: &View,
+    ui: &UiState,
+    sel: Option<&SymbolView>,
+    theme: &Theme,
+) {
+    let sep = || Span::styled(" │ ", theme.dim);
+    let mut spans = vec![Span::styled(" microstate ", theme.title)];
+    let source = match &view.source {
+        Source::Live { endpoint } => format!("LIVE {endpoint}"),
+        Source::Demo { capture } => format!("DEMO {capture}"),
+        Source::Replay { files } => format!("REPLAY {files}"),
+        Source::None => "no source".into(),
+    };
+    spans.push(Span::raw(source));
+    if !view.connection.is_empty() {
+        spans.push(sep());
+        let style = if view.connection.starts_with("up") {
+            theme.good
+        } else {
+            theme.warn
+        };
+        spans.push(Span::styled(view.connection.clone(), style));
+    }
+    if let Some(r) = &view.replay {
+        spans.push(sep());
+        let state = if r.done {
+            "■ end".to_string()
+        } else if r.paused {
+            "⏸ paused".to_string()
+        } else {
+            format!("▶ {}", r.speed)
+        };
+        spans.push(Span::styled(state, theme.accent));
+        if let Some(p) = r.position_ns {
+            spans.push(Span::raw(format!(" {}", fmt::clock(p))));
+        }
+    } else if ui.frozen {
+        spans.push(sep());
+        spans.push(Span::styled("❄ frozen", theme.warn));
+    }
+    if let Some(s) = sel {
+        spans.push(sep());
+        let (label, style) = sync_label(s, theme);
+        spans.push(Span::raw(format!("{} ", s.symbol)));
+        spans.push(Span::styled(label, style));
+        let age = if s.last_depth_recv_ns == 0 {
+            "—".into()
+        } else {
+            fmt::dur_ns(view.now_ns.saturating_sub(s.last_depth_recv_ns))
+        };
+        spans.push(Span::styled(
+            format!(" gaps {} · upd {age} ago", s.gaps),
+            theme.dim,
+        ));
+    }
+    if let Some((off, rtt)) = view.clock_offset {
+        spans.push(sep());
+        spans.push(Span::styled(
+            format!(
+                "clock {} ±{}",
+                fmt::signed_dur_ns(off),
+                fmt::dur_ns(rtt / 2)
+            ),
+            theme.dim,
+        ));
+    }
+    if let Some(r) = &view.recording {
+        spans.push(sep());
+        let style = theme.bad;
+        spans.push(Span::styled("● REC ", style));
+        spans.push(Span::raw(fmt::bytes(r.bytes)));
+        if r.failures > 0 {
+            spans.push(Span::styled(
+                format!(" ({} write failures)", r.failures),
+                theme.bad,
+            ));
+        }
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn hint_line(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: &Theme) {
+    let text = match &ui.message {
+        Some(m) => m.clone(),
+        None => {
+            let mut h =
+                String::from(" q quit · ? help · ←/→ symbol · [ ] zoom · h heatmap · l latency");
+            if view.replay.is_some() {
+                h.push_str(" · space pause · +/- speed · . step · </> seek");
+            } else {
+                h.push_str(" · space freeze · r record · s resync");
+            }
+            h
+        }
+    };
+    f.render_widget(Paragraph::new(Span::styled(text, theme.dim)), area);
+}
+
+fn help(f: &mut Frame, area: Rect, keys: &Bindings, theme: &Theme) {
+    let entries = keys.help();
+    let w = 56.min(area.width);
+    let h = (entries.len() as u16 + 2).min(area.height);
+    let r = Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    };
+    let lines: Vec<Line> = entries
+        .iter()
+        .map(|(k, d)| {
+            Line::from(vec![
+                Span::styled(format!(" {k:<14}"), theme.accent),
+                Span::raw(d.to_string()),
+            ])
+        })
+        .collect();
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(Span::styled(" Keys (? to close) ", theme.title)),
+        ),
+        r,
+    );
+}

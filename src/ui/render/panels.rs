@@ -1,0 +1,164 @@
+//! Small panels: imbalance and OFI, pressure, context, interpretation. A panel whose source is
+//! not there says so plainly instead of drawing numbers.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use super::fmt;
+use crate::ui::theme::Theme;
+use crate::view::{ModelView, SymbolView};
+
+/// A horizontal gauge of `x` in −1…1 around a centre mark, `w` cells wide.
+pub fn centered_bar(x: f64, w: usize) -> String {
+    let half = w / 2;
+    let n = ((x.clamp(-1.0, 1.0).abs()) * half as f64).round() as usize;
+    let mut s = String::with_capacity(w * 3);
+    if x < 0.0 {
+        s.push_str(&" ".repeat(half - n));
+        s.push_str(&"■".repeat(n));
+        s.push('│');
+        s.push_str(&" ".repeat(half));
+    } else {
+        s.push_str(&" ".repeat(half));
+        s.push('│');
+        s.push_str(&"■".repeat(n));
+        s.push_str(&" ".repeat(half - n));
+    }
+    s
+}
+
+fn block<'a>(title: &'a str, theme: &Theme) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(title, theme.title))
+}
+
+pub fn imbalance(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Theme) {
+    let b = block(" Imbalance (B−A)/(B+A) ", theme);
+    let Some(s) = s else {
+        f.render_widget(Paragraph::new("").block(b), area);
+        return;
+    };
+    let w = (area.width as usize).saturating_sub(14).max(4);
+    let mut lines = Vec::new();
+    for (name, v) in ["L1", "top5", "top10"].iter().zip(s.imbalance) {
+        lines.push(match v {
+            Some(x) => Line::from(vec![
+                Span::raw(format!("{name:<5} {} ", fmt::signed(x))),
+                Span::styled(
+                    centered_bar(x, w),
+                    if x >= 0.0 { theme.bid } else { theme.ask },
+                ),
+            ]),
+            None => Line::from(Span::styled(format!("{name:<5}   —"), theme.dim)),
+        });
+    }
+    lines.push(Line::from(Span::styled(
+        "OFI: waits for the feature engine",
+        theme.dim,
+    )));
+    f.render_widget(Paragraph::new(lines).block(b), area);
+}
+
+fn missing(f: &mut Frame, area: Rect, b: Block<'_>, why: &str, theme: &Theme) {
+    f.render_widget(
+        Paragraph::new(why.to_string())
+            .style(theme.dim)
+            .wrap(Wrap { trim: true })
+            .block(b),
+        area,
+    );
+}
+
+pub fn pressure(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Theme) {
+    let b = block(" Pressure ≈1 s ", theme);
+    match s.map(|s| &s.pressure) {
+        Some(ModelView::Ready(p)) => {
+            let w = (area.width as usize).saturating_sub(14).max(4);
+            let bar = |x: f64| "█".repeat((x * w as f64).round() as usize);
+            let lines = vec![
+                Line::from(vec![
+                    Span::raw(format!("UP   {:>4.0}% ", p.p_up * 100.0)),
+                    Span::styled(bar(p.p_up), theme.bid),
+                ]),
+                Line::from(vec![
+                    Span::raw(format!("FLAT {:>4.0}% ", p.p_flat * 100.0)),
+                    Span::styled(bar(p.p_flat), theme.dim),
+                ]),
+                Line::from(vec![
+                    Span::raw(format!("DOWN {:>4.0}% ", p.p_down * 100.0)),
+                    Span::styled(bar(p.p_down), theme.ask),
+                ]),
+                Line::from(vec![
+                    Span::styled(p.label.clone(), theme.title),
+                    Span::styled(
+                        p.hit_rate
+                            .map_or(String::new(), |h| format!("  hit {:.0}%", h * 100.0)),
+                        theme.dim,
+                    ),
+                ]),
+            ];
+            f.render_widget(Paragraph::new(lines).block(b), area);
+        }
+        Some(ModelView::Missing(why)) => missing(f, area, b, why, theme),
+        None => missing(f, area, b, "", theme),
+    }
+}
+
+pub fn context(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Theme) {
+    let b = block(" Context 15–30 min ", theme);
+    match s.map(|s| &s.context) {
+        Some(ModelView::Ready(c)) => {
+            let style = match c.label.as_str() {
+                "BULLISH" => theme.bid,
+                "BEARISH" => theme.ask,
+                _ => theme.text,
+            };
+            let lines = vec![
+                Line::from(Span::styled(c.label.clone(), style)),
+                Line::from(format!(
+                    "drift {:+.1} bps ± {:.1} ({} min)",
+                    c.drift_bps, c.sigma_bps, c.horizon_min
+                )),
+            ];
+            f.render_widget(Paragraph::new(lines).block(b), area);
+        }
+        Some(ModelView::Missing(why)) => missing(f, area, b, why, theme),
+        None => missing(f, area, b, "", theme),
+    }
+}
+
+pub fn interpretation(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Theme) {
+    let b = block(" Interpretation ", theme);
+    match s.map(|s| &s.interpretation) {
+        Some(ModelView::Ready(i)) => {
+            let mut lines = vec![Line::from(Span::styled(i.label.clone(), theme.title))];
+            lines.extend(
+                i.reasons
+                    .iter()
+                    .map(|r| Line::from(Span::styled(format!("· {r}"), theme.dim))),
+            );
+            f.render_widget(
+                Paragraph::new(lines).wrap(Wrap { trim: true }).block(b),
+                area,
+            );
+        }
+        Some(ModelView::Missing(why)) => missing(f, area, b, why, theme),
+        None => missing(f, area, b, "", theme),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn centered_bars() {
+        assert_eq!(centered_bar(0.0, 6), "   │   ");
+        assert_eq!(centered_bar(1.0, 6), "   │■■■");
+        assert_eq!(centered_bar(-0.67, 6), " ■■│   ");
+        assert_eq!(centered_bar(-5.0, 4), "■■│  ");
+    }
+}

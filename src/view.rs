@@ -1,0 +1,408 @@
+//! The `View`: a small, trimmed snapshot of the engine for the screen, and the recent history
+//! the screen draws (mid and microprice samples, trades, resting-size columns for the heatmap).
+//!
+//! Owns: what the screen may see, and the history recorder ([`History`]) the engine feeds after
+//! every frame. Must not touch: clocks (times are the frames' receive times: recording time in a
+//! replay, wall time live), I/O, the screen itself. The UI gets an `Arc<View>` through a watch
+//! channel and never locks engine state; building one copies the top levels of each book and
+//! shares the history through `Arc`s, never a whole book.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::book::OrderBook;
+use crate::book::sync::Phase;
+use crate::engine::{Engine, SymbolState};
+use crate::num::{Price, Symbol};
+use crate::wire::Level;
+
+/// Levels per side copied into a view (the ladder shows at most this many).
+pub const VIEW_LEVELS: usize = 60;
+
+/// How the history is sampled (receive time, ns).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HistoryConfig {
+    /// One mid/microprice sample per this much time.
+    pub sample_every_ns: u64,
+    /// Samples kept.
+    pub samples: usize,
+    /// One heatmap column (resting size per price) per this much time.
+    pub column_every_ns: u64,
+    /// Columns kept.
+    pub columns: usize,
+    /// Levels per side in a column.
+    pub column_levels: usize,
+    /// Trades kept.
+    pub trades: usize,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        HistoryConfig {
+            sample_every_ns: 250_000_000,
+            samples: 1_440,
+            column_every_ns: 500_000_000,
+            columns: 480,
+            column_levels: 40,
+            trades: 600,
+        }
+    }
+}
+
+/// One mid/microprice sample.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sample {
+    pub t_ns: u64,
+    pub mid: f64,
+    pub microprice: f64,
+}
+
+/// A trade as drawn: where, how big, which side took liquidity.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TradeMark {
+    pub t_ns: u64,
+    pub price: f64,
+    pub qty: f64,
+    /// The aggressor bought (the seller was the maker).
+    pub buy: bool,
+}
+
+/// Resting size per price at one moment (both sides, prices as f64 for drawing).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    pub t_ns: u64,
+    pub bids: Vec<(f64, f64)>,
+    pub asks: Vec<(f64, f64)>,
+}
+
+/// One symbol's recent history, recorded by the engine after every frame.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    pub samples: VecDeque<Sample>,
+    pub trades: VecDeque<TradeMark>,
+    pub columns: VecDeque<Arc<Column>>,
+    next_sample: u64,
+    next_column: u64,
+    trades_seen: u64,
+}
+
+impl History {
+    /// Records what changed for `st` at receive time `t`.
+    pub fn observe(&mut self, cfg: &HistoryConfig, st: &SymbolState, t: u64) {
+        if st.trades != self.trades_seen {
+            self.trades_seen = st.trades;
+            if let Some(tr) = st.last_trade {
+                push_capped(
+                    &mut self.trades,
+                    cfg.trades,
+                    TradeMark {
+                        t_ns: t,
+                        price: tr.price.to_f64(),
+                        qty: tr.qty.to_f64(),
+                        buy: !tr.buyer_is_maker,
+                    },
+                );
+            }
+        }
+        if !st.sync.is_synced() {
+            return;
+        }
+        let book = st.book();
+        if t >= self.next_sample
+            && let Some((mid, micro)) = mid_micro(book)
+        {
+            self.next_sample = t - t % cfg.sample_every_ns.max(1) + cfg.sample_every_ns;
+            push_capped(
+                &mut self.samples,
+                cfg.samples,
+                Sample {
+                    t_ns: t,
+                    mid,
+                    microprice: micro,
+                },
+            );
+        }
+        if t >= self.next_column {
+            self.next_column = t - t % cfg.column_every_ns.max(1) + cfg.column_every_ns;
+            let side = |s: &crate::book::Side| {
+                s.top(cfg.column_levels)
+                    .map(|l| (l.price.to_f64(), l.qty.to_f64()))
+                    .collect()
+            };
+            push_capped(
+                &mut self.columns,
+                cfg.columns,
+                Arc::new(Column {
+                    t_ns: t,
+                    bids: side(&book.bids),
+                    asks: side(&book.asks),
+                }),
+            );
+        }
+    }
+}
+
+fn push_capped<T>(q: &mut VecDeque<T>, cap: usize, v: T) {
+    if q.len() >= cap.max(1) {
+        q.pop_front();
+    }
+    q.push_back(v);
+}
+
+/// Mid and microprice of a two-sided book.
+pub fn mid_micro(book: &OrderBook) -> Option<(f64, f64)> {
+    let bbo = book.bbo();
+    let (b, a) = (bbo.bid?, bbo.ask?);
+    let (bp, bq, ap, aq) = (
+        b.price.to_f64(),
+        b.qty.to_f64(),
+        a.price.to_f64(),
+        a.qty.to_f64(),
+    );
+    let mid = (bp + ap) / 2.0;
+    let micro = if bq + aq > 0.0 {
+        (bp * aq + ap * bq) / (bq + aq)
+    } else {
+        mid
+    };
+    Some((mid, micro))
+}
+
+/// Where the data comes from, for the status bar.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Source {
+    #[default]
+    None,
+    Live {
+        endpoint: String,
+    },
+    Demo {
+        capture: String,
+    },
+    Replay {
+        files: String,
+    },
+}
+
+/// A model's output, or why there is none.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ModelView<T> {
+    /// Not available, and why (said plainly on screen).
+    Missing(String),
+    Ready(T),
+}
+
+impl<T> Default for ModelView<T> {
+    fn default() -> Self {
+        ModelView::Missing("not built yet".into())
+    }
+}
+
+/// One symbol as the screen sees it.
+#[derive(Clone, Debug)]
+pub struct SymbolView {
+    pub symbol: Symbol,
+    pub market: String,
+    pub phase: Phase,
+    /// No depth update for the configured stale time (live only).
+    pub stale: bool,
+    pub gaps: u64,
+    pub resyncs: u64,
+    pub applied: u64,
+    pub trades: u64,
+    pub last_update_id: u64,
+    /// Receive time of the last depth update (ns).
+    pub last_depth_recv_ns: u64,
+    /// Best first, exact.
+    pub bids: Vec<Level>,
+    pub asks: Vec<Level>,
+    /// Smallest price step seen between adjacent levels (the tick, as far as the book shows),
+    /// exact, and as a float for drawing.
+    pub tick_exact: Option<Price>,
+    pub tick: Option<f64>,
+    pub mid: Option<f64>,
+    pub microprice: Option<f64>,
+    pub spread: Option<f64>,
+    /// `(B − A)/(B + A)` over the top 1, 5, 10 levels.
+    pub imbalance: [Option<f64>; 3],
+    pub history: Arc<History>,
+    pub pressure: ModelView<PressureView>,
+    pub context: ModelView<ContextView>,
+    pub interpretation: ModelView<InterpretationView>,
+}
+
+/// The ≈1 s pressure model's output (P7).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PressureView {
+    pub p_up: f64,
+    pub p_flat: f64,
+    pub p_down: f64,
+    pub label: String,
+    pub hit_rate: Option<f64>,
+}
+
+/// The 15–30 min context model's output (P7).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContextView {
+    pub label: String,
+    pub drift_bps: f64,
+    pub sigma_bps: f64,
+    pub horizon_min: u32,
+}
+
+/// The deterministic reading of pressure × context (P7).
+#[derive(Clone, Debug, PartialEq)]
+pub struct InterpretationView {
+    pub label: String,
+    pub reasons: Vec<String>,
+}
+
+/// Recording state, for the status bar.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RecordingView {
+    pub path: String,
+    pub bytes: u64,
+    pub dropped: u64,
+    pub failures: u64,
+    pub last_error: Option<String>,
+}
+
+/// Replay state, for the status bar.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplayView {
+    pub speed: String,
+    pub paused: bool,
+    pub done: bool,
+    pub first_ns: Option<u64>,
+    pub position_ns: Option<u64>,
+}
+
+/// Percentiles of one latency stage (ns).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StageView {
+    pub name: String,
+    pub count: u64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+    /// (upper bound ns, count) buckets for the histogram drawing.
+    pub buckets: Vec<(u64, u64)>,
+}
+
+/// Everything the screen draws, at one moment.
+#[derive(Clone, Debug, Default)]
+pub struct View {
+    /// Increases with every publish.
+    pub seq: u64,
+    /// The data clock: wall time live, the replay position in a replay (ns).
+    pub now_ns: u64,
+    pub source: Source,
+    /// Connection state, for a person ("up", "reconnecting: …").
+    pub connection: String,
+    /// Exchange − local clock, ns, and its round trip, when measured.
+    pub clock_offset: Option<(i64, u64)>,
+    pub symbols: Vec<SymbolView>,
+    pub frames: u64,
+    pub errors: u64,
+    pub recording: Option<RecordingView>,
+    pub replay: Option<ReplayView>,
+    /// Latency stages; empty until measured (P6).
+    pub latency: Vec<StageView>,
+}
+
+impl View {
+    /// The market part of a view, from the engine (the caller fills source, connection,
+    /// recording, replay, latency).
+    pub fn of_engine(engine: &Engine, now_ns: u64, seq: u64) -> View {
+        View {
+            seq,
+            now_ns,
+            symbols: engine.symbols().iter().map(symbol_view).collect(),
+            frames: engine.stats.frames,
+            errors: engine.stats.errors,
+            ..View::default()
+        }
+    }
+}
+
+fn symbol_view(st: &SymbolState) -> SymbolView {
+    let book = st.book();
+    let synced = st.sync.is_synced();
+    let side = |s: &crate::book::Side| -> Vec<Level> {
+        if !synced {
+            return Vec::new();
+        }
+        s.top(VIEW_LEVELS).collect()
+    };
+    let bids = side(&book.bids);
+    let asks = side(&book.asks);
+    let tick_exact = bids
+        .windows(2)
+        .map(|w| w[0].price.0 - w[1].price.0)
+        .chain(asks.windows(2).map(|w| w[1].price.0 - w[0].price.0))
+        .chain(match (bids.first(), asks.first()) {
+            (Some(b), Some(a)) if a.price > b.price => Some(a.price.0 - b.price.0),
+            _ => None,
+        })
+        .filter(|d| *d > 0)
+        .min()
+        .map(Price);
+    let (mid, micro) = match (synced, mid_micro(book)) {
+        (true, Some((m, u))) => (Some(m), Some(u)),
+        _ => (None, None),
+    };
+    let imb = |n: usize| {
+        let b: f64 = bids.iter().take(n).map(|l| l.qty.to_f64()).sum();
+        let a: f64 = asks.iter().take(n).map(|l| l.qty.to_f64()).sum();
+        (b + a > 0.0).then(|| (b - a) / (b + a))
+    };
+    let c = st.sync.counters();
+    SymbolView {
+        symbol: st.symbol,
+        market: st.market.map_or("unknown", |m| m.as_str()).to_string(),
+        phase: st.sync.phase(),
+        stale: false,
+        gaps: c.gaps,
+        resyncs: c.resyncs,
+        applied: c.applied,
+        trades: st.trades,
+        last_update_id: book.last_update_id,
+        last_depth_recv_ns: st.last_depth_recv.0,
+        spread: match (bids.first(), asks.first()) {
+            (Some(b), Some(a)) => Some(a.price.to_f64() - b.price.to_f64()),
+            _ => None,
+        },
+        imbalance: [imb(1), imb(5), imb(10)],
+        tick: tick_exact.map(Price::to_f64),
+        tick_exact,
+        mid,
+        microprice: micro,
+        bids,
+        asks,
+        history: Arc::new(st.history.clone()),
+        pressure: ModelView::Missing("pressure model not loaded: not built yet (P7)".into()),
+        context: ModelView::Missing("context model not loaded: not built yet (P7)".into()),
+        interpretation: ModelView::Missing("needs the pressure and context models".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_samples_on_a_grid_and_keeps_a_bounded_window() {
+        let cfg = HistoryConfig {
+            sample_every_ns: 100,
+            samples: 3,
+            ..HistoryConfig::default()
+        };
+        let mut q = VecDeque::new();
+        for i in 0..5 {
+            push_capped(&mut q, cfg.samples, i);
+        }
+        assert_eq!(q, [2, 3, 4]);
+    }
+}

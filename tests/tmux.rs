@@ -1,0 +1,221 @@
+//! The real binary on a real terminal: tmux runs it, keys go in with `send-keys`, the screen
+//! comes out with `capture-pane`. Replay of a multi-symbol capture and the offline demo; quit
+//! must leave the terminal restored (the shell's text back, no alternate screen).
+//!
+//! Needs tmux (`.ci/run` installs it).
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Session {
+    name: String,
+}
+
+impl Session {
+    /// Starts `cmd` (argv) in a detached tmux session of `w`×`h`; when it exits the pane prints
+    /// a marker and stays open so the test can look at the terminal afterwards.
+    fn start(tag: &str, args: &[String], w: u16, h: u16) -> Session {
+        assert!(
+            Command::new("tmux")
+                .arg("-V")
+                .output()
+                .is_ok_and(|o| o.status.success()),
+            "tmux is not installed: the terminal tests need it (.ci/run installs it)"
+        );
+        let name = format!("mst-{tag}-{}", std::process::id());
+        let bin = env!("CARGO_BIN_EXE_microstate-tui");
+        let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+        let log = std::env::temp_dir().join(format!("{name}.log"));
+        let env = if tag == "panic" {
+            "MICROSTATE_TEST_PANIC=1 RUST_BACKTRACE=0 "
+        } else {
+            ""
+        };
+        let script = format!(
+            "{env}MICROSTATE_LOG=info {bin} {} ; echo \"EXITED:$?\"; sleep 600",
+            quoted.join(" ")
+        );
+        let ok = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &name,
+                "-x",
+                &w.to_string(),
+                "-y",
+                &h.to_string(),
+            ])
+            .arg("-e")
+            .arg(format!("MICROSTATE_LOG_HINT={}", log.display()))
+            .arg(script)
+            .status()
+            .expect("tmux new-session");
+        assert!(ok.success());
+        Session { name }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let ok = Command::new("tmux")
+                .args(["send-keys", "-t", &self.name, k])
+                .status()
+                .expect("send-keys");
+            assert!(ok.success());
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-S", "-100", "-t", &self.name])
+            .output()
+            .expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until the screen shows `text` (or fails with the last screen).
+    fn wait_for(&self, text: &str, within: Duration) -> String {
+        let t = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(text) {
+                return s;
+            }
+            assert!(
+                t.elapsed() < within,
+                "the screen never showed {text:?}; last screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Is the pane in the alternate screen (a full-screen app still running)?
+    fn alternate_on(&self) -> bool {
+        let out = Command::new("tmux")
+            .args(["display-message", "-p", "-t", &self.name, "#{alternate_on}"])
+            .output()
+            .expect("display-message");
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.name])
+            .status();
+    }
+}
+
+fn s(x: &str) -> String {
+    x.to_string()
+}
+
+#[test]
+fn replay_on_screen_switch_pause_speed_zoom_help_heatmap_quit() {
+    let capture = common::data_dir().join("cryptofeed").join("BINANCE.ws.1.0");
+    let t = Session::start(
+        "replay",
+        &[
+            s("replay"),
+            capture.display().to_string(),
+            s("--speed"),
+            s("2"),
+        ],
+        120,
+        40,
+    );
+    let first = t.wait_for("SYNCED", Duration::from_secs(20));
+    assert!(first.contains("REPLAY BINANCE.ws.1.0"), "{first}");
+    assert!(first.contains("▶ 2x"), "{first}");
+    assert!(t.alternate_on(), "the screen uses the alternate screen");
+    // Switch symbols: Tab, then a number.
+    let sel = |s: &str| {
+        s.lines()
+            .find(|l| l.contains("Depth "))
+            .map(|l| l.to_string())
+            .unwrap_or_default()
+    };
+    // All four symbols have shown up once the fourth row of the table is there.
+    let before = sel(&t.wait_for("│  4 ", Duration::from_secs(20)));
+    t.keys(&["Tab"]);
+    let after = sel(&t.wait_for("▶ 2 ", Duration::from_secs(5)));
+    assert_ne!(before, after, "Tab selects the next symbol");
+    t.keys(&["4"]);
+    t.wait_for("▶ 4 ", Duration::from_secs(5));
+    // Pause, speed up, step.
+    t.keys(&["Space"]);
+    t.wait_for("paused", Duration::from_secs(5));
+    t.keys(&["Space", "+", "+"]);
+    t.wait_for("▶ 8x", Duration::from_secs(5));
+    t.keys(&["-"]);
+    t.wait_for("▶ 4x", Duration::from_secs(5));
+    // Zoom the ladder, help overlay, heatmap.
+    t.keys(&["]", "]"]);
+    t.wait_for("5 ticks", Duration::from_secs(5));
+    t.keys(&["["]);
+    t.wait_for("2 ticks", Duration::from_secs(5));
+    t.keys(&["?"]);
+    t.wait_for("Keys (? to close)", Duration::from_secs(5));
+    t.keys(&["?", "h"]);
+    let hm = t.wait_for("Liquidity heatmap", Duration::from_secs(5));
+    assert!(!hm.contains("Keys (? to close)"), "help closed");
+    t.keys(&["q"]);
+    let end = t.wait_for("EXITED:0", Duration::from_secs(10));
+    assert!(!t.alternate_on(), "terminal restored after quit:\n{end}");
+    assert!(!end.contains("Depth "), "the screen is gone:\n{end}");
+}
+
+#[test]
+fn demo_runs_offline_on_screen_and_ctrl_c_restores_the_terminal() {
+    let t = Session::start("demo", &[], 100, 30);
+    let screen = t.wait_for("SYNCED", Duration::from_secs(30));
+    assert!(screen.contains("DEMO"), "{screen}");
+    assert!(screen.contains("Depth BTCUSDT"), "{screen}");
+    assert!(screen.contains("up"), "the connection is up:\n{screen}");
+    // The book moves: the replay clock of the local exchange feeds the live client.
+    t.keys(&["C-c"]);
+    let end = t.wait_for("EXITED:", Duration::from_secs(15));
+    assert!(!t.alternate_on(), "terminal restored after Ctrl-C:\n{end}");
+    assert!(end.contains("EXITED:0"), "{end}");
+}
+
+#[test]
+fn a_panic_restores_the_terminal_and_says_what_happened() {
+    let capture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo/btcusdt_20240808-excerpt.gz");
+    let t = Session::start(
+        "panic",
+        &[s("replay"), capture.display().to_string()],
+        100,
+        30,
+    );
+    let end = t.wait_for("EXITED:", Duration::from_secs(20));
+    assert!(!t.alternate_on(), "terminal restored after a panic:\n{end}");
+    assert!(
+        end.contains("on purpose"),
+        "the panic message is readable:\n{end}"
+    );
+    assert!(!end.contains("EXITED:0"), "{end}");
+}
+
+#[test]
+fn headless_when_not_a_terminal() {
+    // Piped output: no screen, the summary as before.
+    let out = Command::new(env!("CARGO_BIN_EXE_microstate-tui"))
+        .arg("replay")
+        .arg(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("assets/demo/btcusdt_20240808-excerpt.gz"),
+        )
+        .args(["--summary-json", "-"])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["symbols"][0]["state"], "synced");
+}

@@ -1,0 +1,163 @@
+//! The screen, drawn from a real replay into ratatui's `TestBackend`: full-screen snapshots at
+//! 120×40 and 80×24 (insta), and widget checks against the buffer.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use microstate::run::{Player, PlayerOptions, Poll, replay_view};
+use microstate::ui::render::{draw, ladder};
+use microstate::ui::{Bindings, Theme, UiState};
+use microstate::view::View;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn excerpt() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo/btcusdt_20240808-excerpt.gz")
+}
+
+/// The view after the first `frames` frames of a capture.
+fn view_after(files: &[PathBuf], frames: u64) -> View {
+    let mut p = Player::open(
+        files,
+        PlayerOptions {
+            batch: 1,
+            ..PlayerOptions::default()
+        },
+    )
+    .expect("open");
+    while p.status().fed < frames {
+        if p.poll(0).expect("poll") == Poll::Done {
+            break;
+        }
+    }
+    replay_view(&p)
+}
+
+fn screen(view: &View, ui: &UiState, w: u16, h: u16) -> String {
+    let theme = Theme::new(&Default::default(), true);
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    t.draw(|f| draw(f, view, ui, &theme, &Bindings::default()))
+        .expect("draw");
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..h {
+        for x in 0..w {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn full_screen_120x40_from_the_real_capture() {
+    let v = view_after(&[excerpt()], 3_000);
+    let s = screen(&v, &UiState::default(), 120, 40);
+    insta::assert_snapshot!("replay_120x40", s);
+    // What must be there, whatever the snapshot says.
+    assert!(s.contains("BTCUSDT SYNCED"));
+    assert!(s.contains("Depth BTCUSDT"));
+    assert!(s.contains("spread 0.01"));
+    assert!(s.contains("pressure model not"), "a missing model says so");
+}
+
+#[test]
+fn full_screen_80x24_stays_usable() {
+    let v = view_after(&[excerpt()], 3_000);
+    let s = screen(&v, &UiState::default(), 80, 24);
+    insta::assert_snapshot!("replay_80x24", s);
+    assert!(s.contains("Depth BTCUSDT") && s.contains("SYNCED") && s.contains("Symbols"));
+}
+
+#[test]
+fn heatmap_and_help_views() {
+    let v = view_after(&[excerpt()], 3_000);
+    let mut ui = UiState::default();
+    ui.heatmap = true;
+    ui.help = true;
+    let s = screen(&v, &ui, 120, 40);
+    insta::assert_snapshot!("replay_heatmap_help_120x40", s);
+    assert!(s.contains("Liquidity heatmap"));
+    assert!(s.contains("Keys (? to close)"));
+}
+
+#[test]
+fn ladder_shows_the_book_best_levels_around_the_spread() {
+    let v = view_after(&[excerpt()], 3_000);
+    let sv = &v.symbols[0];
+    let s = screen(&v, &UiState::default(), 120, 40);
+    let lines: Vec<&str> = s.lines().collect();
+    let spread_row = lines
+        .iter()
+        .position(|l| l.contains("spread 0.01"))
+        .expect("spread row");
+    let best_ask = format!("{:.2}", sv.asks[0].price.to_f64());
+    let best_bid = format!("{:.2}", sv.bids[0].price.to_f64());
+    assert!(
+        lines[spread_row - 1].contains(&best_ask),
+        "best ask {best_ask} just above the spread:\n{}\n{}",
+        lines[spread_row - 1],
+        lines[spread_row]
+    );
+    assert!(
+        lines[spread_row + 1].contains(&best_bid),
+        "best bid just below"
+    );
+    // Grouping by 10 ticks adds quantities up, per side, exactly.
+    let rows = ladder::bucket_rows(sv, 10);
+    let sum = |bid: bool| {
+        rows.iter()
+            .filter(|r| r.bid == bid)
+            .map(|r| r.qty)
+            .sum::<f64>()
+    };
+    let bids: f64 = sv.bids.iter().map(|l| l.qty.to_f64()).sum();
+    let asks: f64 = sv.asks.iter().map(|l| l.qty.to_f64()).sum();
+    assert!((sum(true) - bids).abs() < 1e-9 && (sum(false) - asks).abs() < 1e-9);
+    assert!(rows.iter().filter(|r| r.bid).count() < sv.bids.len());
+}
+
+#[test]
+fn quantities_that_changed_since_the_last_view_are_marked() {
+    let a = view_after(&[excerpt()], 3_000);
+    let b = view_after(&[excerpt()], 3_300);
+    let mut ui = UiState::default();
+    ui.on_view(&a);
+    assert!(ui.deltas.is_empty(), "nothing to compare with yet");
+    ui.on_view(&b);
+    assert!(
+        !ui.deltas.is_empty(),
+        "300 frames later some levels changed: {} vs {}",
+        a.symbols[0].last_update_id,
+        b.symbols[0].last_update_id
+    );
+    for (k, d) in &ui.deltas {
+        let before = ladder::bucket_rows(&a.symbols[0], 1)
+            .iter()
+            .find(|r| r.key == *k)
+            .map_or(0.0, |r| r.qty);
+        let after = ladder::bucket_rows(&b.symbols[0], 1)
+            .iter()
+            .find(|r| r.key == *k)
+            .map_or(0.0, |r| r.qty);
+        assert!((after - before - d).abs() < 1e-9);
+    }
+}
+
+#[test]
+fn several_symbols_switch_and_each_book_stays_live() {
+    let d = common::data_dir().join("cryptofeed");
+    let v = view_after(&[d.join("BINANCE.ws.1.0")], 1_000_000);
+    assert_eq!(v.symbols.len(), 4, "four symbols in the cryptofeed capture");
+    let v = Arc::new(v);
+    for i in 0..4 {
+        let mut ui = UiState::default();
+        ui.selected = i;
+        let s = screen(&v, &ui, 120, 40);
+        let name = v.symbols[i].symbol.to_string();
+        assert!(s.contains(&format!("Depth {name}")), "{name} selected");
+        assert!(s.contains(&format!("▶ {} {name}", i + 1)));
+    }
+}
