@@ -1,0 +1,55 @@
+//! Frame render time: the whole screen drawn from a `View` of the real spot capture into
+//! ratatui's buffer (layout, widgets, diff against the previous frame), at 120×40 and 200×60.
+//!
+//! Run: `cargo bench --bench ui`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use microstate::run::{Player, PlayerOptions, Poll, replay_view};
+use microstate::ui::render::draw;
+use microstate::ui::{Bindings, Theme, UiState};
+use microstate::view::View;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn view() -> View {
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/binance-spot");
+    assert!(d.is_dir(), "{} not found: benchmarks read the real captures", d.display());
+    let mut p = Player::open(&[d.join("btcusdt_20240808.gz")], PlayerOptions::default())
+        .expect("open");
+    // Three minutes into the capture: full history for the chart and the heatmap.
+    while p.status().fed < 30_000 {
+        if p.poll(0).expect("poll") == Poll::Done {
+            break;
+        }
+    }
+    replay_view(&p)
+}
+
+fn bench(c: &mut Criterion) {
+    let v = view();
+    let theme = Theme::new(&Default::default(), false);
+    let keys = Bindings::default();
+    let mut g = c.benchmark_group("frame");
+    g.measurement_time(Duration::from_secs(4));
+    for (w, h) in [(120u16, 40u16), (200, 60)] {
+        for heatmap in [false, true] {
+            let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+            let mut ui = UiState::default();
+            ui.heatmap = heatmap;
+            ui.on_view(&v);
+            let name = format!("{w}x{h}{}", if heatmap { "_heatmap" } else { "" });
+            g.bench_function(name, |b| {
+                b.iter(|| {
+                    t.draw(|f| draw(f, &v, &ui, &theme, &keys)).expect("draw");
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
