@@ -128,6 +128,8 @@ pub async fn run(opts: LiveOptions, stop: impl std::future::Future<Output = ()>)
     let mut engine = Engine::new(EngineConfig {
         market: Some(cfg.live.market),
         max_buffer: cfg.sync.max_buffered_diffs,
+        features: cfg.features.params(),
+        ..EngineConfig::default()
     });
     for &s in &opts.symbols {
         engine.add_symbol(s);
