@@ -130,6 +130,14 @@ enum Command {
         /// Stop at the first malformed frame or line (default: count it, report it, go on).
         #[arg(long)]
         strict: bool,
+        /// Write feature vectors as JSON lines to PATH ('-' for stdout): one per event, or one
+        /// per symbol per --features-every of event time. Shape and names: README "Features".
+        #[arg(long, value_name = "PATH|-")]
+        features_jsonl: Option<String>,
+        /// With --features-jsonl: one vector per symbol per DURATION of exchange event time
+        /// (e.g. 100ms, 1s) instead of one per event.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, requires = "features_jsonl")]
+        features_every: Option<Duration>,
     },
     /// Offline demo: a local exchange serves a bundled real BTCUSDT capture, the live client
     /// connects to it.
@@ -236,14 +244,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             summary_json,
             market,
             strict,
+            features_jsonl,
+            features_every,
         } => {
             let opts = ReplayOptions {
                 market,
                 strict,
+                features_jsonl,
+                features_every,
                 ..ReplayOptions::default()
             };
+            let features_on_stdout = opts.features_jsonl.as_deref() == Some("-");
             let outcome = replay_paths(&files, &opts)?;
-            emit(&outcome.summary(), summary_json.as_deref())?;
+            if features_on_stdout && summary_json.is_none() {
+                // stdout carries the JSON lines: the readable summary goes to stderr.
+                eprint!("{}", render_text(&outcome.summary()));
+            } else {
+                emit(&outcome.summary(), summary_json.as_deref())?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Live { symbols, live } => run_live(symbols, live, None),

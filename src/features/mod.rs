@@ -997,3 +997,262 @@ impl FeatureState {
         self.defined = (self.defined & !mask) | def;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::num::{Qty, Symbol};
+    use crate::wire::TradeKind;
+
+    const P: u64 = 100_000_000; // 1.0 as a mantissa
+
+    fn lv(p: u64, q: u64) -> Level {
+        Level {
+            price: Price(p * P),
+            qty: Qty(q * P),
+        }
+    }
+
+    fn diff(e_ms: u64, bids: Vec<Level>, asks: Vec<Level>) -> DepthUpdate {
+        DepthUpdate {
+            symbol: Symbol::new(b"X").unwrap_or_default(),
+            event_time_ms: e_ms,
+            bids,
+            asks,
+            ..DepthUpdate::default()
+        }
+    }
+
+    fn trade(e_ms: u64, p: u64, q: u64, buyer_is_maker: bool) -> Trade {
+        Trade {
+            symbol: Symbol::new(b"X").unwrap_or_default(),
+            kind: TradeKind::Trade,
+            id: 0,
+            price: Price(p * P),
+            qty: Qty(q * P),
+            trade_time_ms: e_ms,
+            event_time_ms: e_ms,
+            buyer_is_maker,
+        }
+    }
+
+    fn ticker(e_ms: Option<u64>) -> BookTicker {
+        BookTicker {
+            symbol: Symbol::new(b"X").unwrap_or_default(),
+            update_id: 0,
+            bid_price: Price(0),
+            bid_qty: Qty(0),
+            ask_price: Price(0),
+            ask_qty: Qty(0),
+            event_time_ms: e_ms,
+            transact_time_ms: None,
+        }
+    }
+
+    /// Applies a diff to the book and tells the features.
+    fn apply(f: &mut FeatureState, book: &mut OrderBook, d: DepthUpdate) {
+        book.apply(&d.bids, &d.asks, 0);
+        f.on_book(book, &d);
+    }
+
+    fn params() -> FeatureParams {
+        FeatureParams {
+            windows_ns: [1_000_000_000, 2_000_000_000, 5_000_000_000],
+            depth_levels: [1, 2, 3],
+            ofi_levels: 2,
+            band_bps: 100,
+            ewma_half_life_ns: 1_000_000_000,
+        }
+    }
+
+    #[test]
+    fn ofi_level_table() {
+        // (prev bid px, qty, prev ask px, qty) → (now …) → e, in the paper's cases.
+        // Prices in tenths: bid 10.0, ask 11.0.
+        let cases = [
+            // Nothing moved: 0.
+            ((100, 5, 110, 5), (100, 5, 110, 5), 0),
+            // Bid qty up 3 at the same price: +3; ask qty up 2: −2.
+            ((100, 5, 110, 5), (100, 8, 110, 5), 3),
+            ((100, 5, 110, 5), (100, 5, 110, 7), -2),
+            // Bid price up: +new qty; bid price down: −old qty.
+            ((100, 5, 110, 5), (105, 1, 110, 5), 1),
+            ((100, 5, 110, 5), (90, 4, 110, 5), -5),
+            // Ask price down: −new qty; ask price up: +old qty.
+            ((100, 5, 110, 5), (100, 5, 107, 2), -2),
+            ((100, 5, 110, 5), (100, 5, 120, 9), 5),
+            // Both at once: bid up (+1), ask down (−2).
+            ((100, 5, 110, 5), (105, 1, 107, 2), 1 - 2),
+            // A level appearing where there was none (bid from price 0 / qty 0).
+            ((0, 0, u64::MAX, 0), (100, 4, 110, 6), 4 - 6),
+            // A level vanishing (ask to price ∞ / qty 0): +old ask qty.
+            ((100, 5, 110, 5), (100, 5, u64::MAX, 0), 5),
+        ];
+        for (prev, now, want) in cases {
+            assert_eq!(ofi_level(prev, now), want, "{prev:?} → {now:?}");
+        }
+    }
+
+    #[test]
+    fn level_one_depth_imbalance_and_ofi_from_a_book() {
+        let mut f = FeatureState::new(params());
+        let mut book = OrderBook::new();
+        book.load(
+            &[lv(100, 2), lv(99, 4), lv(98, 6)],
+            &[lv(102, 6), lv(103, 1)],
+            0,
+        );
+        apply(&mut f, &mut book, diff(1_000, vec![], vec![]));
+        let v = f.vector();
+        assert_eq!(v.get(idx::MID), Some(101.0));
+        assert_eq!(v.get(idx::SPREAD), Some(2.0));
+        // Tick inferred from 100 and 102: 2 (the true tick divides it).
+        assert_eq!(v.get(idx::TICK), Some(2.0));
+        assert_eq!(v.get(idx::SPREAD_TICKS), Some(1.0));
+        assert_eq!(v.get(idx::ONE_TICK), Some(1.0));
+        // microprice = (100·6 + 102·2)/8 = 100.5; − mid = −0.5.
+        assert_eq!(v.get(idx::MICROPRICE), Some(100.5));
+        assert_eq!(v.get(idx::MICRO_MINUS_MID), Some(-0.5));
+        assert_eq!(v.get(idx::IMBALANCE), Some((2.0 - 6.0) / 8.0));
+        assert_eq!(v.get(idx::BID_DEPTH + 1), Some(6.0));
+        assert_eq!(v.get(idx::ASK_DEPTH + 2), Some(7.0));
+        assert_eq!(v.get(idx::BID_NOTIONAL), Some(200.0));
+        // Band ±100 bps of 101: bids ≥ 99.99, asks ≤ 102.01.
+        assert_eq!(v.get(idx::BID_DEPTH + 3), Some(2.0));
+        assert_eq!(v.get(idx::ASK_DEPTH + 3), Some(6.0));
+        // The first update after a sync has no predecessor: no OFI yet.
+        assert_eq!(v.get(idx::OFI), None);
+        // Bid 100 grows by 3, ask 102 is taken out (ask price up to 103: +6).
+        apply(
+            &mut f,
+            &mut book,
+            diff(1_100, vec![lv(100, 5)], vec![lv(102, 0)]),
+        );
+        let v = f.vector();
+        assert_eq!(v.get(idx::OFI), Some(3.0 + 6.0));
+        // Level 2: bid 99 same (0); ask level 2 was 103×1, now missing (price ∞): +1.
+        assert_eq!(v.get(idx::MLOFI), Some(9.0 + 1.0));
+        assert!(!f.in_hole() && v.book_valid());
+    }
+
+    #[test]
+    fn windows_are_half_open_ties_included_late_events_stamped_with_the_clock() {
+        let mut f = FeatureState::new(params());
+        let mut book = OrderBook::new();
+        book.load(&[lv(100, 1)], &[lv(101, 1)], 0);
+        apply(&mut f, &mut book, diff(10_000, vec![], vec![]));
+        // Two trades tied at 10.5 s: after the first the 1 s window holds one, then both.
+        f.on_trade(&trade(10_500, 100, 1, false));
+        assert_eq!(f.vector().values[idx::TRADE_RATE], 1.0);
+        f.on_trade(&trade(10_500, 101, 3, true));
+        assert_eq!(f.vector().values[idx::TRADE_RATE], 2.0);
+        assert_eq!(f.vector().values[idx::SIGNED_VOLUME], 1.0 - 3.0);
+        assert_eq!(f.vector().values[idx::VWAP], (100.0 + 303.0) / 4.0);
+        // A spot bookTicker has no E: it takes the clock.
+        f.on_ticker(&ticker(None));
+        assert_eq!(f.vector().ts_ns(), 10_500_000_000);
+        // A late trade (E behind the clock) is stamped with the clock and counted.
+        f.on_trade(&trade(10_400, 100, 1, false));
+        assert_eq!((f.vector().ts_ns(), f.late()), (10_500_000_000, 1));
+        assert_eq!(f.vector().values[idx::TRADE_RATE], 3.0);
+        // At exactly 11.5 s the trades of 10.5 s are 1 s old: out of (10.5, 11.5].
+        f.on_ticker(&ticker(Some(11_499)));
+        assert_eq!(f.vector().values[idx::TRADE_RATE], 3.0);
+        f.on_ticker(&ticker(Some(11_500)));
+        assert_eq!(f.vector().values[idx::TRADE_RATE], 0.0);
+        assert_eq!(f.vector().values[idx::TRADE_RATE + 1], 3.0 / 2.0);
+        assert_eq!(
+            f.vector().get(idx::VWAP),
+            None,
+            "no trade in the 1 s window"
+        );
+        assert_eq!(f.vector().values[idx::TICKER_RATE], 2.0);
+    }
+
+    #[test]
+    fn a_gap_invalidates_until_each_window_lies_after_the_resync() {
+        let mut f = FeatureState::new(params());
+        let mut book = OrderBook::new();
+        book.load(&[lv(100, 1)], &[lv(101, 1)], 0);
+        // Synced at 0 s; at 6 s every window (1, 2, 5 s) is valid.
+        apply(&mut f, &mut book, diff(0, vec![], vec![]));
+        assert!(!f.vector().window_valid(0));
+        apply(&mut f, &mut book, diff(6_000, vec![lv(100, 2)], vec![]));
+        let v = f.vector();
+        assert!(v.book_valid() && (0..3).all(|w| v.window_valid(w)));
+        assert_eq!(v.get(idx::OFI + 3), Some(1.0));
+        // A gap at 7 s: nothing is valid, trades keep coming but stay invalid.
+        f.on_gap(Some(7_000));
+        assert_eq!(f.vector().valid_mask(), 0);
+        f.on_trade(&trade(7_500, 100, 1, false));
+        assert_eq!(f.vector().valid_mask(), 0);
+        // Resync at 8 s: book features at once, no window yet, no OFI (no predecessor).
+        apply(&mut f, &mut book, diff(8_000, vec![], vec![]));
+        let v = f.vector();
+        assert_eq!(f.valid_from_ns(), 8_000_000_000);
+        assert!(v.is_valid(idx::MID) && !v.is_valid(idx::OFI));
+        assert!((0..3).all(|w| !v.window_valid(w)));
+        // The 1 s window comes back at 9 s exactly, the 2 s one at 10 s, the 5 s one at 13 s.
+        for (ms, want) in [
+            (8_999, [false; 3]),
+            (9_000, [true, false, false]),
+            (10_000, [true, true, false]),
+            (12_999, [true, true, false]),
+            (13_000, [true, true, true]),
+        ] {
+            f.on_ticker(&ticker(Some(ms)));
+            let v = f.vector();
+            assert_eq!(
+                std::array::from_fn(|w| v.window_valid(w)),
+                want,
+                "at {ms} ms"
+            );
+            assert_eq!(v.is_valid(idx::TRADE_RATE), want[0]);
+            assert_eq!(v.is_valid(idx::OFI + 3), want[2]);
+        }
+        // The pre-gap OFI left every window; the return over 5 s is from the resync mid.
+        assert_eq!(f.vector().get(idx::OFI + 3), Some(0.0));
+        assert_eq!(f.vector().get(idx::RET + 2), Some(0.0));
+        // A reset behaves like a gap (idempotent inside the hole).
+        f.on_gap(None);
+        f.on_gap(None);
+        assert_eq!(f.vector().valid_mask(), 0);
+    }
+
+    #[test]
+    fn returns_volatility_and_mid_age() {
+        let mut f = FeatureState::new(params());
+        let mut a = OrderBook::new();
+        a.load(&[lv(100, 1)], &[lv(102, 1)], 0);
+        let mut b = OrderBook::new();
+        b.load(&[lv(101, 1)], &[lv(103, 1)], 0);
+        f.on_book(&a, &diff(0, vec![], vec![]));
+        assert_eq!(
+            f.vector().get(idx::MID_AGE),
+            None,
+            "no change seen since the sync"
+        );
+        // Mid 101 → 102 at 1 s.
+        f.on_book(&b, &diff(1_000, vec![], vec![]));
+        let r = (1.0f64 / 101.0).ln_1p();
+        assert_eq!(f.vector().get(idx::MID_AGE), Some(0.0));
+        f.on_ticker(&ticker(Some(1_250)));
+        assert_eq!(f.vector().get(idx::MID_AGE), Some(0.25));
+        // ret over 5 s is valid from 5 s after the sync: mid 101 → 102; rv is the one return.
+        f.on_ticker(&ticker(Some(5_000)));
+        let v = f.vector();
+        let ret = v.get(idx::RET + 2).expect("ret");
+        assert!((ret - 1e4 * r).abs() < 1e-12 * ret, "{ret}");
+        let rv = v.get(idx::RV + 2).expect("rv");
+        assert!((rv - 1e4 * r).abs() < 1e-12 * rv, "{rv}");
+        // The 1 s window no longer holds it.
+        assert_eq!(v.get(idx::RV), Some(0.0));
+        assert_eq!(v.get(idx::RET), Some(0.0));
+        // EWMA (half-life 1 s, valid 1 s after the sync): one return r at 1 s, read at 5 s.
+        let want = 1e4
+            * (r * r * 0.5f64.powi(4) / (1.0 / std::f64::consts::LN_2 * (1.0 - 0.5f64.powi(5))))
+                .sqrt();
+        let got = v.get(idx::EWMA_VOL).expect("ewma");
+        assert!((got - want).abs() < 1e-12 * want, "{got} vs {want}");
+    }
+}
