@@ -255,6 +255,25 @@ fn quantize_r2(r: f64) -> u128 {
     (r * r * R2_SCALE).round() as u128
 }
 
+/// `x as f64`, through a one-instruction conversion when it fits in i64 (the common case):
+/// the 128-bit conversion is a library call. Same value either way (round to nearest).
+#[inline]
+fn fu(x: u128) -> f64 {
+    match i64::try_from(x) {
+        Ok(v) => v as f64,
+        Err(_) => x as f64,
+    }
+}
+
+/// See [`fu`].
+#[inline]
+fn fi(x: i128) -> f64 {
+    match i64::try_from(x) {
+        Ok(v) => v as f64,
+        Err(_) => x as f64,
+    }
+}
+
 fn gcd(mut a: u64, mut b: u64) -> u64 {
     while b != 0 {
         (a, b) = (b, a % b);
@@ -463,6 +482,12 @@ pub struct FeatureState {
     trade_since_resync: bool,
     ewma_s: f64,
     ewma_t: u64,
+    /// 2^(−(ewma_t − valid_from)/half-life).
+    ewma_age: f64,
+    /// Per window, the (mid, start mid) its `ret` was computed from.
+    ret_key: [(u128, u128); N_WINDOWS],
+    /// The last best bid/ask prices folded into `tick`.
+    folded: [u64; 2],
     diffs: Windows<DiffEntry, DiffSums>,
     trades: Windows<TradeEntry, TradeSums>,
     tickers: Windows<TickEntry, TickSums>,
@@ -512,6 +537,9 @@ impl FeatureState {
             trade_since_resync: false,
             ewma_s: 0.0,
             ewma_t: 0,
+            ewma_age: 1.0,
+            ret_key: [(0, 0); N_WINDOWS],
+            folded: [0; 2],
             diffs: Windows::default(),
             trades: Windows::default(),
             tickers: Windows::default(),
@@ -624,6 +652,7 @@ impl FeatureState {
             self.trade_since_resync = false;
             self.ewma_s = 0.0;
             self.ewma_t = t;
+            self.ewma_age = 1.0;
         }
         self.book_update(book, t);
         self.finish(t, EventKind::Depth, 0b111, 0, 0);
@@ -698,10 +727,12 @@ impl FeatureState {
             aq[i] = l.qty.0;
             na = i + 1;
         }
-        if nb > 0 {
+        if nb > 0 && bp[0] != self.folded[0] {
+            self.folded[0] = bp[0];
             self.fold_tick(bp[0]);
         }
-        if na > 0 {
+        if na > 0 && ap[0] != self.folded[1] {
+            self.folded[1] = ap[0];
             self.fold_tick(ap[0]);
         }
         let m2 = if nb > 0 && na > 0 {
@@ -731,8 +762,8 @@ impl FeatureState {
                 }
                 mlofi += e;
             }
-            v[idx::OFI] = ofi as f64 / S8;
-            v[idx::MLOFI] = mlofi as f64 / S8;
+            v[idx::OFI] = fi(ofi) / S8;
+            v[idx::MLOFI] = fi(mlofi) / S8;
             def |= bit(idx::OFI) | bit(idx::MLOFI);
         }
         self.prev.bp[..k].copy_from_slice(&bp[..k]);
@@ -743,7 +774,7 @@ impl FeatureState {
         // Mid log-return against the previous update.
         let mut r2 = 0u128;
         if self.prev_known && self.m2 > 0 && m2 > 0 && m2 != self.m2 {
-            let r = ((m2 as i128 - self.m2 as i128) as f64 / self.m2 as f64).ln_1p();
+            let r = (fi(m2 as i128 - self.m2 as i128) / fu(self.m2)).ln_1p();
             r2 = quantize_r2(r);
             self.mid_changed = true;
             self.t_mid_change = t;
@@ -751,6 +782,7 @@ impl FeatureState {
             let h = self.p.ewma_half_life_ns as f64;
             self.ewma_s = self.ewma_s * (-((t - self.ewma_t) as f64) / h).exp2() + r * r;
             self.ewma_t = t;
+            self.ewma_age = (-((t - self.valid_from) as f64) / h).exp2();
         }
         self.prev_known = true;
         self.m2 = m2;
@@ -762,15 +794,15 @@ impl FeatureState {
             v[idx::ASK_PX] = a as f64 / S8;
             v[idx::BID_QTY] = qb as f64 / S8;
             v[idx::ASK_QTY] = qa as f64 / S8;
-            v[idx::MID] = m2 as f64 / (2.0 * S8);
+            v[idx::MID] = fu(m2) / (2.0 * S8);
             let micro_num = b as u128 * qa + a as u128 * qb;
-            v[idx::MICROPRICE] = micro_num as f64 / (qb + qa) as f64 / S8;
+            v[idx::MICROPRICE] = fu(micro_num) / fu(qb + qa) / S8;
             v[idx::MICRO_MINUS_MID] =
-                (spread * (qb as i128 - qa as i128)) as f64 / (2 * (qb + qa)) as f64 / S8;
-            v[idx::SPREAD] = spread as f64 / S8;
-            v[idx::SPREAD_BPS] = spread as f64 * 2e4 / m2 as f64;
+                fi(spread * (qb as i128 - qa as i128)) / fu(2 * (qb + qa)) / S8;
+            v[idx::SPREAD] = fi(spread) / S8;
+            v[idx::SPREAD_BPS] = fi(spread) * 2e4 / fu(m2);
             v[idx::TICK] = self.tick as f64 / S8;
-            v[idx::SPREAD_TICKS] = spread as f64 / self.tick as f64;
+            v[idx::SPREAD_TICKS] = fi(spread) / self.tick as f64;
             v[idx::ONE_TICK] = f64::from(u8::from(spread == self.tick as i128));
             def |= bit(idx::BID_PX)
                 | bit(idx::ASK_PX)
@@ -801,16 +833,16 @@ impl FeatureState {
                 wnum += w as i128 * (qb as i128 - qa as i128);
                 wden += w * (qb + qa);
                 if i + 1 == self.p.depth_levels[j] {
-                    v[idx::BID_DEPTH + j] = sb as f64 / S8;
-                    v[idx::ASK_DEPTH + j] = sa as f64 / S8;
-                    v[idx::BID_NOTIONAL + j] = nbn as f64 / (S8 * S8);
-                    v[idx::ASK_NOTIONAL + j] = nan as f64 / (S8 * S8);
-                    v[idx::IMBALANCE + 1 + j] = (sb as i128 - sa as i128) as f64 / (sb + sa) as f64;
+                    v[idx::BID_DEPTH + j] = fu(sb) / S8;
+                    v[idx::ASK_DEPTH + j] = fu(sa) / S8;
+                    v[idx::BID_NOTIONAL + j] = fu(nbn) / (S8 * S8);
+                    v[idx::ASK_NOTIONAL + j] = fu(nan) / (S8 * S8);
+                    v[idx::IMBALANCE + 1 + j] = fi(sb as i128 - sa as i128) / fu(sb + sa);
                     j += 1;
                 }
             }
-            v[idx::IMBALANCE] = (qb as i128 - qa as i128) as f64 / (qb + qa) as f64;
-            v[idx::IMBALANCE + 1 + N_DEPTHS] = wnum as f64 / wden as f64;
+            v[idx::IMBALANCE] = fi(qb as i128 - qa as i128) / fu(qb + qa);
+            v[idx::IMBALANCE + 1 + N_DEPTHS] = fi(wnum) / fu(wden);
             for j in 0..N_DEPTHS {
                 def |= bit(idx::BID_DEPTH + j)
                     | bit(idx::ASK_DEPTH + j)
@@ -821,11 +853,24 @@ impl FeatureState {
             def |= bit(idx::IMBALANCE) | bit(idx::IMBALANCE + 1 + N_DEPTHS);
 
             // Depth within ±x bps of mid: bids priced ≥ mid·(1 − x/10⁴), asks ≤ mid·(1 + x/10⁴).
-            let x = self.p.band_bps as u128;
-            let lo = (m2 * (10_000 - x)).div_ceil(20_000);
-            let hi = (m2 * (10_000 + x) / 20_000).min(u64::MAX as u128);
-            v[idx::BID_DEPTH + N_DEPTHS] = book.bids.qty_within(Price(lo as u64)) as f64 / S8;
-            v[idx::ASK_DEPTH + N_DEPTHS] = book.asks.qty_within(Price(hi as u64)) as f64 / S8;
+            let x = self.p.band_bps as u64;
+            let (lo, hi) = if m2 < 1 << 49 {
+                // 64-bit arithmetic (no overflow: x ≤ 1000) where it fits: 128-bit division
+                // is a library call.
+                let m = m2 as u64;
+                (
+                    (m * (10_000 - x)).div_ceil(20_000),
+                    m * (10_000 + x) / 20_000,
+                )
+            } else {
+                let x = x as u128;
+                (
+                    (m2 * (10_000 - x)).div_ceil(20_000) as u64,
+                    (m2 * (10_000 + x) / 20_000).min(u64::MAX as u128) as u64,
+                )
+            };
+            v[idx::BID_DEPTH + N_DEPTHS] = fu(book.bids.qty_within(Price(lo))) / S8;
+            v[idx::ASK_DEPTH + N_DEPTHS] = fu(book.asks.qty_within(Price(hi))) / S8;
             def |= bit(idx::BID_DEPTH + N_DEPTHS) | bit(idx::ASK_DEPTH + N_DEPTHS);
         }
         self.defined = def;
@@ -852,7 +897,7 @@ impl FeatureState {
         let b = bit(idx::TRADE_VS_MID);
         if self.trade_since_resync && self.m2 > 0 {
             let d = 2 * self.last_trade_px as i128 - self.m2 as i128;
-            self.v.values[idx::TRADE_VS_MID] = d as f64 * 1e4 / self.m2 as f64;
+            self.v.values[idx::TRADE_VS_MID] = fi(d) * 1e4 / fu(self.m2);
             self.defined |= b;
         } else {
             self.defined &= !b;
@@ -917,8 +962,10 @@ impl FeatureState {
         let since = t.saturating_sub(self.valid_from);
         if !self.hole && self.m2 > 0 && since >= h {
             let hf = h as f64;
-            let s = self.ewma_s * (-((t - self.ewma_t) as f64) / hf).exp2();
-            let weight_s = hf / NS / std::f64::consts::LN_2 * (1.0 - (-(since as f64) / hf).exp2());
+            // One exp2: 2^(−(t − valid_from)/h) = 2^(−(ewma_t − valid_from)/h) · 2^(−(t − ewma_t)/h).
+            let decay = (-((t - self.ewma_t) as f64) / hf).exp2();
+            let s = self.ewma_s * decay;
+            let weight_s = hf / NS / std::f64::consts::LN_2 * (1.0 - self.ewma_age * decay);
             v[idx::EWMA_VOL] = 1e4 * (s / weight_s).sqrt();
             self.defined |= bit(idx::EWMA_VOL);
         } else {
@@ -935,19 +982,19 @@ impl FeatureState {
         let s = &self.diffs.sums[w];
         let v = &mut self.v.values;
         let n = s.n as f64;
-        v[idx::OFI + 1 + w] = s.ofi as f64 / S8;
-        v[idx::MLOFI + 1 + w] = s.mlofi as f64 / S8;
+        v[idx::OFI + 1 + w] = fi(s.ofi) / S8;
+        v[idx::MLOFI + 1 + w] = fi(s.mlofi) / S8;
         v[idx::OFI_NORM + w] = if s.d1 > 0 {
-            s.ofi as f64 * (2.0 * n) / s.d1 as f64
+            fi(s.ofi) * (2.0 * n) / fu(s.d1)
         } else {
             0.0
         };
         v[idx::MLOFI_NORM + w] = if s.dk > 0 {
-            s.mlofi as f64 * (2.0 * self.p.ofi_levels as f64 * n) / s.dk as f64
+            fi(s.mlofi) * (2.0 * self.p.ofi_levels as f64 * n) / fu(s.dk)
         } else {
             0.0
         };
-        v[idx::RV + w] = 1e4 * (s.r2 as f64 / R2_SCALE).sqrt();
+        v[idx::RV + w] = 1e4 * (fu(s.r2) / R2_SCALE).sqrt();
         v[idx::DEPTH_RATE + w] = n / self.w_s[w];
         let mut def = bit(idx::OFI + 1 + w)
             | bit(idx::MLOFI + 1 + w)
@@ -956,8 +1003,13 @@ impl FeatureState {
             | bit(idx::RV + w)
             | bit(idx::DEPTH_RATE + w);
         if s.start_m2 > 0 && self.m2 > 0 {
-            let d = self.m2 as i128 - s.start_m2 as i128;
-            v[idx::RET + w] = 1e4 * (d as f64 / s.start_m2 as f64).ln_1p();
+            // ln_1p only when one of the two mids moved since the last read-out.
+            let key = (self.m2, s.start_m2);
+            if self.ret_key[w] != key {
+                self.ret_key[w] = key;
+                let d = self.m2 as i128 - s.start_m2 as i128;
+                v[idx::RET + w] = 1e4 * (fi(d) / fu(s.start_m2)).ln_1p();
+            }
             def |= bit(idx::RET + w);
         }
         self.defined = (self.defined & !bit(idx::RET + w)) | def;
@@ -967,9 +1019,9 @@ impl FeatureState {
         let s = &self.trades.sums[w];
         let v = &mut self.v.values;
         v[idx::TRADE_RATE + w] = s.n as f64 / self.w_s[w];
-        v[idx::VOLUME + w] = s.vol as f64 / S8;
+        v[idx::VOLUME + w] = fu(s.vol) / S8;
         let signed = 2 * s.vol_buy as i128 - s.vol as i128;
-        v[idx::SIGNED_VOLUME + w] = signed as f64 / S8;
+        v[idx::SIGNED_VOLUME + w] = fi(signed) / S8;
         let mut def = bit(idx::TRADE_RATE + w) | bit(idx::VOLUME + w) | bit(idx::SIGNED_VOLUME + w);
         let mask = bit(idx::TRADE_IMBALANCE + w)
             | bit(idx::VOLUME_IMBALANCE + w)
@@ -980,15 +1032,15 @@ impl FeatureState {
             def |= bit(idx::TRADE_IMBALANCE + w);
         }
         if s.vol > 0 {
-            v[idx::VOLUME_IMBALANCE + w] = signed as f64 / s.vol as f64;
-            v[idx::VWAP + w] = s.notional as f64 / s.vol as f64 / S8;
+            v[idx::VOLUME_IMBALANCE + w] = fi(signed) / fu(s.vol);
+            v[idx::VWAP + w] = fu(s.notional) / fu(s.vol) / S8;
             def |= bit(idx::VOLUME_IMBALANCE + w) | bit(idx::VWAP + w);
         }
         if s.n_iv >= 2 {
             // (σ − μ)/(σ + μ) = (√(nΣτ² − (Στ)²) − Στ) / (√(…) + Στ): n cancels.
             let var = s.n_iv as u128 * s.s_iv2 - s.s_iv * s.s_iv;
-            let sd = (var as f64).sqrt();
-            let mu = s.s_iv as f64;
+            let sd = fu(var).sqrt();
+            let mu = fu(s.s_iv);
             if sd + mu > 0.0 {
                 v[idx::BURSTINESS + w] = (sd - mu) / (sd + mu);
                 def |= bit(idx::BURSTINESS + w);

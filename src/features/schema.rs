@@ -429,6 +429,26 @@ mod tests {
         assert_eq!(families.len(), FAMILIES.len());
     }
 
+    /// README's "Features" table lists every family with its unit, in order.
+    #[test]
+    fn readme_documents_every_family() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+        let readme = std::fs::read_to_string(path).expect("README.md");
+        let mut at = readme
+            .find("| family | keys | unit | meaning |")
+            .expect("table");
+        for f in FAMILIES {
+            let row = format!("| `{}` |", f.name);
+            let i = readme[at..]
+                .find(&row)
+                .unwrap_or_else(|| panic!("{} not in order", f.name));
+            at += i;
+            let line = readme[at..].lines().next().unwrap_or_default();
+            assert!(line.contains(&format!("| {} |", f.unit)), "{line}");
+        }
+        assert!(readme.contains(&format!("version {FEATURE_SCHEMA_VERSION}")));
+    }
+
     #[test]
     fn window_labels() {
         assert_eq!(window_label(1_000_000_000), "1s");
