@@ -1,10 +1,12 @@
 //! Feature-engine benchmarks on the real Binance spot BTCUSDT capture (../shared/data, both
 //! day files, inflated and decoded once; nothing is parsed or read inside a timed loop).
 //!
-//! - `features/per_event_all`: one event of the real stream per iteration, in capture order —
-//!   a diff is applied to the book and then fed to the features (all of them, one symbol), a
-//!   trade or bookTicker is fed to the features. `features/per_event_book_only` is the same
-//!   loop without features: the difference is what the features cost per event.
+//! - `features/per_event_features_only`: what the features (all of them, one symbol) add to
+//!   one event of the real stream, in capture order: each sample times the same events with
+//!   and without features and reports the difference (the target's figure).
+//! - `features/per_event_all`: one event per iteration — a diff applied to the book then fed to
+//!   the features, a trade or bookTicker fed to the features; `features/per_event_book_only` is
+//!   the same loop without features.
 //! - `replay/spot_capture_features` vs `replay/spot_capture_books_only`: the whole capture from
 //!   memory through parser, engine and features, in messages/s.
 //!
@@ -209,6 +211,28 @@ fn bench_features(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("features");
     g.throughput(Throughput::Elements(1));
+    // The features alone: each sample runs the same events through a player with features and
+    // one without (kept in step), and reports the difference. Book application cancels out.
+    {
+        let mut with = Player::new(&snap, &evs, true);
+        let mut without = Player::new(&snap, &evs, false);
+        g.bench_function("per_event_features_only", |b| {
+            b.iter_custom(|iters| {
+                let t0 = Instant::now();
+                for _ in 0..iters {
+                    with.step();
+                    black_box(with.features.as_ref().map(|f| f.vector().ts_ns()));
+                }
+                let a = t0.elapsed();
+                let t1 = Instant::now();
+                for _ in 0..iters {
+                    without.step();
+                    black_box(without.features.is_some());
+                }
+                a.saturating_sub(t1.elapsed())
+            })
+        });
+    }
     for (name, with) in [("per_event_all", true), ("per_event_book_only", false)] {
         let mut p = Player::new(&snap, &evs, with);
         g.bench_function(name, |b| {

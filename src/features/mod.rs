@@ -255,14 +255,21 @@ fn quantize_r2(r: f64) -> u128 {
     (r * r * R2_SCALE).round() as u128
 }
 
-/// `x as f64`, through a one-instruction conversion when it fits in i64 (the common case):
-/// the 128-bit conversion is a library call. Same value either way (round to nearest).
+/// `x as f64` (correctly rounded, to nearest even) without the 128-bit library call: values
+/// that fit in i64 convert in one instruction; larger ones (notionals are ~10²¹ in mantissa
+/// units) keep their top 64 bits, with a sticky bit for whatever lies below, and convert those.
+/// Bit for bit the same as `as f64` (a unit test holds it to that).
 #[inline]
 fn fu(x: u128) -> f64 {
-    match i64::try_from(x) {
-        Ok(v) => v as f64,
-        Err(_) => x as f64,
+    if x >> 63 == 0 {
+        return x as i64 as f64;
     }
+    // x ≥ 2^63: shift right so exactly 64 significant bits remain (s may be 0).
+    let s = 64 - x.leading_zeros();
+    let hi = (x >> s) as u64;
+    let sticky = (x & ((1u128 << s) - 1) != 0) as u64;
+    // 2^s is exact, and so is the product.
+    (hi | sticky) as f64 * f64::from_bits((1023 + s as u64) << 52)
 }
 
 /// See [`fu`].
@@ -270,7 +277,8 @@ fn fu(x: u128) -> f64 {
 fn fi(x: i128) -> f64 {
     match i64::try_from(x) {
         Ok(v) => v as f64,
-        Err(_) => x as f64,
+        Err(_) if x < 0 => -fu(x.unsigned_abs()),
+        Err(_) => fu(x as u128),
     }
 }
 
@@ -501,8 +509,16 @@ pub struct FeatureState {
 }
 
 impl FeatureState {
-    /// `params` must have passed [`FeatureParams::validate`] (the config does it).
+    /// `params` should have passed [`FeatureParams::validate`] (the config does it); ones that
+    /// do not are replaced by the defaults, with a warning, rather than computing nonsense.
     pub fn new(params: FeatureParams) -> Self {
+        let params = match params.validate() {
+            Ok(()) => params,
+            Err(why) => {
+                tracing::warn!("feature parameters refused ({why}): using the defaults");
+                FeatureParams::default()
+            }
+        };
         let schema = Schema::new(&params);
         let mut book_group = 0u128;
         let mut window_group = [0u128; N_WINDOWS];
@@ -933,7 +949,7 @@ impl FeatureState {
         if !self.hole {
             groups |= self.book_group;
             for (w, ok) in window_valid.iter_mut().enumerate() {
-                if t >= self.valid_from + self.p.windows_ns[w] {
+                if t >= self.valid_from.saturating_add(self.p.windows_ns[w]) {
                     *ok = true;
                     groups |= self.window_group[w];
                 }
@@ -1114,6 +1130,37 @@ mod tests {
             ofi_levels: 2,
             band_bps: 100,
             ewma_half_life_ns: 1_000_000_000,
+        }
+    }
+
+    #[test]
+    fn fast_128_bit_conversions_equal_as_f64() {
+        let mut x = 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834u128;
+        let mut cases: Vec<u128> = vec![
+            0,
+            1,
+            (1 << 63) - 1,
+            1 << 63,
+            (1 << 64) - 1,
+            1 << 64,
+            u128::MAX,
+            // Ties at the rounding position, with and without bits below.
+            (1 << 80) + (1 << 27),
+            (1 << 80) + (1 << 27) + 1,
+            (1 << 80) + (3 << 27),
+        ];
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cases.push(x >> (x % 128));
+        }
+        for &c in &cases {
+            assert_eq!(fu(c).to_bits(), (c as f64).to_bits(), "{c}");
+            let i = c as i128;
+            assert_eq!(fi(i).to_bits(), (i as f64).to_bits(), "{i}");
+            let n = i.wrapping_neg();
+            assert_eq!(fi(n).to_bits(), (n as f64).to_bits(), "{n}");
         }
     }
 

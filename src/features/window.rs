@@ -68,7 +68,7 @@ impl<E: Timed, S: Sums<E>> Windows<E, S> {
             let mut c = self.cursor[i];
             while c < end {
                 let e = &self.ring[(c - self.base) as usize];
-                if e.t() + w > now {
+                if e.t().saturating_add(w) > now {
                     break;
                 }
                 self.sums[i].sub(e);
