@@ -285,8 +285,10 @@ fn bench_replay(c: &mut Criterion) {
             hint,
         ))]
     };
+    // Books only, as before features existed (benches/features.rs measures them).
     let opts = ReplayOptions {
         strict: true,
+        features: None,
         ..ReplayOptions::default()
     };
     // Check once that the replay is the real one: every frame read, no error, the book synced.

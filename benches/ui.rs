@@ -16,9 +16,13 @@ use ratatui::backend::TestBackend;
 
 fn view() -> View {
     let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/binance-spot");
-    assert!(d.is_dir(), "{} not found: benchmarks read the real captures", d.display());
-    let mut p = Player::open(&[d.join("btcusdt_20240808.gz")], PlayerOptions::default())
-        .expect("open");
+    assert!(
+        d.is_dir(),
+        "{} not found: benchmarks read the real captures",
+        d.display()
+    );
+    let mut p =
+        Player::open(&[d.join("btcusdt_20240808.gz")], PlayerOptions::default()).expect("open");
     // Three minutes into the capture: full history for the chart and the heatmap.
     while p.status().fed < 30_000 {
         if p.poll(0).expect("poll") == Poll::Done {

@@ -24,6 +24,7 @@ pub struct Config {
     pub record: RecordConfig,
     pub clock: ClockConfig,
     pub ui: UiConfig,
+    pub features: FeaturesConfig,
 }
 
 /// The terminal screen.
@@ -109,6 +110,55 @@ impl Default for ClockConfig {
             probe_every: Duration::from_secs(30),
             probe_timeout: Duration::from_secs(5),
         }
+    }
+}
+
+/// The feature engine (see `src/features/mod.rs` for the definitions, README "Features").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeaturesConfig {
+    /// Compute features per symbol (off: books only).
+    pub enabled: bool,
+    /// Three window lengths, ascending, in exchange event time.
+    #[serde(with = "durations_str")]
+    pub windows: [Duration; crate::features::N_WINDOWS],
+    /// Three top-N depths, ascending.
+    pub depth_levels: [usize; crate::features::N_DEPTHS],
+    /// Levels 1..k summed in the multi-level OFI.
+    pub ofi_levels: usize,
+    /// Half-width in bps of the depth band around mid.
+    pub depth_band_bps: u32,
+    /// Half-life of the EWMA volatility (event time).
+    #[serde(with = "duration_str")]
+    pub ewma_half_life: Duration,
+}
+
+impl Default for FeaturesConfig {
+    fn default() -> Self {
+        let p = crate::features::FeatureParams::default();
+        FeaturesConfig {
+            enabled: true,
+            windows: p.windows_ns.map(Duration::from_nanos),
+            depth_levels: p.depth_levels,
+            ofi_levels: p.ofi_levels,
+            depth_band_bps: p.band_bps,
+            ewma_half_life: Duration::from_nanos(p.ewma_half_life_ns),
+        }
+    }
+}
+
+impl FeaturesConfig {
+    /// The engine's parameters; `None` when disabled.
+    pub fn params(&self) -> Option<crate::features::FeatureParams> {
+        self.enabled.then(|| crate::features::FeatureParams {
+            windows_ns: self
+                .windows
+                .map(|d| d.as_nanos().min(u64::MAX as u128) as u64),
+            depth_levels: self.depth_levels,
+            ofi_levels: self.ofi_levels,
+            band_bps: self.depth_band_bps,
+            ewma_half_life_ns: self.ewma_half_life.as_nanos().min(u64::MAX as u128) as u64,
+        })
     }
 }
 
@@ -502,6 +552,11 @@ impl Config {
                 "must be positive",
             ));
         }
+        if let Some(p) = self.features.params()
+            && let Err(why) = p.validate()
+        {
+            return Err(bad("features", format!("{:?}", self.features), &why));
+        }
         let l = &self.live;
         let speeds: &[&str] = match l.market {
             Market::Spot => &["100ms", "1000ms"],
@@ -686,6 +741,33 @@ mod size_str {
     }
 }
 
+/// A fixed array of durations as strings (`["1s", "10s", "60s"]`).
+mod durations_str {
+    use super::*;
+
+    pub fn serialize<S: Serializer, const N: usize>(
+        d: &[Duration; N],
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        d.map(format_duration).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+        d: D,
+    ) -> Result<[Duration; N], D::Error> {
+        let v = Vec::<String>::deserialize(d)?;
+        let got = v.len();
+        let parsed = v
+            .iter()
+            .map(|s| parse_duration(s))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(serde::de::Error::custom)?;
+        parsed
+            .try_into()
+            .map_err(|_| serde::de::Error::custom(format!("expected {N} durations, got {got}")))
+    }
+}
+
 mod duration_str {
     use super::*;
 
@@ -768,6 +850,22 @@ mod tests {
             m.contains("c.toml") && m.contains("stale_after") && m.contains("parsecs"),
             "{m}"
         );
+
+        let e = Config::from_toml(
+            "[features]\nwindows = [\"10s\", \"1s\", \"60s\"]\n",
+            "c.toml",
+        )
+        .expect_err("order");
+        let m = e.to_string();
+        assert!(
+            m.contains("c.toml") && m.contains("features") && m.contains("ascending"),
+            "{m}"
+        );
+        let e = Config::from_toml("[features]\nwindows = [\"1s\", \"10s\"]\n", "c.toml")
+            .expect_err("count");
+        assert!(e.to_string().contains("expected 3 durations"), "{e}");
+        let e = Config::from_toml("[features]\nofi_levels = 99\n", "c.toml").expect_err("k");
+        assert!(e.to_string().contains("ofi_levels"), "{e}");
 
         let e = Config::from_toml("[live]\nmarket = \"margin\"\n", "c.toml").expect_err("enum");
         assert!(e.to_string().contains("margin"), "{e}");

@@ -6,10 +6,11 @@
 //!
 //! After every frame the engine took in, the symbol it touched contributes its outputs: sync
 //! phase and counters, last update id, the top [`DIGEST_LEVELS`] levels of each side, trade and
-//! bookTicker counts, the last trade, the cross-check counts. A refused frame contributes its
-//! error text, a book reset its symbol. Receive times are not hashed (they are inputs, and they
-//! are what pacing changes); event times are, through the trades. Later outputs (features,
-//! model outputs) are added here as they arrive.
+//! bookTicker counts, the last trade, the cross-check counts, and the feature vector (every
+//! value's exact bits and its validity). A refused frame contributes its error text, a book
+//! reset its symbol. Receive times are not hashed (they are inputs, and they are what pacing
+//! changes); event times are, through the trades and features. Model outputs are added here as
+//! they arrive.
 //!
 //! The hash is two independent 64-bit multiply–xor lanes over 64-bit words (FNV-style, not
 //! cryptographic): fast, stable across runs, platforms and versions of Rust, which a
@@ -119,6 +120,18 @@ impl Digest {
                 self.word(w);
             }
             self.word(u64::from(t.buyer_is_maker));
+        }
+        if let Some(f) = st.features() {
+            let v = f.vector();
+            self.word(f.updates());
+            self.word(v.ts_ns());
+            let m = v.valid_mask();
+            self.word(m as u64);
+            self.word((m >> 64) as u64);
+            // Exact bits: the features are deterministic functions of the frames.
+            for x in v.iter() {
+                self.word(x.map_or(u64::MAX, f64::to_bits));
+            }
         }
     }
 

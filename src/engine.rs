@@ -1,13 +1,14 @@
 //! The engine: one owner for every symbol's market state, driven one raw frame at a time.
 //!
-//! Owns: the decoder, each symbol's [`BookSync`], the bookTicker cross-check and per-symbol
-//! counters. Must not touch: I/O, clocks (receive times arrive on the frames), the screen. Live
+//! Owns: the decoder, each symbol's [`BookSync`], its [`FeatureState`], the bookTicker
+//! cross-check and per-symbol counters. Must not touch: I/O, clocks (receive times arrive on the frames), the screen. Live
 //! ingest, replay, tests and benchmarks all drive this same code through [`Engine::on_frame`].
 
 use std::collections::VecDeque;
 
-use crate::book::sync::{BookSync, DEFAULT_MAX_BUFFER, Rules};
+use crate::book::sync::{BookSync, DEFAULT_MAX_BUFFER, Rules, SnapshotOutcome};
 use crate::book::{Bbo, OrderBook};
+use crate::features::{FeatureParams, FeatureState};
 use crate::market::Market;
 use crate::num::{Nanos, Symbol, UpdateId};
 use crate::wire::binance::Decoder;
@@ -50,6 +51,21 @@ pub struct EngineConfig {
     pub max_buffer: usize,
     /// Recent history kept per symbol for the screen (`None`: none kept).
     pub history: Option<crate::view::HistoryConfig>,
+    /// Per-symbol features (`None`: off, the engine keeps books only).
+    pub features: Option<FeatureParams>,
+    /// Record what the features take in (tests that recompute them independently).
+    #[doc(hidden)]
+    pub feature_tap: bool,
+}
+
+impl EngineConfig {
+    /// Books without features (the local exchange, which only serves books).
+    pub fn books_only() -> Self {
+        EngineConfig {
+            features: None,
+            ..EngineConfig::default()
+        }
+    }
 }
 
 impl Default for EngineConfig {
@@ -58,6 +74,8 @@ impl Default for EngineConfig {
             market: None,
             max_buffer: DEFAULT_MAX_BUFFER,
             history: Some(crate::view::HistoryConfig::default()),
+            features: Some(FeatureParams::default()),
+            feature_tap: false,
         }
     }
 }
@@ -167,6 +185,8 @@ pub struct SymbolState {
     last_trade_ids: [Option<u64>; 2],
     last_ticker_u: Option<UpdateId>,
     forced: bool,
+    /// Boxed: it is large and most of the engine's work never looks at it.
+    features: Option<Box<FeatureState>>,
 }
 
 impl SymbolState {
@@ -187,7 +207,19 @@ impl SymbolState {
             last_trade_ids: [None, None],
             last_ticker_u: None,
             forced: cfg.market.is_some(),
+            features: cfg.features.map(|p| {
+                let mut f = Box::new(FeatureState::new(p));
+                if cfg.feature_tap {
+                    f.enable_tap();
+                }
+                f
+            }),
         }
+    }
+
+    /// The symbol's features (the latest vector is [`FeatureState::vector`]), if enabled.
+    pub fn features(&self) -> Option<&FeatureState> {
+        self.features.as_deref()
     }
 
     pub fn book(&self) -> &OrderBook {
@@ -302,6 +334,9 @@ impl Engine {
         if let Some(st) = self.symbols.iter_mut().find(|x| x.symbol == s) {
             st.sync.reset();
             st.ticker_check.on_gap();
+            if let Some(f) = &mut st.features {
+                f.on_gap(None);
+            }
             st.last_trade_ids = [None, None];
             st.last_ticker_u = None;
         }
@@ -369,11 +404,29 @@ impl Engine {
                     st.learn_market(Market::futures_for(symbol))?;
                 }
                 let SymbolState {
-                    sync, ticker_check, ..
+                    sync,
+                    ticker_check,
+                    features,
+                    ..
                 } = st;
-                sync.on_snapshot(s, &mut |book, d| {
-                    ticker_check.on_applied(symbol, d.final_id, book.bbo())
+                if let Some(f) = features.as_deref_mut() {
+                    f.tap_snapshot(s);
+                }
+                let outcome = sync.on_snapshot(s, &mut |book, d| {
+                    ticker_check.on_applied(symbol, d.final_id, book.bbo());
+                    if let Some(f) = features.as_deref_mut() {
+                        f.on_book(book, d);
+                    }
                 });
+                if let Some(f) = features.as_deref_mut() {
+                    if outcome == SnapshotOutcome::Ignored {
+                        f.tap_snapshot_ignored();
+                    }
+                    // The buffered diffs may break the chain after bridging it.
+                    if !sync.is_synced() {
+                        f.on_gap(None);
+                    }
+                }
                 Ok(())
             }
             Event::Trade(t) => {
@@ -385,6 +438,9 @@ impl Engine {
                 *slot = Some(t.id);
                 st.trades += 1;
                 st.last_trade = Some(t);
+                if let Some(f) = &mut st.features {
+                    f.on_trade(&t);
+                }
                 Ok(())
             }
             Event::BookTicker(t) => {
@@ -396,6 +452,9 @@ impl Engine {
                 st.book_tickers += 1;
                 let last = st.sync.is_synced().then(|| st.sync.book().last_update_id);
                 st.ticker_check.on_ticker(symbol, &t, last);
+                if let Some(f) = &mut st.features {
+                    f.on_ticker(&t);
+                }
                 Ok(())
             }
             Event::Other(_) => Ok(()),
@@ -412,13 +471,22 @@ fn on_depth(st: &mut SymbolState, d: &DepthUpdate) -> Result<(), EngineError> {
     st.learn_market(seen)?;
     let symbol = st.symbol;
     let SymbolState {
-        sync, ticker_check, ..
+        sync,
+        ticker_check,
+        features,
+        ..
     } = st;
     let outcome = sync.on_diff(d, &mut |book, d| {
-        ticker_check.on_applied(symbol, d.final_id, book.bbo())
+        ticker_check.on_applied(symbol, d.final_id, book.bbo());
+        if let Some(f) = features.as_deref_mut() {
+            f.on_book(book, d);
+        }
     });
     if let crate::book::sync::DiffOutcome::Gap(g) = outcome {
         ticker_check.on_gap();
+        if let Some(f) = features.as_deref_mut() {
+            f.on_gap(Some(d.event_time_ms));
+        }
         tracing::warn!(%symbol, expected = g.expected, got = g.got, "sequence gap: book out of sync, snapshot needed");
     }
     Ok(())

@@ -10,6 +10,7 @@
 //! - [`wire`]: Binance frames → [`wire::Event`] (fast decoder + serde_json reference).
 //! - [`book`]: the L2 book and its sync state machine ([`book::sync`]).
 //! - [`engine`]: per-symbol state, bookTicker cross-check; no I/O, no clock.
+//! - [`features`]: incremental microstructure features per symbol, in exchange event time, gap-aware.
 //! - [`record`]: capture readers (hftbacktest, cryptofeed), our recording format and its writer
 //!   thread, and a time merge.
 //! - [`digest`]: a stable digest of the engine's outputs (replay determinism).
@@ -20,7 +21,7 @@
 //! - [`synthetic`]: a seeded synthetic market speaking Binance's wire format (pure).
 //! - [`run`]: replay — the [`run::Player`] (pacing, commands, checkpoints) and its real-time loop.
 //!
-//! The core (`num`, `wire`, `book`, `engine`, `summary`, `synthetic`) is synchronous, does no I/O
+//! The core (`num`, `wire`, `book`, `features`, `engine`, `summary`, `synthetic`) is synchronous, does no I/O
 //! and reads no clock: live, replay, tests and benchmarks drive the very same code.
 
 pub mod book;
@@ -28,6 +29,7 @@ pub mod config;
 pub mod digest;
 pub mod engine;
 pub mod exchange;
+pub mod features;
 pub mod ingest;
 pub mod market;
 pub mod num;

@@ -13,7 +13,8 @@ use microstate::ingest::live::{self, LiveOptions, LiveOutcome};
 use microstate::market::Market;
 use microstate::num::Symbol;
 use microstate::run::{
-    Player, PlayerOptions, ReplayCommand, ReplayOptions, TimeArg, ViewTx, play_out, play_view,
+    Player, PlayerOptions, ReplayCommand, ReplayOptions, TimeArg, ViewTx, attach_feature_writer,
+    finish_feature_writer, play_out, play_view,
 };
 use microstate::summary::Summary;
 use microstate::view::{Source, View};
@@ -160,6 +161,14 @@ enum Command {
         /// speed and with any pauses.
         #[arg(long)]
         digest: bool,
+        /// Write feature vectors as JSON lines to PATH ('-' for stdout): one per event, or one
+        /// per symbol per --features-every of event time. Shape and names: README "Features".
+        #[arg(long, value_name = "PATH|-")]
+        features_jsonl: Option<String>,
+        /// With --features-jsonl: one vector per symbol per DURATION of exchange event time
+        /// (e.g. 100ms, 1s) instead of one per event.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, requires = "features_jsonl")]
+        features_every: Option<Duration>,
     },
     /// Offline demo: a local exchange serves a bundled real BTCUSDT capture, the live client
     /// connects to it.
@@ -320,32 +329,33 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             from,
             until,
             digest,
+            features_jsonl,
+            features_every,
         } => {
             let screen = wants_screen(headless);
-            let cfg = if screen {
-                let (cfg, _) = Config::load(config.as_deref())?;
-                init_logging(Some(&cfg.ui.log_path()));
-                Some(cfg)
-            } else {
-                init_logging(None);
-                None
-            };
+            let (cfg, _) = Config::load(config.as_deref())?;
+            init_logging(screen.then(|| cfg.ui.log_path()).as_deref());
             let default_speed = if screen {
                 microstate::record::Speed::Factor(1.0)
             } else {
                 microstate::record::Speed::Max
             };
+            let replay = ReplayOptions {
+                market,
+                strict,
+                features: cfg.features.params(),
+                features_jsonl,
+                features_every,
+                ..ReplayOptions::default()
+            };
             let opts = PlayerOptions {
-                replay: ReplayOptions {
-                    market,
-                    strict,
-                    ..ReplayOptions::default()
-                },
+                replay: replay.clone(),
                 speed: speed.unwrap_or(default_speed),
                 digest,
                 ..PlayerOptions::default()
             };
             let mut player = Player::open(&files, opts)?;
+            let writer = attach_feature_writer(&mut player, &replay)?;
             let epoch = std::time::Instant::now();
             let first = player.first_time()?;
             if let Some(first) = first {
@@ -357,11 +367,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     player.command(ReplayCommand::SeekTo(t), epoch.elapsed().as_nanos() as u64)?;
                 }
             }
-            if let Some(cfg) = cfg {
-                return screen_replay(player, &files, &cfg, epoch, summary_json);
+            if screen {
+                let code = screen_replay(player, &files, &cfg, epoch, summary_json)?;
+                finish_feature_writer(writer, &replay)?;
+                return Ok(code);
             }
             let outcome = play_out(player, None, epoch)?;
-            emit(&outcome.summary(), summary_json.as_deref())?;
+            finish_feature_writer(writer, &replay)?;
+            if replay.features_jsonl.as_deref() == Some("-") && summary_json.is_none() {
+                // stdout carries the JSON lines: the readable summary goes to stderr.
+                eprint!("{}", render_text(&outcome.summary()));
+            } else {
+                emit(&outcome.summary(), summary_json.as_deref())?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Live { symbols, live } => run_live(symbols, live, None),

@@ -314,3 +314,105 @@ fn record_killed_with_sigkill_loses_at_most_the_last_second_and_replays() {
     assert_eq!(v["symbols"][0]["state"], "synced", "{v}");
     assert_eq!(v["symbols"][0]["gaps"], 0, "{v}");
 }
+/// `replay … --features-jsonl`: parsable lines with the required keys and every schema name,
+/// null (never NaN) where invalid, per event by default and per second of event time on request.
+#[test]
+fn replay_writes_feature_vectors_as_json_lines() {
+    use microstate::features::{FeatureParams, Schema};
+    let schema = Schema::new(&FeatureParams::default());
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let check_line = |line: &str| -> serde_json::Value {
+        assert!(!line.contains("NaN") && !line.contains("inf"), "{line}");
+        let v: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        for k in [
+            "symbol",
+            "ts_ns",
+            "mid",
+            "microprice",
+            "spread",
+            "imbalance",
+            "ofi",
+            "valid",
+        ] {
+            assert!(v.get(k).is_some(), "{k} missing: {line}");
+        }
+        for k in ["1", "5", "10"] {
+            assert!(v["imbalance"].get(k).is_some(), "imbalance.{k}");
+        }
+        for f in &schema.features {
+            let (fam, key) = f.split();
+            let x = match key {
+                Some(k) => &v[fam][k],
+                None => &v[fam],
+            };
+            assert!(x.is_number() || x.is_null(), "{} is {x}", f.name);
+        }
+        assert_eq!(v["schema"], 1);
+        v
+    };
+
+    // Per event, on the cryptofeed spot pair (small).
+    let path = dir.join("features-cryptofeed.jsonl");
+    let out = bin()
+        .arg("replay")
+        .arg(data_dir().join("cryptofeed/BINANCE.ws.1.0"))
+        .args(["--headless", "--summary-json", "-", "--features-jsonl"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&path).expect("jsonl written");
+    let lines: Vec<serde_json::Value> = text.lines().map(check_line).collect();
+    assert!(lines.len() > 200, "{}", lines.len());
+    assert!(
+        lines
+            .iter()
+            .any(|v| v["symbol"] == "NKNUSDT" && v["mid"].is_number())
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|v| v["valid"]["book"] == false && v["mid"].is_null())
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|v| v["valid"]["10s"] == true && v["ofi"]["10s"].is_number())
+    );
+
+    // One per second of event time, on stdout, from the spot capture.
+    let out = bin()
+        .arg("replay")
+        .args(spot_files())
+        .args([
+            "--headless",
+            "--features-jsonl",
+            "-",
+            "--features-every",
+            "1s",
+        ])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf8");
+    let ts: Vec<u64> = text
+        .lines()
+        .map(|l| check_line(l)["ts_ns"].as_u64().expect("ts_ns"))
+        .collect();
+    // 650 s of capture: about one line per second, each in a later second than the last.
+    assert!((640..=660).contains(&ts.len()), "{}", ts.len());
+    assert!(
+        ts.windows(2)
+            .all(|w| w[1] / 1_000_000_000 > w[0] / 1_000_000_000)
+    );
+    // The readable summary went to stderr, not into the JSON lines.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("BTCUSDT"));
+}

@@ -38,10 +38,13 @@ const SLOTS: usize = 2 * BLOCK;
 
 /// Up to [`BLOCK`] levels sorted ascending by key in `keys[..len]` / `qtys[..len]`: keys apart
 /// from quantities, so a search reads keys only. Boxed in [`Side`], so splits and merges move
-/// pointers.
+/// pointers. `sum` is the total of `qtys[..len]` (u128: 32 u64 quantities cannot overflow it),
+/// kept by every change so that "quantity within a price band" ([`Side::qty_within`]) adds
+/// whole blocks instead of walking hundreds of levels.
 #[derive(Clone)]
 struct Block {
     len: usize,
+    sum: u128,
     keys: [u64; SLOTS],
     qtys: [u64; SLOTS],
 }
@@ -50,6 +53,7 @@ impl Block {
     fn new() -> Box<Block> {
         Box::new(Block {
             len: 0,
+            sum: 0,
             keys: [0; SLOTS],
             qtys: [0; SLOTS],
         })
@@ -60,6 +64,7 @@ impl Block {
         for (i, e) in entries.iter().enumerate() {
             b.keys[i] = e.key;
             b.qtys[i] = e.qty;
+            b.sum += e.qty as u128;
         }
         b.len = entries.len();
         b
@@ -94,12 +99,14 @@ impl Block {
         shift(&mut self.qtys, i, i + 1);
         self.keys[i] = e.key;
         self.qtys[i] = e.qty;
+        self.sum += e.qty as u128;
         self.len += 1;
     }
 
     /// Removes the entry at `i`, shifting the rest down.
     #[inline]
     fn remove(&mut self, i: usize) {
+        self.sum -= self.qtys[i % SLOTS] as u128;
         shift(&mut self.keys, i + 1, i);
         shift(&mut self.qtys, i + 1, i);
         self.len -= 1;
@@ -112,7 +119,9 @@ impl Block {
         upper.keys[..n - at].copy_from_slice(&self.keys[at..n]);
         upper.qtys[..n - at].copy_from_slice(&self.qtys[at..n]);
         upper.len = n - at;
+        upper.sum = upper.qtys[..n - at].iter().map(|&q| q as u128).sum();
         self.len = at;
+        self.sum -= upper.sum;
         upper
     }
 
@@ -122,12 +131,14 @@ impl Block {
         self.keys[n..n + m].copy_from_slice(&other.keys[..m]);
         self.qtys[n..n + m].copy_from_slice(&other.qtys[..m]);
         self.len = n + m;
+        self.sum += other.sum;
     }
 }
 
 /// The block a fresh [`Cursor`] starts in.
 static EMPTY: Block = Block {
     len: 0,
+    sum: 0,
     keys: [0; SLOTS],
     qtys: [0; SLOTS],
 };
@@ -256,7 +267,10 @@ impl Side {
                 if qty.is_zero() {
                     self.remove(j, i);
                 } else {
-                    self.blocks[j].qtys[i] = qty.0;
+                    let b = &mut self.blocks[j];
+                    let old = std::mem::replace(&mut b.qtys[i], qty.0);
+                    // Wrapping: `sum - old + new` without an intermediate underflow.
+                    b.sum = b.sum.wrapping_add(qty.0 as u128).wrapping_sub(old as u128);
                 }
             }
             Some((j, Err(i))) => {
@@ -343,6 +357,24 @@ impl Side {
     pub fn best(&self) -> Option<Level> {
         let b = self.blocks.last()?;
         Some(Self::level(self.flip, b.entry(b.len - 1)))
+    }
+
+    /// Total quantity of the levels at `worst` or better (bids priced at or above it, asks at or
+    /// below it). Whole blocks are added through their kept sums, so the cost is the number of
+    /// blocks in the band plus one binary search, not the number of levels.
+    pub fn qty_within(&self, worst: Price) -> u128 {
+        let limit = self.key(worst);
+        let mut total = 0u128;
+        for (b, &first) in self.blocks.iter().zip(&self.firsts).rev() {
+            if first >= limit {
+                total += b.sum;
+            } else {
+                let from = b.keys[..b.len].partition_point(|&k| k < limit);
+                total += b.qtys[from..b.len].iter().map(|&q| q as u128).sum::<u128>();
+                break;
+            }
+        }
+        total
     }
 
     /// Quantity resting at `price`, if any.
@@ -680,6 +712,20 @@ mod tests {
                             assert!(b.len > 0 && b.len <= BLOCK);
                             assert_eq!(b.first(), f);
                             assert!(b.keys[..b.len].is_sorted());
+                            let sum: u128 = b.qtys[..b.len].iter().map(|&q| q as u128).sum();
+                            assert_eq!(b.sum, sum);
+                        }
+                        // Quantity within a band, against the model, for a few limits.
+                        for worst in [0, p, range / 3, range / 2, range, u64::MAX] {
+                            let want: u128 = match kind {
+                                SideKind::Bid => {
+                                    model.range(worst..).map(|(_, &q)| q as u128).sum()
+                                }
+                                SideKind::Ask => {
+                                    model.range(..=worst).map(|(_, &q)| q as u128).sum()
+                                }
+                            };
+                            assert_eq!(side.qty_within(Price(worst)), want, "{kind:?} {worst}");
                         }
                     }
                 }

@@ -42,7 +42,7 @@ pub(crate) struct LagBook {
 impl LagBook {
     pub fn new(behind: usize) -> LagBook {
         LagBook {
-            engine: Engine::new(EngineConfig::default()),
+            engine: Engine::new(EngineConfig::books_only()),
             behind: behind.max(1),
             queue: VecDeque::new(),
             depth_queued: 0,
@@ -479,7 +479,7 @@ impl Clock {
 
     fn reset_market(&mut self) {
         let mut m = lock(&self.shared.market);
-        m.engine = Engine::new(EngineConfig::default());
+        m.engine = Engine::new(EngineConfig::books_only());
         m.lag = self.lag_behind.map(LagBook::new);
         m.exchange_time_ms = None;
         m.transact_time_ms = None;

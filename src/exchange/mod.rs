@@ -400,7 +400,7 @@ pub async fn start(cfg: ExchangeConfig) -> anyhow::Result<ExchangeHandle> {
         catalog: Mutex::new(Catalog::default()),
         catalog_ready,
         market: Mutex::new(MarketState {
-            engine: Engine::new(EngineConfig::default()),
+            engine: Engine::new(EngineConfig::books_only()),
             lag: lag_behind.map(clock::LagBook::new),
             exchange_time_ms: None,
             transact_time_ms: None,

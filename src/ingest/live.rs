@@ -155,6 +155,7 @@ pub async fn run_with(
     let mut engine = Engine::new(EngineConfig {
         market: Some(cfg.live.market),
         max_buffer: cfg.sync.max_buffered_diffs,
+        features: cfg.features.params(),
         ..EngineConfig::default()
     });
     for &s in &opts.symbols {

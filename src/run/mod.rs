@@ -12,7 +12,11 @@ use std::time::{Duration, Instant};
 
 pub use player::{Player, PlayerOptions, Poll, ReplayCommand, TimeArg};
 
+use std::io::Write;
+
 use crate::engine::Engine;
+use crate::features::json::FeatureRecord;
+use crate::features::{FeatureParams, Schema};
 use crate::market::Market;
 use crate::record::{FrameSource, Speed};
 use crate::summary::{Percentiles, RunInfo, Summary};
@@ -27,6 +31,12 @@ pub struct ReplayOptions {
     pub strict: bool,
     /// Errors kept with their text in the summary (all are counted).
     pub errors_listed: usize,
+    /// Feature parameters (`None`: books only).
+    pub features: Option<FeatureParams>,
+    /// Write feature vectors as JSON lines to this path (`-`: stdout).
+    pub features_jsonl: Option<String>,
+    /// Write one vector per symbol per this much event time instead of one per event.
+    pub features_every: Option<Duration>,
 }
 
 impl Default for ReplayOptions {
@@ -35,6 +45,9 @@ impl Default for ReplayOptions {
             market: None,
             strict: false,
             errors_listed: 50,
+            features: Some(FeatureParams::default()),
+            features_jsonl: None,
+            features_every: None,
         }
     }
 }
@@ -89,16 +102,61 @@ pub fn replay_sources(
     play_out(player, None, Instant::now())
 }
 
-/// Opens files or folders (formats detected) and replays them as fast as possible.
+/// Opens files or folders (formats detected) and replays them as fast as possible; with
+/// `features_jsonl`, writes the feature vectors as it goes.
 pub fn replay_paths(paths: &[PathBuf], opts: &ReplayOptions) -> anyhow::Result<ReplayOutcome> {
-    let player = Player::open(
+    let mut player = Player::open(
         paths,
         PlayerOptions {
             replay: opts.clone(),
             ..PlayerOptions::default()
         },
     )?;
-    Ok(play_out(player, None, Instant::now())?)
+    let writer = attach_feature_writer(&mut player, opts)?;
+    let outcome = play_out(player, None, Instant::now())?;
+    finish_feature_writer(writer, opts)?;
+    Ok(outcome)
+}
+
+/// With `--features-jsonl`: a writer the player feeds after every frame.
+pub fn attach_feature_writer(
+    player: &mut Player,
+    opts: &ReplayOptions,
+) -> anyhow::Result<Option<std::sync::Arc<std::sync::Mutex<FeatureWriter>>>> {
+    use anyhow::Context;
+    let Some(path) = &opts.features_jsonl else {
+        return Ok(None);
+    };
+    let params = opts
+        .features
+        .context("--features-jsonl needs the features enabled")?;
+    let w = FeatureWriter::create(path, &params, opts.features_every)
+        .with_context(|| format!("creating {path}"))?;
+    let w = std::sync::Arc::new(std::sync::Mutex::new(w));
+    let shared = w.clone();
+    player.set_observer(Box::new(move |e: &Engine| {
+        if let Ok(mut w) = shared.lock() {
+            w.after_frame(e);
+        }
+    }));
+    Ok(Some(w))
+}
+
+/// Flushes the feature writer (reports the first write error).
+pub fn finish_feature_writer(
+    w: Option<std::sync::Arc<std::sync::Mutex<FeatureWriter>>>,
+    opts: &ReplayOptions,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let Some(w) = w else { return Ok(()) };
+    let path = opts.features_jsonl.as_deref().unwrap_or("-");
+    let w = std::sync::Arc::try_unwrap(w)
+        .map_err(|_| anyhow::anyhow!("the feature writer is still in use"))?
+        .into_inner()
+        .map_err(|_| anyhow::anyhow!("the feature writer was poisoned"))?;
+    w.finish()
+        .with_context(|| format!("writing feature vectors to {path}"))?;
+    Ok(())
 }
 
 /// Plays to the end in real time (paced by the player's speed), taking commands from
@@ -256,4 +314,89 @@ pub fn play_view(
         }
     }
     Ok(())
+}
+
+/// Writes each symbol's new feature vector as one JSON line (shape: `features::json`).
+pub struct FeatureWriter {
+    out: std::io::BufWriter<Box<dyn Write + Send>>,
+    schema: Schema,
+    every_ns: Option<u64>,
+    /// Per symbol (engine order): updates seen, and the next event time due when sampling.
+    seen: Vec<(u64, u64)>,
+    lines: u64,
+    /// The first write error; later writes are skipped and `finish` reports it.
+    error: Option<std::io::Error>,
+}
+
+impl FeatureWriter {
+    /// `path` `-` is stdout. `every`: one vector per symbol per that much event time (the
+    /// first vector at or after each multiple of it), else one per event.
+    pub fn create(
+        path: &str,
+        params: &FeatureParams,
+        every: Option<Duration>,
+    ) -> std::io::Result<FeatureWriter> {
+        let out: Box<dyn Write + Send> = if path == "-" {
+            Box::new(std::io::stdout())
+        } else {
+            Box::new(std::fs::File::create(path)?)
+        };
+        Ok(FeatureWriter {
+            out: std::io::BufWriter::with_capacity(1 << 16, out),
+            schema: Schema::new(params),
+            every_ns: every
+                .filter(|d| !d.is_zero())
+                .map(|d| d.as_nanos().min(u64::MAX as u128) as u64),
+            seen: Vec::new(),
+            lines: 0,
+            error: None,
+        })
+    }
+
+    /// Writes what changed since the last call.
+    pub fn after_frame(&mut self, engine: &Engine) {
+        if self.error.is_some() {
+            return;
+        }
+        for (i, st) in engine.symbols().iter().enumerate() {
+            let Some(f) = st.features() else { continue };
+            if self.seen.len() <= i {
+                self.seen.push((0, 0));
+            }
+            let (updates, due) = &mut self.seen[i];
+            if f.updates() == *updates {
+                continue;
+            }
+            *updates = f.updates();
+            let v = f.vector();
+            if let Some(every) = self.every_ns {
+                if v.ts_ns() < *due {
+                    continue;
+                }
+                *due = (v.ts_ns() / every + 1).saturating_mul(every);
+            }
+            let rec = FeatureRecord {
+                symbol: st.symbol.as_str(),
+                schema: &self.schema,
+                vector: v,
+            };
+            let r = serde_json::to_writer(&mut self.out, &rec)
+                .map_err(std::io::Error::from)
+                .and_then(|()| self.out.write_all(b"\n"));
+            if let Err(e) = r {
+                self.error = Some(e);
+                return;
+            }
+            self.lines += 1;
+        }
+    }
+
+    /// Flushes; the number of lines written, or the first error.
+    pub fn finish(mut self) -> std::io::Result<u64> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.out.flush()?;
+        Ok(self.lines)
+    }
 }

@@ -121,6 +121,9 @@ struct Checkpoint {
     digest: Option<Digest>,
 }
 
+/// Called with the engine after every frame a player feeds.
+pub type Observer = Box<dyn FnMut(&Engine) + Send>;
+
 /// A replay in progress.
 pub struct Player {
     paths: Vec<PathBuf>,
@@ -145,6 +148,8 @@ pub struct Player {
     next_checkpoint: u64,
     /// How late frames were fed against their due time, ns (paced frames only).
     lateness: Option<hdrhistogram::Histogram<u64>>,
+    /// Called with the engine after every frame fed (feature writers, checks).
+    observer: Option<Observer>,
 }
 
 impl Player {
@@ -164,6 +169,7 @@ impl Player {
     pub fn from_sources(sources: Vec<Box<dyn FrameSource + Send>>, opts: PlayerOptions) -> Player {
         let engine = Engine::new(EngineConfig {
             market: opts.replay.market,
+            features: opts.replay.features,
             ..EngineConfig::default()
         });
         let digest = opts.digest.then(Digest::default);
@@ -195,12 +201,18 @@ impl Player {
             checkpoints: vec![start],
             next_checkpoint: 0,
             lateness: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000_000, 3).ok(),
+            observer: None,
             opts,
         }
     }
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Calls `f` with the engine after every frame fed (not during a seek's restore).
+    pub fn set_observer(&mut self, f: Observer) {
+        self.observer = Some(f);
     }
 
     /// Stops the replay at the first frame received after `t`.
@@ -390,6 +402,9 @@ impl Player {
         }
         if let Some(msg) = refused {
             self.note(msg)?;
+        }
+        if let Some(o) = self.observer.as_mut() {
+            o(&self.engine);
         }
         self.position = Some(recv);
         if recv >= self.next_checkpoint {
