@@ -226,9 +226,33 @@ pub struct SymbolView {
     /// `(B − A)/(B + A)` over the top 1, 5, 10 levels.
     pub imbalance: [Option<f64>; 3],
     pub history: Arc<History>,
+    /// The feature engine's latest values for the screen (`None`: features off).
+    pub features: Option<FeatureView>,
     pub pressure: ModelView<PressureView>,
     pub context: ModelView<ContextView>,
     pub interpretation: ModelView<InterpretationView>,
+}
+
+/// A few of the features, as the screen shows them; `None` where invalid (after a gap, until
+/// the window refills).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct FeatureView {
+    /// Window labels (`1s`, `10s`, `60s`).
+    pub windows: [String; 3],
+    /// Imbalance over levels 1, 5, 10 and depth-weighted.
+    pub imbalance: [Option<f64>; 4],
+    /// Best-level OFI normalized by average depth, per window.
+    pub ofi_norm: [Option<f64>; 3],
+    /// Multi-level OFI normalized, per window.
+    pub mlofi_norm: [Option<f64>; 3],
+    /// Realized volatility per window (bps) and the EWMA volatility (bps per √s).
+    pub rv_bps: [Option<f64>; 3],
+    pub ewma_vol: Option<f64>,
+    /// Trades per second and volume imbalance per window.
+    pub trade_rate: [Option<f64>; 3],
+    pub volume_imbalance: [Option<f64>; 3],
+    /// Everything valid (no window spans a gap).
+    pub all_valid: bool,
 }
 
 /// The ≈1 s pressure model's output (P7).
@@ -382,6 +406,31 @@ fn symbol_view(st: &SymbolState) -> SymbolView {
         bids,
         asks,
         history: Arc::new(st.history.clone()),
+        features: st.features().map(|f| {
+            use crate::features::schema::idx;
+            let v = f.vector();
+            let w3 = |base: usize| [v.get(base), v.get(base + 1), v.get(base + 2)];
+            let windows = f
+                .params()
+                .windows_ns
+                .map(|ns| crate::config::format_duration(std::time::Duration::from_nanos(ns)));
+            FeatureView {
+                windows,
+                imbalance: [
+                    v.get(idx::IMBALANCE),
+                    v.get(idx::IMBALANCE + 1),
+                    v.get(idx::IMBALANCE + 2),
+                    v.get(idx::IMBALANCE + 4),
+                ],
+                ofi_norm: w3(idx::OFI_NORM),
+                mlofi_norm: w3(idx::MLOFI_NORM),
+                rv_bps: w3(idx::RV),
+                ewma_vol: v.get(idx::EWMA_VOL),
+                trade_rate: w3(idx::TRADE_RATE),
+                volume_imbalance: w3(idx::VOLUME_IMBALANCE),
+                all_valid: (0..crate::features::schema::N_FEATURES).all(|i| v.is_valid(i)),
+            }
+        }),
         pressure: ModelView::Missing("pressure model not loaded: not built yet (P7)".into()),
         context: ModelView::Missing("context model not loaded: not built yet (P7)".into()),
         interpretation: ModelView::Missing("needs the pressure and context models".into()),

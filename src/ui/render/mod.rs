@@ -72,9 +72,9 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bind
         .areas(right);
         chart_or_heatmap(f, chart, view, ui, sel, theme);
         let [a, b, c] = Layout::horizontal([
-            Constraint::Ratio(1, 3),
-            Constraint::Ratio(1, 3),
-            Constraint::Ratio(1, 3),
+            Constraint::Percentage(40),
+            Constraint::Percentage(30),
+            Constraint::Percentage(30),
         ])
         .areas(row);
         panels::imbalance(f, a, sel, theme);

@@ -36,29 +36,48 @@ fn block<'a>(title: &'a str, theme: &Theme) -> Block<'a> {
 }
 
 pub fn imbalance(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Theme) {
-    let b = block(" Imbalance (B−A)/(B+A) ", theme);
+    let b = block(" Imbalance · OFI ", theme);
     let Some(s) = s else {
         f.render_widget(Paragraph::new("").block(b), area);
         return;
     };
-    let w = (area.width as usize).saturating_sub(14).max(4);
-    let mut lines = Vec::new();
-    for (name, v) in ["L1", "top5", "top10"].iter().zip(s.imbalance) {
-        lines.push(match v {
-            Some(x) => Line::from(vec![
-                Span::raw(format!("{name:<5} {} ", fmt::signed(x))),
-                Span::styled(
-                    centered_bar(x, w),
-                    if x >= 0.0 { theme.bid } else { theme.ask },
-                ),
-            ]),
-            None => Line::from(Span::styled(format!("{name:<5}   —"), theme.dim)),
-        });
+    let w = (area.width as usize).saturating_sub(15).max(4);
+    let fv = s.features.as_ref();
+    // The feature engine's values where it runs (gap-aware), else straight from the book.
+    let imb = |k: usize| match fv {
+        Some(fv) => fv.imbalance[k],
+        None => s.imbalance.get(k).copied().flatten(),
+    };
+    let gauge = |name: &str, v: Option<f64>| match v {
+        Some(x) => Line::from(vec![
+            Span::raw(format!("{name:<6}{} ", fmt::signed(x))),
+            Span::styled(
+                centered_bar(x, w),
+                if x >= 0.0 { theme.bid } else { theme.ask },
+            ),
+        ]),
+        None => Line::from(Span::styled(format!("{name:<6}  — (invalid)"), theme.dim)),
+    };
+    let mut lines = vec![
+        gauge("L1", imb(0)),
+        gauge("top5", imb(1)),
+        gauge("top10", imb(2)),
+    ];
+    match fv {
+        Some(fv) => {
+            let cells: Vec<Span> = std::iter::once(Span::raw("OFI "))
+                .chain(fv.ofi_norm.iter().zip(&fv.windows).map(|(v, w)| match v {
+                    Some(x) => Span::styled(
+                        format!("{w}{x:+.1} "),
+                        if *x >= 0.0 { theme.bid } else { theme.ask },
+                    ),
+                    None => Span::styled(format!("{w} — "), theme.dim),
+                }))
+                .collect();
+            lines.push(Line::from(cells));
+        }
+        None => lines.push(Line::from(Span::styled("OFI: features are off", theme.dim))),
     }
-    lines.push(Line::from(Span::styled(
-        "OFI: waits for the feature engine",
-        theme.dim,
-    )));
     f.render_widget(Paragraph::new(lines).block(b), area);
 }
 
