@@ -313,5 +313,27 @@ fn bench_replay(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_parse, bench_book, bench_replay);
+fn bench_latency(c: &mut Criterion) {
+    // One latency sample into a stage: since-start and rolling-window histograms.
+    let mut h = microstate::latency::StageHist::new(60_000_000_000, 6);
+    let mut g = c.benchmark_group("latency");
+    let mut t = 1_723_161_253_000_000_000u64;
+    let mut v = 12_345u64;
+    g.bench_function("record_sample", |b| {
+        b.iter(|| {
+            t += 1_000_000;
+            v = v.wrapping_mul(6364136223846793005).wrapping_add(1) % 50_000_000;
+            h.record(black_box(t), black_box(v));
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_parse,
+    bench_book,
+    bench_replay,
+    bench_latency
+);
 criterion_main!(benches);

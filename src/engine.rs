@@ -274,7 +274,28 @@ pub struct Engine {
     last_idx: usize,
     /// The symbol the last frame changed, if it named one and was taken in.
     touched: Option<usize>,
+    /// Times of the last frame (event times from the data; stage durations when a clock is set).
+    last: FrameTimes,
+    /// A clock the caller lends for stage timings (the engine never reads one of its own).
+    clock: Option<fn() -> u64>,
     pub stats: EngineStats,
+}
+
+/// What the last frame said about time: exchange times from its content, and — when the
+/// caller lent a clock ([`Engine::set_clock`]) — how long parsing, the book and the features
+/// took.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FrameTimes {
+    /// `E`, ms (diffs, trades, futures bookTickers).
+    pub event_ms: Option<u64>,
+    /// `T`, ms (futures diffs and bookTickers, trades).
+    pub transact_ms: Option<u64>,
+    /// Clock readings: start, after parsing, at the end (0 without a clock).
+    pub started: u64,
+    pub parsed: u64,
+    pub done: u64,
+    /// Time spent in feature updates (part of `done − parsed`).
+    pub features_ns: u64,
 }
 
 impl Engine {
@@ -285,6 +306,8 @@ impl Engine {
             symbols: Vec::new(),
             last_idx: 0,
             touched: None,
+            last: FrameTimes::default(),
+            clock: None,
             stats: EngineStats::default(),
         }
     }
@@ -353,11 +376,28 @@ impl Engine {
         self.touched.and_then(|i| self.symbols.get(i))
     }
 
+    /// Lends the engine a clock (ns, any origin) for stage timings in [`Self::last_times`].
+    pub fn set_clock(&mut self, clock: fn() -> u64) {
+        self.clock = Some(clock);
+    }
+
+    /// Event times and stage timings of the last frame.
+    pub fn last_times(&self) -> &FrameTimes {
+        &self.last
+    }
+
     /// Decodes and applies one frame.
     pub fn on_frame(&mut self, f: RawFrame<'_>) -> Result<(), EngineError> {
         self.stats.frames += 1;
         self.touched = None;
+        self.last = FrameTimes::default();
+        if let Some(c) = self.clock {
+            self.last.started = c();
+        }
         let r = self.apply(f);
+        if let Some(c) = self.clock {
+            self.last.done = c();
+        }
         if r.is_err() {
             self.touched = None;
             self.stats.errors += 1;
@@ -373,6 +413,26 @@ impl Engine {
 
     fn apply(&mut self, f: RawFrame<'_>) -> Result<(), EngineError> {
         let ev = self.decoder.decode(f.bytes)?;
+        let clock = self.clock;
+        if let Some(c) = clock {
+            self.last.parsed = c();
+        }
+        match ev {
+            Event::Depth(d) => {
+                self.last.event_ms = Some(d.event_time_ms);
+                self.last.transact_ms = d.transact_time_ms;
+            }
+            Event::Trade(t) => {
+                self.last.event_ms = Some(t.event_time_ms);
+                self.last.transact_ms = Some(t.trade_time_ms);
+            }
+            Event::BookTicker(t) => {
+                self.last.event_ms = t.event_time_ms;
+                self.last.transact_ms = t.transact_time_ms;
+            }
+            _ => {}
+        }
+        let feat = &mut self.last.features_ns;
         let symbol = match ev {
             Event::Snapshot(s) => match s.symbol.or(f.symbol_hint) {
                 Some(sym) => sym,
@@ -397,7 +457,7 @@ impl Engine {
         match ev {
             Event::Depth(d) => {
                 st.last_depth_recv = f.recv;
-                on_depth(st, d)
+                on_depth(st, d, clock, feat)
             }
             Event::Snapshot(s) => {
                 if s.event_time_ms.is_some() {
@@ -415,7 +475,7 @@ impl Engine {
                 let outcome = sync.on_snapshot(s, &mut |book, d| {
                     ticker_check.on_applied(symbol, d.final_id, book.bbo());
                     if let Some(f) = features.as_deref_mut() {
-                        f.on_book(book, d);
+                        timed(clock, feat, || f.on_book(book, d));
                     }
                 });
                 if let Some(f) = features.as_deref_mut() {
@@ -439,7 +499,7 @@ impl Engine {
                 st.trades += 1;
                 st.last_trade = Some(t);
                 if let Some(f) = &mut st.features {
-                    f.on_trade(&t);
+                    timed(clock, feat, || f.on_trade(&t));
                 }
                 Ok(())
             }
@@ -453,7 +513,7 @@ impl Engine {
                 let last = st.sync.is_synced().then(|| st.sync.book().last_update_id);
                 st.ticker_check.on_ticker(symbol, &t, last);
                 if let Some(f) = &mut st.features {
-                    f.on_ticker(&t);
+                    timed(clock, feat, || f.on_ticker(&t));
                 }
                 Ok(())
             }
@@ -462,7 +522,25 @@ impl Engine {
     }
 }
 
-fn on_depth(st: &mut SymbolState, d: &DepthUpdate) -> Result<(), EngineError> {
+/// Runs `f`, adding its duration to `acc` when a clock is lent.
+#[inline]
+fn timed(clock: Option<fn() -> u64>, acc: &mut u64, f: impl FnOnce()) {
+    match clock {
+        Some(c) => {
+            let t = c();
+            f();
+            *acc += c().saturating_sub(t);
+        }
+        None => f(),
+    }
+}
+
+fn on_depth(
+    st: &mut SymbolState,
+    d: &DepthUpdate,
+    clock: Option<fn() -> u64>,
+    feat: &mut u64,
+) -> Result<(), EngineError> {
     let seen = if d.prev_final_id.is_some() {
         Market::futures_for(d.symbol)
     } else {
@@ -479,7 +557,7 @@ fn on_depth(st: &mut SymbolState, d: &DepthUpdate) -> Result<(), EngineError> {
     let outcome = sync.on_diff(d, &mut |book, d| {
         ticker_check.on_applied(symbol, d.final_id, book.bbo());
         if let Some(f) = features.as_deref_mut() {
-            f.on_book(book, d);
+            timed(clock, feat, || f.on_book(book, d));
         }
     });
     if let crate::book::sync::DiffOutcome::Gap(g) = outcome {

@@ -31,6 +31,7 @@ pub mod engine;
 pub mod exchange;
 pub mod features;
 pub mod ingest;
+pub mod latency;
 pub mod market;
 pub mod num;
 pub mod record;

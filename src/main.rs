@@ -781,6 +781,7 @@ async fn live_session(
 
 fn finish_live(outcome: LiveOutcome, json: Option<&str>) -> anyhow::Result<ExitCode> {
     let mut summary = Summary::of(&outcome.engine, outcome.report.frames_refused, Vec::new());
+    summary.latency = Some(outcome.latency.clone());
     let never = !outcome.report.ever_connected;
     let why = outcome.report.last_failure.clone();
     summary.live = Some(outcome.report);

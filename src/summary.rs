@@ -25,6 +25,9 @@ pub struct Summary {
     /// any speed and pauses.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// Per-stage latency percentiles (since start and over the window) and clock offsets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency: Option<crate::latency::LatencySummary>,
     /// Connection facts of a live run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live: Option<LiveReport>,
@@ -72,7 +75,7 @@ pub struct ClockReport {
 }
 
 /// Percentiles of an HDR histogram (ns).
-#[derive(Serialize, Debug, Clone, Copy, Default)]
+#[derive(Serialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Percentiles {
     pub count: u64,
     pub p50: u64,
@@ -233,6 +236,7 @@ impl Summary {
             errors,
             run: None,
             digest: None,
+            latency: None,
             live: None,
         }
     }

@@ -320,6 +320,8 @@ pub struct StageView {
 pub struct View {
     /// Increases with every publish.
     pub seq: u64,
+    /// Wall time the view was published (ns), for the view→drawn stage.
+    pub published_ns: u64,
     /// The data clock: wall time live, the replay position in a replay (ns).
     pub now_ns: u64,
     pub source: Source,
@@ -327,6 +329,8 @@ pub struct View {
     pub connection: String,
     /// Exchange − local clock, ns, and its round trip, when measured.
     pub clock_offset: Option<(i64, u64)>,
+    /// Which estimate is in use: `active` (time endpoint) or `passive` (receive − E envelope).
+    pub clock_source: String,
     pub symbols: Vec<SymbolView>,
     pub frames: u64,
     pub errors: u64,

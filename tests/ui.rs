@@ -23,6 +23,8 @@ fn view_after(files: &[PathBuf], frames: u64) -> View {
         files,
         PlayerOptions {
             batch: 1,
+            // Processing times differ run to run: keep them out of the snapshots.
+            latency: false,
             ..PlayerOptions::default()
         },
     )
@@ -160,4 +162,42 @@ fn several_symbols_switch_and_each_book_stays_live() {
         assert!(s.contains(&format!("Depth {name}")), "{name} selected");
         assert!(s.contains(&format!("▶ {} {name}", i + 1)));
     }
+}
+
+#[test]
+fn latency_panel_lists_every_stage_and_draws_the_selected_histogram() {
+    let mut v = view_after(&[excerpt()], 3_000);
+    v.latency = vec![
+        microstate::view::StageView {
+            name: "E→receive (corrected)".into(),
+            count: 100,
+            p50: 1_700_000,
+            p90: 2_800_000,
+            p99: 6_500_000,
+            p999: 16_800_000,
+            max: 16_800_000,
+            buckets: vec![(1_000_000, 10), (2_000_000, 60), (4_000_000, 30)],
+        },
+        microstate::view::StageView {
+            name: "parse".into(),
+            count: 0,
+            p50: 0,
+            p90: 0,
+            p99: 0,
+            p999: 0,
+            max: 0,
+            buckets: vec![],
+        },
+    ];
+    let s = screen(&v, &UiState::default(), 120, 40);
+    assert!(
+        s.lines().any(|l| l.contains("E→receive (corrected)")
+            && l.contains("1.7ms    2.8ms    6.5ms   16.8ms")),
+        "{s}"
+    );
+    assert!(s.contains("≤    2.0ms ▇"), "{s}");
+    assert!(
+        s.lines().any(|l| l.contains("parse") && l.contains("—")),
+        "{s}"
+    );
 }

@@ -35,6 +35,7 @@ use super::{ConnId, IngestMsg, IngestStats, now_nanos};
 use crate::book::sync::Phase;
 use crate::config::{Config, ConnectionConfig, format_duration};
 use crate::engine::{Engine, EngineConfig, RawFrame};
+use crate::latency::{Latency, LatencySummary, Stage};
 use crate::market::Market;
 use crate::num::{Nanos, Symbol};
 use crate::record::format::{Record, journal as events};
@@ -81,6 +82,7 @@ impl LiveOptions {
 pub struct LiveOutcome {
     pub engine: Engine,
     pub report: LiveReport,
+    pub latency: LatencySummary,
 }
 
 enum SlotCmd {
@@ -217,17 +219,40 @@ pub async fn run_with(
     let apply_latency =
         RefCell::new(hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).ok());
     let recorder = RefCell::new(opts.recorder.clone());
+    let lat = RefCell::new(Latency::new(60_000_000_000, 6));
+    let last_fed = std::cell::Cell::new(0u64);
+    let mut stage_cache: (u64, Vec<StageView>) = (0, Vec::new());
+    // Per symbol: wall time its connection came up, until the book is synced.
+    let connected_at: RefCell<HashMap<Symbol, u64>> = RefCell::new(HashMap::new());
+    engine.set_clock(super::mono_nanos);
     let journal = Journal(&recorder);
     // Per symbol: gaps and phase last seen, to note changes in the recording.
     let mut seen: HashMap<Symbol, (u64, Phase)> = HashMap::new();
     let mut feed = |engine: &mut Engine, recv: Nanos, bytes: &[u8], hint: Option<Symbol>| {
+        let taken = now_nanos().0;
         let r = engine.on_frame(RawFrame {
             recv,
             bytes,
             symbol_hint: hint,
         });
+        let done = now_nanos().0;
+        last_fed.set(recv.0);
         if let Some(h) = apply_latency.borrow_mut().as_mut() {
-            h.saturating_record(now_nanos().0.saturating_sub(recv.0).max(1));
+            h.saturating_record(done.saturating_sub(recv.0).max(1));
+        }
+        {
+            let mut l = lat.borrow_mut();
+            l.record(Stage::Queue, taken, taken.saturating_sub(recv.0));
+            if r.is_ok() {
+                l.on_frame(engine.last_times(), recv.0, done);
+            }
+        }
+        if let Some(st) = engine.touched()
+            && st.sync.phase() == Phase::Synced
+            && let Some(t0) = connected_at.borrow_mut().remove(&st.symbol)
+        {
+            lat.borrow_mut()
+                .record(Stage::TimeToSynced, done, done.saturating_sub(t0));
         }
         if journal.on()
             && let Some(st) = engine.touched()
@@ -304,7 +329,22 @@ pub async fn run_with(
                 sv.stale = stale.contains(&sv.symbol);
             }
             lv.connection = connection_state(&slots);
-            lv.clock_offset = clock.map(|c| (c.best_offset_ns, c.best_rtt_ns));
+            let now = lv.now_ns;
+            {
+                let mut l = lat.borrow_mut();
+                let newest = last_fed.get();
+                if newest > 0 && now >= newest {
+                    l.record(Stage::Publish, now, now - newest);
+                }
+                if let Some(e) = l.clock.in_use(now) {
+                    lv.clock_offset = Some((e.offset_ns, e.uncertainty_ns * 2));
+                    lv.clock_source = e.source.to_string();
+                }
+                if stage_cache.0 + 500_000_000 <= now || stage_cache.1.is_empty() {
+                    stage_cache = (now, stage_views(&l, now));
+                }
+            }
+            lv.latency = stage_cache.1.clone();
             if let Some(r) = recorder.borrow().as_ref() {
                 let st = &r.stats;
                 lv.recording = Some(RecordingView {
@@ -317,9 +357,6 @@ pub async fn run_with(
                     failures: st.failures.load(Ordering::Relaxed),
                     last_error: st.last_error(),
                 });
-            }
-            if let Some(h) = apply_latency.borrow().as_ref() {
-                lv.latency.push(stage_view("receive → applied", h));
             }
             v.send(lv);
         }
@@ -436,6 +473,13 @@ pub async fn run_with(
                     IngestMsg::Connected { slot, conn, url } => {
                         ever_connected = true;
                         let s = &mut slots[slot];
+                        if s.primary.is_none() {
+                            let now = now_nanos().0;
+                            let mut c = connected_at.borrow_mut();
+                            for &sym in &s.plan.depth_symbols {
+                                c.insert(sym, now);
+                            }
+                        }
                         s.report.connections += 1;
                         if s.primary.is_none() {
                             s.primary = Some(conn);
@@ -500,7 +544,8 @@ pub async fn run_with(
                         }
                         journal.note(events::DROP, || conn.to_string());
                     }
-                    IngestMsg::Snapshot { symbol, recv, body, .. } => {
+                    IngestMsg::Snapshot { symbol, sent, recv, body, .. } => {
+                        lat.borrow_mut().record(Stage::SnapshotRtt, recv.0, recv.0.saturating_sub(sent.0));
                         outstanding.remove(&symbol);
                         feed(&mut engine, recv, &body, Some(symbol));
                         let synced = engine.symbol(symbol).is_some_and(|s| s.sync.is_synced());
@@ -508,6 +553,7 @@ pub async fn run_with(
                         *f = if synced { 0 } else { *f + 1 };
                     }
                     IngestMsg::ClockSample(c) => {
+                        lat.borrow_mut().clock.on_active(c.wall_ns, c.offset_ns, c.rtt_ns);
                         let r = clock.get_or_insert(ClockReport {
                             best_rtt_ns: u64::MAX,
                             ..ClockReport::default()
@@ -566,7 +612,13 @@ pub async fn run_with(
         connections: slots.into_iter().map(|s| s.report).collect(),
         elapsed_s: started.elapsed().as_secs_f64(),
     };
-    LiveOutcome { engine, report }
+    let now = now_nanos().0;
+    let latency = LatencySummary::of(&lat.borrow(), now);
+    LiveOutcome {
+        engine,
+        report,
+        latency,
+    }
 }
 
 /// Lifecycle records, including the feed journal (see [`crate::record::format`]): the engine
@@ -662,15 +714,35 @@ fn connection_state(slots: &[Slot]) -> String {
     }
 }
 
-/// A latency stage for the screen: percentiles and up to 16 log-spaced buckets.
-pub fn stage_view(name: &str, h: &hdrhistogram::Histogram<u64>) -> StageView {
-    let p = Percentiles::of(h);
+/// Latency stages for the screen: window percentiles and log-spaced buckets of each.
+pub fn stage_views(l: &Latency, now_ns: u64) -> Vec<StageView> {
+    l.reports(now_ns)
+        .into_iter()
+        .filter_map(|(stage, r)| {
+            let h = l.stage(stage)?.window(now_ns);
+            Some(stage_view(stage.name(), &r, &h))
+        })
+        .collect()
+}
+
+/// One stage for the screen: the window's percentiles (since start when the window is empty)
+/// and up to 12 log-spaced buckets.
+pub fn stage_view(
+    name: &str,
+    r: &crate::latency::StageReport,
+    h: &hdrhistogram::Histogram<u64>,
+) -> StageView {
+    let p = if r.window.count > 0 {
+        r.window
+    } else {
+        r.total
+    };
     let mut buckets = Vec::new();
     if !h.is_empty() {
         let (lo, hi) = (h.min().max(1) as f64, h.max().max(2) as f64);
         let steps = 12usize;
-        let ratio = (hi / lo).powf(1.0 / steps as f64);
-        let mut below = 0u64;
+        let ratio = (hi / lo).powf(1.0 / steps as f64).max(1.000_001);
+        let mut below = h.count_between(0, lo as u64 - 1);
         let mut ub = lo;
         for _ in 0..steps {
             ub *= ratio;
@@ -679,8 +751,12 @@ pub fn stage_view(name: &str, h: &hdrhistogram::Histogram<u64>) -> StageView {
             below = c;
         }
     }
+    let name = match r.negative {
+        Some(n) if n > 0 => format!("{name} ({n} < 0)"),
+        _ => name.to_string(),
+    };
     StageView {
-        name: name.to_string(),
+        name,
         count: p.count,
         p50: p.p50,
         p90: p.p90,

@@ -17,6 +17,7 @@ use std::io::Write;
 use crate::engine::Engine;
 use crate::features::json::FeatureRecord;
 use crate::features::{FeatureParams, Schema};
+use crate::latency::{LatencySummary, Stage};
 use crate::market::Market;
 use crate::record::{FrameSource, Speed};
 use crate::summary::{Percentiles, RunInfo, Summary};
@@ -62,6 +63,8 @@ pub struct ReplayOutcome {
     pub digest: Option<String>,
     pub speed: Speed,
     pub pacing_late_ns: Option<Percentiles>,
+    /// The original session's latencies and this replay's processing.
+    pub latency: Option<LatencySummary>,
 }
 
 impl ReplayOutcome {
@@ -78,6 +81,7 @@ impl ReplayOutcome {
             pacing_late_ns: self.pacing_late_ns,
         });
         s.digest = self.digest.clone();
+        s.latency = self.latency.clone();
         s
     }
 }
@@ -172,6 +176,8 @@ pub fn play_out(
     let elapsed_s = start.elapsed().as_secs_f64();
     let speed = player.status().speed;
     let pacing_late_ns = player.lateness().map(Percentiles::of);
+    let position = player.status().position.map_or(0, |p| p.0);
+    let latency = player.latency().map(|l| LatencySummary::of(l, position));
     let (engine, errors_total, errors, digest) = player.into_parts();
     Ok(ReplayOutcome {
         engine,
@@ -181,6 +187,7 @@ pub fn play_out(
         digest: digest.map(|d| d.hex()),
         speed,
         pacing_late_ns,
+        latency,
     })
 }
 
@@ -256,6 +263,7 @@ impl ViewTx {
         self.seq += 1;
         v.seq = self.seq;
         v.source = self.source.clone();
+        v.published_ns = crate::ingest::now_nanos().0;
         self.last = Some(Instant::now());
         self.tx.send_replace(std::sync::Arc::new(v));
     }
@@ -279,6 +287,26 @@ pub fn replay_view(player: &Player) -> View {
         position_ns: st.position.map(|t| t.0),
     });
     v.connection = String::new();
+    if let Some(l) = player.latency() {
+        v.latency = crate::ingest::live::stage_views(l, now)
+            .into_iter()
+            .map(|mut sv| {
+                let original = [
+                    Stage::ExchangeTtoE,
+                    Stage::NetworkRaw,
+                    Stage::NetworkCorrected,
+                ]
+                .iter()
+                .any(|s| sv.name.starts_with(s.name()));
+                sv.name = format!("{} {}", if original { "rec" } else { "replay" }, sv.name);
+                sv
+            })
+            .collect();
+        if let Some(e) = l.clock.in_use(now) {
+            v.clock_offset = Some((e.offset_ns, e.uncertainty_ns * 2));
+            v.clock_source = format!("{} (recorded)", e.source);
+        }
+    }
     v
 }
 

@@ -31,6 +31,7 @@ use std::path::PathBuf;
 use super::{ReplayOptions, StrictStop};
 use crate::digest::Digest;
 use crate::engine::{Engine, EngineConfig};
+use crate::latency::Latency;
 use crate::num::Nanos;
 use crate::record::{self, FrameKind, FrameSource, Merge, Merged, Speed};
 
@@ -79,6 +80,9 @@ pub struct PlayerOptions {
     pub digest: bool,
     /// Most frames fed by one poll (keeps commands responsive at full speed).
     pub batch: u32,
+    /// Latency histograms: the original session's (from recorded times) and this replay's
+    /// processing (parse, book, features, timed on this machine's clock).
+    pub latency: bool,
 }
 
 impl Default for PlayerOptions {
@@ -90,6 +94,7 @@ impl Default for PlayerOptions {
             until: None,
             digest: false,
             batch: 4096,
+            latency: true,
         }
     }
 }
@@ -150,6 +155,9 @@ pub struct Player {
     lateness: Option<hdrhistogram::Histogram<u64>>,
     /// Called with the engine after every frame fed (feature writers, checks).
     observer: Option<Observer>,
+    latency: Option<Box<Latency>>,
+    /// The caller's clock at the last poll.
+    now: u64,
 }
 
 impl Player {
@@ -173,6 +181,10 @@ impl Player {
             ..EngineConfig::default()
         });
         let digest = opts.digest.then(Digest::default);
+        let mut engine = engine;
+        if opts.latency {
+            engine.set_clock(crate::ingest::mono_nanos);
+        }
         let start = Checkpoint {
             at: 0,
             consumed: 0,
@@ -202,6 +214,10 @@ impl Player {
             next_checkpoint: 0,
             lateness: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000_000, 3).ok(),
             observer: None,
+            latency: opts
+                .latency
+                .then(|| Box::new(Latency::new(60_000_000_000, 6))),
+            now: 0,
             opts,
         }
     }
@@ -222,6 +238,12 @@ impl Player {
 
     pub fn into_parts(self) -> (Engine, u64, Vec<String>, Option<Digest>) {
         (self.engine, self.errors_total, self.errors, self.digest)
+    }
+
+    /// Latency of the original session (E→receive from recorded times) and of this replay's
+    /// processing.
+    pub fn latency(&self) -> Option<&Latency> {
+        self.latency.as_deref()
     }
 
     pub fn digest(&self) -> Option<&Digest> {
@@ -316,6 +338,7 @@ impl Player {
 
     /// Feeds what is due at `now` (monotonic ns of the caller's clock).
     pub fn poll(&mut self, now: u64) -> Result<Poll, StrictStop> {
+        self.now = now;
         if self.done {
             return Ok(Poll::Done);
         }
@@ -396,8 +419,15 @@ impl Player {
                 let e = r.as_ref().err().map(|e| e.to_string());
                 d.frame(&self.engine, e.as_deref());
             }
-            if let Err(e) = r {
-                refused = Some(format!("{file}:{}: {e}", frame.line));
+            match r {
+                Err(e) => refused = Some(format!("{file}:{}: {e}", frame.line)),
+                Ok(()) => {
+                    if let Some(l) = self.latency.as_mut() {
+                        // Windows run on recorded time: "the last 60 s" of the recording, for
+                        // the original session's stages and this replay's processing alike.
+                        l.on_frame(self.engine.last_times(), recv, recv);
+                    }
+                }
             }
         }
         if let Some(msg) = refused {

@@ -136,6 +136,12 @@ async fn ui_loop(
                 if dirty {
                     terminal.draw(|f| render::draw(f, &view, &ui, &opts.theme, &opts.bindings))?;
                     dirty = false;
+                    let now = crate::ingest::now_nanos().0;
+                    if view.published_ns > 0 && now >= view.published_ns {
+                        ui.drawn
+                            .get_or_insert_with(|| crate::latency::StageHist::new(60_000_000_000, 6))
+                            .record(now, now - view.published_ns);
+                    }
                     if panic_after_draw && view.seq > 0 {
                         panic!("MICROSTATE_TEST_PANIC is set: panicking after a frame, on purpose");
                     }

@@ -29,6 +29,8 @@ pub struct UiState {
     prev_rows: HashMap<i64, f64>,
     prev_symbol: Option<String>,
     prev_zoom: usize,
+    /// The screen's own stage: view published → drawn (ns).
+    pub drawn: Option<crate::latency::StageHist>,
 }
 
 impl UiState {

@@ -7,13 +7,21 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::fmt;
 use crate::ui::theme::Theme;
-use crate::view::View;
+use crate::view::{StageView, View};
 
-pub fn render(f: &mut Frame, area: Rect, view: &View, stage: usize, theme: &Theme) {
+pub fn render(
+    f: &mut Frame,
+    area: Rect,
+    view: &View,
+    drawn: Option<&StageView>,
+    stage: usize,
+    theme: &Theme,
+) {
+    let stages: Vec<&StageView> = view.latency.iter().chain(drawn).collect();
     let b = Block::default()
         .borders(Borders::ALL)
         .title(Span::styled(" Latency (l: stage) ", theme.title));
-    if view.latency.is_empty() {
+    if stages.is_empty() {
         f.render_widget(
             Paragraph::new("per-stage latency histograms: not measured yet")
                 .style(theme.dim)
@@ -22,7 +30,7 @@ pub fn render(f: &mut Frame, area: Rect, view: &View, stage: usize, theme: &Them
         );
         return;
     }
-    let sel = stage % view.latency.len();
+    let sel = stage % stages.len();
     let inner = b.inner(area);
     f.render_widget(b, area);
     let mut lines = vec![Line::from(Span::styled(
@@ -32,22 +40,29 @@ pub fn render(f: &mut Frame, area: Rect, view: &View, stage: usize, theme: &Them
         ),
         theme.dim,
     ))];
-    for (i, s) in view.latency.iter().enumerate() {
+    for (i, s) in stages.iter().enumerate() {
         let style = if i == sel { theme.accent } else { theme.text };
+        let d = |v: u64| {
+            if s.count == 0 {
+                "—".to_string()
+            } else {
+                fmt::dur_ns(v)
+            }
+        };
         lines.push(Line::from(Span::styled(
             format!(
                 "{:<22} {:>8} {:>8} {:>8} {:>8} {:>8}",
                 s.name,
-                fmt::dur_ns(s.p50),
-                fmt::dur_ns(s.p90),
-                fmt::dur_ns(s.p99),
-                fmt::dur_ns(s.p999),
-                fmt::dur_ns(s.max)
+                d(s.p50),
+                d(s.p90),
+                d(s.p99),
+                d(s.p999),
+                d(s.max)
             ),
             style,
         )));
     }
-    let s = &view.latency[sel];
+    let s = stages[sel];
     let max = s.buckets.iter().map(|b| b.1).max().unwrap_or(0).max(1);
     let room = (inner.height as usize).saturating_sub(lines.len());
     let w = (inner.width as usize).saturating_sub(12);

@@ -67,7 +67,11 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bind
             Constraint::Min(8),
             Constraint::Length(6),
             Constraint::Length(4),
-            Constraint::Length((view.latency.len() as u16 + 3).clamp(3, 9)),
+            Constraint::Length(if view.latency.is_empty() {
+                3
+            } else {
+                (view.latency.len() as u16 + 7).min(15)
+            }),
         ])
         .areas(right);
         chart_or_heatmap(f, chart, view, ui, sel, theme);
@@ -81,7 +85,20 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bind
         panels::pressure(f, b, sel, theme);
         panels::context(f, c, sel, theme);
         panels::interpretation(f, interp, sel, theme);
-        latency::render(f, lat, view, ui.latency_stage, theme);
+        let drawn = ui.drawn.as_ref().map(|h| {
+            let p = crate::summary::Percentiles::of(&h.total);
+            crate::view::StageView {
+                name: "view→drawn".into(),
+                count: p.count,
+                p50: p.p50,
+                p90: p.p90,
+                p99: p.p99,
+                p999: p.p999,
+                max: p.max,
+                buckets: Vec::new(),
+            }
+        });
+        latency::render(f, lat, view, drawn.as_ref(), ui.latency_stage, theme);
     }
     symbols::render(f, symbols_area, view, ui.symbol_index(view), theme);
     hint_line(f, hint, view, ui, theme);
