@@ -91,7 +91,9 @@ async fn ui_loop(
     opts: &UiOptions,
 ) -> anyhow::Result<Vec<Writer>> {
     let mut events = EventStream::new();
-    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(opts.fps.max(1))));
+    let frame = Duration::from_secs_f64(1.0 / f64::from(opts.fps.max(1)));
+    let mut tick = tokio::time::interval(frame);
+    let mut last_draw = std::time::Instant::now() - frame;
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut ui = UiState::default();
     let mut view: Arc<View> = views.borrow_and_update().clone();
@@ -130,25 +132,25 @@ async fn ui_loop(
                     view = views.borrow_and_update().clone();
                     ui.on_view(&view);
                     dirty = true;
+                    // Draw a new view at once unless a frame was drawn within the frame time:
+                    // the tick only catches up what this skipped.
+                    if last_draw.elapsed() >= frame {
+                        draw(terminal, &view, &mut ui, opts, &mut last_draw)?;
+                        dirty = false;
+                    }
                 }
             }
             _ = tick.tick() => {
                 if dirty {
-                    terminal.draw(|f| render::draw(f, &view, &ui, &opts.theme, &opts.bindings))?;
+                    draw(terminal, &view, &mut ui, opts, &mut last_draw)?;
                     dirty = false;
-                    let now = crate::ingest::now_nanos().0;
-                    if view.published_ns > 0 && now >= view.published_ns {
-                        ui.drawn
-                            .get_or_insert_with(|| crate::latency::StageHist::new(60_000_000_000, 6))
-                            .record(now, now - view.published_ns);
-                    }
-                    if panic_after_draw && view.seq > 0 {
-                        panic!("MICROSTATE_TEST_PANIC is set: panicking after a frame, on purpose");
-                    }
                 }
             }
             _ = tokio::signal::ctrl_c() => break,
             _ = terminated => break,
+        }
+        if panic_after_draw && view.seq > 0 && !dirty {
+            panic!("MICROSTATE_TEST_PANIC is set: panicking after a frame, on purpose");
         }
     }
     if recording.is_some()
@@ -157,6 +159,25 @@ async fn ui_loop(
         let _ = commands.send(LiveCommand::StopRecording);
     }
     Ok(writers)
+}
+
+/// Draws a frame and records how long the view waited to be drawn.
+fn draw(
+    terminal: &mut ratatui::DefaultTerminal,
+    view: &View,
+    ui: &mut UiState,
+    opts: &UiOptions,
+    last_draw: &mut std::time::Instant,
+) -> std::io::Result<()> {
+    terminal.draw(|f| render::draw(f, view, ui, &opts.theme, &opts.bindings))?;
+    *last_draw = std::time::Instant::now();
+    let now = crate::ingest::now_nanos().0;
+    if view.published_ns > 0 && now >= view.published_ns {
+        ui.drawn
+            .get_or_insert_with(|| crate::latency::StageHist::new(60_000_000_000, 6))
+            .record(now, now - view.published_ns);
+    }
+    Ok(())
 }
 
 /// What an action does.

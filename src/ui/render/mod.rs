@@ -182,11 +182,16 @@ fn status_bar(
     }
     if let Some((off, rtt)) = view.clock_offset {
         spans.push(sep());
+        let unc = if rtt > 0 {
+            format!(" ±{}", fmt::dur_ns(rtt / 2))
+        } else {
+            String::new()
+        };
         spans.push(Span::styled(
             format!(
-                "clock {} ±{}",
+                "clock {}{unc} ({})",
                 fmt::signed_dur_ns(off),
-                fmt::dur_ns(rtt / 2)
+                view.clock_source
             ),
             theme.dim,
         ));
