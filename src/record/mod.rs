@@ -15,6 +15,7 @@
 pub mod cryptofeed;
 pub mod format;
 pub mod hftbacktest;
+pub mod klines;
 pub mod writer;
 
 use std::fs::File;
