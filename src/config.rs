@@ -845,9 +845,15 @@ mod tests {
         );
         let e = Config::from_toml("[models.pressure]\ndead_band = \"1pip\"\n", "c.toml")
             .expect_err("band");
-        assert!(e.to_string().contains("dead_band") && e.to_string().contains("1pip"), "{e}");
-        let e = Config::from_toml("[models.interpret]\nmin_pressure_confidence = 1.5\n", "c.toml")
-            .expect_err("conf");
+        assert!(
+            e.to_string().contains("dead_band") && e.to_string().contains("1pip"),
+            "{e}"
+        );
+        let e = Config::from_toml(
+            "[models.interpret]\nmin_pressure_confidence = 1.5\n",
+            "c.toml",
+        )
+        .expect_err("conf");
         assert!(e.to_string().contains("min_pressure_confidence"), "{e}");
         let ok = Config::from_toml("[models.context]\nlabel_horizon = \"30m\"\n", "c.toml")
             .expect("30m");

@@ -31,7 +31,8 @@ pub enum PressureClass {
 
 impl PressureClass {
     /// Class order of the pressure model's outputs.
-    pub const ALL: [PressureClass; 3] = [PressureClass::Down, PressureClass::Flat, PressureClass::Up];
+    pub const ALL: [PressureClass; 3] =
+        [PressureClass::Down, PressureClass::Flat, PressureClass::Up];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -173,7 +174,8 @@ pub fn interpret(
         p.probs[2]
     )];
     // NaN confidence fails this comparison too: it is not clear pressure either.
-    if !(conf >= th.min_pressure_confidence) {
+    let clear = conf >= th.min_pressure_confidence;
+    if !clear {
         reasons.push(format!(
             "top probability {conf:.2} < models.interpret.min_pressure_confidence {:.2}",
             th.min_pressure_confidence
@@ -239,33 +241,69 @@ mod tests {
     fn every_cell_of_the_table() {
         let table = [
             (Up, Bullish, "strong bullish alignment", Tone::StrongBullish),
-            (Up, Neutral, "buying pressure, no trend context", Tone::Bullish),
+            (
+                Up,
+                Neutral,
+                "buying pressure, no trend context",
+                Tone::Bullish,
+            ),
             (Up, Bearish, "counter-trend buying (risky)", Tone::Caution),
             (Flat, Bullish, "quiet within an uptrend", Tone::Neutral),
-            (Flat, Neutral, "balanced: no pressure, no trend", Tone::Neutral),
+            (
+                Flat,
+                Neutral,
+                "balanced: no pressure, no trend",
+                Tone::Neutral,
+            ),
             (Flat, Bearish, "quiet within a downtrend", Tone::Neutral),
             (Down, Bullish, "pullback within uptrend", Tone::Caution),
-            (Down, Neutral, "selling pressure, no trend context", Tone::Bearish),
-            (Down, Bearish, "strong bearish alignment", Tone::StrongBearish),
+            (
+                Down,
+                Neutral,
+                "selling pressure, no trend context",
+                Tone::Bearish,
+            ),
+            (
+                Down,
+                Bearish,
+                "strong bearish alignment",
+                Tone::StrongBearish,
+            ),
         ];
         for (pc, cl, label, tone) in table {
             let out = interpret(Some(&p(pc, 0.8)), Some(&c(cl)), &Health::default(), &TH);
             assert_eq!(out.label, label, "{pc:?} × {cl:?}");
             assert_eq!(out.tone, tone, "{pc:?} × {cl:?}");
             let r = out.reasons.join(" | ");
-            assert!(r.contains(&format!("pressure {} p=0.80", pc.as_str())), "{r}");
+            assert!(
+                r.contains(&format!("pressure {} p=0.80", pc.as_str())),
+                "{r}"
+            );
             assert!(r.contains("min_pressure_confidence 0.50"), "{r}");
-            assert!(r.contains(&format!("context {} over 15 min", cl.as_str())), "{r}");
+            assert!(
+                r.contains(&format!("context {} over 15 min", cl.as_str())),
+                "{r}"
+            );
         }
     }
 
     #[test]
     fn low_confidence_is_no_clear_pressure() {
         for (top, clear) in [(0.49, false), (0.5, true), (0.9, true)] {
-            let out = interpret(Some(&p(Up, top)), Some(&c(Bullish)), &Health::default(), &TH);
+            let out = interpret(
+                Some(&p(Up, top)),
+                Some(&c(Bullish)),
+                &Health::default(),
+                &TH,
+            );
             assert_eq!(out.label == "no clear pressure", !clear, "{top}: {out:?}");
         }
-        let out = interpret(Some(&p(Down, 0.4)), Some(&c(Bearish)), &Health::default(), &TH);
+        let out = interpret(
+            Some(&p(Down, 0.4)),
+            Some(&c(Bearish)),
+            &Health::default(),
+            &TH,
+        );
         assert!(out.reasons[1].contains("0.40 < models.interpret.min_pressure_confidence 0.50"));
         let nan = PressureInput {
             probs: [f32::NAN; 3],
@@ -328,6 +366,9 @@ mod tests {
             ..Health::default()
         };
         let out = interpret(None, Some(&c(Bullish)), &h, &TH);
-        assert_eq!(out.label, "data unreliable: no pressure model output: waiting for features");
+        assert_eq!(
+            out.label,
+            "data unreliable: no pressure model output: waiting for features"
+        );
     }
 }

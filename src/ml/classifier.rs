@@ -209,10 +209,10 @@ pub fn class_metrics(probs: &[f32], k: usize, labels: &[u32]) -> ClassMetrics {
     let nf = (n as f64).max(1.0);
     let correct: u64 = (0..k).map(|c| confusion[c][c]).sum();
     let (mut recalls, mut f1s) = (Vec::new(), Vec::new());
-    for c in 0..k {
-        let actual: u64 = confusion[c].iter().sum();
-        let predicted: u64 = (0..k).map(|r| confusion[r][c]).sum();
-        let tp = confusion[c][c] as f64;
+    for (c, row) in confusion.iter().enumerate() {
+        let actual: u64 = row.iter().sum();
+        let predicted: u64 = confusion.iter().map(|r| r[c]).sum();
+        let tp = row[c] as f64;
         if actual > 0 {
             recalls.push(tp / actual as f64);
         }
@@ -285,7 +285,12 @@ mod tests {
         let mut r = Rng::new(seed, 0);
         let (mut x, mut y) = (Vec::new(), Vec::new());
         for _ in 0..n {
-            let v = [uniform(&mut r), uniform(&mut r), uniform(&mut r), uniform(&mut r)];
+            let v = [
+                uniform(&mut r),
+                uniform(&mut r),
+                uniform(&mut r),
+                uniform(&mut r),
+            ];
             let p = v[0] * v[1];
             y.push(if p > 0.1 {
                 0
@@ -318,8 +323,8 @@ mod tests {
         let (xe, ye) = xor_data(3, 1000);
         let mlp = Architecture::mlp(4, &[16], 3, Activation::Relu);
         let m = train_classifier(&mlp, &xt, &yt, &xv, &yv, &opts(5)).unwrap();
-        let lg = train_classifier(&Architecture::logistic(4, 3), &xt, &yt, &xv, &yv, &opts(5))
-            .unwrap();
+        let lg =
+            train_classifier(&Architecture::logistic(4, 3), &xt, &yt, &xv, &yv, &opts(5)).unwrap();
         let eval = |t: &TrainedClassifier| {
             let mut c = Classifier::new(t).unwrap();
             let mut probs = Vec::new();
@@ -359,7 +364,11 @@ mod tests {
         let (mut logits, mut labels) = (Vec::new(), Vec::new());
         let mut p = [0f32; 3];
         for _ in 0..4000 {
-            let l = [uniform(&mut r) * 2.0, uniform(&mut r) * 2.0, uniform(&mut r) * 2.0];
+            let l = [
+                uniform(&mut r) * 2.0,
+                uniform(&mut r) * 2.0,
+                uniform(&mut r) * 2.0,
+            ];
             softmax_t(&l, 1.0, &mut p);
             let u = (r.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
             let y = if u < p[0] {
@@ -375,7 +384,8 @@ mod tests {
         let t = fit_temperature(&logits, 3, &labels);
         assert!((3.0..5.3).contains(&t), "t = {t}");
         assert!(
-            nll_at_temperature(&logits, 3, &labels, t) < nll_at_temperature(&logits, 3, &labels, 1.0)
+            nll_at_temperature(&logits, 3, &labels, t)
+                < nll_at_temperature(&logits, 3, &labels, 1.0)
         );
     }
 
@@ -390,7 +400,10 @@ mod tests {
         ];
         let m = class_metrics(&probs, 3, &[0, 1, 2, 2]);
         assert_eq!(m.n, 4);
-        assert_eq!(m.confusion, vec![vec![1, 0, 0], vec![1, 0, 0], vec![0, 0, 2]]);
+        assert_eq!(
+            m.confusion,
+            vec![vec![1, 0, 0], vec![1, 0, 0], vec![0, 0, 2]]
+        );
         assert!((m.accuracy - 0.75).abs() < 1e-12);
         // Recalls 1, 0, 1.
         assert!((m.balanced_accuracy - 2.0 / 3.0).abs() < 1e-12);

@@ -300,7 +300,7 @@ impl ContextState {
         }
         let c = self.closes.make_contiguous();
         let r = self.returns.make_contiguous();
-        Some(features(&c, r, ts, out))
+        Some(features(c, r, ts, out))
     }
 }
 
@@ -392,7 +392,8 @@ pub fn normal_cdf(x: f64) -> f64 {
     let t = 1.0 / (1.0 + 0.327_591_1 * z);
     let poly = t
         * (0.254_829_592
-            + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     let erf = 1.0 - poly * (-z * z).exp();
     if x >= 0.0 {
         0.5 * (1.0 + erf)
@@ -422,12 +423,11 @@ impl ContextModel {
     /// Loads `dir/model.toml` + `dir/model.safetensors`, refusing a schema mismatch.
     pub fn load(dir: &Path, z_threshold: f64) -> Result<ContextModel, MlError> {
         let (meta, w) = load_model(dir, &expected())?;
-        let mlp = FastMlp::new(&meta.architecture, &w, &meta.scaler).ok_or_else(|| {
-            MlError::Meta {
+        let mlp =
+            FastMlp::new(&meta.architecture, &w, &meta.scaler).ok_or_else(|| MlError::Meta {
                 path: dir.to_path_buf(),
                 msg: "weights and scaler do not fit the architecture".into(),
-            }
-        })?;
+            })?;
         Ok(ContextModel::new(meta, mlp, z_threshold))
     }
 
@@ -515,7 +515,10 @@ mod tests {
         for v in &x[7..11] {
             assert!((v - g.ln().ln() as f32).abs() < 1e-5);
         }
-        assert!((x[11] - 1.0).abs() < 1e-6 && x[12].abs() < 1e-6, "06:00 is a quarter turn");
+        assert!(
+            (x[11] - 1.0).abs() < 1e-6 && x[12].abs() < 1e-6,
+            "06:00 is a quarter turn"
+        );
         assert_eq!(x[13], 1.0, "Saturday");
         // A flat series: volatility floors, returns are 0, nothing is NaN.
         let flat = vec![7.0; LOOKBACK + 1];
@@ -549,7 +552,12 @@ mod tests {
             let r = seg.returns();
             for t in LOOKBACK..seg.closes.len() {
                 let mut x = [0f32; N_INPUTS];
-                let s = features(&seg.closes[t - LOOKBACK..=t], &r[t - LOOKBACK..t], seg.ts(t), &mut x);
+                let s = features(
+                    &seg.closes[t - LOOKBACK..=t],
+                    &r[t - LOOKBACK..t],
+                    seg.ts(t),
+                    &mut x,
+                );
                 batch.insert(seg.ts(t), (x, s));
             }
         }

@@ -35,8 +35,8 @@ use serde::Serialize;
 use super::MlError;
 use super::classifier::pearson;
 use super::context::{
-    self, ContextLabel, ContextModel, HORIZONS_MIN, INPUT_NAMES, LOOKBACK, N_INPUTS,
-    OUTPUT_NAMES, REF_VOL_WINDOW, SCHEMA, SCHEMA_VERSION, features, segments,
+    self, ContextLabel, ContextModel, HORIZONS_MIN, INPUT_NAMES, LOOKBACK, N_INPUTS, OUTPUT_NAMES,
+    REF_VOL_WINDOW, SCHEMA, SCHEMA_VERSION, features, segments,
 };
 use super::fast::FastMlp;
 use super::meta::{DataDigest, DataInfo, ModelMeta};
@@ -104,7 +104,10 @@ pub fn build_dataset(series: &[KlineSeries], max_fill: u64) -> Dataset {
             d.f64(k.close);
         }
         // A kline's close is the price at its close time.
-        let segs = segments(s.rows.iter().map(|k| (k.open_time_ms + MINUTE_MS, k.close)), max_fill);
+        let segs = segments(
+            s.rows.iter().map(|k| (k.open_time_ms + MINUTE_MS, k.close)),
+            max_fill,
+        );
         for seg in &segs {
             ds.segments += 1;
             ds.filled_minutes += seg.filled;
@@ -113,7 +116,8 @@ pub fn build_dataset(series: &[KlineSeries], max_fill: u64) -> Dataset {
             let mut t = LOOKBACK;
             while t + H_MAX < c.len() {
                 let mut x = [0f32; N_INPUTS];
-                let sigma_ref = features(&c[t - LOOKBACK..=t], &r[t - LOOKBACK..t], seg.ts(t), &mut x);
+                let sigma_ref =
+                    features(&c[t - LOOKBACK..=t], &r[t - LOOKBACK..t], seg.ts(t), &mut x);
                 let mut fwd = [0.0; 2];
                 let mut last = [0.0; 2];
                 for (h, &hm) in HORIZONS_MIN.iter().enumerate() {
@@ -366,7 +370,11 @@ impl Acc {
     }
 
     fn ratio(a: u64, b: u64) -> f64 {
-        if b == 0 { f64::NAN } else { a as f64 / b as f64 }
+        if b == 0 {
+            f64::NAN
+        } else {
+            a as f64 / b as f64
+        }
     }
 
     fn directional(&self) -> DirectionalScores {
@@ -436,7 +444,7 @@ pub fn evaluate(model: &mut ContextModel, samples: &[&ContextSample]) -> Vec<Hor
                 last_return_sign: l[h].directional(),
                 always_neutral: a[h].directional(),
             };
-            let verdict = verdict(&model, &baselines);
+            let verdict = verdict(&model, &baselines, HORIZONS_MIN[h]);
             HorizonReport {
                 horizon: format!("{}m", HORIZONS_MIN[h]),
                 model,
@@ -447,13 +455,17 @@ pub fn evaluate(model: &mut ContextModel, samples: &[&ContextSample]) -> Vec<Hor
         .collect()
 }
 
-/// What the numbers say, in words.
-fn verdict(m: &GaussianScores, b: &Baselines) -> String {
+/// What the numbers say, in words. Directional accuracy counts as skill only beyond two
+/// standard errors of the best baseline's accuracy, computed on `n / h` effective samples
+/// (labels of neighbouring minutes overlap by all but one minute of h).
+fn verdict(m: &GaussianScores, b: &Baselines, horizon_min: usize) -> String {
     let base = &b.zero_drift_rolling_vol;
     let best_dir = b
         .always_neutral
         .directional_accuracy
         .max(b.last_return_sign.directional_accuracy);
+    let n_eff = (m.n as f64 / horizon_min as f64).max(1.0);
+    let noise = 2.0 * (best_dir * (1.0 - best_dir) / n_eff).sqrt();
     let nll = if m.nll < base.nll {
         format!(
             "uncertainty: better than zero-drift rolling volatility (NLL {:.4} vs {:.4})",
@@ -465,14 +477,14 @@ fn verdict(m: &GaussianScores, b: &Baselines) -> String {
             m.nll, base.nll
         )
     };
-    let dir = if m.directional_accuracy > best_dir {
+    let dir = if m.directional_accuracy > best_dir + noise {
         format!(
-            "direction: above the best simple baseline ({:.4} vs {:.4})",
+            "direction: above the best simple baseline ({:.4} vs {:.4}, noise ±{noise:.4})",
             m.directional_accuracy, best_dir
         )
     } else {
         format!(
-            "direction: no skill over the best simple baseline ({:.4} vs {:.4})",
+            "direction: no skill beyond the best simple baseline ({:.4} vs {:.4}, noise ±{noise:.4})",
             m.directional_accuracy, best_dir
         )
     };
@@ -546,19 +558,34 @@ pub fn train_context(
         ("test", &splits.test, te.len()),
     ] {
         put(&format!("{name}_period"), toml::Value::String(p.describe()));
-        put(&format!("{name}_start_ms"), toml::Value::Integer(p.start_ms));
+        put(
+            &format!("{name}_start_ms"),
+            toml::Value::Integer(p.start_ms),
+        );
         put(&format!("{name}_end_ms"), toml::Value::Integer(p.end_ms));
         put(&format!("{name}_samples"), toml::Value::Integer(n as i64));
     }
     put("embargo_min", toml::Value::Integer(EMBARGO_MIN));
     put("lookback_min", toml::Value::Integer(LOOKBACK as i64));
-    put("ref_vol_window_min", toml::Value::Integer(REF_VOL_WINDOW as i64));
+    put(
+        "ref_vol_window_min",
+        toml::Value::Integer(REF_VOL_WINDOW as i64),
+    );
     put("vol_floor", toml::Value::Float(context::VOL_FLOOR));
     put("z_clamp", toml::Value::Float(context::Z_CLAMP));
     put("target_clamp", toml::Value::Float(TARGET_CLAMP as f64));
-    put("max_gap_fill_min", toml::Value::Integer(opts.max_fill as i64));
-    put("realized_band_sigma", toml::Value::Float(REALIZED_BAND_SIGMA));
-    put("z_threshold_at_training", toml::Value::Float(opts.z_threshold));
+    put(
+        "max_gap_fill_min",
+        toml::Value::Integer(opts.max_fill as i64),
+    );
+    put(
+        "realized_band_sigma",
+        toml::Value::Float(REALIZED_BAND_SIGMA),
+    );
+    put(
+        "z_threshold_at_training",
+        toml::Value::Float(opts.z_threshold),
+    );
     put("best_epoch", toml::Value::Integer(report.best_epoch as i64));
     put("epochs_run", toml::Value::Integer(report.epochs_run as i64));
     put("best_val_loss", toml::Value::Float(report.best_val_loss));
@@ -631,6 +658,168 @@ pub fn train_context(
         test,
         folds,
     })
+}
+
+/// Which samples `eval` scores.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EvalFilter {
+    /// Only samples at or after this minute (UTC ms).
+    pub from_ms: Option<i64>,
+    /// Only samples whose label ends by this time (UTC ms).
+    pub until_ms: Option<i64>,
+    /// Only the model's held-out test period (and anything after it).
+    pub held_out: bool,
+}
+
+/// `eval`'s context table: the label horizon's scores at the top, every horizon below.
+#[derive(Clone, Debug, Serialize)]
+pub struct ContextEvalReport {
+    pub model_dir: String,
+    pub files: Vec<String>,
+    /// First and last sample minute.
+    pub period: String,
+    pub n: u64,
+    /// Share of the scored samples inside the model's training or validation period: anything
+    /// above 0 is not a held-out score. `null` when the model does not record its split.
+    pub in_sample_fraction: Option<f64>,
+    /// The label horizon (the `model` / `baselines` fields below are for it).
+    pub horizon: String,
+    pub z_threshold: f64,
+    pub realized_band_sigma: f64,
+    pub model: GaussianScores,
+    pub baselines: Baselines,
+    pub verdict: String,
+    pub horizons: Vec<HorizonReport>,
+}
+
+/// The model's held-out test period start, from its metadata.
+pub fn test_start_ms(meta: &ModelMeta) -> Option<i64> {
+    meta.details
+        .get("test_start_ms")
+        .and_then(|v| v.as_integer())
+}
+
+/// Keeps the last `minutes` of samples' worth of rows (plus the lookback and the horizon), so a
+/// quick evaluation need not compute features for a whole history.
+pub fn keep_last_minutes(series: &mut KlineSeries, minutes: usize) {
+    let keep = minutes + LOOKBACK + H_MAX;
+    if series.rows.len() > keep {
+        let cut = series.rows.len() - keep;
+        series.rows.drain(..cut);
+        let first = series.rows.first().map_or(i64::MIN, |k| k.open_time_ms);
+        series.gaps.retain(|g| g.after_ms >= first);
+    }
+}
+
+/// Scores `model` on the dataset's samples that pass `filter`.
+pub fn eval_context(
+    model: &mut ContextModel,
+    ds: &Dataset,
+    filter: &EvalFilter,
+    label_index: usize,
+    model_dir: &str,
+) -> ContextEvalReport {
+    let test_start = test_start_ms(&model.meta);
+    let chosen: Vec<&ContextSample> = ds
+        .samples
+        .iter()
+        .filter(|s| filter.from_ms.is_none_or(|f| s.ts >= f))
+        .filter(|s| {
+            filter
+                .until_ms
+                .is_none_or(|u| s.ts + H_MAX as i64 * MINUTE_MS <= u)
+        })
+        .filter(|s| !filter.held_out || test_start.is_some_and(|t| s.ts >= t))
+        .collect();
+    let horizons = evaluate(model, &chosen);
+    let n = chosen.len() as u64;
+    let in_sample_fraction = test_start.map(|t| {
+        if n == 0 {
+            0.0
+        } else {
+            chosen.iter().filter(|s| s.ts < t).count() as f64 / n as f64
+        }
+    });
+    let period = match (chosen.first(), chosen.last()) {
+        (Some(a), Some(b)) => format!("{} → {} UTC", format_utc_ms(a.ts), format_utc_ms(b.ts)),
+        _ => "no samples".into(),
+    };
+    let top = horizons.get(label_index).cloned().unwrap_or_default();
+    ContextEvalReport {
+        model_dir: model_dir.to_string(),
+        files: ds.files.clone(),
+        period,
+        n,
+        in_sample_fraction,
+        horizon: top.horizon.clone(),
+        z_threshold: model.z_threshold,
+        realized_band_sigma: REALIZED_BAND_SIGMA,
+        model: top.model,
+        baselines: top.baselines,
+        verdict: top.verdict,
+        horizons,
+    }
+}
+
+/// The per-horizon tables as text (what `eval` prints without `--json`, and the model card's
+/// table).
+pub fn render_horizons(horizons: &[HorizonReport]) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let f = |v: f64| {
+        if v.is_nan() {
+            "—".to_string()
+        } else {
+            format!("{v:.4}")
+        }
+    };
+    for h in horizons {
+        let _ = writeln!(o, "horizon {} (n = {})", h.horizon, h.model.n);
+        let _ = writeln!(
+            o,
+            "| forecast | NLL (bp) | cover 68% | cover 95% | dir. accuracy | calls | hit rate | IC |"
+        );
+        let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");
+        let m = &h.model;
+        let _ = writeln!(
+            o,
+            "| model | {} | {} | {} | {} | {} | {} | {} |",
+            f(m.nll),
+            f(m.coverage_68),
+            f(m.coverage_95),
+            f(m.directional_accuracy),
+            f(m.calls),
+            f(m.hit_rate),
+            f(m.ic)
+        );
+        let z = &h.baselines.zero_drift_rolling_vol;
+        let _ = writeln!(
+            o,
+            "| zero drift, rolling vol | {} | {} | {} | {} | {} | {} | {} |",
+            f(z.nll),
+            f(z.coverage_68),
+            f(z.coverage_95),
+            f(z.directional_accuracy),
+            f(z.calls),
+            f(z.hit_rate),
+            f(z.ic)
+        );
+        for (name, d) in [
+            ("last return sign", &h.baselines.last_return_sign),
+            ("always neutral", &h.baselines.always_neutral),
+        ] {
+            let _ = writeln!(
+                o,
+                "| {name} | — | — | — | {} | {} | {} | {} |",
+                f(d.directional_accuracy),
+                f(d.calls),
+                f(d.hit_rate),
+                f(d.ic)
+            );
+        }
+        let _ = writeln!(o, "verdict: {}\n", h.verdict);
+    }
+    o
 }
 
 #[cfg(test)]

@@ -110,8 +110,7 @@ impl ModelMeta {
             ));
         }
         let a = &self.architecture;
-        if a.inputs != e.inputs.len() || a.outputs != e.outputs || self.outputs.len() != e.outputs
-        {
+        if a.inputs != e.inputs.len() || a.outputs != e.outputs || self.outputs.len() != e.outputs {
             return Err(mismatch(
                 "architecture",
                 format!("{} inputs → {} outputs", a.inputs, a.outputs),
@@ -267,12 +266,21 @@ mod tests {
         assert_eq!(m2, m);
         assert_eq!(w2, w);
 
-        let e = load_model(&dir, &expected(&["a", "b", "c"], 3)).unwrap_err().to_string();
+        let e = load_model(&dir, &expected(&["a", "b", "c"], 3))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("version 2") && e.contains("version 3"), "{e}");
-        let e = load_model(&dir, &expected(&["a", "b"], 2)).unwrap_err().to_string();
+        let e = load_model(&dir, &expected(&["a", "b"], 2))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("3 inputs") && e.contains("2 inputs"), "{e}");
-        let e = load_model(&dir, &expected(&["a", "x", "c"], 2)).unwrap_err().to_string();
-        assert!(e.contains("`b`") && e.contains("`x`") && e.contains("model.toml"), "{e}");
+        let e = load_model(&dir, &expected(&["a", "x", "c"], 2))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`b`") && e.contains("`x`") && e.contains("model.toml"),
+            "{e}"
+        );
 
         let missing = load_model(&dir.join("nope"), &expected(&["a"], 2)).unwrap_err();
         assert!(matches!(missing, MlError::Missing { .. }), "{missing}");

@@ -150,10 +150,7 @@ impl Weights {
         let mut map = std::collections::HashMap::new();
         for (i, d) in self.layers.iter().enumerate() {
             let (wn, bn) = names(i);
-            map.insert(
-                wn,
-                Tensor::from_slice(&d.w, (d.outputs, d.inputs), &cpu())?,
-            );
+            map.insert(wn, Tensor::from_slice(&d.w, (d.outputs, d.inputs), &cpu())?);
             map.insert(bn, Tensor::from_slice(&d.b, d.outputs, &cpu())?);
         }
         candle_core::safetensors::save(&map, path).map_err(|e| MlError::Meta {
@@ -169,12 +166,11 @@ impl Weights {
             path: path.to_path_buf(),
             source,
         })?;
-        let map = candle_core::safetensors::load_buffer(&bytes, &cpu()).map_err(|e| {
-            MlError::Meta {
+        let map =
+            candle_core::safetensors::load_buffer(&bytes, &cpu()).map_err(|e| MlError::Meta {
                 path: path.to_path_buf(),
                 msg: format!("not a readable safetensors file: {e}"),
-            }
-        })?;
+            })?;
         let get = |name: &str, shape: &[usize]| -> Result<Vec<f32>, MlError> {
             let t = map.get(name).ok_or_else(|| MlError::Weights {
                 path: path.to_path_buf(),
@@ -539,7 +535,10 @@ mod tests {
         // Another architecture is refused with the tensor and both shapes named.
         let other = Architecture::mlp(4, &[9, 6], 2, Activation::Tanh);
         let e = Weights::load(&p, &other).unwrap_err().to_string();
-        assert!(e.contains("l0.weight") && e.contains("[8, 4]") && e.contains("[9, 4]"), "{e}");
+        assert!(
+            e.contains("l0.weight") && e.contains("[8, 4]") && e.contains("[9, 4]"),
+            "{e}"
+        );
         let fewer = Architecture::mlp(4, &[8], 2, Activation::Tanh);
         assert!(Weights::load(&p, &fewer).is_err());
         std::fs::remove_dir_all(&dir).ok();

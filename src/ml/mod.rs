@@ -66,7 +66,9 @@ pub enum MlError {
         msg: String,
     },
     /// No model where one was looked for: the rest of the program keeps working without it.
-    #[error("no model at {path} (train one with `microstate-tui train {schema}`, or point --model at a folder holding one)")]
+    #[error(
+        "no model at {path} (train one with `microstate-tui train {schema}`, or point --model at a folder holding one)"
+    )]
     Missing { path: PathBuf, schema: String },
     #[error("{0}")]
     Data(String),
@@ -143,7 +145,11 @@ mod tests {
         assert!(DeadBand::parse("1pip").is_err());
         assert!(DeadBand::parse("-1bps").is_err());
         assert!(DeadBand::parse("lots").is_err());
-        for d in [DeadBand::Ticks(1.0), DeadBand::Ticks(2.5), DeadBand::Bps(0.5)] {
+        for d in [
+            DeadBand::Ticks(1.0),
+            DeadBand::Ticks(2.5),
+            DeadBand::Bps(0.5),
+        ] {
             assert_eq!(DeadBand::parse(&d.to_string()), Ok(d));
         }
     }

@@ -36,7 +36,13 @@ impl Scaler {
             }
         }
         let mean: Vec<f64> = (0..n)
-            .map(|j| if cnt[j] > 0 { sum[j] / cnt[j] as f64 } else { 0.0 })
+            .map(|j| {
+                if cnt[j] > 0 {
+                    sum[j] / cnt[j] as f64
+                } else {
+                    0.0
+                }
+            })
             .collect();
         if n > 0 {
             for row in rows.chunks_exact(n) {

@@ -64,7 +64,11 @@ pub enum KlineError {
         source: std::io::Error,
     },
     #[error("{file}:{line}: {msg}")]
-    Line { file: String, line: u64, msg: String },
+    Line {
+        file: String,
+        line: u64,
+        msg: String,
+    },
     #[error("{file}: no klines in the file")]
     Empty { file: String },
 }
@@ -129,7 +133,10 @@ pub fn parse_klines(mut r: impl BufRead, file: &str) -> Result<KlineSeries, Klin
         if line.trim().is_empty() {
             continue;
         }
-        let fields: Vec<&str> = line.split(',').map(|f| f.trim().trim_matches('"')).collect();
+        let fields: Vec<&str> = line
+            .split(',')
+            .map(|f| f.trim().trim_matches('"'))
+            .collect();
         let c = match cols {
             Some(c) => c,
             None => {
@@ -170,12 +177,17 @@ pub fn parse_klines(mut r: impl BufRead, file: &str) -> Result<KlineSeries, Klin
             volume: num(c.volume, "volume")?,
         };
         if !(k.close.is_finite() && k.close > 0.0) {
-            return Err(err(line_no, format!("close {} is not a positive price", k.close)));
+            return Err(err(
+                line_no,
+                format!("close {} is not a positive price", k.close),
+            ));
         }
         if t.rem_euclid(MINUTE_MS) != 0 {
             return Err(err(
                 line_no,
-                format!("open time {t} ms is not on a minute boundary (only 1-minute klines are read)"),
+                format!(
+                    "open time {t} ms is not on a minute boundary (only 1-minute klines are read)"
+                ),
             ));
         }
         if let Some(prev) = out.rows.last() {
@@ -269,7 +281,11 @@ fn parse_datetime_utc(s: &str) -> Result<i64, String> {
             Err(bad())
         }
     };
-    if b[4] != b'-' || b[7] != b'-' || !(b[10] == b' ' || b[10] == b'T') || b[13] != b':' || b[16] != b':'
+    if b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b' ' || b[10] == b'T')
+        || b[13] != b':'
+        || b[16] != b':'
     {
         return Err(bad());
     }
@@ -357,7 +373,9 @@ mod tests {
         let h = parse(&format!("{header}{body}")).unwrap();
         assert_eq!(h.rows, s.rows);
         // Binance's 2025+ spot files: microseconds.
-        let us = body.replace("1747699200000,", "1747699200000000,").replace("1747699260000,", "1747699260000000,");
+        let us = body
+            .replace("1747699200000,", "1747699200000000,")
+            .replace("1747699260000,", "1747699260000000,");
         assert_eq!(parse(&us).unwrap().rows, s.rows);
     }
 
@@ -375,7 +393,10 @@ mod tests {
         // Columns in another order are found by name.
         let reordered = "time,volume,close,open\n1747699200000,10,1.5,1\n";
         let r = parse(reordered).unwrap();
-        assert_eq!((r.rows[0].close, r.rows[0].open, r.rows[0].volume), (1.5, 1.0, 10.0));
+        assert_eq!(
+            (r.rows[0].close, r.rows[0].open, r.rows[0].volume),
+            (1.5, 1.0, 10.0)
+        );
     }
 
     #[test]
@@ -414,23 +435,55 @@ mod tests {
             }]
         );
         std::fs::remove_dir_all(&dir).ok();
-        let e = read_klines(Path::new("/nonexistent/k.csv")).unwrap_err().to_string();
+        let e = read_klines(Path::new("/nonexistent/k.csv"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("/nonexistent/k.csv"), "{e}");
     }
 
     #[test]
     fn bad_lines_name_file_and_line() {
         let cases: &[(&str, &str)] = &[
-            ("open_time_ms,close\n1747699200000,abc\n", "t.csv:2: close \"abc\" is not a number"),
-            ("open_time_ms,close\n1747699200000,-1\n", "t.csv:2: close -1 is not a positive price"),
-            ("open_time_ms,close\n1747699200000,1\n1747699200000,1\n", "t.csv:3: open time 1747699200000 ms does not increase"),
-            ("open_time_ms,close\n1747699260000,1\n1747699200000,1\n", "t.csv:3"),
-            ("open_time_ms,close\n1747699201000,1\n", "not on a minute boundary"),
-            ("open_time_ms,close\n2025-05-20 00:00:00+02:00,1\n", "is not UTC"),
-            ("open_time_ms,close\n2025-13-20 00:00:00,1\n", "neither epoch milliseconds"),
-            ("a,b,c\n1,2,3\n", "t.csv:1: the first line is neither a kline nor a header"),
-            ("1747699200000,1,2\n", "t.csv:1: 3 fields, at least 6 expected"),
-            ("open_time_ms,open,close\n1747699200000,1\n", "t.csv:2: 2 fields, at least 3"),
+            (
+                "open_time_ms,close\n1747699200000,abc\n",
+                "t.csv:2: close \"abc\" is not a number",
+            ),
+            (
+                "open_time_ms,close\n1747699200000,-1\n",
+                "t.csv:2: close -1 is not a positive price",
+            ),
+            (
+                "open_time_ms,close\n1747699200000,1\n1747699200000,1\n",
+                "t.csv:3: open time 1747699200000 ms does not increase",
+            ),
+            (
+                "open_time_ms,close\n1747699260000,1\n1747699200000,1\n",
+                "t.csv:3",
+            ),
+            (
+                "open_time_ms,close\n1747699201000,1\n",
+                "not on a minute boundary",
+            ),
+            (
+                "open_time_ms,close\n2025-05-20 00:00:00+02:00,1\n",
+                "is not UTC",
+            ),
+            (
+                "open_time_ms,close\n2025-13-20 00:00:00,1\n",
+                "neither epoch milliseconds",
+            ),
+            (
+                "a,b,c\n1,2,3\n",
+                "t.csv:1: the first line is neither a kline nor a header",
+            ),
+            (
+                "1747699200000,1,2\n",
+                "t.csv:1: 3 fields, at least 6 expected",
+            ),
+            (
+                "open_time_ms,open,close\n1747699200000,1\n",
+                "t.csv:2: 2 fields, at least 3",
+            ),
             ("open_time_ms,close\n", "t.csv: no klines"),
         ];
         for (text, want) in cases {
@@ -443,7 +496,10 @@ mod tests {
     fn civil_dates() {
         assert_eq!(days_from_civil(1970, 1, 1), 0);
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
-        assert_eq!(parse_time("2024-02-29 23:59:00").unwrap(), 1_709_251_140_000);
+        assert_eq!(
+            parse_time("2024-02-29 23:59:00").unwrap(),
+            1_709_251_140_000
+        );
         assert_eq!(format_utc_ms(1_709_251_140_000), "2024-02-29 23:59");
         assert_eq!(format_utc_ms(0), "1970-01-01 00:00");
         for d in [-1000i64, 0, 11_017, 20_000, 30_000] {
