@@ -34,7 +34,9 @@ microstate-tui btcusdt ethusdt                    # live spot books from Binance
 microstate-tui --market usdm btcusdt              # live USD-M futures\n  \
 microstate-tui live btcusdt --duration 30s --summary-json -\n  \
 microstate-tui replay capture.gz --summary-json - # replay a capture as fast as possible\n  \
-microstate-tui exchange --capture capture.gz --speed 10   # serve a capture on 127.0.0.1",
+microstate-tui exchange --capture capture.gz --speed 10   # serve a capture on 127.0.0.1\n  \
+microstate-tui train context --data klines.csv.gz  # train the price-context model\n  \
+microstate-tui eval --context-data klines.csv.gz --held-out --json -",
     args_conflicts_with_subcommands = true
 )]
 struct Cli {
