@@ -25,6 +25,7 @@ pub struct Config {
     pub clock: ClockConfig,
     pub ui: UiConfig,
     pub features: FeaturesConfig,
+    pub models: ModelsConfig,
 }
 
 /// The terminal screen.
@@ -88,6 +89,111 @@ impl Default for ThemeConfig {
             accent: "cyan".into(),
             dim: "darkgray".into(),
         }
+    }
+}
+
+/// The in-process models and the interpretation layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelsConfig {
+    /// Folder holding `pressure/` and `context/` (each `model.toml` + `model.safetensors`);
+    /// relative paths are from the working directory. `--model DIR` overrides.
+    pub dir: String,
+    pub pressure: PressureModelConfig,
+    pub context: ContextModelConfig,
+    pub interpret: InterpretConfig,
+}
+
+/// The ≈1 s order-book pressure model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PressureModelConfig {
+    /// Label horizon: the mid change over this much event time.
+    #[serde(with = "duration_str")]
+    pub horizon: Duration,
+    /// Mid changes smaller than this are FLAT: `"1tick"` or `"0.5bps"`.
+    pub dead_band: crate::ml::DeadBand,
+    /// Infer at most this often in event time; `0s` = on every feature update.
+    #[serde(with = "duration_str")]
+    pub throttle: Duration,
+    /// Live scoring keeps the last this many resolved predictions.
+    pub score_window: usize,
+    /// Calibration buckets of live scoring (equal-width in the top probability).
+    pub calibration_buckets: usize,
+}
+
+/// The 15/30 min price-context model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContextModelConfig {
+    /// Which horizon's forecast gives the label the interpretation reads: `15m` or `30m`.
+    #[serde(with = "duration_str")]
+    pub label_horizon: Duration,
+    /// BULLISH / BEARISH when |drift| / sigma reaches this, else NEUTRAL.
+    pub z_threshold: f64,
+    /// Missing minutes up to this are filled with the last price; a longer gap restarts the
+    /// history (warming up again).
+    #[serde(with = "duration_str")]
+    pub max_gap_fill: Duration,
+}
+
+/// The interpretation table's thresholds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InterpretConfig {
+    /// Below this top class probability the pressure is "no clear pressure".
+    pub min_pressure_confidence: f64,
+}
+
+impl Default for ModelsConfig {
+    fn default() -> Self {
+        ModelsConfig {
+            dir: "models".into(),
+            pressure: PressureModelConfig::default(),
+            context: ContextModelConfig::default(),
+            interpret: InterpretConfig::default(),
+        }
+    }
+}
+
+impl Default for PressureModelConfig {
+    fn default() -> Self {
+        PressureModelConfig {
+            horizon: Duration::from_secs(1),
+            dead_band: crate::ml::DeadBand::Ticks(1.0),
+            throttle: Duration::from_millis(100),
+            score_window: 1000,
+            calibration_buckets: 10,
+        }
+    }
+}
+
+impl Default for ContextModelConfig {
+    fn default() -> Self {
+        ContextModelConfig {
+            label_horizon: Duration::from_secs(15 * 60),
+            z_threshold: 0.25,
+            max_gap_fill: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+impl Default for InterpretConfig {
+    fn default() -> Self {
+        InterpretConfig {
+            min_pressure_confidence: 0.5,
+        }
+    }
+}
+
+impl ModelsConfig {
+    /// Index into `ml::context::HORIZONS_MIN` of the label horizon (validated).
+    pub fn context_label_index(&self) -> usize {
+        let m = (self.context.label_horizon.as_secs() / 60) as usize;
+        crate::ml::context::HORIZONS_MIN
+            .iter()
+            .position(|&h| h == m)
+            .unwrap_or(0)
     }
 }
 
@@ -557,6 +663,57 @@ impl Config {
         {
             return Err(bad("features", format!("{:?}", self.features), &why));
         }
+        let m = &self.models;
+        if m.pressure.horizon.is_zero() {
+            return Err(bad(
+                "models.pressure.horizon",
+                "\"0s\"".into(),
+                "must be positive",
+            ));
+        }
+        if m.pressure.score_window == 0 || m.pressure.calibration_buckets == 0 {
+            return Err(bad(
+                "models.pressure.score_window / calibration_buckets",
+                format!(
+                    "{} / {}",
+                    m.pressure.score_window, m.pressure.calibration_buckets
+                ),
+                "must be positive",
+            ));
+        }
+        let lh = m.context.label_horizon;
+        if !crate::ml::context::HORIZONS_MIN
+            .iter()
+            .any(|&h| Duration::from_secs(h as u64 * 60) == lh)
+        {
+            return Err(bad(
+                "models.context.label_horizon",
+                format!("{:?}", format_duration(lh)),
+                "must be one of the context model's horizons: \"15m\" or \"30m\"",
+            ));
+        }
+        if !(m.context.z_threshold.is_finite() && m.context.z_threshold >= 0.0) {
+            return Err(bad(
+                "models.context.z_threshold",
+                m.context.z_threshold.to_string(),
+                "must be zero or positive",
+            ));
+        }
+        if !m.context.max_gap_fill.as_millis().is_multiple_of(60_000) {
+            return Err(bad(
+                "models.context.max_gap_fill",
+                format!("{:?}", format_duration(m.context.max_gap_fill)),
+                "must be whole minutes",
+            ));
+        }
+        let c = m.interpret.min_pressure_confidence;
+        if !(0.0..=1.0).contains(&c) {
+            return Err(bad(
+                "models.interpret.min_pressure_confidence",
+                c.to_string(),
+                "must be between 0 and 1",
+            ));
+        }
         let l = &self.live;
         let speeds: &[&str] = match l.market {
             Market::Spot => &["100ms", "1000ms"],
@@ -873,5 +1030,27 @@ mod tests {
         let e = Config::from_toml("[endpoints]\nspot_ws = \"http://x\"\n", "c.toml")
             .expect_err("scheme");
         assert!(e.to_string().contains("endpoints.spot_ws"), "{e}");
+
+        let e = Config::from_toml("[models.context]\nlabel_horizon = \"20m\"\n", "c.toml")
+            .expect_err("horizon");
+        assert!(
+            e.to_string().contains("models.context.label_horizon") && e.to_string().contains("20m"),
+            "{e}"
+        );
+        let e = Config::from_toml("[models.pressure]\ndead_band = \"1pip\"\n", "c.toml")
+            .expect_err("band");
+        assert!(
+            e.to_string().contains("dead_band") && e.to_string().contains("1pip"),
+            "{e}"
+        );
+        let e = Config::from_toml(
+            "[models.interpret]\nmin_pressure_confidence = 1.5\n",
+            "c.toml",
+        )
+        .expect_err("conf");
+        assert!(e.to_string().contains("min_pressure_confidence"), "{e}");
+        let ok = Config::from_toml("[models.context]\nlabel_horizon = \"30m\"\n", "c.toml")
+            .expect("30m");
+        assert_eq!(ok.models.context_label_index(), 1);
     }
 }

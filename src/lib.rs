@@ -20,9 +20,14 @@
 //! - [`exchange`]: the local Binance-compatible exchange serving captures or [`synthetic`] data.
 //! - [`synthetic`]: a seeded synthetic market speaking Binance's wire format (pure).
 //! - [`run`]: replay — the [`run::Player`] (pacing, commands, checkpoints) and its real-time loop.
+//! - [`ml`]: the in-process candle models (generic MLP/logistic classifier, price-context model),
+//!   their training, evaluation, metadata and the allocation-free inference path.
+//! - [`interpret`]: the deterministic table that turns model outputs and data health into words.
 //!
-//! The core (`num`, `wire`, `book`, `features`, `engine`, `summary`, `synthetic`) is synchronous, does no I/O
-//! and reads no clock: live, replay, tests and benchmarks drive the very same code.
+//! The core (`num`, `wire`, `book`, `features`, `engine`, `summary`, `synthetic`, `ml`,
+//! `interpret`, `latency`, `view`) is synchronous, does no I/O (the models' explicit load/save
+//! functions aside) and reads no clock: live, replay, tests and benchmarks drive the very same
+//! code.
 
 pub mod book;
 pub mod config;
@@ -31,8 +36,10 @@ pub mod engine;
 pub mod exchange;
 pub mod features;
 pub mod ingest;
+pub mod interpret;
 pub mod latency;
 pub mod market;
+pub mod ml;
 pub mod num;
 pub mod record;
 pub(crate) mod rng;

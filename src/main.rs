@@ -38,7 +38,9 @@ microstate-tui btcusdt ethusdt                    # live spot books from Binance
 microstate-tui --market usdm btcusdt              # live USD-M futures\n  \
 microstate-tui live btcusdt --duration 30s --summary-json -\n  \
 microstate-tui replay capture.gz --summary-json - # replay a capture as fast as possible\n  \
-microstate-tui exchange --capture capture.gz --speed 10   # serve a capture on 127.0.0.1",
+microstate-tui exchange --capture capture.gz --speed 10   # serve a capture on 127.0.0.1\n  \
+microstate-tui train context --data klines.csv.gz  # train the price-context model\n  \
+microstate-tui eval --context-data klines.csv.gz --held-out --json -",
     args_conflicts_with_subcommands = true
 )]
 struct Cli {
@@ -223,9 +225,112 @@ enum Command {
         #[arg(long, value_parser = parse_duration_arg, default_value = "60s")]
         pong_timeout: Duration,
     },
+    /// Train a model from recorded data (chronological split, held-out test, model card
+    /// metrics in the metadata).
+    Train {
+        #[command(subcommand)]
+        model: TrainCommand,
+    },
+    /// Evaluate the models on data against simple baselines, e.g.
+    /// `eval --context-data klines.csv.gz --held-out --json -`.
+    Eval {
+        /// Captures or recordings for the pressure model (needs the P4 features).
+        #[arg(long, value_name = "FILE", num_args = 1..)]
+        data: Vec<PathBuf>,
+        /// 1-minute kline CSVs (Binance 12-column, or headered OHLCV; gzip or plain) for the
+        /// context model.
+        #[arg(long, value_name = "FILE", num_args = 1..)]
+        context_data: Vec<PathBuf>,
+        /// Models folder (holding context/ and pressure/), or one model's folder. Default: the
+        /// config's models.dir (the shipped models).
+        #[arg(long, value_name = "DIR")]
+        model: Option<PathBuf>,
+        /// Print the tables as JSON to PATH ('-' for stdout) instead of text.
+        #[arg(long, value_name = "PATH|-")]
+        json: Option<String>,
+        /// Only the model's held-out test period (recorded in its metadata).
+        #[arg(long)]
+        held_out: bool,
+        /// Only samples from this UTC time on (`2025-08-01`, `2025-08-01 12:00:00`, or ms).
+        #[arg(long, value_name = "TIME")]
+        from: Option<String>,
+        /// Only samples whose outcome is known by this UTC time.
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        /// Only the last N minutes of each file (quick checks).
+        #[arg(long, value_name = "N")]
+        last_minutes: Option<usize>,
+        /// Config file (context thresholds, gap rule).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TrainCommand {
+    /// The 15/30 min price-context model, from 1-minute kline CSVs.
+    Context {
+        /// 1-minute kline CSVs (each file one symbol's continuous history).
+        #[arg(long, required = true, value_name = "FILE", num_args = 1..)]
+        data: Vec<PathBuf>,
+        /// Output folder (default: <models.dir>/context).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Seed of the initial weights and the batch order.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Walk-forward folds to report besides the main split (0: none).
+        #[arg(long, default_value_t = 3)]
+        folds: usize,
+        /// Upper limit of training epochs (early stopping usually ends sooner).
+        #[arg(long, default_value_t = 30)]
+        max_epochs: usize,
+        /// Config file (gap rule, label threshold).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// The ≈1 s order-book pressure model, from captures or recordings (needs the P4 features).
+    Pressure {
+        /// Captures or recordings (the last part of each is held out).
+        #[arg(long, required = true, value_name = "FILE", num_args = 1..)]
+        data: Vec<PathBuf>,
+        /// Output folder (default: <models.dir>/pressure).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Label horizon in event time (default: models.pressure.horizon).
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+        horizon: Option<Duration>,
+        /// Dead band, `1tick` or `0.5bps` (default: models.pressure.dead_band).
+        #[arg(long, value_name = "BAND")]
+        dead_band: Option<String>,
+        /// An MLP, or the logistic baseline through the same code.
+        #[arg(long, value_enum, default_value = "mlp")]
+        kind: PressureKind,
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum PressureKind {
+    Mlp,
+    Logistic,
 }
 
 fn main() -> ExitCode {
+    // candle's CPU kernels read RAYON_NUM_THREADS on every matmul and, above one thread, pay a
+    // rayon wake-up per small matmul (BUILD-NOTES trap 1: 28 µs vs 3 µs). Set it before any
+    // other thread exists; an explicit value from the environment is kept.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        // SAFETY: the first statement of `main`: no other thread runs yet (no runtime, no
+        // logger, no thread pool), so nothing can read the environment concurrently.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::env::set_var("RAYON_NUM_THREADS", "1")
+        };
+    }
     microstate::ingest::tls::install_default_provider();
     match run(Cli::parse()) {
         Ok(code) => code,
@@ -382,6 +487,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Train { model } => run_train(model),
+        Command::Eval {
+            data,
+            context_data,
+            model,
+            json,
+            held_out,
+            from,
+            until,
+            last_minutes,
+            config,
+        } => run_eval(EvalArgs {
+            data,
+            context_data,
+            model,
+            json,
+            held_out,
+            from,
+            until,
+            last_minutes,
+            config,
+        }),
         Command::Live { symbols, live } => run_live(symbols, live, None),
         Command::Record { symbols, out, live } => run_live(symbols, live, Some(out)),
         Command::Demo {
@@ -838,6 +965,248 @@ fn run_demo(
         anyhow::Ok(outcome)
     })?;
     finish_live(outcome, json.as_deref())
+}
+
+const PRESSURE_NOT_YET: &str = "the pressure model needs the P4 feature vector (not merged yet)";
+
+/// The command line as typed, for a model's metadata (`microstate-tui train …`).
+fn command_line() -> String {
+    let mut parts = vec!["microstate-tui".to_string()];
+    for a in std::env::args().skip(1) {
+        if a.is_empty() || a.contains(|c: char| c.is_whitespace() || c == '\'' || c == '"') {
+            parts.push(format!("'{}'", a.replace('\'', "'\\''")));
+        } else {
+            parts.push(a);
+        }
+    }
+    parts.join(" ")
+}
+
+fn read_kline_files(
+    files: &[PathBuf],
+) -> anyhow::Result<Vec<microstate::record::klines::KlineSeries>> {
+    let mut out = Vec::new();
+    for f in files {
+        let s = microstate::record::klines::read_klines(f)?;
+        if !s.gaps.is_empty() {
+            let missing: u64 = s.gaps.iter().map(|g| g.missing).sum();
+            eprintln!(
+                "{}: {} gaps, {missing} minutes missing (short gaps filled, long ones restart the history)",
+                f.display(),
+                s.gaps.len()
+            );
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+fn run_train(cmd: TrainCommand) -> anyhow::Result<ExitCode> {
+    use microstate::ml::context_train::{self, ContextTrainOptions};
+    match cmd {
+        TrainCommand::Pressure {
+            data: _,
+            out: _,
+            seed: _,
+            horizon: _,
+            dead_band,
+            kind: _,
+            config,
+        } => {
+            let (cfg, _) = Config::load(config.as_deref())?;
+            if let Some(b) = dead_band {
+                microstate::ml::DeadBand::parse(&b)
+                    .map_err(|e| anyhow::anyhow!("--dead-band: {e}"))?;
+            }
+            let _ = cfg;
+            anyhow::bail!("train pressure: {PRESSURE_NOT_YET}");
+        }
+        TrainCommand::Context {
+            data,
+            out,
+            seed,
+            folds,
+            max_epochs,
+            config,
+        } => {
+            let (cfg, _) = Config::load(config.as_deref())?;
+            let out = out.unwrap_or_else(|| PathBuf::from(&cfg.models.dir).join("context"));
+            let started = std::time::Instant::now();
+            let series = read_kline_files(&data)?;
+            let mut opts = ContextTrainOptions::default();
+            opts.train.seed = seed;
+            opts.train.max_epochs = max_epochs;
+            opts.folds = folds;
+            opts.max_fill = cfg.models.context.max_gap_fill.as_secs() / 60;
+            opts.z_threshold = cfg.models.context.z_threshold;
+            let ds = context_train::build_dataset(&series, opts.max_fill);
+            eprintln!(
+                "{} rows from {} files ({} segments, {} minutes filled): {} samples, data {}",
+                ds.rows,
+                ds.files.len(),
+                ds.segments,
+                ds.filled_minutes,
+                ds.samples.len(),
+                ds.digest
+            );
+            let created_by = format!("microstate-tui {}", env!("CARGO_PKG_VERSION"));
+            let t = context_train::train_context(&ds, &opts, &command_line(), &created_by)?;
+            microstate::ml::meta::save_model(&out, &t.meta, &t.weights)?;
+            let d = &t.meta.details;
+            let get = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
+            println!(
+                "trained {} in {:.1} s: best epoch {} of {} (validation loss {:.4})",
+                out.display(),
+                started.elapsed().as_secs_f64(),
+                t.report.best_epoch,
+                t.report.epochs_run,
+                t.report.best_val_loss
+            );
+            println!(
+                "train {}\nvalidation {}\ntest (held out) {}\n",
+                get("train_period"),
+                get("validation_period"),
+                get("test_period")
+            );
+            println!(
+                "held-out test:\n{}",
+                context_train::render_horizons(&t.test)
+            );
+            for f in &t.folds {
+                println!(
+                    "walk-forward fold {}: train {}, test {}\n{}",
+                    f.fold,
+                    f.train,
+                    f.test,
+                    context_train::render_horizons(&f.horizons)
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+struct EvalArgs {
+    data: Vec<PathBuf>,
+    context_data: Vec<PathBuf>,
+    model: Option<PathBuf>,
+    json: Option<String>,
+    held_out: bool,
+    from: Option<String>,
+    until: Option<String>,
+    last_minutes: Option<usize>,
+    config: Option<PathBuf>,
+}
+
+/// `2025-08-01`, `2025-08-01 12:00:00` (UTC) or epoch ms.
+fn parse_eval_time(flag: &str, s: &str) -> anyhow::Result<i64> {
+    let t = if s.len() == 10 && s.as_bytes().get(4) == Some(&b'-') {
+        format!("{s} 00:00:00")
+    } else {
+        s.to_string()
+    };
+    microstate::record::klines::parse_time(&t).map_err(|e| anyhow::anyhow!("{flag}: {e}"))
+}
+
+fn run_eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
+    use microstate::ml::context::ContextModel;
+    use microstate::ml::context_train::{self, EvalFilter};
+    if !a.data.is_empty() {
+        anyhow::bail!(
+            "eval --data: {PRESSURE_NOT_YET}; evaluate the context model with --context-data"
+        );
+    }
+    if a.context_data.is_empty() {
+        anyhow::bail!(
+            "nothing to evaluate: give --context-data FILE... (1-minute klines) for the context model"
+        );
+    }
+    let (cfg, _) = Config::load(a.config.as_deref())?;
+    let root = a.model.unwrap_or_else(|| PathBuf::from(&cfg.models.dir));
+    let dir = if root.join(microstate::ml::meta::META_FILE).is_file() {
+        root
+    } else {
+        root.join("context")
+    };
+    let mut model = ContextModel::load(&dir, cfg.models.context.z_threshold)?;
+    let mut series = read_kline_files(&a.context_data)?;
+    if let Some(n) = a.last_minutes {
+        for s in &mut series {
+            context_train::keep_last_minutes(s, n);
+        }
+    }
+    let max_fill = cfg.models.context.max_gap_fill.as_secs() / 60;
+    let ds = context_train::build_dataset(&series, max_fill);
+    let filter = EvalFilter {
+        from_ms: a
+            .from
+            .as_deref()
+            .map(|s| parse_eval_time("--from", s))
+            .transpose()?,
+        until_ms: a
+            .until
+            .as_deref()
+            .map(|s| parse_eval_time("--until", s))
+            .transpose()?,
+        held_out: a.held_out,
+    };
+    if a.held_out && context_train::test_start_ms(&model.meta).is_none() {
+        anyhow::bail!(
+            "--held-out: {} does not record its test period",
+            dir.display()
+        );
+    }
+    let report = context_train::eval_context(
+        &mut model,
+        &ds,
+        &filter,
+        cfg.models.context_label_index(),
+        &dir.display().to_string(),
+    );
+    if report.n == 0 {
+        anyhow::bail!(
+            "no samples to evaluate in {} (each file needs more than {} minutes of prices, inside --from/--until/--held-out)",
+            report.files.join(", "),
+            microstate::ml::context::LOOKBACK + 30
+        );
+    }
+    #[derive(serde::Serialize)]
+    struct EvalOut<'a> {
+        context: &'a context_train::ContextEvalReport,
+    }
+    let out = EvalOut { context: &report };
+    match a.json.as_deref() {
+        Some("-") => {
+            let mut o = std::io::stdout().lock();
+            serde_json::to_writer(&mut o, &out)?;
+            writeln!(o)?;
+        }
+        Some(path) => {
+            std::fs::write(path, serde_json::to_string_pretty(&out)? + "\n")
+                .with_context(|| format!("writing {path}"))?;
+        }
+        None => {
+            let mut o = std::io::stdout().lock();
+            let _ = writeln!(
+                o,
+                "context model {} on {} samples, {} (label horizon {}, z_threshold {}){}\n",
+                report.model_dir,
+                report.n,
+                report.period,
+                report.horizon,
+                report.z_threshold,
+                match report.in_sample_fraction {
+                    Some(f) if f > 0.0 => format!(
+                        "\nWARNING: {:.1} % of these samples are inside the model's training/validation period: not a held-out score",
+                        f * 100.0
+                    ),
+                    _ => String::new(),
+                }
+            );
+            let _ = o.write_all(context_train::render_horizons(&report.horizons).as_bytes());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Writes the summary as JSON to a path or stdout, or as text to stdout.

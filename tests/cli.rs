@@ -416,3 +416,80 @@ fn replay_writes_feature_vectors_as_json_lines() {
     // The readable summary went to stderr, not into the JSON lines.
     assert!(String::from_utf8_lossy(&out.stderr).contains("BTCUSDT"));
 }
+/// The shipped context model evaluated on the last day of real BTCUSDT klines: the documented
+/// JSON shape, numbers in range, and a held-out slice (those minutes are in the test period).
+#[test]
+fn eval_context_json_shape_on_real_klines() {
+    let f = data_dir().join("klines/binance-spot_BTCUSDT_1m_2025-05-20_2025-08-18.csv.gz");
+    assert!(
+        f.is_file(),
+        "{} missing (see ../shared/data/README.md)",
+        f.display()
+    );
+    let out = bin()
+        .args(["eval", "--context-data"])
+        .arg(&f)
+        .args(["--last-minutes", "1440", "--json", "-"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let c = &v["context"];
+    assert_eq!(c["n"], 1440);
+    assert_eq!(c["horizon"], "15m");
+    assert_eq!(c["in_sample_fraction"], 0.0);
+    for k in ["nll", "coverage_68", "coverage_95", "directional_accuracy"] {
+        assert!(c["model"][k].is_number(), "model.{k}: {c}");
+        assert!(
+            c["baselines"]["zero_drift_rolling_vol"][k].is_number(),
+            "{k}"
+        );
+    }
+    assert_eq!(c["model"]["n"], 1440);
+    assert!(c["baselines"]["last_return_sign"]["directional_accuracy"].is_number());
+    let cov = c["model"]["coverage_95"].as_f64().unwrap();
+    assert!((0.8..=1.0).contains(&cov), "{cov}");
+    assert_eq!(c["horizons"].as_array().map(Vec::len), Some(2));
+    assert_eq!(c["horizons"][1]["horizon"], "30m");
+}
+
+#[test]
+fn pressure_training_says_what_it_waits_for() {
+    let out = bin()
+        .args(["train", "pressure", "--data"])
+        .args(spot_files())
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("needs the P4 feature vector"), "{e}");
+    let out = bin()
+        .args([
+            "eval",
+            "--context-data",
+            "/nonexistent/k.csv.gz",
+            "--json",
+            "-",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/k.csv.gz"));
+    let out = bin()
+        .args(["eval", "--context-data"])
+        .arg(data_dir().join("klines/binance-spot_BTCUSDT_1m_2025-05-20_2025-08-18.csv.gz"))
+        .args(["--model", "/nonexistent-models"])
+        .output()
+        .expect("run");
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && e.contains("no model at /nonexistent-models/context/model.toml"),
+        "{e}"
+    );
+}

@@ -8,6 +8,8 @@
 //! - cryptofeed raw captures: `X.http.N` (`URL -> ts: body`) and `X.ws.N` (`ts: frame`) files,
 //!   many symbols, merged by timestamp ([`cryptofeed`]).
 //!
+//! Kline (candlestick) CSVs for the context model are read by [`klines`], apart from frames.
+//!
 //! Every reader yields [`CapturedFrame`]s; a bad line is an error naming file and line, after
 //! which reading goes on with the next line. A truncated or corrupt gzip stream ends that file
 //! with an error; everything before it has been delivered.
@@ -15,6 +17,7 @@
 pub mod cryptofeed;
 pub mod format;
 pub mod hftbacktest;
+pub mod klines;
 pub mod writer;
 
 use std::fs::File;

@@ -1,0 +1,99 @@
+//! Model inference benchmarks: the hand-written live path of the pressure MLP (and its logistic
+//! twin) on a vector of the size the P4 features will have, the candle forward pass for
+//! comparison, and the context model per minute (features + forecast; the shipped model).
+//!
+//! Run with `RAYON_NUM_THREADS=1 cargo bench --bench ml` (release profile `bench`; the variable
+//! only matters to the candle reference: the live path never touches candle).
+//! Target: `pressure/mlp_64x32x3_hand` p50 ≤ 5 µs (the goal).
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use candle_core::{Device, Tensor};
+use criterion::{Criterion, criterion_group, criterion_main};
+use microstate::ml::classifier::Classifier;
+use microstate::ml::context::{ContextModel, ContextState, N_INPUTS};
+use microstate::ml::mlp::{Activation, Architecture, CandleMlp, Weights};
+use microstate::ml::scaler::Scaler;
+
+fn input(n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0)
+        .collect()
+}
+
+fn bench_pressure(c: &mut Criterion) {
+    let mut g = c.benchmark_group("pressure");
+    let scaler = Scaler {
+        mean: vec![0.1; 64],
+        std: vec![1.5; 64],
+    };
+    let x = input(64);
+    for (name, arch) in [
+        (
+            "mlp_64x32x3_hand",
+            Architecture::mlp(64, &[32], 3, Activation::Relu),
+        ),
+        (
+            "mlp_80x64x32x3_hand",
+            Architecture::mlp(80, &[64, 32], 3, Activation::Relu),
+        ),
+        ("logistic_64x3_hand", Architecture::logistic(64, 3)),
+    ] {
+        let w = Weights::seeded(&arch, 1);
+        let s = if arch.inputs == 64 {
+            scaler.clone()
+        } else {
+            Scaler::identity(arch.inputs)
+        };
+        let mut clf = Classifier::from_parts(&arch, &w, &s, 1.3).expect("classifier");
+        let xi = input(arch.inputs);
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(clf.predict(black_box(&xi))[2]))
+        });
+    }
+    // The same MLP through candle (batch 1), what the hand path replaces.
+    let arch = Architecture::mlp(64, &[32], 3, Activation::Relu);
+    let cm = CandleMlp::new(&arch, &Weights::seeded(&arch, 1)).expect("candle mlp");
+    g.bench_function("mlp_64x32x3_candle", |b| {
+        b.iter(|| {
+            let t = Tensor::from_slice(&x, (1, 64), &Device::Cpu).expect("tensor");
+            black_box(cm.forward(&t).expect("forward"))
+        })
+    });
+    g.finish();
+}
+
+fn bench_context(c: &mut Criterion) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/context");
+    let mut model = ContextModel::load(&dir, 0.25).expect("the shipped context model");
+    let mut st = ContextState::new(5);
+    let t0 = 1_747_699_200_000i64;
+    for i in 0..241 {
+        st.push(
+            t0 + i * 60_000,
+            100.0 * (1.0 + 0.001 * (i as f64 / 9.0).sin()),
+        );
+    }
+    let mut x = [0f32; N_INPUTS];
+    let s = st.features(&mut x).expect("warm");
+    let mut g = c.benchmark_group("context");
+    g.bench_function("forecast_hand", |b| {
+        b.iter(|| black_box(model.predict(black_box(&x), s)))
+    });
+    let mut i = 241i64;
+    g.bench_function("minute_push_features_forecast", |b| {
+        b.iter(|| {
+            i += 1;
+            st.push(
+                t0 + i * 60_000,
+                100.0 * (1.0 + 0.001 * (i as f64 / 9.0).sin()),
+            );
+            black_box(model.evaluate(&mut st))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_pressure, bench_context);
+criterion_main!(benches);
