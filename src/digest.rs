@@ -121,6 +121,15 @@ impl Digest {
             }
             self.word(u64::from(t.buyer_is_maker));
         }
+        if let Some(sig) = st.signals.as_deref() {
+            self.word(sig.minutes);
+            if let Some(c) = &sig.context {
+                self.bytes(format!("{c}").as_bytes());
+            }
+            if let Some(i) = &sig.interpretation {
+                self.bytes(i.label.as_bytes());
+            }
+        }
         if let Some(f) = st.features() {
             let v = f.vector();
             self.word(f.updates());

@@ -182,6 +182,9 @@ pub struct SymbolState {
     pub duplicates: u64,
     /// Recent mid samples, trades and resting-size columns, for the screen.
     pub history: crate::view::History,
+    /// The models' state and outputs (when the engine was given models).
+    pub signals: Option<Box<crate::signals::Signals>>,
+    signals_seen: u64,
     last_trade_ids: [Option<u64>; 2],
     last_ticker_u: Option<UpdateId>,
     forced: bool,
@@ -204,6 +207,8 @@ impl SymbolState {
             last_depth_recv: Nanos(0),
             duplicates: 0,
             history: crate::view::History::default(),
+            signals: None,
+            signals_seen: 0,
             last_trade_ids: [None, None],
             last_ticker_u: None,
             forced: cfg.market.is_some(),
@@ -278,6 +283,8 @@ pub struct Engine {
     last: FrameTimes,
     /// A clock the caller lends for stage timings (the engine never reads one of its own).
     clock: Option<fn() -> u64>,
+    /// Models handed in by the driver (loaded from files there).
+    models: Option<std::sync::Arc<crate::signals::Models>>,
     pub stats: EngineStats,
 }
 
@@ -308,6 +315,7 @@ impl Engine {
             touched: None,
             last: FrameTimes::default(),
             clock: None,
+            models: None,
             stats: EngineStats::default(),
         }
     }
@@ -376,6 +384,11 @@ impl Engine {
         self.touched.and_then(|i| self.symbols.get(i))
     }
 
+    /// Runs these models on every symbol's features (context over minute mids, interpretation).
+    pub fn set_models(&mut self, models: std::sync::Arc<crate::signals::Models>) {
+        self.models = Some(models);
+    }
+
     /// Lends the engine a clock (ns, any origin) for stage timings in [`Self::last_times`].
     pub fn set_clock(&mut self, clock: fn() -> u64) {
         self.clock = Some(clock);
@@ -401,6 +414,18 @@ impl Engine {
         if r.is_err() {
             self.touched = None;
             self.stats.errors += 1;
+        }
+        if let (Some(models), Some(i)) = (&self.models, self.touched) {
+            let st = &mut self.symbols[i];
+            if let Some(f) = st.features.as_deref()
+                && f.updates() != st.signals_seen
+            {
+                st.signals_seen = f.updates();
+                let synced = st.sync.is_synced();
+                st.signals
+                    .get_or_insert_with(|| Box::new(crate::signals::Signals::new(models.clone())))
+                    .on_features(f.vector(), synced);
+            }
         }
         if let (Some(cfg), Some(i)) = (&self.cfg.history, self.touched) {
             let st = &mut self.symbols[i];

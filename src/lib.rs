@@ -44,6 +44,7 @@ pub mod num;
 pub mod record;
 pub(crate) mod rng;
 pub mod run;
+pub mod signals;
 pub mod summary;
 pub mod synthetic;
 pub mod ui;

@@ -457,6 +457,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 replay: replay.clone(),
                 speed: speed.unwrap_or(default_speed),
                 digest,
+                models: Some(microstate::run::load_models(&cfg)),
                 ..PlayerOptions::default()
             };
             let mut player = Player::open(&files, opts)?;
@@ -783,8 +784,10 @@ fn screen_live(
                     }
                     None => (cfg, None),
                 };
+                let models = microstate::run::load_models(&cfg);
                 let mut opts = LiveOptions::new(cfg, symbols);
                 opts.recorder = rec;
+                opts.models = Some(models);
                 let stop = async move {
                     match duration {
                         Some(d) => {
@@ -900,9 +903,11 @@ async fn live_session(
             }
         }
     };
+    let models = microstate::run::load_models(&cfg);
     let mut opts = LiveOptions::new(cfg, symbols);
     opts.status_every = Some(Duration::from_secs(1));
     opts.recorder = recorder;
+    opts.models = Some(models);
     live::run(opts, stop).await
 }
 

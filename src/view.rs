@@ -13,6 +13,7 @@ use std::sync::Arc;
 use crate::book::OrderBook;
 use crate::book::sync::Phase;
 use crate::engine::{Engine, SymbolState};
+use crate::ml::context::ContextOutput;
 use crate::num::{Price, Symbol};
 use crate::wire::Level;
 
@@ -272,6 +273,8 @@ pub struct ContextView {
     pub drift_bps: f64,
     pub sigma_bps: f64,
     pub horizon_min: u32,
+    /// Every horizon in a line (`15m NEUTRAL 55% · 30m BULLISH 61%`).
+    pub detail: String,
 }
 
 /// The deterministic reading of pressure × context (P7).
@@ -435,9 +438,70 @@ fn symbol_view(st: &SymbolState) -> SymbolView {
                 all_valid: (0..crate::features::schema::N_FEATURES).all(|i| v.is_valid(i)),
             }
         }),
-        pressure: ModelView::Missing("pressure model not loaded: not built yet (P7)".into()),
-        context: ModelView::Missing("context model not loaded: not built yet (P7)".into()),
-        interpretation: ModelView::Missing("needs the pressure and context models".into()),
+        pressure: match st.signals.as_deref() {
+            Some(sig) => match (&sig.pressure, sig.pressure_missing()) {
+                (Some(p), _) => {
+                    let (class, _) = p.top();
+                    ModelView::Ready(PressureView {
+                        p_down: f64::from(p.probs[0]),
+                        p_flat: f64::from(p.probs[1]),
+                        p_up: f64::from(p.probs[2]),
+                        label: class.as_str().to_string(),
+                        hit_rate: None,
+                    })
+                }
+                (None, why) => ModelView::Missing(format!(
+                    "pressure model not loaded: {}",
+                    why.unwrap_or("no output yet")
+                )),
+            },
+            None => ModelView::Missing("pressure model not loaded: no models given".into()),
+        },
+        context: match st.signals.as_deref() {
+            Some(sig) => match (&sig.context, sig.context_missing()) {
+                (_, Some(why)) => ModelView::Missing(format!("context model not loaded: {why}")),
+                (Some(ContextOutput::Ready { forecasts }), None) => match forecasts.first() {
+                    Some(f) => ModelView::Ready(ContextView {
+                        label: f.label.as_str().to_string(),
+                        drift_bps: f.drift * 1e4,
+                        sigma_bps: f.sigma * 1e4,
+                        horizon_min: f.horizon_min,
+                        detail: forecasts
+                            .iter()
+                            .map(|f| {
+                                format!(
+                                    "{}m {} {:.0}%",
+                                    f.horizon_min,
+                                    f.label.as_str(),
+                                    f.confidence * 100.0
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join(" · "),
+                    }),
+                    None => ModelView::Missing("no forecast".into()),
+                },
+                (Some(ContextOutput::WarmingUp { minutes_left }), None) => {
+                    ModelView::Missing(format!("warming up ({minutes_left} min)"))
+                }
+                (None, None) => ModelView::Missing(format!(
+                    "warming up ({} min of mid history so far)",
+                    sig.minutes
+                )),
+            },
+            None => ModelView::Missing("context model not loaded: no models given".into()),
+        },
+        interpretation: match st
+            .signals
+            .as_deref()
+            .and_then(|s| s.interpretation.as_ref())
+        {
+            Some(i) => ModelView::Ready(InterpretationView {
+                label: i.label.clone(),
+                reasons: i.reasons.clone(),
+            }),
+            None => ModelView::Missing("needs the pressure and context models".into()),
+        },
     }
 }
 

@@ -64,6 +64,8 @@ pub struct LiveOptions {
     pub stats: Option<Arc<IngestStats>>,
     /// Where to record what comes off the wire (never waited on: see [`Recorder::offer`]).
     pub recorder: Option<Recorder>,
+    /// Models run on the features (`None`: none).
+    pub models: Option<Arc<crate::signals::Models>>,
 }
 
 impl LiveOptions {
@@ -74,6 +76,7 @@ impl LiveOptions {
             status_every: None,
             stats: None,
             recorder: None,
+            models: None,
         }
     }
 }
@@ -225,6 +228,9 @@ pub async fn run_with(
     // Per symbol: wall time its connection came up, until the book is synced.
     let connected_at: RefCell<HashMap<Symbol, u64>> = RefCell::new(HashMap::new());
     engine.set_clock(super::mono_nanos);
+    if let Some(m) = &opts.models {
+        engine.set_models(m.clone());
+    }
     let journal = Journal(&recorder);
     // Per symbol: gaps and phase last seen, to note changes in the recording.
     let mut seen: HashMap<Symbol, (u64, Phase)> = HashMap::new();

@@ -428,3 +428,30 @@ impl FeatureWriter {
         Ok(self.lines)
     }
 }
+
+/// Loads the models named by the config (`models.dir`); a missing or mismatched model becomes
+/// the reason shown in its place, and everything else runs.
+pub fn load_models(cfg: &crate::config::Config) -> std::sync::Arc<crate::signals::Models> {
+    let dir = std::path::Path::new(&cfg.models.dir);
+    let m = &cfg.models;
+    let context = crate::ml::context::ContextModel::load(
+        &crate::ml::meta::model_dir(dir, "context"),
+        m.context.z_threshold,
+    )
+    .map_err(|e| e.to_string());
+    if let Err(e) = &context {
+        tracing::warn!("context model not loaded: {e}");
+    }
+    std::sync::Arc::new(crate::signals::Models {
+        context,
+        pressure_missing: format!(
+            "no pressure model in {} (train one: microstate-tui train pressure --data …)",
+            crate::ml::meta::model_dir(dir, "pressure").display()
+        ),
+        context_label: m.context_label_index(),
+        max_gap_fill_min: m.context.max_gap_fill.as_secs() / 60,
+        thresholds: crate::interpret::Thresholds {
+            min_pressure_confidence: m.interpret.min_pressure_confidence as f32,
+        },
+    })
+}

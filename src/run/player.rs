@@ -83,6 +83,8 @@ pub struct PlayerOptions {
     /// Latency histograms: the original session's (from recorded times) and this replay's
     /// processing (parse, book, features, timed on this machine's clock).
     pub latency: bool,
+    /// Models run on the features (`None`: none).
+    pub models: Option<std::sync::Arc<crate::signals::Models>>,
 }
 
 impl Default for PlayerOptions {
@@ -95,6 +97,7 @@ impl Default for PlayerOptions {
             digest: false,
             batch: 4096,
             latency: true,
+            models: None,
         }
     }
 }
@@ -184,6 +187,9 @@ impl Player {
         let mut engine = engine;
         if opts.latency {
             engine.set_clock(crate::ingest::mono_nanos);
+        }
+        if let Some(m) = &opts.models {
+            engine.set_models(m.clone());
         }
         let start = Checkpoint {
             at: 0,

@@ -141,6 +141,7 @@ pub fn context(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Theme)
                     "drift {:+.1} bps ± {:.1} ({} min)",
                     c.drift_bps, c.sigma_bps, c.horizon_min
                 )),
+                Line::from(Span::styled(c.detail.clone(), theme.dim)),
             ];
             f.render_widget(Paragraph::new(lines).block(b), area);
         }
