@@ -34,6 +34,7 @@ pub mod fast;
 pub mod meta;
 pub mod mlp;
 pub mod pressure;
+pub mod pressure_train;
 pub mod scaler;
 
 use std::path::PathBuf;
