@@ -110,10 +110,10 @@ impl PressureInputs {
             }
         }
         for f in &schema.features {
-            if f.name.starts_with("imbalance.") {
-                if let Some(i) = ix(&f.name) {
-                    push(f.name.clone(), Src::Required(i));
-                }
+            if f.name.starts_with("imbalance.")
+                && let Some(i) = ix(&f.name)
+            {
+                push(f.name.clone(), Src::Required(i));
             }
         }
         if let (Some(m), Some(s)) = (ix("microprice_minus_mid"), ix("spread")) {
