@@ -234,7 +234,7 @@ enum Command {
     /// Evaluate the models on data against simple baselines, e.g.
     /// `eval --context-data klines.csv.gz --held-out --json -`.
     Eval {
-        /// Captures or recordings for the pressure model (needs the P4 features).
+        /// Captures or recordings for the pressure model.
         #[arg(long, value_name = "FILE", num_args = 1..)]
         data: Vec<PathBuf>,
         /// 1-minute kline CSVs (Binance 12-column, or headered OHLCV; gzip or plain) for the
@@ -289,7 +289,7 @@ enum TrainCommand {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
-    /// The ≈1 s order-book pressure model, from captures or recordings (needs the P4 features).
+    /// The ≈1 s order-book pressure model, from captures or recordings.
     Pressure {
         /// Captures or recordings (the last part of each is held out).
         #[arg(long, required = true, value_name = "FILE", num_args = 1..)]
