@@ -95,5 +95,46 @@ fn bench_context(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_pressure, bench_context);
+/// The shipped pressure model on a real feature vector: the end of the demo capture replayed
+/// through the engine (input extraction + scale + forward + softmax).
+fn bench_pressure_model(c: &mut Criterion) {
+    use microstate::features::FeatureParams;
+    use microstate::ml::pressure::PressureModel;
+    use microstate::run::ReplayOptions;
+    use microstate::run::player::{Player, PlayerOptions, Poll};
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let params = FeatureParams::default();
+    let mut model =
+        PressureModel::load(&root.join("models/pressure"), &params).expect("the shipped model");
+    let opts = PlayerOptions {
+        replay: ReplayOptions {
+            features: Some(params),
+            ..ReplayOptions::default()
+        },
+        latency: false,
+        ..PlayerOptions::default()
+    };
+    let mut p = Player::open(
+        &[root.join("assets/demo/btcusdt_20240808-excerpt.gz")],
+        opts,
+    )
+    .expect("demo capture");
+    while !matches!(p.poll(0), Ok(Poll::Done) | Err(_)) {}
+    let v = p.engine().symbols()[0]
+        .features()
+        .expect("features on")
+        .vector()
+        .clone();
+    assert!(
+        model.predict(&v).is_some(),
+        "the demo's last vector is valid"
+    );
+    let mut g = c.benchmark_group("pressure");
+    g.bench_function("shipped_model_predict_real_vector", |b| {
+        b.iter(|| black_box(model.predict(black_box(&v))))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_pressure, bench_pressure_model, bench_context);
 criterion_main!(benches);

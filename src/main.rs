@@ -234,7 +234,7 @@ enum Command {
     /// Evaluate the models on data against simple baselines, e.g.
     /// `eval --context-data klines.csv.gz --held-out --json -`.
     Eval {
-        /// Captures or recordings for the pressure model (needs the P4 features).
+        /// Captures or recordings for the pressure model.
         #[arg(long, value_name = "FILE", num_args = 1..)]
         data: Vec<PathBuf>,
         /// 1-minute kline CSVs (Binance 12-column, or headered OHLCV; gzip or plain) for the
@@ -289,7 +289,7 @@ enum TrainCommand {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
-    /// The ≈1 s order-book pressure model, from captures or recordings (needs the P4 features).
+    /// The ≈1 s order-book pressure model, from captures or recordings.
     Pressure {
         /// Captures or recordings (the last part of each is held out).
         #[arg(long, required = true, value_name = "FILE", num_args = 1..)]
@@ -972,7 +972,78 @@ fn run_demo(
     finish_live(outcome, json.as_deref())
 }
 
-const PRESSURE_NOT_YET: &str = "the pressure model needs the P4 feature vector (not merged yet)";
+/// `eval --data`: the pressure model on the test part of captures.
+fn run_eval_pressure(a: EvalArgs) -> anyhow::Result<ExitCode> {
+    use microstate::ml::pressure::PressureModel;
+    use microstate::ml::pressure_train::{self as pt, CostOptions, PressureDataOptions};
+    if !a.context_data.is_empty() {
+        anyhow::bail!("give either --data (pressure) or --context-data (context), not both");
+    }
+    let (cfg, _) = Config::load(a.config.as_deref())?;
+    let root = a.model.unwrap_or_else(|| PathBuf::from(&cfg.models.dir));
+    let dir = if root.join(microstate::ml::meta::META_FILE).is_file() {
+        root
+    } else {
+        root.join("pressure")
+    };
+    let params = cfg.features.params().unwrap_or_default();
+    let mut model = PressureModel::load(&dir, &params)?;
+    let dopts = PressureDataOptions {
+        params,
+        horizon_ns: model.horizon_ns(),
+        throttle_ns: model
+            .meta
+            .details
+            .get("throttle_ns")
+            .and_then(|v| v.as_integer())
+            .map_or(cfg.models.pressure.throttle.as_nanos() as u64, |v| v as u64),
+        dead_band: model.dead_band(),
+        ..PressureDataOptions::default()
+    };
+    let ds = pt::build_dataset(&pt::group_captures(&a.data), &dopts)?;
+    let report = pt::eval_pressure(
+        &mut model,
+        &ds,
+        &CostOptions::default(),
+        &dir.display().to_string(),
+        1,
+    )?;
+    #[derive(serde::Serialize)]
+    struct EvalOut<'a> {
+        pressure: &'a pt::PressureEval,
+    }
+    let out = EvalOut { pressure: &report };
+    match a.json.as_deref() {
+        Some("-") => {
+            let mut o = std::io::stdout().lock();
+            serde_json::to_writer(&mut o, &out)?;
+            writeln!(o)?;
+        }
+        Some(path) => {
+            std::fs::write(path, serde_json::to_string_pretty(&out)? + "\n")
+                .with_context(|| format!("writing {path}"))?;
+        }
+        None => {
+            let mut o = std::io::stdout().lock();
+            let _ = writeln!(
+                o,
+                "pressure model {} ({}), horizon {} ns, dead band {}; {}{}\n",
+                report.model_dir,
+                report.kind,
+                report.horizon_ns,
+                report.dead_band,
+                report.split.rule,
+                if report.same_data_as_training {
+                    ": the model's own held-out part"
+                } else {
+                    " (not the model's training data)"
+                }
+            );
+            let _ = o.write_all(pt::render_eval(&report).as_bytes());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
 /// The command line as typed, for a model's metadata (`microstate-tui train …`).
 fn command_line() -> String {
@@ -1010,21 +1081,61 @@ fn run_train(cmd: TrainCommand) -> anyhow::Result<ExitCode> {
     use microstate::ml::context_train::{self, ContextTrainOptions};
     match cmd {
         TrainCommand::Pressure {
-            data: _,
-            out: _,
-            seed: _,
-            horizon: _,
+            data,
+            out,
+            seed,
+            horizon,
             dead_band,
-            kind: _,
+            kind,
             config,
         } => {
+            use microstate::ml::pressure_train::{
+                self as pt, PressureDataOptions, PressureTrainOptions,
+            };
             let (cfg, _) = Config::load(config.as_deref())?;
-            if let Some(b) = dead_band {
-                microstate::ml::DeadBand::parse(&b)
-                    .map_err(|e| anyhow::anyhow!("--dead-band: {e}"))?;
+            let out = out.unwrap_or_else(|| PathBuf::from(&cfg.models.dir).join("pressure"));
+            let started = std::time::Instant::now();
+            let pc = &cfg.models.pressure;
+            let dopts = PressureDataOptions {
+                params: cfg.features.params().unwrap_or_default(),
+                horizon_ns: horizon.unwrap_or(pc.horizon).as_nanos() as u64,
+                throttle_ns: pc.throttle.as_nanos() as u64,
+                dead_band: match dead_band {
+                    Some(b) => microstate::ml::DeadBand::parse(&b)
+                        .map_err(|e| anyhow::anyhow!("--dead-band: {e}"))?,
+                    None => pc.dead_band,
+                },
+                ..PressureDataOptions::default()
+            };
+            let ds = pt::build_dataset(&pt::group_captures(&data), &dopts)?;
+            eprintln!(
+                "{} series, {} samples (train {}, validation {}, test {}), data {}",
+                ds.series.len(),
+                ds.series.iter().map(|s| s.samples.len()).sum::<usize>(),
+                ds.count(pt::Part::Train),
+                ds.count(pt::Part::Validation),
+                ds.count(pt::Part::Test),
+                ds.digest
+            );
+            let mut opts = PressureTrainOptions::default();
+            opts.train.seed = seed;
+            if matches!(kind, PressureKind::Logistic) {
+                opts.hidden.clear();
             }
-            let _ = cfg;
-            anyhow::bail!("train pressure: {PRESSURE_NOT_YET}");
+            let created_by = format!("microstate-tui {}", env!("CARGO_PKG_VERSION"));
+            let t = pt::train_pressure(&ds, &opts, &command_line(), &created_by)?;
+            microstate::ml::meta::save_model(&out, &t.meta, &t.weights)?;
+            println!(
+                "trained {} in {:.1} s: best epoch {} of {} (validation loss {:.4}), temperature {:.3}\n",
+                out.display(),
+                started.elapsed().as_secs_f64(),
+                t.report.best_epoch,
+                t.report.epochs_run,
+                t.report.best_val_loss,
+                t.meta.temperature.unwrap_or(1.0)
+            );
+            println!("{}", pt::render_eval(&t.eval));
+            Ok(ExitCode::SUCCESS)
         }
         TrainCommand::Context {
             data,
@@ -1117,9 +1228,7 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     use microstate::ml::context::ContextModel;
     use microstate::ml::context_train::{self, EvalFilter};
     if !a.data.is_empty() {
-        anyhow::bail!(
-            "eval --data: {PRESSURE_NOT_YET}; evaluate the context model with --context-data"
-        );
+        return run_eval_pressure(a);
     }
     if a.context_data.is_empty() {
         anyhow::bail!(

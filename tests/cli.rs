@@ -459,15 +459,75 @@ fn eval_context_json_shape_on_real_klines() {
 }
 
 #[test]
-fn pressure_training_says_what_it_waits_for() {
+fn pressure_eval_json_shape_and_training_determinism_on_the_demo_capture() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let demo = root.join("assets/demo/btcusdt_20240808-excerpt.gz");
     let out = bin()
-        .args(["train", "pressure", "--data"])
-        .args(spot_files())
+        .args(["eval", "--data"])
+        .arg(&demo)
+        .args(["--json", "-"])
+        .current_dir(&root)
         .output()
         .expect("run");
-    assert!(!out.status.success());
-    let e = String::from_utf8_lossy(&out.stderr);
-    assert!(e.contains("needs the P4 feature vector"), "{e}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let p = &v["pressure"];
+    for k in ["macro_f1", "balanced_accuracy", "brier"] {
+        assert!(p["model"][k].is_f64(), "model.{k}: {p}");
+    }
+    assert!(p["model"]["n"].as_u64().unwrap() > 20);
+    for b in ["majority", "microprice_sign", "imbalance_logistic"] {
+        for k in ["macro_f1", "balanced_accuracy", "brier", "n"] {
+            assert!(!p["baselines"][b][k].is_null(), "{b}.{k}");
+        }
+    }
+    assert_eq!(p["split"]["test"], p["model"]["n"]);
+    assert!(p["split"]["rule"].as_str().unwrap().contains("embargo"));
+    assert!(p["model"]["costs"]["verdict"].is_string());
+    assert_eq!(p["same_data_as_training"], false);
+
+    // Training on the same tiny data twice with one seed gives the same weights.
+    let dir = std::env::temp_dir().join(format!("ms-cli-pressure-{}", std::process::id()));
+    let mut weights = Vec::new();
+    for k in 0..2 {
+        let d = dir.join(k.to_string());
+        let out = bin()
+            .args(["train", "pressure", "--data"])
+            .arg(&demo)
+            .arg("--out")
+            .arg(&d)
+            .args(["--seed", "3"])
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        weights.push(std::fs::read(d.join("model.safetensors")).expect("weights"));
+    }
+    assert_eq!(weights[0], weights[1]);
+    // The model it wrote loads and evaluates.
+    let out = bin()
+        .args(["eval", "--data"])
+        .arg(&demo)
+        .arg("--model")
+        .arg(dir.join("0"))
+        .args(["--json", "-"])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["pressure"]["same_data_as_training"], true);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn eval_errors_name_the_file_and_the_model() {
     let out = bin()
         .args([
             "eval",

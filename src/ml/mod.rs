@@ -18,6 +18,8 @@
 //! - [`meta`]: the metadata TOML beside each safetensors file, and the schema check on load.
 //! - [`context`]: the price-context model (features, [`context::ContextState`], Gaussian head
 //!   → BULLISH / NEUTRAL / BEARISH).
+//! - [`pressure`]: the ≈1 s order-book pressure model at run time (inputs, label rule, live
+//!   scoring); [`pressure_train`]: its datasets from captures, training and evaluation.
 //! - [`context_train`]: datasets from kline files, chronological splits, training, evaluation
 //!   against baselines.
 //!
@@ -31,6 +33,8 @@ pub mod context_train;
 pub mod fast;
 pub mod meta;
 pub mod mlp;
+pub mod pressure;
+pub mod pressure_train;
 pub mod scaler;
 
 use std::path::PathBuf;
