@@ -15,13 +15,18 @@ use crate::features::FeatureVector;
 use crate::features::schema::idx;
 use crate::interpret::{self, ContextInput, Health, Interpretation, PressureInput, Thresholds};
 use crate::ml::context::{ContextModel, ContextOutput, ContextState};
+use crate::ml::pressure::{PressureModel, PressureScorer};
 
 /// The loaded models (or why each is missing), shared by every symbol.
 #[derive(Clone, Debug)]
 pub struct Models {
     pub context: Result<ContextModel, String>,
-    /// Why there is no pressure model output.
-    pub pressure_missing: String,
+    pub pressure: Result<PressureModel, String>,
+    /// Pressure inference at most this often per symbol (event time, ns; 0 = every update).
+    pub pressure_throttle_ns: u64,
+    /// Live scoring: predictions kept in the window, calibration buckets.
+    pub score_window: usize,
+    pub score_buckets: usize,
     /// Index of the context horizon that labels (into `HORIZONS_MIN`).
     pub context_label: usize,
     /// Gap in minutes the context history bridges by carrying the price forward.
@@ -34,7 +39,10 @@ impl Models {
     pub fn none(why: &str) -> Models {
         Models {
             context: Err(why.to_string()),
-            pressure_missing: why.to_string(),
+            pressure: Err(why.to_string()),
+            pressure_throttle_ns: 100_000_000,
+            score_window: 1000,
+            score_buckets: 10,
             context_label: 0,
             max_gap_fill_min: 5,
             thresholds: Thresholds {
@@ -55,7 +63,15 @@ pub struct Signals {
     minute: Option<i64>,
     last_mid: f64,
     pub context: Option<ContextOutput>,
+    pressure_model: Option<PressureModel>,
+    /// The latest pressure output (None while its inputs are invalid).
     pub pressure: Option<PressureInput>,
+    /// Why there is no pressure output now.
+    pressure_why: Option<String>,
+    next_pressure_ns: u64,
+    /// Live scoring of the pressure predictions once their horizon has passed.
+    pub score: Option<PressureScorer>,
+    was_synced: bool,
     pub interpretation: Option<Interpretation>,
     /// Minutes pushed into the context history.
     pub minutes: u64,
@@ -69,7 +85,19 @@ impl Signals {
             minute: None,
             last_mid: f64::NAN,
             context: None,
+            pressure_model: models.pressure.as_ref().ok().cloned(),
             pressure: None,
+            pressure_why: models.pressure.as_ref().err().cloned(),
+            next_pressure_ns: 0,
+            score: models.pressure.as_ref().ok().map(|p| {
+                PressureScorer::new(
+                    p.horizon_ns(),
+                    p.dead_band(),
+                    models.score_window,
+                    models.score_buckets,
+                )
+            }),
+            was_synced: false,
             interpretation: None,
             minutes: 0,
             models,
@@ -82,9 +110,10 @@ impl Signals {
     }
 
     pub fn pressure_missing(&self) -> Option<&str> {
-        self.pressure
-            .is_none()
-            .then_some(self.models.pressure_missing.as_str())
+        if self.pressure.is_some() {
+            return None;
+        }
+        Some(self.pressure_why.as_deref().unwrap_or("no output yet"))
     }
 
     /// A new feature vector; `synced` says whether the book is continuous.
@@ -106,10 +135,52 @@ impl Signals {
             None => self.minute = Some(minute),
             _ => {}
         }
-        if let Some(mid) = v.get(idx::MID) {
+        let mid = v.get(idx::MID);
+        if let Some(mid) = mid {
             self.last_mid = mid;
         }
+        self.on_pressure(v, mid, synced);
         self.interpret(synced);
+    }
+
+    fn on_pressure(&mut self, v: &FeatureVector, mid: Option<f64>, synced: bool) {
+        let Some(model) = self.pressure_model.as_mut() else {
+            return;
+        };
+        let ts = v.ts_ns();
+        if self.was_synced && !synced {
+            // A gap: outcomes across it cannot be known.
+            if let Some(sc) = self.score.as_mut() {
+                sc.reset();
+            }
+        }
+        self.was_synced = synced;
+        if let (Some(sc), Some(mid)) = (self.score.as_mut(), mid) {
+            sc.on_mid(ts, mid, v.get(idx::TICK).unwrap_or(0.0));
+        }
+        if !synced {
+            self.pressure = None;
+            self.pressure_why = Some("book resyncing".into());
+            return;
+        }
+        if ts < self.next_pressure_ns {
+            return;
+        }
+        self.next_pressure_ns = ts.saturating_add(self.models.pressure_throttle_ns);
+        match (model.predict(v), mid) {
+            (Some(probs), Some(mid)) => {
+                self.pressure = Some(PressureInput { probs });
+                self.pressure_why = None;
+                if let Some(sc) = self.score.as_mut() {
+                    sc.on_prediction(ts, mid, probs);
+                }
+            }
+            _ => {
+                self.pressure = None;
+                self.pressure_why =
+                    Some("inputs invalid (after a gap, until the 1 s window refills)".into());
+            }
+        }
     }
 
     fn interpret(&mut self, synced: bool) {

@@ -150,6 +150,27 @@ pub struct SymbolSummary {
     pub book_ticker_check: TickerCounts,
     #[serde(rename = "final")]
     pub final_book: FinalBook,
+    /// The models' latest outputs and the pressure model's live score (when models ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub models: Option<ModelsSummary>,
+}
+
+/// What the models said last, and how the pressure predictions scored once resolved.
+#[derive(Serialize, Debug, Clone)]
+pub struct ModelsSummary {
+    pub context_minutes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<crate::ml::context::ContextOutput>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_missing: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pressure: Option<crate::interpret::PressureInput>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pressure_missing: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pressure_score: Option<crate::ml::pressure::ScoreReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interpretation: Option<crate::interpret::Interpretation>,
 }
 
 #[derive(Serialize, Debug, Clone, Copy)]
@@ -223,6 +244,15 @@ impl SymbolSummary {
                 bids: pairs(book.bids.top(FINAL_LEVELS)),
                 asks: pairs(book.asks.top(FINAL_LEVELS)),
             },
+            models: s.signals.as_deref().map(|sig| ModelsSummary {
+                context_minutes: sig.minutes,
+                context: sig.context.clone(),
+                context_missing: sig.context_missing().map(str::to_string),
+                pressure: sig.pressure,
+                pressure_missing: sig.pressure_missing().map(str::to_string),
+                pressure_score: sig.score.as_ref().map(|s| s.report()),
+                interpretation: sig.interpretation.clone(),
+            }),
         }
     }
 }

@@ -447,7 +447,7 @@ fn symbol_view(st: &SymbolState) -> SymbolView {
                         p_flat: f64::from(p.probs[1]),
                         p_up: f64::from(p.probs[2]),
                         label: class.as_str().to_string(),
-                        hit_rate: None,
+                        hit_rate: sig.score.as_ref().and_then(|s| s.report().hit_rate),
                     })
                 }
                 (None, why) => ModelView::Missing(format!(

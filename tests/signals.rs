@@ -43,7 +43,14 @@ fn minute_mids_feed_the_context_model_and_the_interpretation_says_why_it_waits()
         i.reasons.iter().any(|r| r.contains("warming up (230 min)")),
         "{i:?}"
     );
-    assert!(i.reasons.iter().any(|r| r.contains("pressure")), "{i:?}");
+    // The shipped pressure model ran on the features, throttled, and its predictions were
+    // scored once their horizon had passed.
+    assert!(sig.pressure.is_some(), "a pressure output at the end");
+    let score = sig.score.as_ref().expect("scorer").report();
+    assert!(score.resolved_total > 5_000, "{score:?}");
+    let hit = score.hit_rate.expect("hit rate");
+    assert!((0.0..=1.0).contains(&hit));
+    assert!(score.brier.is_some_and(|b| (0.0..=2.0).contains(&b)));
 }
 
 #[test]

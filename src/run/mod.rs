@@ -442,12 +442,24 @@ pub fn load_models(cfg: &crate::config::Config) -> std::sync::Arc<crate::signals
     if let Err(e) = &context {
         tracing::warn!("context model not loaded: {e}");
     }
+    let pressure = crate::ml::pressure::PressureModel::load(
+        &crate::ml::meta::model_dir(dir, "pressure"),
+        &cfg.features.params().unwrap_or_default(),
+    )
+    .map_err(|e| e.to_string());
+    if let Err(e) = &pressure {
+        tracing::warn!("pressure model not loaded: {e}");
+    }
     std::sync::Arc::new(crate::signals::Models {
         context,
-        pressure_missing: format!(
-            "no pressure model in {} (train one: microstate-tui train pressure --data …)",
-            crate::ml::meta::model_dir(dir, "pressure").display()
-        ),
+        pressure: if cfg.features.params().is_some() {
+            pressure
+        } else {
+            Err("features are off ([features] enabled = false)".into())
+        },
+        pressure_throttle_ns: m.pressure.throttle.as_nanos() as u64,
+        score_window: m.pressure.score_window,
+        score_buckets: m.pressure.calibration_buckets,
         context_label: m.context_label_index(),
         max_gap_fill_min: m.context.max_gap_fill.as_secs() / 60,
         thresholds: crate::interpret::Thresholds {
