@@ -119,6 +119,11 @@ pub struct StageHist {
     pub total: Histogram<u64>,
     slots: Vec<(u64, Histogram<u64>)>,
     slot_ns: u64,
+    /// The slot last written and the time range it covers: a sample inside it skips the
+    /// division (the common case: samples come in time order).
+    cur: usize,
+    cur_from: u64,
+    cur_to: u64,
     /// Values above [`MAX_NS`], saturated.
     pub saturated: u64,
 }
@@ -136,6 +141,9 @@ impl StageHist {
             total: hist(),
             slots: (0..n).map(|_| (u64::MAX, hist())).collect(),
             slot_ns: (window_ns / n as u64).max(1),
+            cur: 0,
+            cur_from: 1,
+            cur_to: 0,
             saturated: 0,
         }
     }
@@ -150,14 +158,19 @@ impl StageHist {
             v.max(1)
         };
         self.total.saturating_record(v);
-        let epoch = at_ns / self.slot_ns;
-        let i = (epoch % self.slots.len() as u64) as usize;
-        let slot = &mut self.slots[i];
-        if slot.0 != epoch {
-            slot.0 = epoch;
-            slot.1.reset();
+        if at_ns < self.cur_from || at_ns >= self.cur_to {
+            let epoch = at_ns / self.slot_ns;
+            let i = (epoch % self.slots.len() as u64) as usize;
+            let slot = &mut self.slots[i];
+            if slot.0 != epoch {
+                slot.0 = epoch;
+                slot.1.reset();
+            }
+            self.cur = i;
+            self.cur_from = epoch * self.slot_ns;
+            self.cur_to = self.cur_from.saturating_add(self.slot_ns);
         }
-        slot.1.saturating_record(v);
+        self.slots[self.cur].1.saturating_record(v);
     }
 
     /// The rolling window ending at `now_ns`: the slots whose time lies within it.
@@ -208,8 +221,11 @@ pub struct ClockEstimator {
     /// Passive: per slot (epoch, min of receive − E).
     passive: Vec<(u64, i64)>,
     passive_slot_ns: u64,
-    /// The smallest positive receive − E seen in the window, for the passive uncertainty.
+    /// Observations taken.
     passive_samples: u64,
+    /// The estimate in use, valid for the passive slot epoch it was computed in (and until the
+    /// next active sample); a lower passive value updates it in place.
+    cached: Option<(u64, OffsetEstimate)>,
 }
 
 impl ClockEstimator {
@@ -220,11 +236,13 @@ impl ClockEstimator {
             passive: vec![(u64::MAX, i64::MAX); 12],
             passive_slot_ns: (window_ns / 12).max(1),
             passive_samples: 0,
+            cached: None,
         }
     }
 
     /// An NTP-style sample taken at wall time `at_ns`.
     pub fn on_active(&mut self, at_ns: u64, offset_ns: i64, rtt_ns: u64) {
+        self.cached = None;
         self.active.push_back((at_ns, offset_ns, rtt_ns));
         while self
             .active
@@ -246,6 +264,27 @@ impl ClockEstimator {
             *s = (epoch, recv_minus_e);
         } else if recv_minus_e < s.1 {
             s.1 = recv_minus_e;
+        }
+        // A new lower envelope moves a passive estimate in use.
+        if let Some((_, est)) = self.cached.as_mut()
+            && est.source == "passive"
+            && recv_minus_e.saturating_neg() > est.offset_ns
+        {
+            est.offset_ns = recv_minus_e.saturating_neg();
+        }
+    }
+
+    /// [`Self::in_use`], recomputed only when the passive slot changes or an active sample
+    /// arrives (what the per-event correction uses).
+    pub fn in_use_cached(&mut self, now_ns: u64) -> Option<OffsetEstimate> {
+        let epoch = now_ns / self.passive_slot_ns;
+        match self.cached {
+            Some((e, est)) if e == epoch => Some(est),
+            _ => {
+                let est = self.in_use(now_ns);
+                self.cached = est.map(|x| (epoch, x));
+                est
+            }
         }
     }
 
@@ -342,7 +381,7 @@ impl Latency {
             self.negative_raw.record(recv_ns, raw.unsigned_abs());
         }
         self.clock.on_passive(recv_ns, raw);
-        if let Some(est) = self.clock.in_use(recv_ns) {
+        if let Some(est) = self.clock.in_use_cached(recv_ns) {
             let corrected = raw.saturating_add(est.offset_ns);
             if corrected >= 0 {
                 self.record(Stage::NetworkCorrected, recv_ns, corrected as u64);

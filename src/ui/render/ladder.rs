@@ -5,7 +5,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
-use ratatui::text::{Line, Span};
+use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::fmt;
@@ -85,8 +85,7 @@ pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, ui: &UiState, t
     let rows = bucket_rows(s, zoom);
     let asks: Vec<&Row> = rows.iter().filter(|r| !r.bid).collect();
     let bids: Vec<&Row> = rows.iter().filter(|r| r.bid).collect();
-    let h = inner.height as usize;
-    let per_side = h.saturating_sub(1) / 2;
+    let per_side = (inner.height as usize).saturating_sub(1) / 2;
     let dec = fmt::decimals_for(s.tick.map(|t| t * f64::from(zoom)));
     let w = inner.width as usize;
     // Columns: price | qty | cumulative | bar
@@ -103,7 +102,13 @@ pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, ui: &UiState, t
         .chain(bids.iter().take(per_side))
         .map(|r| r.qty)
         .fold(0.0f64, f64::max);
-    let line = |r: &Row, cum: f64, side: Style| -> Line<'static> {
+    // Rows are written straight into the buffer: a Paragraph of spans costs several times more
+    // (line composition, wrapping checks) for text that is plain ASCII columns.
+    let buf = f.buffer_mut();
+    let x0 = inner.x;
+    let mut y = inner.y;
+    let bottom = inner.y + inner.height;
+    let row = |buf: &mut ratatui::buffer::Buffer, y: u16, r: &Row, cum: f64, side: Style| {
         let bar_len = if shown_max > 0.0 {
             ((r.qty / shown_max) * bar_w as f64).round() as usize
         } else {
@@ -114,25 +119,36 @@ pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, ui: &UiState, t
             Some(_) => theme.shrank,
             None => theme.text,
         };
-        Line::from(vec![
-            Span::styled(format!("{:>pw$} ", fmt::price(r.price, dec)), side),
-            Span::styled(format!("{:>8}", fmt::qty(r.qty)), qstyle),
-            Span::styled(format!(" {:>8} ", fmt::qty(cum)), theme.dim),
-            Span::styled("█".repeat(bar_len.min(bar_w)), side),
-        ])
+        let mut x = x0;
+        let price = format!("{:>pw$} ", fmt::price(r.price, dec));
+        buf.set_string(x, y, &price, side);
+        x += price.len() as u16;
+        let q = format!("{:>8}", fmt::qty(r.qty));
+        buf.set_string(x, y, &q, qstyle);
+        x += q.len() as u16;
+        let c = format!(" {:>8} ", fmt::qty(cum));
+        buf.set_string(x, y, &c, theme.dim);
+        x += c.len() as u16;
+        for k in 0..bar_len.min(bar_w) as u16 {
+            if let Some(cell) = buf.cell_mut((x + k, y)) {
+                cell.set_char('█').set_style(side);
+            }
+        }
     };
-    let mut lines: Vec<Line> = Vec::with_capacity(h);
     // Asks: best at the bottom, next to the spread row.
-    let mut cum = 0.0;
-    let mut ask_lines: Vec<Line> = Vec::new();
-    for r in asks.iter().take(per_side) {
-        cum += r.qty;
-        ask_lines.push(line(r, cum, theme.ask));
+    let shown_asks: Vec<(&Row, f64)> = asks
+        .iter()
+        .take(per_side)
+        .scan(0.0, |cum, r| {
+            *cum += r.qty;
+            Some((*r, *cum))
+        })
+        .collect();
+    y += (per_side - shown_asks.len()) as u16;
+    for (r, cum) in shown_asks.iter().rev() {
+        row(buf, y, r, *cum, theme.ask);
+        y += 1;
     }
-    for _ in ask_lines.len()..per_side {
-        lines.push(Line::from(""));
-    }
-    lines.extend(ask_lines.into_iter().rev());
     let spread = match (s.spread, s.microprice, s.mid) {
         (Some(sp), Some(mp), Some(mid)) => {
             let ticks = s
@@ -147,14 +163,17 @@ pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, ui: &UiState, t
         }
         _ => "spread —".into(),
     };
-    lines.push(Line::from(Span::styled(
-        format!("{spread:^w$}"),
-        theme.accent,
-    )));
+    if y < bottom {
+        buf.set_stringn(x0, y, format!("{spread:^w$}"), w, theme.accent);
+        y += 1;
+    }
     let mut cum = 0.0;
     for r in bids.iter().take(per_side) {
+        if y >= bottom {
+            break;
+        }
         cum += r.qty;
-        lines.push(line(r, cum, theme.bid));
+        row(buf, y, r, cum, theme.bid);
+        y += 1;
     }
-    f.render_widget(Paragraph::new(lines), inner);
 }

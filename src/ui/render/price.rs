@@ -79,6 +79,17 @@ pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, now_ns: u64, th
         return;
     };
     let (mid, micro, buys, sells, range) = series(s, now_ns);
+    // At most two points per braille dot column: more cannot be seen and only cost time.
+    let dots = (area.width as usize).saturating_sub(12).max(1) * 2 * 2;
+    let thin = |v: Vec<(f64, f64)>| -> Vec<(f64, f64)> {
+        let k = v.len().div_ceil(dots).max(1);
+        if k == 1 {
+            v
+        } else {
+            v.into_iter().step_by(k).collect()
+        }
+    };
+    let (mid, micro, buys, sells) = (thin(mid), thin(micro), thin(buys), thin(sells));
     let Some((lo, hi)) = range else {
         f.render_widget(
             Paragraph::new("no prices yet (the book is not synced)")
