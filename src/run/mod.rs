@@ -276,6 +276,37 @@ impl ViewTx {
 
 /// The view of a replay: the engine's, at the replay position, with the player's state.
 pub fn replay_view(player: &Player) -> View {
+    let mut v = replay_view_base(player);
+    v.latency = replay_stage_views(player);
+    v
+}
+
+/// The latency stages of a replay for the screen: the recorded session's (`rec …`) and this
+/// replay's processing (`replay …`). Merging the window histograms is the costly part of a
+/// view: the screen loop refreshes it twice a second, not per view.
+pub fn replay_stage_views(player: &Player) -> Vec<crate::view::StageView> {
+    let now = player.status().position.map_or(0, |p| p.0);
+    let Some(l) = player.latency() else {
+        return Vec::new();
+    };
+    crate::ingest::live::stage_views(l, now)
+        .into_iter()
+        .map(|mut sv| {
+            let original = [
+                Stage::ExchangeTtoE,
+                Stage::NetworkRaw,
+                Stage::NetworkCorrected,
+            ]
+            .iter()
+            .any(|s| sv.name.starts_with(s.name()));
+            sv.name = format!("{} {}", if original { "rec" } else { "replay" }, sv.name);
+            sv
+        })
+        .collect()
+}
+
+/// A replay's view without the latency stages.
+pub fn replay_view_base(player: &Player) -> View {
     let st = player.status();
     let now = st.position.map_or(0, |p| p.0);
     let mut v = View::of_engine(player.engine(), now, 0);
@@ -288,23 +319,9 @@ pub fn replay_view(player: &Player) -> View {
     });
     v.connection = String::new();
     if let Some(l) = player.latency() {
-        v.latency = crate::ingest::live::stage_views(l, now)
-            .into_iter()
-            .map(|mut sv| {
-                let original = [
-                    Stage::ExchangeTtoE,
-                    Stage::NetworkRaw,
-                    Stage::NetworkCorrected,
-                ]
-                .iter()
-                .any(|s| sv.name.starts_with(s.name()));
-                sv.name = format!("{} {}", if original { "rec" } else { "replay" }, sv.name);
-                sv
-            })
-            .collect();
         if let Some(e) = l.clock.in_use(now) {
             v.clock_offset = Some((e.offset_ns, e.uncertainty_ns * 2));
-            v.clock_source = format!("{} (recorded)", e.source);
+            v.clock_source = format!("{}, rec", e.source);
         }
     }
     v
@@ -321,13 +338,22 @@ pub fn play_view(
 ) -> Result<(), StrictStop> {
     use std::sync::atomic::Ordering;
     let now = || epoch.elapsed().as_nanos() as u64;
+    let mut stages: (Option<Instant>, Vec<crate::view::StageView>) = (None, Vec::new());
     while !stop.load(Ordering::Relaxed) {
         while let Ok(c) = commands.try_recv() {
             player.command(c, now())?;
         }
         let poll = player.poll(now())?;
         if view.due() || !matches!(poll, Poll::Fed(_)) {
-            view.send(replay_view(player));
+            if stages
+                .0
+                .is_none_or(|t| t.elapsed() >= Duration::from_millis(500))
+            {
+                stages = (Some(Instant::now()), replay_stage_views(player));
+            }
+            let mut v = replay_view_base(player);
+            v.latency = stages.1.clone();
+            view.send(v);
         }
         // Never sleep past the next view, so the screen's clock keeps moving.
         let wait = match poll {
