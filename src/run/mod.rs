@@ -318,11 +318,9 @@ pub fn replay_view_base(player: &Player) -> View {
         position_ns: st.position.map(|t| t.0),
     });
     v.connection = String::new();
-    if let Some(l) = player.latency() {
-        if let Some(e) = l.clock.in_use(now) {
-            v.clock_offset = Some((e.offset_ns, e.uncertainty_ns * 2));
-            v.clock_source = format!("{}, rec", e.source);
-        }
+    if let Some(e) = player.latency().and_then(|l| l.clock.in_use(now)) {
+        v.clock_offset = Some((e.offset_ns, e.uncertainty_ns * 2));
+        v.clock_source = format!("{}, rec", e.source);
     }
     v
 }
