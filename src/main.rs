@@ -1014,15 +1014,7 @@ fn run_eval_pressure(a: EvalArgs) -> anyhow::Result<ExitCode> {
     }
     let out = EvalOut { pressure: &report };
     match a.json.as_deref() {
-        Some("-") => {
-            let mut o = std::io::stdout().lock();
-            serde_json::to_writer(&mut o, &out)?;
-            writeln!(o)?;
-        }
-        Some(path) => {
-            std::fs::write(path, serde_json::to_string_pretty(&out)? + "\n")
-                .with_context(|| format!("writing {path}"))?;
-        }
+        Some(dest) => json_out(&out, dest)?,
         None => {
             let mut o = std::io::stdout().lock();
             let _ = writeln!(
@@ -1290,15 +1282,7 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     }
     let out = EvalOut { context: &report };
     match a.json.as_deref() {
-        Some("-") => {
-            let mut o = std::io::stdout().lock();
-            serde_json::to_writer(&mut o, &out)?;
-            writeln!(o)?;
-        }
-        Some(path) => {
-            std::fs::write(path, serde_json::to_string_pretty(&out)? + "\n")
-                .with_context(|| format!("writing {path}"))?;
-        }
+        Some(dest) => json_out(&out, dest)?,
         None => {
             let mut o = std::io::stdout().lock();
             let _ = writeln!(
@@ -1323,19 +1307,23 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Writes `value` as one JSON line to stdout (`-`), or pretty to a file.
+fn json_out(value: &impl serde::Serialize, dest: &str) -> anyhow::Result<()> {
+    if dest == "-" {
+        let mut o = std::io::stdout().lock();
+        serde_json::to_writer(&mut o, value)?;
+        writeln!(o)?;
+    } else {
+        std::fs::write(dest, serde_json::to_string_pretty(value)? + "\n")
+            .with_context(|| format!("writing {dest}"))?;
+    }
+    Ok(())
+}
+
 /// Writes the summary as JSON to a path or stdout, or as text to stdout.
 fn emit(summary: &Summary, json: Option<&str>) -> anyhow::Result<()> {
     match json {
-        Some("-") => {
-            let mut out = std::io::stdout().lock();
-            serde_json::to_writer(&mut out, summary)?;
-            writeln!(out)?;
-        }
-        Some(path) => {
-            let text = serde_json::to_string_pretty(summary)?;
-            std::fs::write(path, text + "\n")
-                .with_context(|| format!("writing the summary to {path}"))?;
-        }
+        Some(dest) => json_out(summary, dest)?,
         // A closed pipe (`| head`) is the reader's choice, not an error worth a panic.
         None => {
             let _ = std::io::stdout()

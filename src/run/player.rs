@@ -353,17 +353,8 @@ impl Player {
         }
         let mut fed = 0u32;
         while fed < self.opts.batch {
-            let recv = match self.merge.next_frame() {
-                None => {
-                    self.done = true;
-                    break;
-                }
-                Some(Merged::Error(e)) => {
-                    self.consumed += 1;
-                    self.note(e.to_string())?;
-                    continue;
-                }
-                Some(Merged::Frame { frame, .. }) => frame.recv.0,
+            let Some(recv) = self.peek_recv()? else {
+                break;
             };
             if self.opts.until.is_some_and(|u| recv > u.0) {
                 self.merge.unread();
@@ -400,6 +391,25 @@ impl Player {
         } else {
             Poll::Paused
         })
+    }
+
+    /// The receive time of the next frame, which stays loaded (the caller feeds it with
+    /// [`Self::feed_current`] or puts it back with `merge.unread()`). Read errors on the way are
+    /// noted and skipped; `None` at the end (then `done` is set).
+    fn peek_recv(&mut self) -> Result<Option<u64>, StrictStop> {
+        loop {
+            match self.merge.next_frame() {
+                None => {
+                    self.done = true;
+                    return Ok(None);
+                }
+                Some(Merged::Error(e)) => {
+                    self.consumed += 1;
+                    self.note(e.to_string())?;
+                }
+                Some(Merged::Frame { frame, .. }) => return Ok(Some(frame.recv.0)),
+            }
+        }
     }
 
     /// Feeds the frame the merge just returned (it is still its current one).
@@ -526,19 +536,7 @@ impl Player {
             self.done = false;
         }
         // Feed at full speed up to `t`.
-        loop {
-            let recv = match self.merge.next_frame() {
-                None => {
-                    self.done = true;
-                    break;
-                }
-                Some(Merged::Error(e)) => {
-                    self.consumed += 1;
-                    self.note(e.to_string())?;
-                    continue;
-                }
-                Some(Merged::Frame { frame, .. }) => frame.recv.0,
-            };
+        while let Some(recv) = self.peek_recv()? {
             self.first.get_or_insert(recv);
             if recv >= t || self.opts.until.is_some_and(|u| recv > u.0) {
                 self.merge.unread();
