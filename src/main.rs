@@ -1127,6 +1127,7 @@ fn run_train(cmd: TrainCommand) -> anyhow::Result<ExitCode> {
                 t.meta.temperature.unwrap_or(1.0)
             );
             println!("{}", pt::render_eval(&t.eval));
+            println!("{}", pt::render_folds(&t.folds));
             Ok(ExitCode::SUCCESS)
         }
         TrainCommand::Context {

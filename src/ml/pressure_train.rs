@@ -747,6 +747,126 @@ pub fn split_report(ds: &PressureDataset) -> SplitReport {
     }
 }
 
+/// The dataset with another chronological split of every series (shares of each series' time
+/// span): train up to `train_end`, validation from there to `val_end`, test from there to
+/// `test_end`; an embargo of one horizon after each cut, and a sample belongs to a part only if
+/// its label ends inside it (no overlapping labels across the cuts). Walk-forward folds use it.
+pub fn resplit(
+    ds: &PressureDataset,
+    train_end: f64,
+    val_end: f64,
+    test_end: f64,
+) -> PressureDataset {
+    let mut out = ds.clone();
+    let h = ds.opts.horizon_ns;
+    for s in &mut out.series {
+        let (start, end) = (s.split.start_ns, s.split.end_ns);
+        let at = |f: f64| start + (end.saturating_sub(start) as f64 * f) as u64;
+        let (t_end, v_end, x_end) = (at(train_end), at(val_end), at(test_end));
+        for smp in &mut s.samples {
+            let due = smp.ts_ns + h;
+            smp.part = if due <= t_end {
+                Part::Train
+            } else if smp.ts_ns >= t_end + h && due <= v_end {
+                Part::Validation
+            } else if smp.ts_ns >= v_end + h && due <= x_end {
+                Part::Test
+            } else {
+                Part::Embargo
+            };
+        }
+        s.split = SplitBounds {
+            start_ns: start,
+            train_end_ns: t_end,
+            validation_start_ns: t_end + h,
+            validation_end_ns: v_end,
+            test_start_ns: v_end + h,
+            end_ns: x_end,
+        };
+    }
+    out
+}
+
+/// One walk-forward fold: the recipe retrained on the data before its test window.
+#[derive(Clone, Debug, Serialize)]
+pub struct PressureFold {
+    pub fold: usize,
+    /// Shares of each series' time span: train up to, validation up to, test up to.
+    pub train_end: f64,
+    pub validation_end: f64,
+    pub test_end: f64,
+    pub n_test: u64,
+    pub model_macro_f1: f64,
+    pub model_brier: f64,
+    pub model_log_loss: f64,
+    pub majority_macro_f1: f64,
+    pub majority_brier: f64,
+}
+
+/// Walk-forward folds: test windows of 20 % of each series' span at 40–60 %, 60–80 % and
+/// 80–100 %, each trained on everything before its validation tenth (the model's recipe,
+/// seed and architecture), so every fold predicts only the future of its training data.
+pub fn walk_forward(
+    ds: &PressureDataset,
+    o: &PressureTrainOptions,
+    folds: usize,
+) -> Result<Vec<PressureFold>, MlError> {
+    let n = ds.n_inputs();
+    let arch = if o.hidden.is_empty() {
+        Architecture::logistic(n, 3)
+    } else {
+        Architecture::mlp(n, &o.hidden, 3, Activation::Relu)
+    };
+    let mut out = Vec::new();
+    for f in 0..folds {
+        let test_end = 1.0 - 0.2 * (folds - 1 - f) as f64;
+        let val_end = test_end - 0.2;
+        let train_end = val_end - 0.1;
+        if train_end <= 0.1 {
+            continue;
+        }
+        let d = resplit(ds, train_end, val_end, test_end);
+        let (xt, yt) = d.part(Part::Train);
+        let (xv, yv) = d.part(Part::Validation);
+        let (xs, ys) = d.part(Part::Test);
+        if yt.len() < 50 || yv.len() < 10 || ys.is_empty() {
+            continue;
+        }
+        let t = super::classifier::train_classifier(&arch, &xt, &yt, &xv, &yv, &o.train)?;
+        let mut clf = super::classifier::Classifier::new(&t)
+            .ok_or_else(|| MlError::Data("trained weights do not fit the architecture".into()))?;
+        let mut probs = Vec::with_capacity(ys.len() * 3);
+        for row in xs.chunks(n) {
+            probs.extend_from_slice(clf.predict(row));
+        }
+        let m = super::classifier::class_metrics(&probs, 3, &ys);
+        // Majority class of the fold's training part, as probabilities of its frequencies.
+        let mut freq = [0f32; 3];
+        for &y in &yt {
+            freq[y as usize] += 1.0;
+        }
+        let total: f32 = freq.iter().sum();
+        for v in &mut freq {
+            *v /= total.max(1.0);
+        }
+        let maj: Vec<f32> = ys.iter().flat_map(|_| freq).collect();
+        let mm = super::classifier::class_metrics(&maj, 3, &ys);
+        out.push(PressureFold {
+            fold: f + 1,
+            train_end,
+            validation_end: val_end,
+            test_end,
+            n_test: ys.len() as u64,
+            model_macro_f1: m.macro_f1,
+            model_brier: m.brier,
+            model_log_loss: m.log_loss,
+            majority_macro_f1: mm.macro_f1,
+            majority_brier: mm.brier,
+        });
+    }
+    Ok(out)
+}
+
 /// What to train.
 #[derive(Clone, Debug)]
 pub struct PressureTrainOptions {
@@ -779,6 +899,8 @@ pub struct TrainedPressure {
     pub weights: Weights,
     pub report: TrainReport,
     pub eval: PressureEval,
+    /// Walk-forward folds (the recipe retrained on growing prefixes).
+    pub folds: Vec<PressureFold>,
 }
 
 fn dur_label(ns: u64) -> String {
@@ -883,13 +1005,43 @@ pub fn train_pressure(
         &eval.baselines.imbalance_logistic,
     );
     put("test_logistic", &eval.baselines.logistic);
+    let folds = walk_forward(ds, o, 3)?;
+    if let Ok(v) = toml::Value::try_from(&folds) {
+        meta.details.insert("walk_forward".into(), v);
+    }
     meta.metrics = metrics;
     Ok(TrainedPressure {
         meta,
         weights: t.weights,
         report: t.report,
         eval,
+        folds,
     })
+}
+
+/// A plain-text table of walk-forward folds.
+pub fn render_folds(folds: &[PressureFold]) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::from(
+        "walk-forward folds (train | validation | test, shares of each capture's span):\n",
+    );
+    for f in folds {
+        let _ = writeln!(
+            o,
+            "  fold {}: train ..{:.0}% | ..{:.0}% | test ..{:.0}% (n {}): macro-F1 {:.3} vs majority {:.3}, Brier {:.4} vs {:.4}, log-loss {:.3}",
+            f.fold,
+            f.train_end * 100.0,
+            f.validation_end * 100.0,
+            f.test_end * 100.0,
+            f.n_test,
+            f.model_macro_f1,
+            f.majority_macro_f1,
+            f.model_brier,
+            f.majority_brier,
+            f.model_log_loss
+        );
+    }
+    o
 }
 
 /// A plain-text table of an evaluation.
@@ -1003,5 +1155,52 @@ mod tests {
         let again = build_dataset(&[vec![demo()]], &o).unwrap();
         assert_eq!(again.series[0].samples, s.samples);
         assert_eq!(again.digest, ds.digest);
+    }
+
+    #[test]
+    fn walk_forward_folds_train_only_on_the_past_of_their_test_windows() {
+        let o = PressureDataOptions::default();
+        let ds = build_dataset(&[vec![demo()]], &o).unwrap();
+        let h = o.horizon_ns;
+        // Every fold's split: labels of a part end inside it, one horizon between parts.
+        let mut last_test_start = 0;
+        for (te, ve, xe) in [(0.3, 0.4, 0.6), (0.5, 0.6, 0.8), (0.7, 0.8, 1.0)] {
+            let d = resplit(&ds, te, ve, xe);
+            let s = &d.series[0];
+            let b = &s.split;
+            assert!(
+                b.test_start_ns > last_test_start,
+                "test windows move forward"
+            );
+            last_test_start = b.test_start_ns;
+            let mut n = [0usize; 3];
+            for smp in &s.samples {
+                let due = smp.ts_ns + h;
+                match smp.part {
+                    Part::Train => {
+                        n[0] += 1;
+                        assert!(due <= b.train_end_ns);
+                    }
+                    Part::Validation => {
+                        n[1] += 1;
+                        assert!(smp.ts_ns >= b.train_end_ns + h && due <= b.validation_end_ns);
+                    }
+                    Part::Test => {
+                        n[2] += 1;
+                        assert!(smp.ts_ns >= b.validation_end_ns + h && due <= b.end_ns);
+                    }
+                    Part::Embargo => {}
+                }
+            }
+            assert!(n.iter().all(|&k| k > 0), "{n:?}");
+        }
+        let folds = walk_forward(&ds, &PressureTrainOptions::default(), 3).unwrap();
+        assert_eq!(folds.len(), 3);
+        for (k, f) in folds.iter().enumerate() {
+            assert_eq!(f.fold, k + 1);
+            assert!(f.train_end < f.validation_end && f.validation_end < f.test_end);
+            assert!(f.n_test > 0 && (0.0..=2.0).contains(&f.model_brier));
+        }
+        assert!((folds[2].test_end - 1.0).abs() < 1e-9);
     }
 }
