@@ -1203,4 +1203,47 @@ mod tests {
         }
         assert!((folds[2].test_end - 1.0).abs() < 1e-9);
     }
+
+    #[test]
+    fn inputs_at_t_do_not_depend_on_anything_after_t() {
+        // The same capture cut short: every sample both datasets share has the same inputs,
+        // so nothing after a sample's time reached its features.
+        use std::io::{BufRead, Write};
+        let full = demo();
+        let dir = std::env::temp_dir().join(format!("mst-lookahead-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cut = dir.join("btcusdt_20240808.txt");
+        let r = std::io::BufReader::new(flate2::read::GzDecoder::new(
+            std::fs::File::open(&full).unwrap(),
+        ));
+        let mut w = std::fs::File::create(&cut).unwrap();
+        for line in r.lines().take(3_500) {
+            writeln!(w, "{}", line.unwrap()).unwrap();
+        }
+        drop(w);
+        let o = PressureDataOptions::default();
+        let a = build_dataset(&[vec![full]], &o).unwrap();
+        let b = build_dataset(&[vec![cut]], &o).unwrap();
+        let (sa, sb) = (&a.series[0], &b.series[0]);
+        let n = a.n_inputs();
+        let mut shared = 0;
+        for (j, smp) in sb.samples.iter().enumerate() {
+            let Some(i) = sa.samples.iter().position(|x| x.ts_ns == smp.ts_ns) else {
+                continue;
+            };
+            shared += 1;
+            assert_eq!(
+                &sa.x[i * n..(i + 1) * n],
+                &sb.x[j * n..(j + 1) * n],
+                "inputs at {} differ with more data after it",
+                smp.ts_ns
+            );
+            assert_eq!(
+                sa.samples[i].label, smp.label,
+                "the label reads only its horizon"
+            );
+        }
+        assert!(shared > 100, "{shared}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
