@@ -9,11 +9,11 @@
 //! `book/top20_*` ≤ 25 ns, `replay/spot_capture` ≥ 1.5 M messages/s.
 
 use std::hint::black_box;
-use std::io::Read;
-use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::Duration;
 
+mod common;
+
+use common::spot_capture;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use microstate::book::{OrderBook, Side, SideKind};
 use microstate::num::{Price, Qty, Symbol};
@@ -22,41 +22,6 @@ use microstate::record::hftbacktest::HftSource;
 use microstate::run::{ReplayOptions, replay_sources};
 use microstate::wire::binance::Decoder;
 use microstate::wire::{Event, Level};
-
-const SPOT_FILES: [&str; 2] = ["btcusdt_20240808.gz", "btcusdt_20240809.gz"];
-
-fn data_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    if !dir.is_dir() {
-        panic!(
-            "../shared/data not found: benchmarks read the real captures from there (looked in {})",
-            dir.display()
-        );
-    }
-    dir
-}
-
-/// The whole spot capture, both day files in order, inflated once and kept for the process.
-fn spot_capture() -> &'static [u8] {
-    static CAPTURE: OnceLock<&'static [u8]> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let dir = data_dir().join("binance-spot");
-        let mut all = Vec::new();
-        for name in SPOT_FILES {
-            let path = dir.join(name);
-            let file = std::fs::File::open(&path)
-                .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
-            flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file))
-                .read_to_end(&mut all)
-                .unwrap_or_else(|e| panic!("cannot inflate {}: {e}", path.display()));
-            if all.last() != Some(&b'\n') {
-                all.push(b'\n');
-            }
-        }
-        // Leaked once so replay sources can borrow it as `&'static [u8]` without a copy per run.
-        Box::leak(all.into_boxed_slice())
-    })
-}
 
 /// JSON bodies of the capture's lines (the receive timestamp stripped).
 fn bodies() -> impl Iterator<Item = &'static [u8]> {

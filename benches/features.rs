@@ -15,11 +15,11 @@
 //! median, p90 and mean of paired per-event timings.
 
 use std::hint::black_box;
-use std::io::Read;
-use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::spot_capture;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use microstate::book::OrderBook;
 use microstate::features::{FeatureParams, FeatureState};
@@ -29,31 +29,6 @@ use microstate::record::hftbacktest::HftSource;
 use microstate::run::{ReplayOptions, replay_sources};
 use microstate::wire::binance::Decoder;
 use microstate::wire::{BookTicker, DepthUpdate, Event, Snapshot, Trade};
-
-fn spot_capture() -> &'static [u8] {
-    static CAPTURE: OnceLock<&'static [u8]> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/binance-spot");
-        assert!(
-            dir.is_dir(),
-            "{} not found: benchmarks read the real captures from ../shared/data",
-            dir.display()
-        );
-        let mut all = Vec::new();
-        for name in ["btcusdt_20240808.gz", "btcusdt_20240809.gz"] {
-            let path = dir.join(name);
-            let file = std::fs::File::open(&path)
-                .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
-            flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file))
-                .read_to_end(&mut all)
-                .unwrap_or_else(|e| panic!("cannot inflate {}: {e}", path.display()));
-            if all.last() != Some(&b'\n') {
-                all.push(b'\n');
-            }
-        }
-        Box::leak(all.into_boxed_slice())
-    })
-}
 
 enum Ev {
     Diff(DepthUpdate),

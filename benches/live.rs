@@ -4,11 +4,13 @@
 //! (p50/p90/p99/max from the run's HDR histogram), both at full speed (queueing included) and
 //! paced (the capture at 50× real time: what a live session sees).
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::spot_files;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use microstate::config::{Config, EndpointsConfig};
 use microstate::exchange::{self, ExchangeConfig, ExchangeSource, Speed};
@@ -16,16 +18,6 @@ use microstate::ingest::IngestStats;
 use microstate::ingest::live::{self, LiveOptions};
 use microstate::num::Symbol;
 use microstate::summary::Percentiles;
-
-fn spot_files() -> Vec<PathBuf> {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/binance-spot");
-    assert!(
-        d.is_dir(),
-        "{} not found: benchmarks read the real captures from ../shared/data",
-        d.display()
-    );
-    vec![d.join("btcusdt_20240808.gz"), d.join("btcusdt_20240809.gz")]
-}
 
 struct Run {
     frames: u64,

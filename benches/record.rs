@@ -11,22 +11,15 @@ use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::spot_files;
 use criterion::{Criterion, Throughput};
 use microstate::num::Nanos;
 use microstate::record::format::{Header, Record, RecordingWriter, WriterOptions};
 use microstate::record::{FrameKind, Merge, Merged, Speed, open_captures};
 use microstate::run::{Player, PlayerOptions, ReplayCommand, ReplayOptions, play, replay_paths};
 use microstate::summary::Percentiles;
-
-fn spot_files() -> Vec<PathBuf> {
-    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/binance-spot");
-    assert!(
-        d.is_dir(),
-        "{} not found: benchmarks read the real captures from ../shared/data",
-        d.display()
-    );
-    vec![d.join("btcusdt_20240808.gz"), d.join("btcusdt_20240809.gz")]
-}
 
 fn tmp() -> PathBuf {
     let d = std::env::temp_dir().join(format!("msrec-bench-{}", std::process::id()));

@@ -6,6 +6,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod common;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use microstate::run::{Player, PlayerOptions, Poll, replay_view};
 use microstate::ui::render::draw;

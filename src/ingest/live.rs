@@ -253,7 +253,9 @@ pub async fn run_with(
                 l.on_frame(engine.last_times(), recv.0, done);
             }
         }
-        if let Some(st) = engine.touched()
+        // Only while a (re)connect is waiting for its books: nothing to look up otherwise.
+        if !connected_at.borrow().is_empty()
+            && let Some(st) = engine.touched()
             && st.sync.phase() == Phase::Synced
             && let Some(t0) = connected_at.borrow_mut().remove(&st.symbol)
         {
