@@ -3,13 +3,7 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_microstate-tui"))
-}
 
 #[test]
 fn headless_replay_prints_the_documented_summary_shape() {

@@ -5,8 +5,8 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 
+use common::bin;
 use microstate::num::Nanos;
 use microstate::record::Speed;
 use microstate::run::{Player, PlayerOptions, Poll, ReplayCommand};
@@ -211,10 +211,6 @@ fn seeking_back_and_forth_on_the_real_capture_lands_on_the_exact_book() {
     run_virtual(&mut p, |_, _, _| None);
     assert_eq!(digest(&p), end_digest);
     assert_eq!(books(&p), end_books);
-}
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_microstate-tui"))
 }
 
 fn replay_json(args: &[&str]) -> serde_json::Value {

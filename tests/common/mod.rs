@@ -164,3 +164,8 @@ pub fn rebuild(
     }
     r
 }
+
+/// The real binary, as a user runs it.
+pub fn bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_microstate-tui"))
+}
