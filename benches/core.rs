@@ -15,13 +15,13 @@ mod common;
 
 use common::spot_capture;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use microstate::book::{OrderBook, Side, SideKind};
-use microstate::num::{Price, Qty, Symbol};
-use microstate::record::FrameSource;
-use microstate::record::hftbacktest::HftSource;
-use microstate::run::{ReplayOptions, replay_sources};
-use microstate::wire::binance::Decoder;
-use microstate::wire::{Event, Level};
+use microstate_core::book::{OrderBook, Side, SideKind};
+use microstate_core::num::{Price, Qty, Symbol};
+use microstate_core::wire::binance::Decoder;
+use microstate_core::wire::{Event, Level};
+use microstate_drive::replay::{ReplayOptions, replay_sources};
+use microstate_io::record::FrameSource;
+use microstate_io::record::hftbacktest::HftSource;
 
 /// JSON bodies of the capture's lines (the receive timestamp stripped).
 fn bodies() -> impl Iterator<Item = &'static [u8]> {
@@ -280,7 +280,7 @@ fn bench_replay(c: &mut Criterion) {
 
 fn bench_latency(c: &mut Criterion) {
     // One latency sample into a stage: since-start and rolling-window histograms.
-    let mut h = microstate::latency::StageHist::new(60_000_000_000, 6);
+    let mut h = microstate_core::latency::StageHist::new(60_000_000_000, 6);
     let mut g = c.benchmark_group("latency");
     let mut t = 1_723_161_253_000_000_000u64;
     let mut v = 12_345u64;

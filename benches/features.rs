@@ -21,14 +21,14 @@ mod common;
 
 use common::spot_capture;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use microstate::book::OrderBook;
-use microstate::features::{FeatureParams, FeatureState};
-use microstate::num::Symbol;
-use microstate::record::FrameSource;
-use microstate::record::hftbacktest::HftSource;
-use microstate::run::{ReplayOptions, replay_sources};
-use microstate::wire::binance::Decoder;
-use microstate::wire::{BookTicker, DepthUpdate, Event, Snapshot, Trade};
+use microstate_core::book::OrderBook;
+use microstate_core::features::{FeatureParams, FeatureState};
+use microstate_core::num::Symbol;
+use microstate_core::wire::binance::Decoder;
+use microstate_core::wire::{BookTicker, DepthUpdate, Event, Snapshot, Trade};
+use microstate_drive::replay::{ReplayOptions, replay_sources};
+use microstate_io::record::FrameSource;
+use microstate_io::record::hftbacktest::HftSource;
 
 enum Ev {
     Diff(DepthUpdate),

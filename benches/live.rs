@@ -13,11 +13,11 @@ mod common;
 use common::spot_files;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use microstate::config::{Config, EndpointsConfig};
-use microstate::exchange::{self, ExchangeConfig, ExchangeSource, Speed};
-use microstate::ingest::IngestStats;
-use microstate::ingest::live::{self, LiveOptions};
-use microstate::num::Symbol;
-use microstate::summary::Percentiles;
+use microstate_core::latency::Percentiles;
+use microstate_core::num::Symbol;
+use microstate_drive::live::{self, LiveOptions};
+use microstate_exchange::{self, ExchangeConfig, ExchangeSource, Speed};
+use microstate_io::ingest::IngestStats;
 
 struct Run {
     frames: u64,
@@ -42,7 +42,7 @@ fn session(rt: &tokio::runtime::Runtime, speed: f64) -> Run {
             } else {
                 Speed::Factor(speed)
             };
-            let handle = exchange::start(x).await.expect("exchange");
+            let handle = microstate_exchange::start(x).await.expect("exchange");
             let _ = addr_tx.send((handle.ws_base(), handle.rest_base()));
             handle.finished().await;
             let sent = handle

@@ -15,11 +15,13 @@ mod common;
 
 use common::spot_files;
 use criterion::{Criterion, Throughput};
-use microstate::num::Nanos;
-use microstate::record::format::{Header, Record, RecordingWriter, WriterOptions};
-use microstate::record::{FrameKind, Merge, Merged, Speed, open_captures};
-use microstate::run::{Player, PlayerOptions, ReplayCommand, ReplayOptions, play, replay_paths};
-use microstate::summary::Percentiles;
+use microstate_core::latency::Percentiles;
+use microstate_core::num::Nanos;
+use microstate_drive::replay::{
+    Player, PlayerOptions, ReplayCommand, ReplayOptions, play, replay_paths,
+};
+use microstate_io::record::format::{Header, Record, RecordingWriter, WriterOptions};
+use microstate_io::record::{FrameKind, Merge, Merged, Speed, open_captures};
 
 fn tmp() -> PathBuf {
     let d = std::env::temp_dir().join(format!("msrec-bench-{}", std::process::id()));
@@ -202,10 +204,10 @@ fn bench_replay(c: &mut Criterion) {
     // Inflation alone (every chunk's zstd frame, nothing decoded): subtracted from the replay
     // above, it gives the replay rate "without inflation cost".
     let bytes = std::fs::read(msrec_file()).expect("read");
-    let idx = microstate::record::format::index(msrec_file()).expect("index");
+    let idx = microstate_io::record::format::index(msrec_file()).expect("index");
     let mut spans: Vec<(usize, usize)> = Vec::new();
     for (k, c) in idx.chunks.iter().enumerate() {
-        let start = c.offset as usize + microstate::record::format::CHUNK_HEADER_LEN;
+        let start = c.offset as usize + microstate_io::record::format::CHUNK_HEADER_LEN;
         let end = idx
             .chunks
             .get(k + 1)
@@ -228,7 +230,8 @@ fn bench_replay(c: &mut Criterion) {
     // Reading alone (decompression and record decoding, no engine): what the format costs.
     g.bench_function("msrec_read_only", |b| {
         b.iter(|| {
-            let r = microstate::record::format::RecordingReader::open(msrec_file()).expect("open");
+            let r =
+                microstate_io::record::format::RecordingReader::open(msrec_file()).expect("open");
             black_box(r.count())
         })
     });
@@ -249,10 +252,10 @@ fn bench_recording(c: &mut Criterion) {
     // writes a real file meanwhile. Timed in batches; the queue is drained between batches so
     // nothing is dropped (a drop would be cheaper than the real cost).
     let path = tmp().join("offer.msrec");
-    let (rec, writer) = microstate::record::writer::start(
+    let (rec, writer) = microstate_io::record::writer::start(
         &path,
         &header(),
-        microstate::record::writer::RecordOptions {
+        microstate_io::record::writer::RecordOptions {
             queue: 1 << 16,
             ..Default::default()
         },

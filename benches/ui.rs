@@ -9,10 +9,10 @@ use std::time::Duration;
 mod common;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use microstate::run::{Player, PlayerOptions, Poll, replay_view};
 use microstate::ui::render::draw;
 use microstate::ui::{Bindings, Theme, UiState};
-use microstate::view::View;
+use microstate_core::view::View;
+use microstate_drive::replay::{Player, PlayerOptions, Poll, replay_view};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 

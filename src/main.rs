@@ -8,16 +8,16 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use microstate::config::{Config, EndpointsConfig};
-use microstate::exchange::{self, ExchangeConfig, ExchangeSource};
-use microstate::ingest::live::{self, LiveOptions, LiveOutcome};
-use microstate::market::Market;
-use microstate::num::Symbol;
-use microstate::run::{
+use microstate_core::market::Market;
+use microstate_core::num::Symbol;
+use microstate_core::summary::Summary;
+use microstate_core::view::{Source, View};
+use microstate_drive::live::{self, LiveOptions, LiveOutcome};
+use microstate_drive::replay::{
     Player, PlayerOptions, ReplayCommand, ReplayOptions, TimeArg, ViewTx, attach_feature_writer,
     finish_feature_writer, play_out, play_view,
 };
-use microstate::summary::Summary;
-use microstate::view::{Source, View};
+use microstate_exchange::{self, ExchangeConfig, ExchangeSource};
 
 /// A real excerpt of a Binance spot capture (hftbacktest, MIT; see assets/demo/README.md).
 const DEMO_CAPTURE: &[u8] = include_bytes!("../assets/demo/btcusdt_20240808-excerpt.gz");
@@ -89,8 +89,8 @@ enum Venue {
     Testnet,
 }
 
-fn parse_speed_arg(s: &str) -> Result<microstate::record::Speed, String> {
-    microstate::record::Speed::parse(s)
+fn parse_speed_arg(s: &str) -> Result<microstate_io::record::Speed, String> {
+    microstate_io::record::Speed::parse(s)
 }
 
 fn parse_time_arg(s: &str) -> Result<TimeArg, String> {
@@ -147,7 +147,7 @@ enum Command {
         /// Pace by the recorded receive times: a factor from 0.1 to 1000 (1 = as recorded), or
         /// `max` (as fast as possible). Default: 1 on the screen, max headless.
         #[arg(long, value_parser = parse_speed_arg)]
-        speed: Option<microstate::record::Speed>,
+        speed: Option<microstate_io::record::Speed>,
         /// Config file (screen settings: fps, theme, keys).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
@@ -331,7 +331,7 @@ fn main() -> ExitCode {
             std::env::set_var("RAYON_NUM_THREADS", "1")
         };
     }
-    microstate::ingest::tls::install_default_provider();
+    microstate_io::ingest::tls::install_default_provider();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
@@ -438,12 +438,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             features_every,
         } => {
             let screen = wants_screen(headless);
-            let (cfg, _) = Config::load(config.as_deref())?;
+            let (cfg, _) = microstate::config::load(config.as_deref())?;
             init_logging(screen.then(|| cfg.ui.log_path()).as_deref());
             let default_speed = if screen {
-                microstate::record::Speed::Factor(1.0)
+                microstate_io::record::Speed::Factor(1.0)
             } else {
-                microstate::record::Speed::Max
+                microstate_io::record::Speed::Max
             };
             let replay = ReplayOptions {
                 market,
@@ -457,7 +457,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 replay: replay.clone(),
                 speed: speed.unwrap_or(default_speed),
                 digest,
-                models: Some(microstate::run::load_models(&cfg)),
+                models: Some(microstate_drive::replay::load_models(&cfg)),
                 ..PlayerOptions::default()
             };
             let mut player = Player::open(&files, opts)?;
@@ -533,10 +533,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let source = if synthetic {
                 let syms = parse_symbols(&symbols)?;
-                let mut sc = microstate::synthetic::SyntheticConfig::new(seed, syms);
+                let mut sc = microstate_exchange::synthetic::SyntheticConfig::new(seed, syms);
                 sc.market = market;
                 ExchangeSource::Sources(vec![Box::new(
-                    microstate::synthetic::SyntheticSource::new(sc),
+                    microstate_exchange::synthetic::SyntheticSource::new(sc),
                 )])
             } else if captures.is_empty() {
                 anyhow::bail!("nothing to serve: give --capture FILE... or --synthetic");
@@ -554,11 +554,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cfg.pong_timeout = pong_timeout;
             for f in &faults {
                 cfg.faults.push(
-                    exchange::parse_fault(f).map_err(|e| anyhow::anyhow!("--fault {f:?}: {e}"))?,
+                    microstate_exchange::parse_fault(f)
+                        .map_err(|e| anyhow::anyhow!("--fault {f:?}: {e}"))?,
                 );
             }
             runtime()?.block_on(async move {
-                let handle = exchange::start(cfg).await?;
+                let handle = microstate_exchange::start(cfg).await?;
                 // Whoever reads the address may close the pipe after it: a write error on
                 // stdout must not take the exchange down.
                 let mut out = std::io::stdout().lock();
@@ -590,13 +591,13 @@ fn parse_symbols(raw: &[String]) -> anyhow::Result<Vec<Symbol>> {
         .collect()
 }
 
-fn parse_speed(s: &str) -> anyhow::Result<exchange::Speed> {
-    exchange::Speed::parse(s).map_err(|e| anyhow::anyhow!("--{e}"))
+fn parse_speed(s: &str) -> anyhow::Result<microstate_exchange::Speed> {
+    microstate_exchange::Speed::parse(s).map_err(|e| anyhow::anyhow!("--{e}"))
 }
 
 /// Loads the config and applies the command line over it (CLI > file > defaults).
 fn live_config(a: &LiveArgs) -> anyhow::Result<Config> {
-    let (mut cfg, _path) = Config::load(a.config.as_deref())?;
+    let (mut cfg, _path) = microstate::config::load(a.config.as_deref())?;
     if let Some(m) = a.market {
         if m == Market::CoinM {
             anyhow::bail!("--market coinm: COIN-M is read in replays but not streamed live yet");
@@ -621,25 +622,29 @@ fn live_config(a: &LiveArgs) -> anyhow::Result<Config> {
 }
 
 /// The header of a recording of a live session (journaled: replay follows the feed).
-fn record_header(cfg: &Config, symbols: &[Symbol], now: u64) -> microstate::record::format::Header {
+fn record_header(
+    cfg: &Config,
+    symbols: &[Symbol],
+    now: u64,
+) -> microstate_io::record::format::Header {
     let names: Vec<String> = symbols.iter().map(|s| s.to_string()).collect();
-    microstate::record::format::Header {
+    microstate_io::record::format::Header {
         journal: true,
-        ..microstate::record::format::Header::new(
+        ..microstate_io::record::format::Header::new(
             cfg.live.market.as_str(),
             names,
             vec![
                 cfg.endpoints.ws(cfg.live.market).to_string(),
                 cfg.endpoints.rest(cfg.live.market).to_string(),
             ],
-            microstate::ingest::clock::host_clock_info(),
+            microstate_io::ingest::clock::host_clock_info(),
             now,
         )
     }
 }
 
 type Writer = (
-    microstate::record::writer::Recorder,
+    microstate_io::record::writer::Recorder,
     std::thread::JoinHandle<std::io::Result<()>>,
 );
 
@@ -659,16 +664,19 @@ fn run_live(
             // `r` on the screen records into the same folder.
             cfg.record.dir = dir.display().to_string();
             let names: Vec<String> = symbols.iter().map(|s| s.to_string()).collect();
-            let now = microstate::ingest::now_nanos().0;
-            let path = dir.join(microstate::record::writer::file_name(
+            let now = microstate_io::ingest::now_nanos().0;
+            let path = dir.join(microstate_io::record::writer::file_name(
                 cfg.live.market.as_str(),
                 &names,
                 now,
             ));
             let header = record_header(&cfg, &symbols, now);
-            let (rec, handle) =
-                microstate::record::writer::start(&path, &header, cfg.record.options())
-                    .with_context(|| format!("creating the recording {}", path.display()))?;
+            let (rec, handle) = microstate_io::record::writer::start(
+                &path,
+                &header,
+                microstate_io::record::writer::RecordOptions::from(&cfg.record),
+            )
+            .with_context(|| format!("creating the recording {}", path.display()))?;
             if !screen {
                 eprintln!("recording to {}", path.display());
             }
@@ -733,16 +741,16 @@ fn finish_recording((rec, handle): Writer) -> anyhow::Result<()> {
 }
 
 /// The demo's local exchange: the bundled capture, looped, at `speed`.
-async fn demo_exchange(speed: f64) -> anyhow::Result<exchange::ExchangeHandle> {
+async fn demo_exchange(speed: f64) -> anyhow::Result<microstate_exchange::ExchangeHandle> {
     let btc: Symbol = "BTCUSDT".parse().map_err(|e: String| anyhow::anyhow!(e))?;
     let mut xcfg = ExchangeConfig::new(ExchangeSource::Memory {
         name: "bundled btcusdt_20240808 excerpt".into(),
         bytes: DEMO_CAPTURE,
         symbol: Some(btc),
     });
-    xcfg.speed = exchange::Speed::Factor(speed);
+    xcfg.speed = microstate_exchange::Speed::Factor(speed);
     xcfg.looped = true;
-    exchange::start(xcfg).await
+    microstate_exchange::start(xcfg).await
 }
 
 /// A live session (or the demo: `demo_speed`) on the screen: the engine and its sockets on
@@ -765,7 +773,7 @@ fn screen_live(
     let setup = RecordSetup {
         dir: cfg.record.folder(),
         header: record_header(&cfg, &symbols, 0),
-        options: cfg.record.options(),
+        options: microstate_io::record::writer::RecordOptions::from(&cfg.record),
     };
     let ui_opts = ui_options(&cfg)?;
     let rec = recorder.as_ref().map(|(r, _)| r.clone());
@@ -784,7 +792,7 @@ fn screen_live(
                     }
                     None => (cfg, None),
                 };
-                let models = microstate::run::load_models(&cfg);
+                let models = microstate_drive::replay::load_models(&cfg);
                 let mut opts = LiveOptions::new(cfg, symbols);
                 opts.recorder = rec;
                 opts.models = Some(models);
@@ -888,7 +896,7 @@ async fn live_session(
     cfg: Config,
     symbols: Vec<Symbol>,
     duration: Option<Duration>,
-    recorder: Option<microstate::record::writer::Recorder>,
+    recorder: Option<microstate_io::record::writer::Recorder>,
 ) -> LiveOutcome {
     let stop = async move {
         match duration {
@@ -903,7 +911,7 @@ async fn live_session(
             }
         }
     };
-    let models = microstate::run::load_models(&cfg);
+    let models = microstate_drive::replay::load_models(&cfg);
     let mut opts = LiveOptions::new(cfg, symbols);
     opts.status_every = Some(Duration::from_secs(1));
     opts.recorder = recorder;
@@ -938,7 +946,7 @@ fn run_demo(
     let btc: Symbol = "BTCUSDT".parse().map_err(|e: String| anyhow::anyhow!(e))?;
     let screen = wants_screen(headless);
     if screen {
-        let (cfg, _) = Config::load(None)?;
+        let (cfg, _) = microstate::config::load(None)?;
         init_logging(Some(&cfg.ui.log_path()));
         let capture = "bundled BTCUSDT 2024-08-08 via a local exchange".to_string();
         return screen_live(
@@ -974,20 +982,19 @@ fn run_demo(
 
 /// `eval --data`: the pressure model on the test part of captures.
 fn run_eval_pressure(a: EvalArgs) -> anyhow::Result<ExitCode> {
-    use microstate::ml::pressure::PressureModel;
-    use microstate::ml::pressure_train::{self as pt, CostOptions, PressureDataOptions};
+    use microstate_train::pressure::{self as pt, CostOptions, PressureDataOptions};
     if !a.context_data.is_empty() {
         anyhow::bail!("give either --data (pressure) or --context-data (context), not both");
     }
-    let (cfg, _) = Config::load(a.config.as_deref())?;
+    let (cfg, _) = microstate::config::load(a.config.as_deref())?;
     let root = a.model.unwrap_or_else(|| PathBuf::from(&cfg.models.dir));
-    let dir = if root.join(microstate::ml::meta::META_FILE).is_file() {
+    let dir = if root.join(microstate_core::ml::meta::META_FILE).is_file() {
         root
     } else {
         root.join("pressure")
     };
     let params = cfg.features.params().unwrap_or_default();
-    let mut model = PressureModel::load(&dir, &params)?;
+    let mut model = microstate_io::models::load_pressure(&dir, &params)?;
     let dopts = PressureDataOptions {
         params,
         horizon_ns: model.horizon_ns(),
@@ -1052,10 +1059,10 @@ fn command_line() -> String {
 
 fn read_kline_files(
     files: &[PathBuf],
-) -> anyhow::Result<Vec<microstate::record::klines::KlineSeries>> {
+) -> anyhow::Result<Vec<microstate_io::record::klines::KlineSeries>> {
     let mut out = Vec::new();
     for f in files {
-        let s = microstate::record::klines::read_klines(f)?;
+        let s = microstate_io::record::klines::read_klines(f)?;
         if !s.gaps.is_empty() {
             let missing: u64 = s.gaps.iter().map(|g| g.missing).sum();
             eprintln!(
@@ -1070,7 +1077,7 @@ fn read_kline_files(
 }
 
 fn run_train(cmd: TrainCommand) -> anyhow::Result<ExitCode> {
-    use microstate::ml::context_train::{self, ContextTrainOptions};
+    use microstate_train::context::{self as context_train, ContextTrainOptions};
     match cmd {
         TrainCommand::Pressure {
             data,
@@ -1081,10 +1088,10 @@ fn run_train(cmd: TrainCommand) -> anyhow::Result<ExitCode> {
             kind,
             config,
         } => {
-            use microstate::ml::pressure_train::{
+            use microstate_train::pressure::{
                 self as pt, PressureDataOptions, PressureTrainOptions,
             };
-            let (cfg, _) = Config::load(config.as_deref())?;
+            let (cfg, _) = microstate::config::load(config.as_deref())?;
             let out = out.unwrap_or_else(|| PathBuf::from(&cfg.models.dir).join("pressure"));
             let started = std::time::Instant::now();
             let pc = &cfg.models.pressure;
@@ -1093,7 +1100,7 @@ fn run_train(cmd: TrainCommand) -> anyhow::Result<ExitCode> {
                 horizon_ns: horizon.unwrap_or(pc.horizon).as_nanos() as u64,
                 throttle_ns: pc.throttle.as_nanos() as u64,
                 dead_band: match dead_band {
-                    Some(b) => microstate::ml::DeadBand::parse(&b)
+                    Some(b) => microstate_core::ml::DeadBand::parse(&b)
                         .map_err(|e| anyhow::anyhow!("--dead-band: {e}"))?,
                     None => pc.dead_band,
                 },
@@ -1116,7 +1123,7 @@ fn run_train(cmd: TrainCommand) -> anyhow::Result<ExitCode> {
             }
             let created_by = format!("microstate-tui {}", env!("CARGO_PKG_VERSION"));
             let t = pt::train_pressure(&ds, &opts, &command_line(), &created_by)?;
-            microstate::ml::meta::save_model(&out, &t.meta, &t.weights)?;
+            microstate_io::models::save_model(&out, &t.meta, &t.weights)?;
             println!(
                 "trained {} in {:.1} s: best epoch {} of {} (validation loss {:.4}), temperature {:.3}\n",
                 out.display(),
@@ -1138,7 +1145,7 @@ fn run_train(cmd: TrainCommand) -> anyhow::Result<ExitCode> {
             max_epochs,
             config,
         } => {
-            let (cfg, _) = Config::load(config.as_deref())?;
+            let (cfg, _) = microstate::config::load(config.as_deref())?;
             let out = out.unwrap_or_else(|| PathBuf::from(&cfg.models.dir).join("context"));
             let started = std::time::Instant::now();
             let series = read_kline_files(&data)?;
@@ -1160,7 +1167,7 @@ fn run_train(cmd: TrainCommand) -> anyhow::Result<ExitCode> {
             );
             let created_by = format!("microstate-tui {}", env!("CARGO_PKG_VERSION"));
             let t = context_train::train_context(&ds, &opts, &command_line(), &created_by)?;
-            microstate::ml::meta::save_model(&out, &t.meta, &t.weights)?;
+            microstate_io::models::save_model(&out, &t.meta, &t.weights)?;
             let d = &t.meta.details;
             let get = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
             println!(
@@ -1214,12 +1221,11 @@ fn parse_eval_time(flag: &str, s: &str) -> anyhow::Result<i64> {
     } else {
         s.to_string()
     };
-    microstate::record::klines::parse_time(&t).map_err(|e| anyhow::anyhow!("{flag}: {e}"))
+    microstate_io::record::klines::parse_time(&t).map_err(|e| anyhow::anyhow!("{flag}: {e}"))
 }
 
 fn run_eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
-    use microstate::ml::context::ContextModel;
-    use microstate::ml::context_train::{self, EvalFilter};
+    use microstate_train::context::{self as context_train, EvalFilter};
     if !a.data.is_empty() {
         return run_eval_pressure(a);
     }
@@ -1228,14 +1234,14 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
             "nothing to evaluate: give --context-data FILE... (1-minute klines) for the context model"
         );
     }
-    let (cfg, _) = Config::load(a.config.as_deref())?;
+    let (cfg, _) = microstate::config::load(a.config.as_deref())?;
     let root = a.model.unwrap_or_else(|| PathBuf::from(&cfg.models.dir));
-    let dir = if root.join(microstate::ml::meta::META_FILE).is_file() {
+    let dir = if root.join(microstate_core::ml::meta::META_FILE).is_file() {
         root
     } else {
         root.join("context")
     };
-    let mut model = ContextModel::load(&dir, cfg.models.context.z_threshold)?;
+    let mut model = microstate_io::models::load_context(&dir, cfg.models.context.z_threshold)?;
     let mut series = read_kline_files(&a.context_data)?;
     if let Some(n) = a.last_minutes {
         for s in &mut series {
@@ -1274,7 +1280,7 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!(
             "no samples to evaluate in {} (each file needs more than {} minutes of prices, inside --from/--until/--held-out)",
             report.files.join(", "),
-            microstate::ml::context::LOOKBACK + 30
+            microstate_core::ml::context::LOOKBACK + 30
         );
     }
     #[derive(serde::Serialize)]

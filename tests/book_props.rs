@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use microstate::book::OrderBook;
-use microstate::book::sync::{BookSync, DiffOutcome, Rules};
-use microstate::num::{Price, Qty, Symbol};
-use microstate::wire::{DepthUpdate, Level, Snapshot};
+use microstate_core::book::OrderBook;
+use microstate_core::book::sync::{BookSync, DiffOutcome, Rules};
+use microstate_core::num::{Price, Qty, Symbol};
+use microstate_core::wire::{DepthUpdate, Level, Snapshot};
 use proptest::prelude::*;
 
 /// Both sides as (price, qty) mantissas, best first.

@@ -277,12 +277,12 @@ fn record_killed_with_sigkill_loses_at_most_the_last_second_and_replays() {
     );
     let mut last = 0u64;
     let mut frames = 0;
-    let mut r = microstate::record::format::RecordingReader::open(&files[0]).expect("open");
+    let mut r = microstate_io::record::format::RecordingReader::open(&files[0]).expect("open");
     while let Some(rec) = r.next_record() {
         last = last.max(rec.wall_ns());
         frames += usize::from(matches!(
             rec,
-            microstate::record::format::Record::WsFrame { .. }
+            microstate_io::record::format::Record::WsFrame { .. }
         ));
     }
     assert!(frames > 100, "{frames} frames kept");
@@ -312,7 +312,7 @@ fn record_killed_with_sigkill_loses_at_most_the_last_second_and_replays() {
 /// null (never NaN) where invalid, per event by default and per second of event time on request.
 #[test]
 fn replay_writes_feature_vectors_as_json_lines() {
-    use microstate::features::{FeatureParams, Schema};
+    use microstate_core::features::{FeatureParams, Schema};
     let schema = Schema::new(&FeatureParams::default());
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let check_line = |line: &str| -> serde_json::Value {

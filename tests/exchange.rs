@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use microstate::engine::{Engine, EngineConfig, RawFrame};
-use microstate::exchange::{
+use microstate_core::engine::{Engine, EngineConfig, RawFrame};
+use microstate_core::num::{Nanos, Price, Qty, Symbol};
+use microstate_exchange::{
     self, ExchangeConfig, ExchangeHandle, ExchangeSource, FaultKind, Speed, parse_fault,
 };
-use microstate::num::{Nanos, Price, Qty, Symbol};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -67,7 +67,9 @@ fn data_of(envelope: &str) -> &str {
 }
 
 async fn start(cfg: ExchangeConfig) -> ExchangeHandle {
-    exchange::start(cfg).await.expect("exchange starts")
+    microstate_exchange::start(cfg)
+        .await
+        .expect("exchange starts")
 }
 
 async fn ws(h: &ExchangeHandle, path: &str) -> Ws {
@@ -815,9 +817,9 @@ async fn at_a_finite_speed_a_client_that_cannot_keep_up_is_disconnected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_sources_are_served_once_and_bad_sources_fail_at_start() {
-    use microstate::record::hftbacktest::HftSource;
+    use microstate_io::record::hftbacktest::HftSource;
     let bytes = capture_head(&spot_files()[0], 300);
-    let source = || -> Vec<Box<dyn microstate::record::FrameSource + Send>> {
+    let source = || -> Vec<Box<dyn microstate_io::record::FrameSource + Send>> {
         vec![Box::new(HftSource::from_reader(
             "mem",
             Box::new(bytes),
@@ -826,10 +828,13 @@ async fn given_sources_are_served_once_and_bad_sources_fail_at_start() {
     };
     let mut looped = ExchangeConfig::new(ExchangeSource::Sources(source()));
     looped.looped = true;
-    let e = exchange::start(looped).await.err().expect("refused");
+    let e = microstate_exchange::start(looped)
+        .await
+        .err()
+        .expect("refused");
     assert!(e.to_string().contains("looping"), "{e}");
     let missing = PathBuf::from("/nonexistent/btcusdt_20240808.gz");
-    let e = exchange::start(ExchangeConfig::new(ExchangeSource::Captures(vec![
+    let e = microstate_exchange::start(ExchangeConfig::new(ExchangeSource::Captures(vec![
         missing.clone(),
     ])))
     .await
@@ -857,7 +862,7 @@ async fn given_sources_are_served_once_and_bad_sources_fail_at_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_synthetic_market_is_served_like_a_capture() {
-    use microstate::synthetic::{SyntheticConfig, SyntheticSource};
+    use microstate_exchange::synthetic::{SyntheticConfig, SyntheticSource};
     let eth = Symbol::new(b"ETHUSDT").expect("symbol");
     let synth = SyntheticSource::new(SyntheticConfig::new(7, vec![btc(), eth]));
     let h = start(ExchangeConfig::new(ExchangeSource::Sources(vec![

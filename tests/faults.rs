@@ -7,9 +7,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use common::*;
-use microstate::num::Symbol;
-use microstate::run::{ReplayOptions, ReplayOutcome, replay_paths};
-use microstate::summary::SymbolSummary;
+use microstate_core::num::Symbol;
+use microstate_core::summary::SymbolSummary;
+use microstate_drive::replay::{ReplayOptions, ReplayOutcome, replay_paths};
 
 fn tmp(name: &str) -> PathBuf {
     let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("faults");
@@ -273,7 +273,7 @@ fn a_file_in_no_known_format_is_a_clear_error() {
         .to_string();
     let chain = format!("{e:#}");
     assert!(chain.contains("opening the capture"), "{chain}");
-    let e = microstate::record::open_captures(&[tmp("notes.txt")])
+    let e = microstate_io::record::open_captures(&[tmp("notes.txt")])
         .err()
         .expect("refused")
         .to_string();

@@ -13,10 +13,10 @@ use std::path::PathBuf;
 
 use common::*;
 use feature_batch::{Batch, close};
-use microstate::engine::{Engine, EngineConfig, RawFrame};
-use microstate::features::{FeatureParams, FeatureVector, N_FEATURES, N_WINDOWS, Schema, idx};
-use microstate::num::{Nanos, Symbol};
-use microstate::record::{Merge, Merged, open_captures};
+use microstate_core::engine::{Engine, EngineConfig, RawFrame};
+use microstate_core::features::{FeatureParams, FeatureVector, N_FEATURES, N_WINDOWS, Schema, idx};
+use microstate_core::num::{Nanos, Symbol};
+use microstate_io::record::{Merge, Merged, open_captures};
 
 /// Per symbol: the batch, how much of the tap it has read, events compared.
 struct Follower {

@@ -6,9 +6,9 @@ mod common;
 use std::path::PathBuf;
 
 use common::*;
-use microstate::num::Symbol;
-use microstate::run::{ReplayOptions, ReplayOutcome, replay_paths};
-use microstate::summary::SymbolSummary;
+use microstate_core::num::Symbol;
+use microstate_core::summary::SymbolSummary;
+use microstate_drive::replay::{ReplayOptions, ReplayOutcome, replay_paths};
 use serde_json::Value;
 
 fn replay(files: &[PathBuf]) -> ReplayOutcome {
@@ -29,7 +29,7 @@ fn all_levels(o: &ReplayOutcome, s: &str) -> (Vec<[String; 2]>, Vec<[String; 2]>
         .symbol(Symbol::new(s.as_bytes()).expect("symbol"))
         .expect("symbol")
         .book();
-    let f = |it: &mut dyn Iterator<Item = microstate::wire::Level>| {
+    let f = |it: &mut dyn Iterator<Item = microstate_core::wire::Level>| {
         it.map(|l| [l.price.to_string(), l.qty.to_string()])
             .collect::<Vec<_>>()
     };

@@ -3,7 +3,7 @@
 
 mod common;
 
-use microstate::run::{ReplayOptions, replay_paths};
+use microstate_drive::replay::{ReplayOptions, replay_paths};
 
 #[test]
 fn passive_offset_shows_the_capture_clock_skew_and_corrected_latency_is_never_negative() {

@@ -12,14 +12,14 @@ use std::time::Duration;
 
 use common::*;
 use microstate::config::{Config, EndpointsConfig};
-use microstate::engine::Engine;
-use microstate::exchange::{self, ExchangeConfig, ExchangeSource, ExchangeStats, Speed};
-use microstate::ingest::IngestStats;
-use microstate::ingest::live::{self, LiveOptions, LiveOutcome};
-use microstate::market::Market;
-use microstate::num::Symbol;
-use microstate::run::{ReplayOptions, replay_paths};
-use microstate::summary::SymbolSummary;
+use microstate_core::engine::Engine;
+use microstate_core::market::Market;
+use microstate_core::num::Symbol;
+use microstate_core::summary::SymbolSummary;
+use microstate_drive::live::{self, LiveOptions, LiveOutcome};
+use microstate_drive::replay::{ReplayOptions, replay_paths};
+use microstate_exchange::{self, ExchangeConfig, ExchangeSource, ExchangeStats, Speed};
+use microstate_io::ingest::IngestStats;
 
 fn btc() -> Symbol {
     Symbol::new(b"BTCUSDT").expect("symbol")
@@ -103,19 +103,21 @@ async fn run(case: Case) -> (LiveOutcome, ExchangeStats) {
     xcfg.speed = case.speed;
     for f in &case.faults {
         xcfg.faults
-            .push(exchange::parse_fault(f).expect("fault spec"));
+            .push(microstate_exchange::parse_fault(f).expect("fault spec"));
     }
     (case.tweak_exchange)(&mut xcfg);
-    let handle = exchange::start(xcfg).await.expect("exchange starts");
+    let handle = microstate_exchange::start(xcfg)
+        .await
+        .expect("exchange starts");
     let mut cfg = test_config(&handle.ws_base(), &handle.rest_base(), case.market);
     (case.tweak_client)(&mut cfg);
     let stats = Arc::new(IngestStats::default());
     let mut opts = LiveOptions::new(cfg, vec![btc()]);
     opts.stats = Some(stats.clone());
     let writer = case.record.as_ref().map(|p| {
-        let header = microstate::record::format::Header {
+        let header = microstate_io::record::format::Header {
             journal: true,
-            ..microstate::record::format::Header::new(
+            ..microstate_io::record::format::Header::new(
                 "spot",
                 vec!["BTCUSDT".into()],
                 vec![],
@@ -123,12 +125,12 @@ async fn run(case: Case) -> (LiveOutcome, ExchangeStats) {
                 0,
             )
         };
-        let opts = microstate::record::writer::RecordOptions {
+        let opts = microstate_io::record::writer::RecordOptions {
             flush_every: Duration::from_millis(200),
             queue: 1_000_000,
             ..Default::default()
         };
-        microstate::record::writer::start(p, &header, opts).expect("recording")
+        microstate_io::record::writer::start(p, &header, opts).expect("recording")
     });
     opts.recorder = writer.as_ref().map(|(r, _)| r.clone());
     let stop = async {
@@ -167,7 +169,7 @@ fn replay_engine(files: &[PathBuf]) -> Engine {
 
 fn levels(e: &Engine) -> (Vec<String>, Vec<String>, u64) {
     let b = e.symbol(btc()).expect("BTCUSDT").book();
-    let f = |it: &mut dyn Iterator<Item = microstate::wire::Level>| {
+    let f = |it: &mut dyn Iterator<Item = microstate_core::wire::Level>| {
         it.map(|l| format!("{} {}", l.price, l.qty))
             .collect::<Vec<_>>()
     };
@@ -474,7 +476,7 @@ async fn an_old_connection_is_replaced_make_before_break() {
 
 #[tokio::test(start_paused = true)]
 async fn a_silent_server_is_detected_by_the_read_timeout() {
-    use microstate::ingest::ws::{self, EndReason};
+    use microstate_io::ingest::ws::{self, EndReason};
     // A server that accepts the upgrade and then never sends nor reads anything.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -505,7 +507,7 @@ async fn a_silent_server_is_detected_by_the_read_timeout() {
 
 #[tokio::test]
 async fn synthetic_market_served_live_stays_synced_with_a_clean_cross_check() {
-    use microstate::synthetic::{SyntheticConfig, SyntheticSource};
+    use microstate_exchange::synthetic::{SyntheticConfig, SyntheticSource};
     let syms = vec![btc(), Symbol::new(b"ETHUSDT").expect("sym")];
     let mut x = ExchangeConfig::new(ExchangeSource::Sources(vec![Box::new(
         SyntheticSource::new(SyntheticConfig::new(42, syms.clone())),
@@ -513,7 +515,7 @@ async fn synthetic_market_served_live_stays_synced_with_a_clean_cross_check() {
     x.speed = Speed::Factor(20.0);
     // Generated data has no original session to be faithful to.
     x.faithful_snapshots = false;
-    let handle = exchange::start(x).await.expect("exchange");
+    let handle = microstate_exchange::start(x).await.expect("exchange");
     let cfg = test_config(&handle.ws_base(), &handle.rest_base(), Market::Spot);
     let o = live::run(
         LiveOptions::new(cfg, syms.clone()),
@@ -534,7 +536,7 @@ async fn synthetic_market_served_live_stays_synced_with_a_clean_cross_check() {
 #[tokio::test]
 async fn a_full_queue_sheds_frames_and_never_blocks_the_reader() {
     use futures_util::SinkExt;
-    use microstate::ingest::ws::{self, EndReason};
+    use microstate_io::ingest::ws::{self, EndReason};
     use tokio_tungstenite::tungstenite::Message;
     // A server that sends 1,000 frames and closes; the engine side never drains its queue of 4.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -561,10 +563,15 @@ async fn a_full_queue_sheds_frames_and_never_blocks_the_reader() {
     let stats = Arc::new(IngestStats::default());
     // Shed frames are still recorded (as shed, never fed on replay).
     let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("shed.msrec");
-    let header =
-        microstate::record::format::Header::new("spot", vec![], vec![], serde_json::Value::Null, 0);
+    let header = microstate_io::record::format::Header::new(
+        "spot",
+        vec![],
+        vec![],
+        serde_json::Value::Null,
+        0,
+    );
     let (rec, writer) =
-        microstate::record::writer::start(&path, &header, Default::default()).expect("recorder");
+        microstate_io::record::writer::start(&path, &header, Default::default()).expect("recorder");
     let shared = Arc::new(ws::ReaderShared {
         stats: stats.clone(),
         shed_to: std::sync::Mutex::new(Some(rec)),
@@ -585,10 +592,10 @@ async fn a_full_queue_sheds_frames_and_never_blocks_the_reader() {
     drop(rx);
     drop(shared);
     writer.join().expect("writer").expect("written");
-    let shed: Vec<_> = microstate::record::format::RecordingReader::open(&path)
+    let shed: Vec<_> = microstate_io::record::format::RecordingReader::open(&path)
         .expect("open")
         .filter_map(|r| match r {
-            microstate::record::format::Record::ShedFrame { text, .. } => Some(text),
+            microstate_io::record::format::Record::ShedFrame { text, .. } => Some(text),
             _ => None,
         })
         .collect();
@@ -620,10 +627,10 @@ async fn round_trip(name: &str, faults: &[&'static str]) -> SymbolSummary {
     assert_eq!(levels(&replayed.engine), levels(&o.engine));
     // The lifecycle is in the file too: connects, the feed journal, clock-offset samples.
     let mut kinds = std::collections::BTreeMap::<String, usize>::new();
-    for r in microstate::record::format::RecordingReader::open(&path).expect("open") {
+    for r in microstate_io::record::format::RecordingReader::open(&path).expect("open") {
         let k = match r {
-            microstate::record::format::Record::Lifecycle { event, .. } => event,
-            microstate::record::format::Record::ClockOffset { rtt_ns, .. } => {
+            microstate_io::record::format::Record::Lifecycle { event, .. } => event,
+            microstate_io::record::format::Record::ClockOffset { rtt_ns, .. } => {
                 assert!(rtt_ns > 0);
                 "clock offset".into()
             }
@@ -675,7 +682,9 @@ async fn recording_toggled_on_mid_session_replays_to_the_live_book_and_resync_is
     // force a resync later; the recording starts with its own snapshot and ends on the live book.
     let mut xcfg = ExchangeConfig::new(ExchangeSource::Captures(vec![spot_excerpt()]));
     xcfg.speed = Speed::Factor(50.0);
-    let handle = exchange::start(xcfg).await.expect("exchange starts");
+    let handle = microstate_exchange::start(xcfg)
+        .await
+        .expect("exchange starts");
     let cfg = test_config(&handle.ws_base(), &handle.rest_base(), Market::Spot);
     let stats = Arc::new(IngestStats::default());
     let mut opts = LiveOptions::new(cfg, vec![btc()]);
@@ -685,9 +694,9 @@ async fn recording_toggled_on_mid_session_replays_to_the_live_book_and_resync_is
         .join("toggle")
         .join("session.msrec");
     let _ = std::fs::remove_file(&path);
-    let header = microstate::record::format::Header {
+    let header = microstate_io::record::format::Header {
         journal: true,
-        ..microstate::record::format::Header::new(
+        ..microstate_io::record::format::Header::new(
             "spot",
             vec!["BTCUSDT".into()],
             vec![],
@@ -696,7 +705,7 @@ async fn recording_toggled_on_mid_session_replays_to_the_live_book_and_resync_is
         )
     };
     let (rec, writer) =
-        microstate::record::writer::start(&path, &header, Default::default()).expect("recorder");
+        microstate_io::record::writer::start(&path, &header, Default::default()).expect("recorder");
     let frames = stats.clone();
     let script = async move {
         let wait_for = |n: u64| {

@@ -7,10 +7,10 @@ mod common;
 use std::path::PathBuf;
 
 use common::bin;
-use microstate::num::Nanos;
-use microstate::record::Speed;
-use microstate::run::{Player, PlayerOptions, Poll, ReplayCommand};
-use microstate::summary::Summary;
+use microstate_core::num::Nanos;
+use microstate_core::summary::Summary;
+use microstate_drive::replay::{Player, PlayerOptions, Poll, ReplayCommand};
+use microstate_io::record::Speed;
 
 fn excerpt() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo/btcusdt_20240808-excerpt.gz")

@@ -5,8 +5,8 @@
 mod common;
 
 use microstate::config::Config;
-use microstate::ml::context::ContextOutput;
-use microstate::run::{Player, PlayerOptions, Poll, load_models};
+use microstate_core::ml::context::ContextOutput;
+use microstate_drive::replay::{Player, PlayerOptions, Poll, load_models};
 
 #[test]
 fn minute_mids_feed_the_context_model_and_the_interpretation_says_why_it_waits() {

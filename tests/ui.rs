@@ -6,10 +6,10 @@ mod common;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use microstate::run::{Player, PlayerOptions, Poll, replay_view};
 use microstate::ui::render::{draw, ladder};
 use microstate::ui::{Bindings, Theme, UiState};
-use microstate::view::View;
+use microstate_core::view::View;
+use microstate_drive::replay::{Player, PlayerOptions, Poll, replay_view};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -168,7 +168,7 @@ fn several_symbols_switch_and_each_book_stays_live() {
 fn latency_panel_lists_every_stage_and_draws_the_selected_histogram() {
     let mut v = view_after(&[excerpt()], 3_000);
     v.latency = vec![
-        microstate::view::StageView {
+        microstate_core::view::StageView {
             name: "E→receive (corrected)".into(),
             count: 100,
             p50: 1_700_000,
@@ -178,7 +178,7 @@ fn latency_panel_lists_every_stage_and_draws_the_selected_histogram() {
             max: 16_800_000,
             buckets: vec![(1_000_000, 10), (2_000_000, 60), (4_000_000, 30)],
         },
-        microstate::view::StageView {
+        microstate_core::view::StageView {
             name: "parse".into(),
             count: 0,
             p50: 0,

@@ -4,9 +4,9 @@
 mod common;
 
 use common::data_dir;
-use microstate::record::{self, Merge, Merged};
-use microstate::wire::binance::Decoder;
-use microstate::wire::{Event, reference};
+use microstate_core::wire::binance::Decoder;
+use microstate_core::wire::{Event, reference};
+use microstate_io::record::{self, Merge, Merged};
 
 /// Every frame (WebSocket and REST bodies) of every capture in ../shared/data.
 fn all_frames() -> Vec<Vec<u8>> {

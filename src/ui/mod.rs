@@ -27,11 +27,11 @@ pub use keys::{Action, Bindings};
 pub use state::UiState;
 pub use theme::Theme;
 
-use crate::ingest::live::LiveCommand;
-use crate::record::format::Header;
-use crate::record::writer::{self, RecordOptions};
-use crate::run::ReplayCommand;
-use crate::view::View;
+use microstate_core::view::View;
+use microstate_drive::live::LiveCommand;
+use microstate_drive::replay::ReplayCommand;
+use microstate_io::record::format::Header;
+use microstate_io::record::writer::{self, RecordOptions};
 
 /// How the screen reaches the engine.
 pub enum Control {
@@ -171,10 +171,10 @@ fn draw(
 ) -> std::io::Result<()> {
     terminal.draw(|f| render::draw(f, view, ui, &opts.theme, &opts.bindings))?;
     *last_draw = std::time::Instant::now();
-    let now = crate::ingest::now_nanos().0;
+    let now = microstate_io::ingest::now_nanos().0;
     if view.published_ns > 0 && now >= view.published_ns {
         ui.drawn
-            .get_or_insert_with(|| crate::latency::StageHist::new(60_000_000_000, 6))
+            .get_or_insert_with(|| microstate_core::latency::StageHist::new(60_000_000_000, 6))
             .record(now, now - view.published_ns);
     }
     Ok(())
@@ -266,7 +266,7 @@ fn start_recording(
     writer::Recorder,
     std::thread::JoinHandle<std::io::Result<()>>,
 )> {
-    let now = crate::ingest::now_nanos().0;
+    let now = microstate_io::ingest::now_nanos().0;
     let mut header = setup.header.clone();
     header.created_wall_ns = now;
     let path = setup

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::view::View;
+use microstate_core::view::View;
 
 /// Ticks per ladder row, in zoom order.
 pub const ZOOMS: [u32; 8] = [1, 2, 5, 10, 20, 50, 100, 500];
@@ -30,7 +30,7 @@ pub struct UiState {
     prev_symbol: Option<String>,
     prev_zoom: usize,
     /// The screen's own stage: view published → drawn (ns).
-    pub drawn: Option<crate::latency::StageHist>,
+    pub drawn: Option<microstate_core::latency::StageHist>,
 }
 
 impl UiState {

@@ -7,7 +7,7 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
-use crate::config::ThemeConfig;
+use microstate_config::{Colour, ThemeConfig};
 
 /// Resolved styles.
 #[derive(Clone, Debug)]
@@ -27,34 +27,33 @@ pub struct Theme {
     pub color: bool,
 }
 
-/// A colour name from the config (`green`, `lightred`, `darkgray`, `reset`, …).
+/// The terminal colour for a config colour name (unknown names, refused when the config is
+/// read, fall back to the terminal's default).
 pub fn parse_color(name: &str) -> Option<Color> {
-    Some(
-        match name
-            .to_ascii_lowercase()
-            .replace(['_', '-', ' '], "")
-            .as_str()
-        {
-            "reset" | "default" => Color::Reset,
-            "black" => Color::Black,
-            "red" => Color::Red,
-            "green" => Color::Green,
-            "yellow" => Color::Yellow,
-            "blue" => Color::Blue,
-            "magenta" => Color::Magenta,
-            "cyan" => Color::Cyan,
-            "gray" | "grey" => Color::Gray,
-            "darkgray" | "darkgrey" => Color::DarkGray,
-            "lightred" => Color::LightRed,
-            "lightgreen" => Color::LightGreen,
-            "lightyellow" => Color::LightYellow,
-            "lightblue" => Color::LightBlue,
-            "lightmagenta" => Color::LightMagenta,
-            "lightcyan" => Color::LightCyan,
-            "white" => Color::White,
-            _ => return None,
-        },
-    )
+    Colour::parse(name).map(to_ratatui)
+}
+
+/// The config's colour as ratatui's.
+pub fn to_ratatui(c: Colour) -> Color {
+    match c {
+        Colour::Reset => Color::Reset,
+        Colour::Black => Color::Black,
+        Colour::Red => Color::Red,
+        Colour::Green => Color::Green,
+        Colour::Yellow => Color::Yellow,
+        Colour::Blue => Color::Blue,
+        Colour::Magenta => Color::Magenta,
+        Colour::Cyan => Color::Cyan,
+        Colour::Gray => Color::Gray,
+        Colour::DarkGray => Color::DarkGray,
+        Colour::LightRed => Color::LightRed,
+        Colour::LightGreen => Color::LightGreen,
+        Colour::LightYellow => Color::LightYellow,
+        Colour::LightBlue => Color::LightBlue,
+        Colour::LightMagenta => Color::LightMagenta,
+        Colour::LightCyan => Color::LightCyan,
+        Colour::White => Color::White,
+    }
 }
 
 impl Theme {

@@ -11,8 +11,8 @@
 
 use std::collections::BTreeMap;
 
-use microstate::features::{FeatureParams, N_DEPTHS, N_FEATURES, TapEvent, idx};
-use microstate::wire::Level;
+use microstate_core::features::{FeatureParams, N_DEPTHS, N_FEATURES, TapEvent, idx};
+use microstate_core::wire::Level;
 
 struct DiffFact {
     t: u64,

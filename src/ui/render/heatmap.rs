@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::fmt;
 use crate::ui::theme::Theme;
-use crate::view::SymbolView;
+use microstate_core::view::SymbolView;
 
 const SHADES: [char; 5] = [' ', '░', '▒', '▓', '█'];
 

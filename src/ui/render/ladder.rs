@@ -9,10 +9,10 @@ use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::fmt;
-use crate::num::Price;
 use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
-use crate::view::SymbolView;
+use microstate_core::num::Price;
+use microstate_core::view::SymbolView;
 
 /// One ladder row: a price bucket of `ticks_per_row` ticks and the quantity resting in it.
 #[derive(Clone, Copy, Debug, PartialEq)]

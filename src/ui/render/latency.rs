@@ -7,7 +7,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::fmt;
 use crate::ui::theme::Theme;
-use crate::view::{StageView, View};
+use microstate_core::view::{StageView, View};
 
 pub fn render(
     f: &mut Frame,

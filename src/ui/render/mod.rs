@@ -25,8 +25,8 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use super::keys::Bindings;
 use super::state::UiState;
 use super::theme::Theme;
-use crate::book::sync::Phase;
-use crate::view::{Source, SymbolView, View};
+use microstate_core::book::sync::Phase;
+use microstate_core::view::{Source, SymbolView, View};
 
 /// SYNCED / SYNCING / GAP→RESYNC / STALE with its style.
 pub fn sync_label(s: &SymbolView, theme: &Theme) -> (String, Style) {
@@ -86,8 +86,8 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bind
         panels::context(f, c, sel, theme);
         panels::interpretation(f, interp, sel, theme);
         let drawn = ui.drawn.as_ref().map(|h| {
-            let p = crate::summary::Percentiles::of(&h.total);
-            crate::view::StageView {
+            let p = microstate_core::latency::Percentiles::of(&h.total);
+            microstate_core::view::StageView {
                 name: "view→drawn".into(),
                 count: p.count,
                 p50: p.p50,

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::fmt;
 use crate::ui::theme::Theme;
-use crate::view::{ModelView, SymbolView};
+use microstate_core::view::{ModelView, SymbolView};
 
 /// A horizontal gauge of `x` in −1…1 around a centre mark, `w` cells wide.
 pub fn centered_bar(x: f64, w: usize) -> String {

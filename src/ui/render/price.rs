@@ -8,7 +8,7 @@ use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragrap
 
 use super::fmt;
 use crate::ui::theme::Theme;
-use crate::view::SymbolView;
+use microstate_core::view::SymbolView;
 
 /// Most seconds of history shown; less while less history exists (at least `MIN_WINDOW_S`).
 pub const WINDOW_S: f64 = 180.0;

@@ -7,7 +7,7 @@ use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 
 use super::{fmt, sync_label};
 use crate::ui::theme::Theme;
-use crate::view::{ModelView, View};
+use microstate_core::view::{ModelView, View};
 
 pub fn render(f: &mut Frame, area: Rect, view: &View, selected: usize, theme: &Theme) {
     let header = Row::new([

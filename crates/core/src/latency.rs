@@ -1,0 +1,561 @@
+//! Per-stage latency histograms and the exchange clock offset.
+//!
+//! Owns: HDR histograms per stage (ns, 3 significant digits), each kept since the start and
+//! over a rolling window (default the last 60 s, in slots), and the clock-offset estimator.
+//! Must not touch: clocks — every sample arrives with its value and the time it belongs to
+//! (`at_ns`), so live, replay and tests drive the same code; I/O.
+//!
+//! # Clock offset
+//! `offset = exchange clock − local clock` (positive when the local clock is behind).
+//! - **Active**: NTP-style samples from the exchange's time endpoint (offset at the midpoint of
+//!   the round trip, uncertainty ±rtt/2). The estimate is the sample with the smallest round
+//!   trip among the recent ones (`active_keep_ns`): the most certain.
+//! - **Passive**: the lower envelope of `receive − E` over a window: the network delay is never
+//!   negative, so `receive − E ≥ −offset`, and the smallest value seen is `min_delay − offset`.
+//!   The estimate `−min(receive − E)` is biased by the smallest one-way delay (its
+//!   uncertainty): corrected latencies are then ≥ 0 by construction within the window.
+//! - In use: the active one while it is fresh, else the passive one.
+//!
+//! # Negative raw values
+//! `receive − E` with a skewed local clock can be negative. It is recorded as it is: positive
+//! values in the raw histogram, negative ones counted and kept (their magnitude) in a
+//! histogram of their own — never dropped, never clamped to zero.
+
+use std::collections::VecDeque;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Highest value a histogram holds (60 s); larger ones are saturated and counted.
+pub const MAX_NS: u64 = 60_000_000_000;
+
+/// The stages measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Stage {
+    /// Exchange: trade/transaction time `T` → event time `E`.
+    ExchangeTtoE,
+    /// Network + clock: `E` → local receive, as measured (clock skew included).
+    NetworkRaw,
+    /// Network: `E` → local receive corrected by the clock offset in use.
+    NetworkCorrected,
+    /// Receive → taken off the queue by the engine loop.
+    Queue,
+    /// Taken → parsed.
+    Parse,
+    /// Parsed → book applied (sync, cross-check).
+    Book,
+    /// Feature update time.
+    Features,
+    /// Receive → the view showing it published.
+    Publish,
+    /// Published → drawn on screen.
+    Draw,
+    /// REST snapshot round trip.
+    SnapshotRtt,
+    /// (Re)connect → book synced.
+    TimeToSynced,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 11] = [
+        Stage::ExchangeTtoE,
+        Stage::NetworkRaw,
+        Stage::NetworkCorrected,
+        Stage::Queue,
+        Stage::Parse,
+        Stage::Book,
+        Stage::Features,
+        Stage::Publish,
+        Stage::Draw,
+        Stage::SnapshotRtt,
+        Stage::TimeToSynced,
+    ];
+
+    /// Name for the screen and the summary.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::ExchangeTtoE => "exchange T→E",
+            Stage::NetworkRaw => "E→receive (raw)",
+            Stage::NetworkCorrected => "E→receive (corrected)",
+            Stage::Queue => "receive→engine",
+            Stage::Parse => "parse",
+            Stage::Book => "book apply",
+            Stage::Features => "features",
+            Stage::Publish => "receive→view",
+            Stage::Draw => "view→drawn",
+            Stage::SnapshotRtt => "snapshot round trip",
+            Stage::TimeToSynced => "connect→synced",
+        }
+    }
+
+    /// Key in the summary JSON.
+    pub fn key(self) -> &'static str {
+        match self {
+            Stage::ExchangeTtoE => "exchange_t_to_e",
+            Stage::NetworkRaw => "network_raw",
+            Stage::NetworkCorrected => "network_corrected",
+            Stage::Queue => "queue",
+            Stage::Parse => "parse",
+            Stage::Book => "book_apply",
+            Stage::Features => "features",
+            Stage::Publish => "publish",
+            Stage::Draw => "draw",
+            Stage::SnapshotRtt => "snapshot_rtt",
+            Stage::TimeToSynced => "time_to_synced",
+        }
+    }
+}
+
+fn hist() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_NS, 3)
+        .expect("constant bounds 1 ns..60 s, 3 digits, are valid")
+}
+
+/// One stage: since-start and rolling-window histograms.
+#[derive(Clone)]
+pub struct StageHist {
+    pub total: Histogram<u64>,
+    slots: Vec<(u64, Histogram<u64>)>,
+    slot_ns: u64,
+    /// The slot last written and the time range it covers: a sample inside it skips the
+    /// division (the common case: samples come in time order).
+    cur: usize,
+    cur_from: u64,
+    cur_to: u64,
+    /// Values above [`MAX_NS`], saturated.
+    pub saturated: u64,
+}
+
+impl std::fmt::Debug for StageHist {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StageHist({} samples)", self.total.len())
+    }
+}
+
+impl StageHist {
+    pub fn new(window_ns: u64, slots: usize) -> Self {
+        let n = slots.max(1);
+        StageHist {
+            total: hist(),
+            slots: (0..n).map(|_| (u64::MAX, hist())).collect(),
+            slot_ns: (window_ns / n as u64).max(1),
+            cur: 0,
+            cur_from: 1,
+            cur_to: 0,
+            saturated: 0,
+        }
+    }
+
+    /// Records `v` ns that happened at `at_ns` (the window's clock).
+    #[inline]
+    pub fn record(&mut self, at_ns: u64, v: u64) {
+        let v = if v > MAX_NS {
+            self.saturated += 1;
+            MAX_NS
+        } else {
+            v.max(1)
+        };
+        self.total.saturating_record(v);
+        if at_ns < self.cur_from || at_ns >= self.cur_to {
+            let epoch = at_ns / self.slot_ns;
+            let i = (epoch % self.slots.len() as u64) as usize;
+            let slot = &mut self.slots[i];
+            if slot.0 != epoch {
+                slot.0 = epoch;
+                slot.1.reset();
+            }
+            self.cur = i;
+            self.cur_from = epoch * self.slot_ns;
+            self.cur_to = self.cur_from.saturating_add(self.slot_ns);
+        }
+        self.slots[self.cur].1.saturating_record(v);
+    }
+
+    /// The rolling window ending at `now_ns`: the slots whose time lies within it.
+    pub fn window(&self, now_ns: u64) -> Histogram<u64> {
+        let now_epoch = now_ns / self.slot_ns;
+        let n = self.slots.len() as u64;
+        let mut h = hist();
+        for (epoch, s) in &self.slots {
+            if *epoch != u64::MAX && *epoch + n > now_epoch && *epoch <= now_epoch {
+                let _ = h.add(s);
+            }
+        }
+        h
+    }
+}
+
+/// Percentiles of an HDR histogram (ns).
+#[derive(Serialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Percentiles {
+    pub count: u64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+}
+
+impl Percentiles {
+    pub fn of(h: &hdrhistogram::Histogram<u64>) -> Self {
+        Percentiles {
+            count: h.len(),
+            p50: h.value_at_quantile(0.5),
+            p90: h.value_at_quantile(0.9),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+        }
+    }
+}
+
+/// Percentiles of one stage, since start and over the window, for the summary and the screen.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct StageReport {
+    pub name: String,
+    pub total: Percentiles,
+    pub window: Percentiles,
+    /// Negative raw values (E→receive before correction), counted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub negative: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub negative_max_ns: Option<u64>,
+    /// Values above 60 s, saturated.
+    pub saturated: u64,
+}
+
+/// A clock-offset estimate (exchange − local, ns) and its uncertainty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct OffsetEstimate {
+    pub offset_ns: i64,
+    pub uncertainty_ns: u64,
+    /// `active` (time endpoint) or `passive` (lower envelope of receive − E).
+    pub source: &'static str,
+}
+
+/// Both estimators.
+#[derive(Clone, Debug)]
+pub struct ClockEstimator {
+    /// Active samples (wall ns, offset, rtt), recent first out.
+    active: VecDeque<(u64, i64, u64)>,
+    /// How long an active sample counts.
+    pub active_keep_ns: u64,
+    /// Passive: per slot (epoch, min of receive − E).
+    passive: Vec<(u64, i64)>,
+    passive_slot_ns: u64,
+    /// Observations taken.
+    passive_samples: u64,
+    /// The estimate in use, valid for the passive slot epoch it was computed in (and until the
+    /// next active sample); a lower passive value updates it in place.
+    cached: Option<(u64, OffsetEstimate)>,
+}
+
+impl ClockEstimator {
+    pub fn new(window_ns: u64) -> Self {
+        ClockEstimator {
+            active: VecDeque::new(),
+            active_keep_ns: 600_000_000_000,
+            passive: vec![(u64::MAX, i64::MAX); 12],
+            passive_slot_ns: (window_ns / 12).max(1),
+            passive_samples: 0,
+            cached: None,
+        }
+    }
+
+    /// An NTP-style sample taken at wall time `at_ns`.
+    pub fn on_active(&mut self, at_ns: u64, offset_ns: i64, rtt_ns: u64) {
+        self.cached = None;
+        self.active.push_back((at_ns, offset_ns, rtt_ns));
+        while self
+            .active
+            .front()
+            .is_some_and(|s| at_ns.saturating_sub(s.0) > self.active_keep_ns)
+        {
+            self.active.pop_front();
+        }
+    }
+
+    /// A passive observation: `receive − E` (signed ns) at receive time `at_ns`.
+    #[inline]
+    pub fn on_passive(&mut self, at_ns: u64, recv_minus_e: i64) {
+        self.passive_samples += 1;
+        let epoch = at_ns / self.passive_slot_ns;
+        let i = (epoch % self.passive.len() as u64) as usize;
+        let s = &mut self.passive[i];
+        if s.0 != epoch {
+            *s = (epoch, recv_minus_e);
+        } else if recv_minus_e < s.1 {
+            s.1 = recv_minus_e;
+        }
+        // A new lower envelope moves a passive estimate in use.
+        if let Some((_, est)) = self.cached.as_mut()
+            && est.source == "passive"
+            && recv_minus_e.saturating_neg() > est.offset_ns
+        {
+            est.offset_ns = recv_minus_e.saturating_neg();
+        }
+    }
+
+    /// [`Self::in_use`], recomputed only when the passive slot changes or an active sample
+    /// arrives (what the per-event correction uses).
+    pub fn in_use_cached(&mut self, now_ns: u64) -> Option<OffsetEstimate> {
+        let epoch = now_ns / self.passive_slot_ns;
+        match self.cached {
+            Some((e, est)) if e == epoch => Some(est),
+            _ => {
+                let est = self.in_use(now_ns);
+                self.cached = est.map(|x| (epoch, x));
+                est
+            }
+        }
+    }
+
+    /// The active estimate: the smallest-RTT recent sample.
+    pub fn active(&self, now_ns: u64) -> Option<OffsetEstimate> {
+        self.active
+            .iter()
+            .filter(|s| now_ns.saturating_sub(s.0) <= self.active_keep_ns)
+            .min_by_key(|s| s.2)
+            .map(|&(_, offset_ns, rtt)| OffsetEstimate {
+                offset_ns,
+                uncertainty_ns: rtt / 2,
+                source: "active",
+            })
+    }
+
+    /// The passive estimate over the window ending at `now_ns`.
+    pub fn passive(&self, now_ns: u64) -> Option<OffsetEstimate> {
+        let now_epoch = now_ns / self.passive_slot_ns;
+        let n = self.passive.len() as u64;
+        let envelope = self
+            .passive
+            .iter()
+            .filter(|(e, _)| *e != u64::MAX && *e + n > now_epoch && *e <= now_epoch)
+            .map(|s| s.1)
+            .min()?;
+        Some(OffsetEstimate {
+            offset_ns: envelope.saturating_neg(),
+            // The bias is the smallest one-way delay: unknown, bounded by nothing we measure
+            // here; 0 is reported (the envelope itself is exact).
+            uncertainty_ns: 0,
+            source: "passive",
+        })
+    }
+
+    /// The estimate in use: active while fresh, else passive.
+    pub fn in_use(&self, now_ns: u64) -> Option<OffsetEstimate> {
+        self.active(now_ns).or_else(|| self.passive(now_ns))
+    }
+}
+
+/// Every stage of one run, and the clock estimator.
+#[derive(Clone)]
+pub struct Latency {
+    stages: Vec<StageHist>,
+    /// `receive − E` below zero: count and magnitude.
+    pub negative_raw: StageHist,
+    pub negative_raw_count: u64,
+    pub clock: ClockEstimator,
+    window_ns: u64,
+}
+
+impl Latency {
+    /// Histograms over `window_ns` (in `slots` slots) and since start.
+    pub fn new(window_ns: u64, slots: usize) -> Self {
+        Latency {
+            stages: Stage::ALL
+                .iter()
+                .map(|_| StageHist::new(window_ns, slots))
+                .collect(),
+            negative_raw: StageHist::new(window_ns, slots),
+            negative_raw_count: 0,
+            clock: ClockEstimator::new(window_ns),
+            window_ns,
+        }
+    }
+
+    pub fn window_ns(&self) -> u64 {
+        self.window_ns
+    }
+
+    /// Records a non-negative duration.
+    #[inline]
+    pub fn record(&mut self, stage: Stage, at_ns: u64, v: u64) {
+        if let Some(s) = self.stages.get_mut(stage as usize) {
+            s.record(at_ns, v);
+        }
+    }
+
+    pub fn stage(&self, stage: Stage) -> Option<&StageHist> {
+        self.stages.get(stage as usize)
+    }
+
+    /// An event's exchange time `e_ms` received at local `recv_ns`: the raw network stage
+    /// (negatives counted apart), the passive clock estimate, and the corrected stage with the
+    /// offset in use.
+    pub fn on_event_time(&mut self, recv_ns: u64, e_ms: u64) {
+        let e_ns = e_ms.saturating_mul(1_000_000);
+        let raw = recv_ns as i64 - e_ns as i64;
+        if raw >= 0 {
+            self.record(Stage::NetworkRaw, recv_ns, raw as u64);
+        } else {
+            self.negative_raw_count += 1;
+            self.negative_raw.record(recv_ns, raw.unsigned_abs());
+        }
+        self.clock.on_passive(recv_ns, raw);
+        if let Some(est) = self.clock.in_use_cached(recv_ns) {
+            let corrected = raw.saturating_add(est.offset_ns);
+            if corrected >= 0 {
+                self.record(Stage::NetworkCorrected, recv_ns, corrected as u64);
+            }
+        }
+    }
+
+    /// What one frame tells: its exchange times against its receive time `recv_ns` (stages
+    /// T→E and E→receive), and — when the engine had a clock — parse, book and feature times,
+    /// slotted at `now_ns` (the clock of the run doing the work).
+    pub fn on_frame(&mut self, t: &crate::engine::FrameTimes, recv_ns: u64, now_ns: u64) {
+        if let Some(e) = t.event_ms {
+            self.on_event_time(recv_ns, e);
+            if let Some(tt) = t.transact_ms
+                && e >= tt
+            {
+                self.record(Stage::ExchangeTtoE, recv_ns, (e - tt) * 1_000_000);
+            }
+        }
+        if t.done > 0 && t.parsed >= t.started && t.done >= t.parsed {
+            self.record(Stage::Parse, now_ns, t.parsed - t.started);
+            let book = (t.done - t.parsed).saturating_sub(t.features_ns);
+            self.record(Stage::Book, now_ns, book);
+            if t.features_ns > 0 {
+                self.record(Stage::Features, now_ns, t.features_ns);
+            }
+        }
+    }
+
+    /// Reports of every stage that has samples (window ending at `now_ns`).
+    pub fn reports(&self, now_ns: u64) -> Vec<(Stage, StageReport)> {
+        let mut out = Vec::new();
+        for (st, h) in Stage::ALL.iter().zip(&self.stages) {
+            let neg = (*st == Stage::NetworkRaw).then_some(self.negative_raw_count);
+            if h.total.is_empty() && neg.is_none_or(|n| n == 0) {
+                continue;
+            }
+            out.push((
+                *st,
+                StageReport {
+                    name: st.name().to_string(),
+                    total: Percentiles::of(&h.total),
+                    window: Percentiles::of(&h.window(now_ns)),
+                    negative: neg,
+                    negative_max_ns: neg
+                        .filter(|n| *n > 0)
+                        .map(|_| self.negative_raw.total.max()),
+                    saturated: h.saturated,
+                },
+            ));
+        }
+        out
+    }
+}
+
+/// The `latency` object of the summary: stages by key, and the clock offsets.
+#[derive(Clone, Debug, Serialize)]
+pub struct LatencySummary {
+    pub window_s: f64,
+    pub stages: std::collections::BTreeMap<&'static str, StageReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_offset_active: Option<OffsetEstimate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_offset_passive: Option<OffsetEstimate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_offset_in_use: Option<OffsetEstimate>,
+}
+
+impl LatencySummary {
+    pub fn of(l: &Latency, now_ns: u64) -> Self {
+        LatencySummary {
+            window_s: l.window_ns as f64 / 1e9,
+            stages: l
+                .reports(now_ns)
+                .into_iter()
+                .map(|(s, r)| (s.key(), r))
+                .collect(),
+            clock_offset_active: l.clock.active(now_ns),
+            clock_offset_passive: l.clock.passive(now_ns),
+            clock_offset_in_use: l.clock.in_use(now_ns),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn window_keeps_only_recent_slots_and_total_keeps_all() {
+        let mut h = StageHist::new(60 * S, 6);
+        h.record(0, 1_000);
+        h.record(5 * S, 2_000);
+        h.record(65 * S, 3_000);
+        assert_eq!(h.total.len(), 3);
+        // Slots of 10 s: at 65 s the slot [0 s, 10 s) is six slots old and out of the window.
+        let w = h.window(65 * S);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w.max(), h.total.value_at_quantile(1.0));
+        // Much later: empty window, total unchanged.
+        assert_eq!(h.window(1_000 * S).len(), 0);
+        assert_eq!(h.total.len(), 3);
+        // Saturation is counted.
+        h.record(70 * S, 100 * S);
+        assert_eq!(h.saturated, 1);
+    }
+
+    #[test]
+    fn negative_raw_latency_is_counted_not_clamped() {
+        let mut l = Latency::new(60 * S, 6);
+        // Local clock 1.3 s behind: events arrive "before" they were sent.
+        let e_ms = 1_000_000;
+        for k in 0..100u64 {
+            let delay = 2_000_000 + k * 10_000; // 2 ms + up to 1 ms
+            let recv = e_ms * 1_000_000 + k * 1_000_000 + delay - 1_300_000_000;
+            l.on_event_time(recv, e_ms + k);
+        }
+        assert_eq!(l.negative_raw_count, 100);
+        assert!(l.stage(Stage::NetworkRaw).expect("stage").total.is_empty());
+        let est = l.clock.passive(e_ms * 1_000_000).expect("passive");
+        // offset = exchange − local ≈ +1.3 s minus the smallest delay (2 ms).
+        assert!((est.offset_ns - 1_298_000_000).abs() < 1_000, "{est:?}");
+        let c = l.stage(Stage::NetworkCorrected).expect("stage");
+        assert_eq!(c.total.len(), 100, "corrected values are all ≥ 0");
+        assert!(c.total.max() <= 1_000_000 + 1_000);
+    }
+
+    #[test]
+    fn active_estimate_takes_the_smallest_round_trip() {
+        // True offset +500 ms; asymmetric delays bias each sample by half the asymmetry.
+        let mut c = ClockEstimator::new(60 * S);
+        let truth = 500_000_000i64;
+        for (k, (up, down)) in [(40u64, 10u64), (5, 5), (30, 2), (8, 20)]
+            .iter()
+            .enumerate()
+        {
+            let (up, down) = (up * 1_000_000, down * 1_000_000);
+            let t0 = (k as u64 + 1) * S;
+            let server = t0 as i64 + up as i64 + truth; // exchange clock when it answered
+            let rtt = up + down;
+            let mid = t0 + rtt / 2;
+            c.on_active(mid, server - mid as i64, rtt);
+        }
+        let est = c.active(5 * S).expect("active");
+        assert_eq!(est.uncertainty_ns, 5_000_000);
+        assert_eq!(est.offset_ns, truth, "symmetric 5+5 ms sample is exact");
+        assert!((est.offset_ns - truth).unsigned_abs() <= est.uncertainty_ns);
+        assert_eq!(c.in_use(5 * S).map(|e| e.source), Some("active"));
+        // Stale active samples give way to the passive estimate.
+        c.on_passive(1_000 * S, -1_000);
+        assert_eq!(c.in_use(1_000 * S).map(|e| e.source), Some("passive"));
+    }
+}

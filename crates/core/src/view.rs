@@ -1,0 +1,356 @@
+//! The `View`: a small, trimmed snapshot of the engine for the screen, and the recent history
+//! the screen draws (mid and microprice samples, trades, resting-size columns for the heatmap).
+//!
+//! Owns: what the screen may see (the history it draws is recorded by
+//! [`crate::engine::history`]). Must not touch: clocks (times are the frames' receive times: recording time in a
+//! replay, wall time live), I/O, the screen itself. The UI gets an `Arc<View>` through a watch
+//! channel and never locks engine state; building one copies the top levels of each book and
+//! shares the history through `Arc`s, never a whole book.
+
+use std::sync::Arc;
+
+use crate::book::sync::Phase;
+use crate::engine::history::{History, mid_micro};
+use crate::engine::{Engine, SymbolState};
+use crate::ml::context::ContextOutput;
+use crate::num::{Price, Symbol};
+use crate::wire::Level;
+
+/// Levels per side copied into a view (the ladder shows at most this many).
+pub const VIEW_LEVELS: usize = 60;
+
+/// Where the data comes from, for the status bar.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Source {
+    #[default]
+    None,
+    Live {
+        endpoint: String,
+    },
+    Demo {
+        capture: String,
+    },
+    Replay {
+        files: String,
+    },
+}
+
+/// A model's output, or why there is none.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ModelView<T> {
+    /// Not available, and why (said plainly on screen).
+    Missing(String),
+    Ready(T),
+}
+
+impl<T> Default for ModelView<T> {
+    fn default() -> Self {
+        ModelView::Missing("not built yet".into())
+    }
+}
+
+/// One symbol as the screen sees it.
+#[derive(Clone, Debug)]
+pub struct SymbolView {
+    pub symbol: Symbol,
+    pub market: String,
+    pub phase: Phase,
+    /// No depth update for the configured stale time (live only).
+    pub stale: bool,
+    pub gaps: u64,
+    pub resyncs: u64,
+    pub applied: u64,
+    pub trades: u64,
+    pub last_update_id: u64,
+    /// Receive time of the last depth update (ns).
+    pub last_depth_recv_ns: u64,
+    /// Best first, exact.
+    pub bids: Vec<Level>,
+    pub asks: Vec<Level>,
+    /// Smallest price step seen between adjacent levels (the tick, as far as the book shows),
+    /// exact, and as a float for drawing.
+    pub tick_exact: Option<Price>,
+    pub tick: Option<f64>,
+    pub mid: Option<f64>,
+    pub microprice: Option<f64>,
+    pub spread: Option<f64>,
+    /// `(B − A)/(B + A)` over the top 1, 5, 10 levels.
+    pub imbalance: [Option<f64>; 3],
+    pub history: Arc<History>,
+    /// The feature engine's latest values for the screen (`None`: features off).
+    pub features: Option<FeatureView>,
+    pub pressure: ModelView<PressureView>,
+    pub context: ModelView<ContextView>,
+    pub interpretation: ModelView<InterpretationView>,
+}
+
+/// A few of the features, as the screen shows them; `None` where invalid (after a gap, until
+/// the window refills).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct FeatureView {
+    /// Window labels (`1s`, `10s`, `60s`).
+    pub windows: [String; 3],
+    /// Imbalance over levels 1, 5, 10 and depth-weighted.
+    pub imbalance: [Option<f64>; 4],
+    /// Best-level OFI normalized by average depth, per window.
+    pub ofi_norm: [Option<f64>; 3],
+    /// Multi-level OFI normalized, per window.
+    pub mlofi_norm: [Option<f64>; 3],
+    /// Realized volatility per window (bps) and the EWMA volatility (bps per √s).
+    pub rv_bps: [Option<f64>; 3],
+    pub ewma_vol: Option<f64>,
+    /// Trades per second and volume imbalance per window.
+    pub trade_rate: [Option<f64>; 3],
+    pub volume_imbalance: [Option<f64>; 3],
+    /// Everything valid (no window spans a gap).
+    pub all_valid: bool,
+}
+
+/// The ≈1 s pressure model's output (P7).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PressureView {
+    pub p_up: f64,
+    pub p_flat: f64,
+    pub p_down: f64,
+    pub label: String,
+    pub hit_rate: Option<f64>,
+}
+
+/// The 15–30 min context model's output (P7).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContextView {
+    pub label: String,
+    pub drift_bps: f64,
+    pub sigma_bps: f64,
+    pub horizon_min: u32,
+    /// Every horizon in a line (`15m NEUTRAL 55% · 30m BULLISH 61%`).
+    pub detail: String,
+}
+
+/// The deterministic reading of pressure × context (P7).
+#[derive(Clone, Debug, PartialEq)]
+pub struct InterpretationView {
+    pub label: String,
+    pub reasons: Vec<String>,
+}
+
+/// Recording state, for the status bar.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RecordingView {
+    pub path: String,
+    pub bytes: u64,
+    pub dropped: u64,
+    pub failures: u64,
+    pub last_error: Option<String>,
+}
+
+/// Replay state, for the status bar.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplayView {
+    pub speed: String,
+    pub paused: bool,
+    pub done: bool,
+    pub first_ns: Option<u64>,
+    pub position_ns: Option<u64>,
+}
+
+/// Percentiles of one latency stage (ns).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StageView {
+    pub name: String,
+    pub count: u64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+    /// (upper bound ns, count) buckets for the histogram drawing.
+    pub buckets: Vec<(u64, u64)>,
+}
+
+/// Everything the screen draws, at one moment.
+#[derive(Clone, Debug, Default)]
+pub struct View {
+    /// Increases with every publish.
+    pub seq: u64,
+    /// Wall time the view was published (ns), for the view→drawn stage.
+    pub published_ns: u64,
+    /// The data clock: wall time live, the replay position in a replay (ns).
+    pub now_ns: u64,
+    pub source: Source,
+    /// Connection state, for a person ("up", "reconnecting: …").
+    pub connection: String,
+    /// Exchange − local clock, ns, and its round trip, when measured.
+    pub clock_offset: Option<(i64, u64)>,
+    /// Which estimate is in use: `active` (time endpoint) or `passive` (receive − E envelope).
+    pub clock_source: String,
+    pub symbols: Vec<SymbolView>,
+    pub frames: u64,
+    pub errors: u64,
+    pub recording: Option<RecordingView>,
+    pub replay: Option<ReplayView>,
+    /// Latency stages; empty until measured (P6).
+    pub latency: Vec<StageView>,
+}
+
+impl View {
+    /// The market part of a view, from the engine (the caller fills source, connection,
+    /// recording, replay, latency).
+    pub fn of_engine(engine: &Engine, now_ns: u64, seq: u64) -> View {
+        View {
+            seq,
+            now_ns,
+            symbols: engine.symbols().iter().map(symbol_view).collect(),
+            frames: engine.stats.frames,
+            errors: engine.stats.errors,
+            ..View::default()
+        }
+    }
+}
+
+fn symbol_view(st: &SymbolState) -> SymbolView {
+    let book = st.book();
+    let synced = st.sync.is_synced();
+    let side = |s: &crate::book::Side| -> Vec<Level> {
+        if !synced {
+            return Vec::new();
+        }
+        s.top(VIEW_LEVELS).collect()
+    };
+    let bids = side(&book.bids);
+    let asks = side(&book.asks);
+    let tick_exact = bids
+        .windows(2)
+        .map(|w| w[0].price.0 - w[1].price.0)
+        .chain(asks.windows(2).map(|w| w[1].price.0 - w[0].price.0))
+        .chain(match (bids.first(), asks.first()) {
+            (Some(b), Some(a)) if a.price > b.price => Some(a.price.0 - b.price.0),
+            _ => None,
+        })
+        .filter(|d| *d > 0)
+        .min()
+        .map(Price);
+    let (mid, micro) = match (synced, mid_micro(book)) {
+        (true, Some((m, u))) => (Some(m), Some(u)),
+        _ => (None, None),
+    };
+    let imb = |n: usize| {
+        let b: f64 = bids.iter().take(n).map(|l| l.qty.to_f64()).sum();
+        let a: f64 = asks.iter().take(n).map(|l| l.qty.to_f64()).sum();
+        (b + a > 0.0).then(|| (b - a) / (b + a))
+    };
+    let c = st.sync.counters();
+    SymbolView {
+        symbol: st.symbol,
+        market: st.market.map_or("unknown", |m| m.as_str()).to_string(),
+        phase: st.sync.phase(),
+        stale: false,
+        gaps: c.gaps,
+        resyncs: c.resyncs,
+        applied: c.applied,
+        trades: st.trades,
+        last_update_id: book.last_update_id,
+        last_depth_recv_ns: st.last_depth_recv.0,
+        spread: match (bids.first(), asks.first()) {
+            (Some(b), Some(a)) => Some(a.price.to_f64() - b.price.to_f64()),
+            _ => None,
+        },
+        imbalance: [imb(1), imb(5), imb(10)],
+        tick: tick_exact.map(Price::to_f64),
+        tick_exact,
+        mid,
+        microprice: micro,
+        bids,
+        asks,
+        history: Arc::new(st.history.clone()),
+        features: st.features().map(|f| {
+            use crate::features::schema::idx;
+            let v = f.vector();
+            let w3 = |base: usize| [v.get(base), v.get(base + 1), v.get(base + 2)];
+            let windows = f
+                .params()
+                .windows_ns
+                .map(|ns| crate::units::format_duration(std::time::Duration::from_nanos(ns)));
+            FeatureView {
+                windows,
+                imbalance: [
+                    v.get(idx::IMBALANCE),
+                    v.get(idx::IMBALANCE + 1),
+                    v.get(idx::IMBALANCE + 2),
+                    v.get(idx::IMBALANCE + 4),
+                ],
+                ofi_norm: w3(idx::OFI_NORM),
+                mlofi_norm: w3(idx::MLOFI_NORM),
+                rv_bps: w3(idx::RV),
+                ewma_vol: v.get(idx::EWMA_VOL),
+                trade_rate: w3(idx::TRADE_RATE),
+                volume_imbalance: w3(idx::VOLUME_IMBALANCE),
+                all_valid: (0..crate::features::schema::N_FEATURES).all(|i| v.is_valid(i)),
+            }
+        }),
+        pressure: match st.signals.as_deref() {
+            Some(sig) => match (&sig.pressure, sig.pressure_missing()) {
+                (Some(p), _) => {
+                    let (class, _) = p.top();
+                    ModelView::Ready(PressureView {
+                        p_down: f64::from(p.probs[0]),
+                        p_flat: f64::from(p.probs[1]),
+                        p_up: f64::from(p.probs[2]),
+                        label: class.as_str().to_string(),
+                        hit_rate: sig.score.as_ref().and_then(|s| s.report().hit_rate),
+                    })
+                }
+                (None, why) => ModelView::Missing(format!(
+                    "pressure model not loaded: {}",
+                    why.unwrap_or("no output yet")
+                )),
+            },
+            None => ModelView::Missing("pressure model not loaded: no models given".into()),
+        },
+        context: match st.signals.as_deref() {
+            Some(sig) => match (&sig.context, sig.context_missing()) {
+                (_, Some(why)) => ModelView::Missing(format!("context model not loaded: {why}")),
+                (Some(ContextOutput::Ready { forecasts }), None) => match forecasts.first() {
+                    Some(f) => ModelView::Ready(ContextView {
+                        label: f.label.as_str().to_string(),
+                        drift_bps: f.drift * 1e4,
+                        sigma_bps: f.sigma * 1e4,
+                        horizon_min: f.horizon_min,
+                        detail: forecasts
+                            .iter()
+                            .map(|f| {
+                                format!(
+                                    "{}m {} {:.0}%",
+                                    f.horizon_min,
+                                    f.label.as_str(),
+                                    f.confidence * 100.0
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join(" · "),
+                    }),
+                    None => ModelView::Missing("no forecast".into()),
+                },
+                (Some(ContextOutput::WarmingUp { minutes_left }), None) => {
+                    ModelView::Missing(format!("warming up ({minutes_left} min)"))
+                }
+                (None, None) => ModelView::Missing(format!(
+                    "warming up ({} min of mid history so far)",
+                    sig.minutes
+                )),
+            },
+            None => ModelView::Missing("context model not loaded: no models given".into()),
+        },
+        interpretation: match st
+            .signals
+            .as_deref()
+            .and_then(|s| s.interpretation.as_ref())
+        {
+            Some(i) => ModelView::Ready(InterpretationView {
+                label: i.label.clone(),
+                reasons: i.reasons.clone(),
+            }),
+            None => ModelView::Missing("needs the pressure and context models".into()),
+        },
+    }
+}

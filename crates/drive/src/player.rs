@@ -1,0 +1,658 @@
+//! The replay player: feeds recorded frames to the engine paced by their receive times, under
+//! commands (pause, resume, step, seek, speed).
+//!
+//! Owns: the readers' position, the engine of the replay, the pacing anchor, checkpoints for
+//! seeking, the output digest. Must not touch: clocks — the caller passes "now" (a monotonic
+//! reading in ns) into [`Player::poll`] and [`Player::command`], so tests drive it in virtual
+//! time and the headless loop ([`crate::replay::play`]) drives it in real time; the screen, later, does
+//! the same from its own loop.
+//!
+//! # Pacing
+//! A frame recorded at `recv` is due at `anchor_now + (recv − anchor_recv) / speed`. The anchor
+//! is set at the first frame and again on every resume, speed change and seek, at the current
+//! position, so the replay continues from where it is without a jump. At [`Speed::Max`] nothing
+//! waits. Frames whose receive time goes backwards (frames of two connections, in the order the
+//! live engine took them) are due at once: the order is the recorded one, never re-sorted.
+//!
+//! # Determinism
+//! The engine sees the same frames in the same order whatever the speed, pauses or steps, so
+//! its outputs — and the [`Digest`] of them — are identical. Pacing only decides *when*.
+//!
+//! # Seeking
+//! Every `checkpoint_every` of recorded time the player keeps a clone of the engine and the
+//! reader position (frames consumed). A seek restores the last checkpoint at or before the
+//! target — reopening the files and skipping to its position without decoding into the
+//! engine — then feeds at full speed up to the target. Seeking forward past known checkpoints
+//! just feeds forward. Players built from already opened sources cannot reopen them: they seek
+//! forward only.
+
+use std::path::PathBuf;
+
+use crate::replay::{ReplayOptions, StrictStop};
+use microstate_core::digest::Digest;
+use microstate_core::engine::{Engine, EngineConfig};
+use microstate_core::latency::Latency;
+use microstate_core::num::Nanos;
+use microstate_io::record::{self, FrameKind, FrameSource, Merge, Merged, Speed};
+
+/// What the user can ask of a replay (keys in the screen, tests, scripts).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ReplayCommand {
+    Pause,
+    Resume,
+    TogglePause,
+    /// Feed exactly one more frame, then stay paused (pauses a running replay).
+    Step,
+    SetSpeed(Speed),
+    /// Twice as fast (up to 1000×).
+    Faster,
+    /// Half as fast (down to 0.1×).
+    Slower,
+    /// Go to this recorded receive time (ns since the epoch).
+    SeekTo(Nanos),
+    /// Go forward (or back, if negative) by this much recorded time, ns.
+    SeekBy(i64),
+}
+
+/// What [`Player::poll`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Poll {
+    /// Fed this many frames; poll again.
+    Fed(u32),
+    /// The next frame is due in this many ns (of the caller's clock).
+    Wait(u64),
+    /// Paused: nothing happens until a command.
+    Paused,
+    /// The recording is exhausted (or `until` was reached).
+    Done,
+}
+
+/// How a player runs.
+#[derive(Clone, Debug)]
+pub struct PlayerOptions {
+    pub replay: ReplayOptions,
+    pub speed: Speed,
+    /// A checkpoint (engine clone) every this much recorded time, ns.
+    pub checkpoint_every_ns: u64,
+    /// Stop at the first frame received after this time (ns since the epoch).
+    pub until: Option<Nanos>,
+    /// Keep a digest of the engine's outputs.
+    pub digest: bool,
+    /// Most frames fed by one poll (keeps commands responsive at full speed).
+    pub batch: u32,
+    /// Latency histograms: the original session's (from recorded times) and this replay's
+    /// processing (parse, book, features, timed on this machine's clock).
+    pub latency: bool,
+    /// Models run on the features (`None`: none).
+    pub models: Option<std::sync::Arc<microstate_core::ml::signals::Models>>,
+}
+
+impl Default for PlayerOptions {
+    fn default() -> Self {
+        PlayerOptions {
+            replay: ReplayOptions::default(),
+            speed: Speed::Max,
+            checkpoint_every_ns: 30_000_000_000,
+            until: None,
+            digest: false,
+            batch: 4096,
+            latency: true,
+            models: None,
+        }
+    }
+}
+
+/// Where a replay is, for display.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PlayerStatus {
+    pub speed: Speed,
+    pub paused: bool,
+    pub done: bool,
+    /// Receive time of the first frame, once seen.
+    pub first: Option<Nanos>,
+    /// Receive time of the last frame fed.
+    pub position: Option<Nanos>,
+    /// Frames fed to the engine (a seek back takes them back).
+    pub fed: u64,
+    pub checkpoints: usize,
+}
+
+#[derive(Clone)]
+struct Checkpoint {
+    /// Recorded time of the last frame before it.
+    at: u64,
+    consumed: u64,
+    fed: u64,
+    engine: Engine,
+    errors_total: u64,
+    errors_kept: usize,
+    digest: Option<Digest>,
+}
+
+/// Called with the engine after every frame a player feeds.
+pub type Observer = Box<dyn FnMut(&Engine) + Send>;
+
+/// A replay in progress.
+pub struct Player {
+    paths: Vec<PathBuf>,
+    opts: PlayerOptions,
+    merge: Merge,
+    /// Items taken from the merge (frames and read errors): the reader position.
+    consumed: u64,
+    fed: u64,
+    engine: Engine,
+    errors_total: u64,
+    errors: Vec<String>,
+    digest: Option<Digest>,
+    speed: Speed,
+    paused: bool,
+    steps: u64,
+    /// (caller's now, recorded time) the pacing counts from.
+    anchor: Option<(u64, u64)>,
+    first: Option<u64>,
+    position: Option<u64>,
+    done: bool,
+    checkpoints: Vec<Checkpoint>,
+    next_checkpoint: u64,
+    /// How late frames were fed against their due time, ns (paced frames only).
+    lateness: Option<hdrhistogram::Histogram<u64>>,
+    /// Called with the engine after every frame fed (feature writers, checks).
+    observer: Option<Observer>,
+    latency: Option<Box<Latency>>,
+    /// The caller's clock at the last poll.
+    now: u64,
+}
+
+impl Player {
+    /// Opens files or folders (formats detected), ready to play.
+    pub fn open(paths: &[PathBuf], opts: PlayerOptions) -> anyhow::Result<Player> {
+        use anyhow::Context;
+        let sources = record::open_captures(paths).context("opening the capture")?;
+        if sources.is_empty() {
+            anyhow::bail!("no capture files found in {paths:?}");
+        }
+        let mut p = Player::from_sources(sources, opts);
+        p.paths = paths.to_vec();
+        Ok(p)
+    }
+
+    /// Plays already opened sources (they cannot be reopened: seeks go forward only).
+    pub fn from_sources(sources: Vec<Box<dyn FrameSource + Send>>, opts: PlayerOptions) -> Player {
+        let engine = Engine::new(EngineConfig {
+            market: opts.replay.market,
+            features: opts.replay.features,
+            ..EngineConfig::default()
+        });
+        let digest = opts.digest.then(Digest::default);
+        let mut engine = engine;
+        if opts.latency {
+            engine.set_clock(microstate_io::ingest::mono_nanos);
+        }
+        if let Some(m) = &opts.models {
+            engine.set_models(m.clone());
+        }
+        let start = Checkpoint {
+            at: 0,
+            consumed: 0,
+            fed: 0,
+            engine: engine.clone(),
+            errors_total: 0,
+            errors_kept: 0,
+            digest: digest.clone(),
+        };
+        Player {
+            paths: Vec::new(),
+            speed: opts.speed,
+            merge: Merge::new(sources),
+            consumed: 0,
+            fed: 0,
+            engine,
+            errors_total: 0,
+            errors: Vec::new(),
+            digest,
+            paused: false,
+            steps: 0,
+            anchor: None,
+            first: None,
+            position: None,
+            done: false,
+            checkpoints: vec![start],
+            next_checkpoint: 0,
+            lateness: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000_000, 3).ok(),
+            observer: None,
+            latency: opts
+                .latency
+                .then(|| Box::new(Latency::new(60_000_000_000, 6))),
+            now: 0,
+            opts,
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Calls `f` with the engine after every frame fed (not during a seek's restore).
+    pub fn set_observer(&mut self, f: Observer) {
+        self.observer = Some(f);
+    }
+
+    /// Stops the replay at the first frame received after `t`.
+    pub fn set_until(&mut self, t: Nanos) {
+        self.opts.until = Some(t);
+    }
+
+    pub fn into_parts(self) -> (Engine, u64, Vec<String>, Option<Digest>) {
+        (self.engine, self.errors_total, self.errors, self.digest)
+    }
+
+    /// Latency of the original session (E→receive from recorded times) and of this replay's
+    /// processing.
+    pub fn latency(&self) -> Option<&Latency> {
+        self.latency.as_deref()
+    }
+
+    pub fn digest(&self) -> Option<&Digest> {
+        self.digest.as_ref()
+    }
+
+    pub fn errors_total(&self) -> u64 {
+        self.errors_total
+    }
+
+    /// Lateness of paced frames against their due time (ns), if any were paced.
+    pub fn lateness(&self) -> Option<&hdrhistogram::Histogram<u64>> {
+        self.lateness.as_ref().filter(|h| !h.is_empty())
+    }
+
+    pub fn status(&self) -> PlayerStatus {
+        PlayerStatus {
+            speed: self.speed,
+            paused: self.paused,
+            done: self.done,
+            first: self.first.map(Nanos),
+            position: self.position.map(Nanos),
+            fed: self.fed,
+            checkpoints: self.checkpoints.len(),
+        }
+    }
+
+    /// Receive time of the first frame (reads ahead to it if nothing was fed yet).
+    pub fn first_time(&mut self) -> Result<Option<Nanos>, StrictStop> {
+        if self.first.is_none() && !self.done {
+            loop {
+                match self.merge.next_frame() {
+                    None => break,
+                    Some(Merged::Error(e)) => {
+                        self.consumed += 1;
+                        self.note(e.to_string())?;
+                    }
+                    Some(Merged::Frame { frame, .. }) => {
+                        self.first = Some(frame.recv.0);
+                        self.merge.unread();
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(self.first.map(Nanos))
+    }
+
+    /// Acts on a command at the caller's time `now` (monotonic ns).
+    pub fn command(&mut self, cmd: ReplayCommand, now: u64) -> Result<(), StrictStop> {
+        match cmd {
+            ReplayCommand::Pause => self.pause(),
+            ReplayCommand::Resume => self.resume(now),
+            ReplayCommand::TogglePause if self.paused => self.resume(now),
+            ReplayCommand::TogglePause => self.pause(),
+            ReplayCommand::Step => {
+                self.pause();
+                self.steps += 1;
+            }
+            ReplayCommand::SetSpeed(s) => self.set_speed(s, now),
+            ReplayCommand::Faster => self.set_speed(self.speed.faster(), now),
+            ReplayCommand::Slower => self.set_speed(self.speed.slower(), now),
+            ReplayCommand::SeekTo(t) => self.seek(t.0, now)?,
+            ReplayCommand::SeekBy(d) => {
+                let from = match self.position {
+                    Some(p) => p,
+                    None => self.first_time()?.map_or(0, |t| t.0),
+                };
+                self.seek(from.saturating_add_signed(d), now)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn pause(&mut self) {
+        self.paused = true;
+        self.anchor = None;
+    }
+
+    fn resume(&mut self, now: u64) {
+        self.paused = false;
+        self.steps = 0;
+        self.anchor = self.position.map(|p| (now, p));
+    }
+
+    fn set_speed(&mut self, s: Speed, now: u64) {
+        self.speed = s;
+        if !self.paused {
+            self.anchor = self.position.map(|p| (now, p));
+        }
+    }
+
+    /// Feeds what is due at `now` (monotonic ns of the caller's clock).
+    pub fn poll(&mut self, now: u64) -> Result<Poll, StrictStop> {
+        self.now = now;
+        if self.done {
+            return Ok(Poll::Done);
+        }
+        if self.paused && self.steps == 0 {
+            return Ok(Poll::Paused);
+        }
+        let mut fed = 0u32;
+        while fed < self.opts.batch {
+            let Some(recv) = self.peek_recv()? else {
+                break;
+            };
+            if self.opts.until.is_some_and(|u| recv > u.0) {
+                self.merge.unread();
+                self.done = true;
+                break;
+            }
+            self.first.get_or_insert(recv);
+            if let (Speed::Factor(x), false) = (self.speed, self.paused) {
+                let (a_now, a_rec) = *self.anchor.get_or_insert((now, recv));
+                let due = a_now + (recv.saturating_sub(a_rec) as f64 / x) as u64;
+                if due > now {
+                    self.merge.unread();
+                    return Ok(if fed > 0 {
+                        Poll::Fed(fed)
+                    } else {
+                        Poll::Wait(due - now)
+                    });
+                }
+                if let Some(h) = self.lateness.as_mut() {
+                    h.saturating_record((now - due).max(1));
+                }
+            }
+            self.feed_current()?;
+            fed += 1;
+            if self.paused {
+                self.steps -= 1;
+                break;
+            }
+        }
+        Ok(if fed > 0 {
+            Poll::Fed(fed)
+        } else if self.done {
+            Poll::Done
+        } else {
+            Poll::Paused
+        })
+    }
+
+    /// The receive time of the next frame, which stays loaded (the caller feeds it with
+    /// [`Self::feed_current`] or puts it back with `merge.unread()`). Read errors on the way are
+    /// noted and skipped; `None` at the end (then `done` is set).
+    fn peek_recv(&mut self) -> Result<Option<u64>, StrictStop> {
+        loop {
+            match self.merge.next_frame() {
+                None => {
+                    self.done = true;
+                    return Ok(None);
+                }
+                Some(Merged::Error(e)) => {
+                    self.consumed += 1;
+                    self.note(e.to_string())?;
+                }
+                Some(Merged::Frame { frame, .. }) => return Ok(Some(frame.recv.0)),
+            }
+        }
+    }
+
+    /// Feeds the frame the merge just returned (it is still its current one).
+    fn feed_current(&mut self) -> Result<(), StrictStop> {
+        self.merge.unread();
+        let Some(Merged::Frame { frame, file }) = self.merge.next_frame() else {
+            return Ok(());
+        };
+        self.consumed += 1;
+        self.fed += 1;
+        let recv = frame.recv.0;
+        let mut refused = None;
+        if frame.kind == FrameKind::Reset {
+            if let Some(s) = frame.symbol_hint {
+                self.engine.reset_symbol(s);
+                if let Some(d) = self.digest.as_mut() {
+                    d.reset(s);
+                }
+            }
+        } else {
+            let r = self.engine.on_frame(frame.raw());
+            if let Some(d) = self.digest.as_mut() {
+                let e = r.as_ref().err().map(|e| e.to_string());
+                d.frame(&self.engine, e.as_deref());
+            }
+            match r {
+                Err(e) => refused = Some(format!("{file}:{}: {e}", frame.line)),
+                Ok(()) => {
+                    if let Some(l) = self.latency.as_mut() {
+                        // Windows run on recorded time: "the last 60 s" of the recording, for
+                        // the original session's stages and this replay's processing alike.
+                        l.on_frame(self.engine.last_times(), recv, recv);
+                    }
+                }
+            }
+        }
+        if let Some(msg) = refused {
+            self.note(msg)?;
+        }
+        if let Some(o) = self.observer.as_mut() {
+            o(&self.engine);
+        }
+        self.position = Some(recv);
+        if recv >= self.next_checkpoint {
+            self.take_checkpoint(recv);
+        }
+        Ok(())
+    }
+
+    fn take_checkpoint(&mut self, at: u64) {
+        self.next_checkpoint = at.saturating_add(self.opts.checkpoint_every_ns);
+        if self.checkpoints.iter().any(|c| c.consumed == self.consumed) {
+            return;
+        }
+        let at_pos = self
+            .checkpoints
+            .partition_point(|c| c.consumed < self.consumed);
+        self.checkpoints.insert(
+            at_pos,
+            Checkpoint {
+                at,
+                consumed: self.consumed,
+                fed: self.fed,
+                engine: self.engine.clone(),
+                errors_total: self.errors_total,
+                errors_kept: self.errors.len(),
+                digest: self.digest.clone(),
+            },
+        );
+    }
+
+    fn note(&mut self, msg: String) -> Result<(), StrictStop> {
+        self.errors_total += 1;
+        if self.opts.replay.strict {
+            return Err(StrictStop(msg));
+        }
+        if self.errors.len() < self.opts.replay.errors_listed {
+            tracing::warn!("{msg}");
+            self.errors.push(msg);
+        }
+        Ok(())
+    }
+
+    /// Goes to recorded time `t`: every frame received before `t` has been fed after it.
+    fn seek(&mut self, t: u64, now: u64) -> Result<(), StrictStop> {
+        let back = self.position.is_some_and(|p| t < p);
+        // The best checkpoint at or before `t`: restore it when it is ahead of us, or when we
+        // must go back.
+        let cp = self
+            .checkpoints
+            .iter()
+            .rev()
+            .find(|c| c.at < t || c.consumed == 0)
+            .cloned();
+        if let Some(cp) = cp
+            && (back || cp.consumed > self.consumed)
+        {
+            if cp.consumed < self.consumed {
+                if self.paths.is_empty() {
+                    tracing::warn!("this replay cannot reopen its sources: seeking forward only");
+                    return Ok(());
+                }
+                match record::open_captures(&self.paths) {
+                    Ok(s) => self.merge = Merge::new(s),
+                    Err(e) => return self.note(format!("seeking: reopening the capture: {e}")),
+                }
+                self.consumed = 0;
+                self.done = false;
+            }
+            // Skip to the checkpoint's position without feeding the engine.
+            while self.consumed < cp.consumed {
+                if self.merge.next_frame().is_none() {
+                    break;
+                }
+                self.consumed += 1;
+            }
+            self.engine = cp.engine;
+            self.fed = cp.fed;
+            self.errors_total = cp.errors_total;
+            self.errors.truncate(cp.errors_kept);
+            self.digest = cp.digest;
+            self.position = (cp.consumed > 0).then_some(cp.at);
+            self.next_checkpoint = cp.at.saturating_add(self.opts.checkpoint_every_ns);
+            self.done = false;
+        }
+        // Feed at full speed up to `t`.
+        while let Some(recv) = self.peek_recv()? {
+            self.first.get_or_insert(recv);
+            if recv >= t || self.opts.until.is_some_and(|u| recv > u.0) {
+                self.merge.unread();
+                break;
+            }
+            self.feed_current()?;
+        }
+        self.position = Some(t.max(self.position.unwrap_or(0)));
+        if !self.paused {
+            self.anchor = Some((now, t));
+        }
+        Ok(())
+    }
+}
+
+/// A point in a recording given on the command line: `+90s` / `90s` / `1m30s` from the first
+/// frame, or a UTC time `2024-08-08T23:58:00Z` (fractions of a second allowed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeArg {
+    FromStart(u64),
+    At(Nanos),
+}
+
+impl TimeArg {
+    pub fn parse(s: &str) -> Result<TimeArg, String> {
+        let t = s.trim();
+        if t.contains('T') || t.contains('-') && t.len() >= 10 {
+            return parse_utc(t)
+                .map(|n| TimeArg::At(Nanos(n)))
+                .ok_or_else(|| format!("{s:?}: not a UTC time like 2024-08-08T23:58:00Z"));
+        }
+        microstate_core::units::parse_duration(t.strip_prefix('+').unwrap_or(t))
+            .map(|d| TimeArg::FromStart(d.as_nanos() as u64))
+            .map_err(|e| format!("{e}; or give a UTC time like 2024-08-08T23:58:00Z"))
+    }
+
+    /// The time in ns since the epoch, given the recording's first frame.
+    pub fn resolve(self, first: Nanos) -> Nanos {
+        match self {
+            TimeArg::FromStart(d) => Nanos(first.0.saturating_add(d)),
+            TimeArg::At(t) => t,
+        }
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.f…]Z` (or a space for `T`, no `Z`) → ns since the epoch.
+fn parse_utc(s: &str) -> Option<u64> {
+    let s = s.strip_suffix('Z').unwrap_or(s);
+    let (date, time) = s.split_once(['T', ' '])?;
+    let mut d = date.split('-');
+    let y: i64 = d.next()?.parse().ok()?;
+    let m: u32 = d.next()?.parse().ok()?;
+    let day: u32 = d.next()?.parse().ok()?;
+    if d.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+    let mut t = hms.split(':');
+    let h: u64 = t.next()?.parse().ok()?;
+    let mi: u64 = t.next()?.parse().ok()?;
+    let sec: u64 = t.next().map_or(Some(0), |x| x.parse().ok())?;
+    if t.next().is_some() || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    if frac.len() > 9 || !frac.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let mut ns = 0u64;
+    for i in 0..9 {
+        ns = ns * 10 + frac.as_bytes().get(i).map_or(0, |c| u64::from(c - b'0'));
+    }
+    let days = days_from_civil(y, m, day);
+    let secs = u64::try_from(days).ok()? * 86_400 + h * 3600 + mi * 60 + sec;
+    Some(secs * 1_000_000_000 + ns)
+}
+
+/// (year, month, day) → days since 1970-01-01, proleptic Gregorian.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_arguments() {
+        assert_eq!(
+            TimeArg::parse("+90s"),
+            Ok(TimeArg::FromStart(90_000_000_000))
+        );
+        assert_eq!(
+            TimeArg::parse("1m30s"),
+            Ok(TimeArg::FromStart(90_000_000_000))
+        );
+        assert_eq!(
+            TimeArg::parse("2024-08-08T23:54:13Z"),
+            Ok(TimeArg::At(Nanos(1_723_161_253_000_000_000)))
+        );
+        assert_eq!(
+            TimeArg::parse("2024-08-08 23:54:13.5"),
+            Ok(TimeArg::At(Nanos(1_723_161_253_500_000_000)))
+        );
+        assert_eq!(
+            TimeArg::parse("2024-02-29T00:00:00Z"),
+            Ok(TimeArg::At(Nanos(19_782 * 86_400 * 1_000_000_000)))
+        );
+        assert!(TimeArg::parse("2024-13-01T00:00:00Z").is_err());
+        assert!(TimeArg::parse("yesterday").is_err());
+        assert_eq!(TimeArg::FromStart(5).resolve(Nanos(10)), Nanos(15));
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+    }
+}

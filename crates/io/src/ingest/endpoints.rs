@@ -1,0 +1,220 @@
+//! Stream names and URLs, exactly as Binance routes them.
+//!
+//! Owns: turning (market, symbols, settings) into WebSocket URLs and REST paths. Must not touch:
+//! sockets. Spot: one combined stream `/stream?streams=…` on the spot base. USD-M: two routed
+//! sockets on the futures base — `/public/stream?streams=…` for `@depth…` and `@bookTicker`,
+//! `/market/stream?streams=…` for `@trade`/`@aggTrade` (the routed URLs that replaced the
+//! legacy ones on 2026-04-23). A connection carries at most `max_streams` streams; more open
+//! more connections.
+
+use microstate_config::Config;
+use microstate_core::market::Market;
+use microstate_core::num::Symbol;
+
+/// One WebSocket connection to open: its URL and the symbols whose depth it carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WsPlan {
+    pub url: String,
+    pub streams: Vec<String>,
+    /// Symbols whose diff-depth stream is on this connection (they resync when it drops).
+    pub depth_symbols: Vec<Symbol>,
+}
+
+fn depth_stream(cfg: &Config, s: Symbol) -> String {
+    // `@depth` alone is the 1000 ms spot / 250 ms futures default speed.
+    match cfg.live.depth_speed.as_str() {
+        "1000ms" if cfg.live.market == Market::Spot => format!("{}@depth", s.lower()),
+        "250ms" if cfg.live.market != Market::Spot => format!("{}@depth", s.lower()),
+        speed => format!("{}@depth@{speed}", s.lower()),
+    }
+}
+
+/// A stream name, and the symbol whose book it carries (depth streams only).
+type Stream = (String, Option<Symbol>);
+
+/// The connections to open for `symbols`.
+pub fn ws_plans(cfg: &Config, symbols: &[Symbol]) -> Vec<WsPlan> {
+    let market = cfg.live.market;
+    let base = cfg.endpoints.ws(market).trim_end_matches('/');
+    // Per symbol, its book streams (depth, bookTicker) and its trade stream.
+    let per_symbol = symbols.iter().map(|&s| {
+        let mut book: Vec<Stream> = vec![(depth_stream(cfg, s), Some(s))];
+        if cfg.live.book_ticker {
+            book.push((format!("{}@bookTicker", s.lower()), None));
+        }
+        let trade: Stream = (format!("{}@{}", s.lower(), cfg.live.trade_stream), None);
+        (book, trade)
+    });
+    let routes: Vec<(String, Vec<Stream>)> = match market {
+        // One socket; each symbol's streams stay together so a symbol rarely straddles two.
+        Market::Spot => vec![(
+            format!("{base}/stream"),
+            per_symbol
+                .flat_map(|(mut book, trade)| {
+                    book.push(trade);
+                    book
+                })
+                .collect(),
+        )],
+        // The routed sockets: book data on /public, trades on /market.
+        Market::UsdM | Market::CoinM => {
+            let (book, trade): (Vec<Vec<Stream>>, Vec<Stream>) = per_symbol.unzip();
+            vec![
+                (
+                    format!("{base}/public/stream"),
+                    book.into_iter().flatten().collect(),
+                ),
+                (format!("{base}/market/stream"), trade),
+            ]
+        }
+    };
+    let max = cfg.connection.max_streams.max(1);
+    let mut plans = Vec::new();
+    for (path, streams) in routes {
+        for chunk in streams.chunks(max) {
+            plans.push(WsPlan {
+                url: format!(
+                    "{path}?streams={}",
+                    chunk
+                        .iter()
+                        .map(|(n, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join("/")
+                ),
+                streams: chunk.iter().map(|(n, _)| n.clone()).collect(),
+                depth_symbols: chunk.iter().filter_map(|(_, s)| *s).collect(),
+            });
+        }
+    }
+    plans
+}
+
+/// REST depth snapshot URL and its request weight as Binance counts it.
+pub fn depth_request(cfg: &Config, s: Symbol) -> (String, u32) {
+    let market = cfg.live.market;
+    let base = cfg.endpoints.rest(market).trim_end_matches('/');
+    match market {
+        Market::Spot => {
+            let limit = cfg.snapshot.spot_limit;
+            (
+                format!("{base}/api/v3/depth?symbol={s}&limit={limit}"),
+                spot_depth_weight(limit),
+            )
+        }
+        Market::UsdM | Market::CoinM => {
+            let limit = cfg.snapshot.futures_limit;
+            (
+                format!("{base}/fapi/v1/depth?symbol={s}&limit={limit}"),
+                futures_depth_weight(limit),
+            )
+        }
+    }
+}
+
+/// Server time URL (weight 1 on both markets).
+pub fn time_url(cfg: &Config) -> String {
+    let market = cfg.live.market;
+    let base = cfg.endpoints.rest(market).trim_end_matches('/');
+    match market {
+        Market::Spot => format!("{base}/api/v3/time"),
+        _ => format!("{base}/fapi/v1/time"),
+    }
+}
+
+/// Spot `/api/v3/depth` weight by limit.
+pub fn spot_depth_weight(limit: u32) -> u32 {
+    match limit {
+        0..=100 => 5,
+        101..=500 => 25,
+        501..=1000 => 50,
+        _ => 250,
+    }
+}
+
+/// USD-M `/fapi/v1/depth` weight by limit.
+pub fn futures_depth_weight(limit: u32) -> u32 {
+    match limit {
+        0..=50 => 2,
+        51..=100 => 5,
+        101..=500 => 10,
+        _ => 20,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn syms(v: &[&str]) -> Vec<Symbol> {
+        v.iter().map(|s| s.parse().expect("symbol")).collect()
+    }
+
+    #[test]
+    fn spot_is_one_combined_stream() {
+        let cfg = Config::default();
+        let p = ws_plans(&cfg, &syms(&["btcusdt", "ethusdt"]));
+        assert_eq!(p.len(), 1);
+        assert_eq!(
+            p[0].url,
+            "wss://stream.binance.com:9443/stream?streams=btcusdt@depth@100ms/btcusdt@bookTicker/btcusdt@trade/ethusdt@depth@100ms/ethusdt@bookTicker/ethusdt@trade"
+        );
+        assert_eq!(p[0].depth_symbols, syms(&["BTCUSDT", "ETHUSDT"]));
+        let (url, w) = depth_request(&cfg, syms(&["btcusdt"])[0]);
+        assert_eq!(
+            url,
+            "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=5000"
+        );
+        assert_eq!(w, 250);
+    }
+
+    #[test]
+    fn usdm_uses_the_routed_public_and_market_sockets() {
+        let mut cfg = Config::default();
+        cfg.live.market = Market::UsdM;
+        cfg.live.trade_stream = "aggTrade".into();
+        let p = ws_plans(&cfg, &syms(&["btcusdt"]));
+        assert_eq!(p.len(), 2);
+        assert_eq!(
+            p[0].url,
+            "wss://fstream.binance.com/public/stream?streams=btcusdt@depth@100ms/btcusdt@bookTicker"
+        );
+        assert_eq!(p[0].depth_symbols, syms(&["BTCUSDT"]));
+        assert_eq!(
+            p[1].url,
+            "wss://fstream.binance.com/market/stream?streams=btcusdt@aggTrade"
+        );
+        assert!(p[1].depth_symbols.is_empty());
+        let (url, w) = depth_request(&cfg, syms(&["btcusdt"])[0]);
+        assert_eq!(
+            url,
+            "https://fapi.binance.com/fapi/v1/depth?symbol=BTCUSDT&limit=1000"
+        );
+        assert_eq!(w, 20);
+        assert_eq!(time_url(&cfg), "https://fapi.binance.com/fapi/v1/time");
+    }
+
+    #[test]
+    fn split_past_the_stream_limit() {
+        let mut cfg = Config::default();
+        cfg.connection.max_streams = 4;
+        let p = ws_plans(&cfg, &syms(&["a1", "a2", "a3"]));
+        assert_eq!(
+            p.iter().map(|x| x.streams.len()).collect::<Vec<_>>(),
+            vec![4, 4, 1]
+        );
+        let total: usize = p.iter().map(|x| x.depth_symbols.len()).sum();
+        assert_eq!(total, 3);
+    }
+
+    #[test]
+    fn weights() {
+        assert_eq!(
+            [100, 101, 1000, 5000].map(spot_depth_weight),
+            [5, 25, 50, 250]
+        );
+        assert_eq!(
+            [5, 50, 100, 500, 1000].map(futures_depth_weight),
+            [2, 2, 5, 10, 20]
+        );
+    }
+}

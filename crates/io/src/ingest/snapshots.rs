@@ -1,0 +1,250 @@
+//! The REST snapshot scheduler: one request at a time, inside a request-weight budget.
+//!
+//! Owns: when depth snapshots are fetched. Must not touch: the engine (bodies go out through the
+//! ingest channel with the symbol they were asked for). Rules, from Binance's limits:
+//! - requests are sequential (never a storm after a reconnect, whatever the symbol count);
+//! - the weight spent in the last minute (ours, or the server's `X-MBX-USED-WEIGHT-1M` when
+//!   higher) plus the next request's weight stays within `budget_fraction` of the limit;
+//! - HTTP 429 stops all requests for `Retry-After`; 418 (IP ban) likewise, at least 2 minutes;
+//! - a failed or unusable snapshot for a symbol is asked again after `retry_min`, doubling up to
+//!   `retry_max`.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::{IngestMsg, IngestStats, endpoints, http, now_nanos};
+use microstate_config::Config;
+use microstate_core::market::Market;
+use microstate_core::num::Symbol;
+
+/// A request from the engine loop.
+#[derive(Clone, Copy, Debug)]
+pub struct SnapshotRequest {
+    pub symbol: Symbol,
+    /// Snapshots of this symbol already delivered that did not bring it into sync.
+    pub failures: u32,
+}
+
+/// Weight accounting over a rolling minute.
+struct Budget {
+    spent: VecDeque<(Instant, u32)>,
+    server_used: Option<(Instant, u32)>,
+    budget: u32,
+}
+
+impl Budget {
+    fn used(&mut self, now: Instant) -> u32 {
+        while self
+            .spent
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) >= Duration::from_secs(60))
+        {
+            self.spent.pop_front();
+        }
+        let ours: u32 = self.spent.iter().map(|(_, w)| w).sum();
+        let server = self
+            .server_used
+            .filter(|(t, _)| now.duration_since(*t) < Duration::from_secs(60))
+            .map_or(0, |(_, w)| w);
+        ours.max(server)
+    }
+
+    /// How long to wait before spending `w`.
+    fn wait_for(&mut self, w: u32, now: Instant) -> Duration {
+        if self.used(now) + w <= self.budget {
+            return Duration::ZERO;
+        }
+        if self.spent.is_empty() {
+            // Only the server's count binds: wait for that sample to age out of the minute.
+            return self.server_used.map_or(Duration::ZERO, |(t, _)| {
+                (t + Duration::from_secs(60)).saturating_duration_since(now)
+            });
+        }
+        // Wait until enough of our own spending leaves the window.
+        let mut freed = 0;
+        let need = (self.used(now) + w).saturating_sub(self.budget);
+        for (t, spent) in &self.spent {
+            freed += spent;
+            if freed >= need {
+                return (*t + Duration::from_secs(60)).saturating_duration_since(now);
+            }
+        }
+        Duration::from_secs(60)
+    }
+}
+
+/// Runs until `requests` closes.
+pub async fn run(
+    cfg: Config,
+    mut requests: mpsc::UnboundedReceiver<SnapshotRequest>,
+    tx: mpsc::Sender<IngestMsg>,
+    stats: Arc<IngestStats>,
+) {
+    let limit = match cfg.live.market {
+        Market::Spot => cfg.snapshot.spot_weight_per_min,
+        _ => cfg.snapshot.futures_weight_per_min,
+    };
+    let mut budget = Budget {
+        spent: VecDeque::new(),
+        server_used: None,
+        budget: ((limit as f64) * cfg.snapshot.budget_fraction).max(1.0) as u32,
+    };
+    let mut blocked_until: Option<Instant> = None;
+    let mut queue: VecDeque<(SnapshotRequest, u32)> = VecDeque::new();
+    loop {
+        if queue.is_empty() {
+            match requests.recv().await {
+                Some(r) => queue.push_back((r, 0)),
+                None => return,
+            }
+        }
+        while let Ok(r) = requests.try_recv() {
+            if !queue.iter().any(|(q, _)| q.symbol == r.symbol) {
+                queue.push_back((r, 0));
+            }
+        }
+        let Some((req, tries)) = queue.pop_front() else {
+            continue;
+        };
+        // Back off per symbol: after unusable snapshots, and after failed requests.
+        let n = req.failures + tries;
+        if n > 0 {
+            let wait = cfg
+                .snapshot
+                .retry_min
+                .saturating_mul(1 << (n - 1).min(16))
+                .min(cfg.snapshot.retry_max);
+            tokio::time::sleep(wait).await;
+        }
+        if let Some(until) = blocked_until {
+            tokio::time::sleep_until(until).await;
+            blocked_until = None;
+        }
+        let (url, weight) = endpoints::depth_request(&cfg, req.symbol);
+        let wait = budget.wait_for(weight, Instant::now());
+        if !wait.is_zero() {
+            stats.snapshot_budget_waits.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(symbol = %req.symbol, wait_ms = wait.as_millis() as u64, "snapshot waits for request-weight budget");
+            tokio::time::sleep(wait).await;
+        }
+        budget.spent.push_back((Instant::now(), weight));
+        stats.snapshot_requests.fetch_add(1, Ordering::Relaxed);
+        let sent = now_nanos();
+        let result = http::get(&url, cfg.snapshot.request_timeout).await;
+        let recv = now_nanos();
+        let retry_after = |r: &http::Response| {
+            r.header("retry-after")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs)
+        };
+        match result {
+            Ok(resp) => {
+                if let Some(used) = resp
+                    .header("x-mbx-used-weight-1m")
+                    .and_then(|v| v.trim().parse().ok())
+                {
+                    budget.server_used = Some((Instant::now(), used));
+                }
+                match resp.status {
+                    200 => {
+                        stats.snapshots_ok.fetch_add(1, Ordering::Relaxed);
+                        let msg = IngestMsg::Snapshot {
+                            symbol: req.symbol,
+                            url: url.clone(),
+                            sent,
+                            recv,
+                            body: resp.body,
+                        };
+                        if tx.send(msg).await.is_err() {
+                            return;
+                        }
+                    }
+                    429 | 418 => {
+                        // Retry-After is honoured as sent; without one, a 429 waits out the
+                        // minute window and a 418 (IP ban, 2 min to 3 days) waits 2 minutes.
+                        let (counter, default) = if resp.status == 429 {
+                            (&stats.rest_429, Duration::from_secs(60))
+                        } else {
+                            (&stats.rest_418, Duration::from_secs(120))
+                        };
+                        counter.fetch_add(1, Ordering::Relaxed);
+                        let wait = retry_after(&resp)
+                            .unwrap_or(default)
+                            .max(Duration::from_secs(1));
+                        tracing::warn!(
+                            status = resp.status,
+                            wait_s = wait.as_secs(),
+                            "REST rate limit hit; pausing snapshot requests"
+                        );
+                        let _ = tx
+                            .send(IngestMsg::SnapshotFailed {
+                                symbol: req.symbol,
+                                reason: format!(
+                                    "HTTP {} from {url}; waiting {} s",
+                                    resp.status,
+                                    wait.as_secs()
+                                ),
+                            })
+                            .await;
+                        blocked_until = Some(Instant::now() + wait);
+                        queue.push_front((req, tries));
+                    }
+                    status => {
+                        stats.snapshot_errors.fetch_add(1, Ordering::Relaxed);
+                        let body = String::from_utf8_lossy(&resp.body[..resp.body.len().min(200)])
+                            .into_owned();
+                        let _ = tx
+                            .send(IngestMsg::SnapshotFailed {
+                                symbol: req.symbol,
+                                reason: format!("HTTP {status} from {url}: {body}"),
+                            })
+                            .await;
+                        queue.push_back((req, tries + 1));
+                    }
+                }
+            }
+            Err(e) => {
+                stats.snapshot_errors.fetch_add(1, Ordering::Relaxed);
+                let _ = tx
+                    .send(IngestMsg::SnapshotFailed {
+                        symbol: req.symbol,
+                        reason: e.to_string(),
+                    })
+                    .await;
+                queue.push_back((req, tries + 1));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_waits_for_the_window() {
+        let t0 = Instant::now();
+        let mut b = Budget {
+            spent: VecDeque::new(),
+            server_used: None,
+            budget: 500,
+        };
+        assert_eq!(b.wait_for(250, t0), Duration::ZERO);
+        b.spent.push_back((t0, 250));
+        assert_eq!(b.wait_for(250, t0), Duration::ZERO);
+        b.spent.push_back((t0 + Duration::from_secs(10), 250));
+        // A third 250 must wait for the first to age out: 60 s after t0.
+        assert_eq!(
+            b.wait_for(250, t0 + Duration::from_secs(20)),
+            Duration::from_secs(40)
+        );
+        // The server's count wins when higher.
+        b.server_used = Some((t0 + Duration::from_secs(61), 400));
+        assert!(b.wait_for(250, t0 + Duration::from_secs(65)) > Duration::ZERO);
+    }
+}

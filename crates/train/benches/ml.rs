@@ -1,0 +1,141 @@
+//! Model inference benchmarks: the hand-written live path of the pressure MLP (and its logistic
+//! twin) on a vector of the size the P4 features will have, the candle forward pass for
+//! comparison, and the context model per minute (features + forecast; the shipped model).
+//!
+//! Run with `RAYON_NUM_THREADS=1 cargo bench --bench ml` (release profile `bench`; the variable
+//! only matters to the candle reference: the live path never touches candle).
+//! Target: `pressure/mlp_64x32x3_hand` p50 ≤ 5 µs (the goal).
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use candle_core::{Device, Tensor};
+use criterion::{Criterion, criterion_group, criterion_main};
+use microstate_core::ml::classifier::Classifier;
+use microstate_core::ml::context::{ContextState, N_INPUTS};
+use microstate_core::ml::scaler::Scaler;
+use microstate_core::ml::weights::{Activation, Architecture, Weights};
+use microstate_train::mlp::CandleMlp;
+
+fn input(n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0)
+        .collect()
+}
+
+fn bench_pressure(c: &mut Criterion) {
+    let mut g = c.benchmark_group("pressure");
+    let scaler = Scaler {
+        mean: vec![0.1; 64],
+        std: vec![1.5; 64],
+    };
+    let x = input(64);
+    for (name, arch) in [
+        (
+            "mlp_64x32x3_hand",
+            Architecture::mlp(64, &[32], 3, Activation::Relu),
+        ),
+        (
+            "mlp_80x64x32x3_hand",
+            Architecture::mlp(80, &[64, 32], 3, Activation::Relu),
+        ),
+        ("logistic_64x3_hand", Architecture::logistic(64, 3)),
+    ] {
+        let w = Weights::seeded(&arch, 1);
+        let s = if arch.inputs == 64 {
+            scaler.clone()
+        } else {
+            Scaler::identity(arch.inputs)
+        };
+        let mut clf = Classifier::from_parts(&arch, &w, &s, 1.3).expect("classifier");
+        let xi = input(arch.inputs);
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(clf.predict(black_box(&xi))[2]))
+        });
+    }
+    // The same MLP through candle (batch 1), what the hand path replaces.
+    let arch = Architecture::mlp(64, &[32], 3, Activation::Relu);
+    let cm = CandleMlp::new(&arch, &Weights::seeded(&arch, 1)).expect("candle mlp");
+    g.bench_function("mlp_64x32x3_candle", |b| {
+        b.iter(|| {
+            let t = Tensor::from_slice(&x, (1, 64), &Device::Cpu).expect("tensor");
+            black_box(cm.forward(&t).expect("forward"))
+        })
+    });
+    g.finish();
+}
+
+fn bench_context(c: &mut Criterion) {
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("models/context");
+    let mut model =
+        microstate_io::models::load_context(&dir, 0.25).expect("the shipped context model");
+    let mut st = ContextState::new(5);
+    let t0 = 1_747_699_200_000i64;
+    for i in 0..241 {
+        st.push(
+            t0 + i * 60_000,
+            100.0 * (1.0 + 0.001 * (i as f64 / 9.0).sin()),
+        );
+    }
+    let mut x = [0f32; N_INPUTS];
+    let s = st.features(&mut x).expect("warm");
+    let mut g = c.benchmark_group("context");
+    g.bench_function("forecast_hand", |b| {
+        b.iter(|| black_box(model.predict(black_box(&x), s)))
+    });
+    let mut i = 241i64;
+    g.bench_function("minute_push_features_forecast", |b| {
+        b.iter(|| {
+            i += 1;
+            st.push(
+                t0 + i * 60_000,
+                100.0 * (1.0 + 0.001 * (i as f64 / 9.0).sin()),
+            );
+            black_box(model.evaluate(&mut st))
+        })
+    });
+    g.finish();
+}
+
+/// The shipped pressure model on a real feature vector: the end of the demo capture replayed
+/// through the engine (input extraction + scale + forward + softmax).
+fn bench_pressure_model(c: &mut Criterion) {
+    use microstate_core::features::FeatureParams;
+    use microstate_drive::player::{Player, PlayerOptions, Poll};
+    use microstate_drive::replay::ReplayOptions;
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let params = FeatureParams::default();
+    let mut model = microstate_io::models::load_pressure(&root.join("models/pressure"), &params)
+        .expect("the shipped model");
+    let opts = PlayerOptions {
+        replay: ReplayOptions {
+            features: Some(params),
+            ..ReplayOptions::default()
+        },
+        latency: false,
+        ..PlayerOptions::default()
+    };
+    let mut p = Player::open(
+        &[root.join("assets/demo/btcusdt_20240808-excerpt.gz")],
+        opts,
+    )
+    .expect("demo capture");
+    while !matches!(p.poll(0), Ok(Poll::Done) | Err(_)) {}
+    let v = p.engine().symbols()[0]
+        .features()
+        .expect("features on")
+        .vector()
+        .clone();
+    assert!(
+        model.predict(&v).is_some(),
+        "the demo's last vector is valid"
+    );
+    let mut g = c.benchmark_group("pressure");
+    g.bench_function("shipped_model_predict_real_vector", |b| {
+        b.iter(|| black_box(model.predict(black_box(&v))))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_pressure, bench_pressure_model, bench_context);
+criterion_main!(benches);
