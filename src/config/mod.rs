@@ -47,3 +47,38 @@ pub fn load(explicit: Option<&Path>) -> Result<(Config, Option<PathBuf>), Config
     let cfg = from_toml(&text, &path.display().to_string())?;
     Ok((cfg, Some(path)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `[ui.keys]` passes the config crate (it cannot know the screen's names) and is refused
+    /// here, naming the file, the key and the bad value.
+    #[test]
+    fn key_overrides_name_real_keys_and_actions() {
+        let cases = [
+            (
+                "[ui.keys]\nquit = [\"hyper-q\"]\n",
+                "config file k.toml: `ui.keys` = {\"quit\": [\"hyper-q\"]}: [ui.keys] quit: \
+                 unknown key \"hyper-q\" (use a character, space, tab, left, f1, ctrl-c, …)",
+            ),
+            (
+                "[ui.keys]\nexplode = [\"x\"]\n",
+                "config file k.toml: `ui.keys` = {\"explode\": [\"x\"]}: [ui.keys] \"explode\" \
+                 is not an action (e.g. quit, pause, heatmap, symbol_3)",
+            ),
+        ];
+        for (text, want) in cases {
+            assert!(Config::from_toml(text, "k.toml").is_ok(), "{text}");
+            let got = from_toml(text, "k.toml")
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            assert_eq!(got, Err(want.to_string()), "{text}");
+        }
+        let ok = "[ui.keys]\nquit = [\"x\", \"ctrl-q\"]\nsymbol_3 = [\"f3\"]\n";
+        assert_eq!(
+            from_toml(ok, "k.toml").map(|c| c.ui.keys.len()).ok(),
+            Some(2)
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! `[models]` with `[models.pressure]`, `[models.context]` and `[models.interpret]`: where the
+//! model folders are, the label horizons, thresholds and live scoring of the in-process models.
+//!
+//! Owns: these sections' types, defaults and checks. Must not touch: model files (the io crate
+//! loads them from [`ModelsConfig::dir`]), inference (the core's `ml`), other sections.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::units::duration_str;
+use crate::{ConfigError, format_duration};
+
+/// The in-process models and the interpretation layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelsConfig {
+    /// Folder holding `pressure/` and `context/` (each `model.toml` + `model.safetensors`);
+    /// relative paths are from the working directory. `--model DIR` overrides.
+    pub dir: String,
+    pub pressure: PressureModelConfig,
+    pub context: ContextModelConfig,
+    pub interpret: InterpretConfig,
+}
+
+/// The ≈1 s order-book pressure model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PressureModelConfig {
+    /// Label horizon: the mid change over this much event time.
+    #[serde(with = "duration_str")]
+    pub horizon: Duration,
+    /// Mid changes smaller than this are FLAT: `"1tick"` or `"0.5bps"`.
+    pub dead_band: microstate_core::ml::DeadBand,
+    /// Infer at most this often in event time; `0s` = on every feature update.
+    #[serde(with = "duration_str")]
+    pub throttle: Duration,
+    /// Live scoring keeps the last this many resolved predictions.
+    pub score_window: usize,
+    /// Calibration buckets of live scoring (equal-width in the top probability).
+    pub calibration_buckets: usize,
+}
+
+/// The 15/30 min price-context model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContextModelConfig {
+    /// Which horizon's forecast gives the label the interpretation reads: `15m` or `30m`.
+    #[serde(with = "duration_str")]
+    pub label_horizon: Duration,
+    /// BULLISH / BEARISH when |drift| / sigma reaches this, else NEUTRAL.
+    pub z_threshold: f64,
+    /// Missing minutes up to this are filled with the last price; a longer gap restarts the
+    /// history (warming up again).
+    #[serde(with = "duration_str")]
+    pub max_gap_fill: Duration,
+}
+
+/// The interpretation table's thresholds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InterpretConfig {
+    /// Below this top class probability the pressure is "no clear pressure".
+    pub min_pressure_confidence: f64,
+}
+
+impl Default for ModelsConfig {
+    fn default() -> Self {
+        ModelsConfig {
+            dir: "models".into(),
+            pressure: PressureModelConfig::default(),
+            context: ContextModelConfig::default(),
+            interpret: InterpretConfig::default(),
+        }
+    }
+}
+
+impl Default for PressureModelConfig {
+    fn default() -> Self {
+        PressureModelConfig {
+            horizon: Duration::from_secs(1),
+            dead_band: microstate_core::ml::DeadBand::Ticks(1.0),
+            throttle: Duration::from_millis(100),
+            score_window: 1000,
+            calibration_buckets: 10,
+        }
+    }
+}
+
+impl Default for ContextModelConfig {
+    fn default() -> Self {
+        ContextModelConfig {
+            label_horizon: Duration::from_secs(15 * 60),
+            z_threshold: 0.25,
+            max_gap_fill: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+impl Default for InterpretConfig {
+    fn default() -> Self {
+        InterpretConfig {
+            min_pressure_confidence: 0.5,
+        }
+    }
+}
+
+impl ModelsConfig {
+    /// Index into `ml::context::HORIZONS_MIN` of the label horizon (validated).
+    pub fn context_label_index(&self) -> usize {
+        let m = (self.context.label_horizon.as_secs() / 60) as usize;
+        microstate_core::ml::context::HORIZONS_MIN
+            .iter()
+            .position(|&h| h == m)
+            .unwrap_or(0)
+    }
+
+    /// Each sub-section's checks, pressure first.
+    pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        self.pressure.validate(origin)?;
+        self.context.validate(origin)?;
+        self.interpret.validate(origin)
+    }
+}
+
+impl PressureModelConfig {
+    /// A positive horizon, score window and bucket count.
+    pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        if self.horizon.is_zero() {
+            return Err(ConfigError::invalid(
+                origin,
+                "models.pressure.horizon",
+                "\"0s\"",
+                "must be positive",
+            ));
+        }
+        if self.score_window == 0 || self.calibration_buckets == 0 {
+            return Err(ConfigError::invalid(
+                origin,
+                "models.pressure.score_window / calibration_buckets",
+                format!("{} / {}", self.score_window, self.calibration_buckets),
+                "must be positive",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl ContextModelConfig {
+    /// A label horizon the model forecasts, a finite threshold ≥ 0, a gap fill in whole minutes
+    /// (the model's history is per minute).
+    pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let lh = self.label_horizon;
+        if !microstate_core::ml::context::HORIZONS_MIN
+            .iter()
+            .any(|&h| Duration::from_secs(h as u64 * 60) == lh)
+        {
+            return Err(ConfigError::invalid(
+                origin,
+                "models.context.label_horizon",
+                format!("{:?}", format_duration(lh)),
+                "must be one of the context model's horizons: \"15m\" or \"30m\"",
+            ));
+        }
+        if !(self.z_threshold.is_finite() && self.z_threshold >= 0.0) {
+            return Err(ConfigError::invalid(
+                origin,
+                "models.context.z_threshold",
+                self.z_threshold.to_string(),
+                "must be zero or positive",
+            ));
+        }
+        if !self.max_gap_fill.as_millis().is_multiple_of(60_000) {
+            return Err(ConfigError::invalid(
+                origin,
+                "models.context.max_gap_fill",
+                format!("{:?}", format_duration(self.max_gap_fill)),
+                "must be whole minutes",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl InterpretConfig {
+    /// A probability.
+    pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let c = self.min_pressure_confidence;
+        if !(0.0..=1.0).contains(&c) {
+            return Err(ConfigError::invalid(
+                origin,
+                "models.interpret.min_pressure_confidence",
+                c.to_string(),
+                "must be between 0 and 1",
+            ));
+        }
+        Ok(())
+    }
+}
