@@ -3,20 +3,18 @@
 //! byte, snapshots bridge the stream, weights and bans behave like Binance's, and injected
 //! faults visibly happen. Ping/pong timers run on paused tokio time.
 
-mod common;
-
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::*;
 use futures_util::{SinkExt, StreamExt};
 use microstate_core::engine::{Engine, EngineConfig, RawFrame};
 use microstate_core::num::{Nanos, Price, Qty, Symbol};
 use microstate_exchange::{
     self, ExchangeConfig, ExchangeHandle, ExchangeSource, FaultKind, Speed, parse_fault,
 };
+use microstate_testkit::*;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
