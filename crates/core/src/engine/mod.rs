@@ -618,3 +618,6 @@ impl Market {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

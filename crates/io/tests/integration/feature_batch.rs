@@ -1,7 +1,7 @@
 //! The batch reference for the feature engine: every feature recomputed from scratch, from the
 //! raw inputs the engine's features took in (the tap), with its own BTreeMap book.
 //!
-//! It shares nothing with `src/features` but the public schema (indices, names) and the raw
+//! It shares nothing with the core's `features` but the public schema (indices, names) and the raw
 //! input types: no ring buffers, no running sums, no cursors. Each query walks the whole log
 //! of the window. Where the definition itself is exact integer arithmetic (OFI, depths,
 //! volumes, inter-trade time moments) it computes the same exact integers by another route

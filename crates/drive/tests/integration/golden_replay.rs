@@ -1,14 +1,12 @@
 //! Golden replays of every real capture in ../shared/data: the counts its README states, and the
-//! final book equal, level for level, to an independent rebuild (tests/common).
-
-mod common;
+//! final book equal, level for level, to an independent rebuild (microstate-testkit).
 
 use std::path::PathBuf;
 
-use common::*;
 use microstate_core::num::Symbol;
 use microstate_core::summary::SymbolSummary;
 use microstate_drive::replay::{ReplayOptions, ReplayOutcome, replay_paths};
+use microstate_testkit::*;
 use serde_json::Value;
 
 fn replay(files: &[PathBuf]) -> ReplayOutcome {

@@ -1,13 +1,12 @@
 //! Latency stages and the clock offset on the real spot capture, whose capture machine's
 //! clock was behind (E is ~1.3 s after the local receive time).
 
-mod common;
-
 use microstate_drive::replay::{ReplayOptions, replay_paths};
 
 #[test]
 fn passive_offset_shows_the_capture_clock_skew_and_corrected_latency_is_never_negative() {
-    let out = replay_paths(&common::spot_files(), &ReplayOptions::default()).expect("replay");
+    let out =
+        replay_paths(&microstate_testkit::spot_files(), &ReplayOptions::default()).expect("replay");
     let lat = out.latency.as_ref().expect("latency measured");
     let passive = lat.clock_offset_passive.expect("passive estimate");
     // offset = exchange − local: the local clock was ~1.3 s behind.
@@ -35,7 +34,8 @@ fn passive_offset_shows_the_capture_clock_skew_and_corrected_latency_is_never_ne
 
 #[test]
 fn futures_carry_both_t_and_e() {
-    let out = replay_paths(&common::usdm_files(), &ReplayOptions::default()).expect("replay");
+    let out =
+        replay_paths(&microstate_testkit::usdm_files(), &ReplayOptions::default()).expect("replay");
     let lat = out.latency.expect("latency");
     let te = &lat.stages["exchange_t_to_e"];
     assert!(te.total.count > 9_000, "{te:?}");
@@ -44,7 +44,8 @@ fn futures_carry_both_t_and_e() {
 
 #[test]
 fn the_summary_json_has_a_latency_object_per_stage() {
-    let out = replay_paths(&common::spot_files(), &ReplayOptions::default()).expect("replay");
+    let out =
+        replay_paths(&microstate_testkit::spot_files(), &ReplayOptions::default()).expect("replay");
     let v = serde_json::to_value(out.summary()).expect("json");
     let stages = v["latency"]["stages"].as_object().expect("stages");
     for (k, s) in stages {

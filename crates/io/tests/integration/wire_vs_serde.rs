@@ -1,12 +1,10 @@
 //! The fast decoder against the serde_json reference on every frame of every real capture, and
 //! on damaged frames (truncated, bytes changed): never a panic, never a different answer.
 
-mod common;
-
-use common::data_dir;
 use microstate_core::wire::binance::Decoder;
 use microstate_core::wire::{Event, reference};
 use microstate_io::record::{self, Merge, Merged};
+use microstate_testkit::data_dir;
 
 /// Every frame (WebSocket and REST bodies) of every capture in ../shared/data.
 fn all_frames() -> Vec<Vec<u8>> {

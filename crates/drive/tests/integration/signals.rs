@@ -2,18 +2,17 @@
 //! event time and says it is warming up until 240 minutes are in; the interpretation says why
 //! the data is not fit to read yet.
 
-mod common;
-
-use microstate::config::Config;
+use microstate_config::Config;
 use microstate_core::ml::context::ContextOutput;
 use microstate_drive::replay::{Player, PlayerOptions, Poll, load_models};
+use microstate_testkit::{spot_files, workspace_root};
 
 #[test]
 fn minute_mids_feed_the_context_model_and_the_interpretation_says_why_it_waits() {
     let cfg = Config::default();
-    // The shipped model, from the project root.
+    // The shipped model, from the workspace root.
     let mut cfg = cfg;
-    cfg.models.dir = concat!(env!("CARGO_MANIFEST_DIR"), "/models").to_string();
+    cfg.models.dir = workspace_root().join("models").display().to_string();
     let models = load_models(&cfg);
     assert!(
         models.context.is_ok(),
@@ -21,7 +20,7 @@ fn minute_mids_feed_the_context_model_and_the_interpretation_says_why_it_waits()
         models.context.as_ref().err()
     );
     let mut p = Player::open(
-        &common::spot_files(),
+        &spot_files(),
         PlayerOptions {
             models: Some(models),
             ..PlayerOptions::default()
@@ -61,8 +60,7 @@ fn a_missing_model_folder_is_said_plainly_and_nothing_else_stops() {
     let why = models.context.as_ref().expect_err("no model there");
     assert!(why.contains("/nonexistent/models/context"), "{why}");
     let mut p = Player::open(
-        &[std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("assets/demo/btcusdt_20240808-excerpt.gz")],
+        &[workspace_root().join("assets/demo/btcusdt_20240808-excerpt.gz")],
         PlayerOptions {
             models: Some(models),
             ..PlayerOptions::default()

@@ -1,22 +1,19 @@
 //! The feature engine on the real captures in ../shared/data: after every event, the engine's
-//! incremental vector equals the batch reference (tests/feature_batch: everything recomputed
+//! incremental vector equals the batch reference (`feature_batch`: everything recomputed
 //! from scratch with its own book) — same validity, values within a relative 1e-9, integers
 //! exact — on the spot and USD-M captures, both cryptofeed sets, and a spot capture with a
 //! forced gap and resync, where the windowed features must go invalid and come back when their
 //! window refills. Plus a property test on random event streams.
 
-mod common;
-mod feature_batch;
-
 use std::io::Write;
 use std::path::PathBuf;
 
-use common::*;
-use feature_batch::{Batch, close};
+use crate::feature_batch::{Batch, close};
 use microstate_core::engine::{Engine, EngineConfig, RawFrame};
 use microstate_core::features::{FeatureParams, FeatureVector, N_FEATURES, N_WINDOWS, Schema, idx};
 use microstate_core::num::{Nanos, Symbol};
 use microstate_io::record::{Merge, Merged, open_captures};
+use microstate_testkit::*;
 
 /// Per symbol: the batch, how much of the tap it has read, events compared.
 struct Follower {
@@ -239,7 +236,7 @@ fn gapped_spot_capture() -> PathBuf {
             .map(|(i, _)| i)
             .expect("depth line")
     };
-    // Payloads of every diff, and the snapshot, for an independent rebuild (tests/common).
+    // Payloads of every diff, and the snapshot, for an independent rebuild (microstate-testkit).
     let mut diffs = Vec::new();
     let mut snap = None;
     for l in &lines {

@@ -1,0 +1,7 @@
+//! The exchange crate's integration tests, one binary: the local exchange against real clients
+//! on 127.0.0.1:0, fed with the real captures in ../shared/data (no screen, no candle).
+//!
+//! - `exchange`: verbatim streams and snapshots, weights and bans, pings, faults, looping, the
+//!   synthetic market.
+
+mod exchange;
