@@ -1,8 +1,10 @@
 //! The app: the terminal screen, the config file and the command line of microstate-tui.
 //!
 //! Owns: everything that imports ratatui or crossterm ([`ui`]), reading the config file and
-//! checking what only the screen knows ([`config`]), and the subcommands' wiring ([`cli`]): which
-//! driver runs, on which thread, with which channels. Must not touch: market logic (the core),
+//! checking what only the screen knows ([`config`]). The command line lives in the binary
+//! (`src/main.rs` hands over to `src/cli/`, one module per subcommand, and `cli/screen.rs`
+//! wires the screen to a driver: which thread, which runtime, which channels), so integration
+//! tests that link this library do not link the CLI. Must not touch: market logic (the core),
 //! files and sockets (io), the run loops (drive), training (train).
 //!
 //! # The workspace

@@ -1,56 +1,32 @@
 //! Drivers that touch files and clocks: replay of captures and recordings through the engine.
 //!
-//! Owns: the real-time loop around the [`Player`] (which owns pacing, commands, checkpoints and
-//! error bookkeeping with file:line). Must not touch: market logic (the engine's), the
-//! summary's shape.
+//! Owns: the real-time loops around the [`Player`] (which owns pacing, commands, checkpoints
+//! and error bookkeeping with file:line) — headless ([`play`], [`play_out`]) and with the
+//! screen ([`play_view`]) — a replay's view, and writing feature vectors as JSON lines. Must
+//! not touch: market logic (the engine's), the summary's shape, how a view is assembled
+//! ([`crate::publish`]).
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-pub use crate::player::{Player, PlayerOptions, Poll, ReplayCommand, TimeArg};
+pub use crate::models::load_models;
+pub use crate::player::{
+    Player, PlayerOptions, Poll, ReplayCommand, ReplayOptions, StrictStop, TimeArg,
+};
 
-use std::io::Write;
-
+use crate::command::{Command, ReplayEnd};
+use crate::publish::{self, Extras, Publisher, Stamp};
+use crate::shutdown::Shutdown;
 use microstate_core::engine::Engine;
 use microstate_core::features::json::FeatureRecord;
 use microstate_core::features::{FeatureParams, Schema};
 use microstate_core::latency::Percentiles;
 use microstate_core::latency::{LatencySummary, Stage};
-use microstate_core::market::Market;
 use microstate_core::summary::{RunInfo, Summary};
-use microstate_core::view::{ReplayView, Source, View};
+use microstate_core::view::{ReplayView, StageView, View};
 use microstate_io::record::{FrameSource, Speed};
-
-/// How a replay runs.
-#[derive(Clone, Debug)]
-pub struct ReplayOptions {
-    /// Forces the market rules; `None` reads them from the data.
-    pub market: Option<Market>,
-    /// Stop at the first bad frame or line instead of counting it and going on.
-    pub strict: bool,
-    /// Errors kept with their text in the summary (all are counted).
-    pub errors_listed: usize,
-    /// Feature parameters (`None`: books only).
-    pub features: Option<FeatureParams>,
-    /// Write feature vectors as JSON lines to this path (`-`: stdout).
-    pub features_jsonl: Option<String>,
-    /// Write one vector per symbol per this much event time instead of one per event.
-    pub features_every: Option<Duration>,
-}
-
-impl Default for ReplayOptions {
-    fn default() -> Self {
-        ReplayOptions {
-            market: None,
-            strict: false,
-            errors_listed: 50,
-            features: Some(FeatureParams::default()),
-            features_jsonl: None,
-            features_every: None,
-        }
-    }
-}
 
 /// What a replay produced.
 pub struct ReplayOutcome {
@@ -84,11 +60,6 @@ impl ReplayOutcome {
         s
     }
 }
-
-/// A replay stopped by `--strict`.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct StrictStop(pub String);
 
 /// Replays already opened sources, as fast as possible.
 pub fn replay_sources(
@@ -228,67 +199,25 @@ pub fn play(
     }
 }
 
-/// Publishes `View`s to the screen through a watch channel, at most every `every`.
-pub struct ViewTx {
-    pub tx: tokio::sync::watch::Sender<std::sync::Arc<View>>,
-    pub every: Duration,
-    pub source: Source,
-    seq: u64,
-    last: Option<Instant>,
-}
-
-impl ViewTx {
-    pub fn new(
-        tx: tokio::sync::watch::Sender<std::sync::Arc<View>>,
-        every: Duration,
-        source: Source,
-    ) -> ViewTx {
-        ViewTx {
-            tx,
-            every,
-            source,
-            seq: 0,
-            last: None,
-        }
-    }
-
-    /// Time for another view?
-    pub fn due(&self) -> bool {
-        self.last.is_none_or(|t| t.elapsed() >= self.every)
-    }
-
-    /// Sends `v` (numbered, with the source filled in).
-    pub fn send(&mut self, mut v: View) {
-        self.seq += 1;
-        v.seq = self.seq;
-        v.source = self.source.clone();
-        v.published_ns = microstate_io::ingest::now_nanos().0;
-        self.last = Some(Instant::now());
-        self.tx.send_replace(std::sync::Arc::new(v));
-    }
-
-    /// Nobody is watching any more (the screen closed).
-    pub fn closed(&self) -> bool {
-        self.tx.is_closed()
-    }
-}
-
-/// The view of a replay: the engine's, at the replay position, with the player's state.
+/// The view of a replay: the engine's, at the replay position, with the player's state and
+/// latency stages (unnumbered: what tests and benchmarks draw).
 pub fn replay_view(player: &Player) -> View {
-    let mut v = replay_view_base(player);
-    v.latency = replay_stage_views(player);
-    v
+    publish::view(
+        player.engine(),
+        replay_extras(player, replay_stage_views(player)),
+        Stamp::default(),
+    )
 }
 
 /// The latency stages of a replay for the screen: the recorded session's (`rec …`) and this
 /// replay's processing (`replay …`). Merging the window histograms is the costly part of a
 /// view: the screen loop refreshes it twice a second, not per view.
-pub fn replay_stage_views(player: &Player) -> Vec<microstate_core::view::StageView> {
+pub fn replay_stage_views(player: &Player) -> Vec<StageView> {
     let now = player.status().position.map_or(0, |p| p.0);
     let Some(l) = player.latency() else {
         return Vec::new();
     };
-    crate::live::stage_views(l, now)
+    publish::stage_views(l, now)
         .into_iter()
         .map(|mut sv| {
             let original = [
@@ -304,41 +233,55 @@ pub fn replay_stage_views(player: &Player) -> Vec<microstate_core::view::StageVi
         .collect()
 }
 
-/// A replay's view without the latency stages.
-pub fn replay_view_base(player: &Player) -> View {
+/// What a replay adds to the engine's view: its position as the clock, the player's state, the
+/// recorded session's clock offset, the given latency stages.
+fn replay_extras(player: &Player, latency: Vec<StageView>) -> Extras<'static> {
     let st = player.status();
     let now = st.position.map_or(0, |p| p.0);
-    let mut v = View::of_engine(player.engine(), now, 0);
-    v.replay = Some(ReplayView {
-        speed: st.speed.to_string(),
-        paused: st.paused,
-        done: st.done,
-        first_ns: st.first.map(|t| t.0),
-        position_ns: st.position.map(|t| t.0),
-    });
-    v.connection = String::new();
-    if let Some(e) = player.latency().and_then(|l| l.clock.in_use(now)) {
-        v.clock_offset = Some((e.offset_ns, e.uncertainty_ns * 2));
-        v.clock_source = format!("{}, rec", e.source);
+    let clock = player.latency().and_then(|l| l.clock.in_use(now));
+    Extras {
+        now_ns: now,
+        replay: Some(ReplayView {
+            speed: st.speed.to_string(),
+            paused: st.paused,
+            done: st.done,
+            first_ns: st.first.map(|t| t.0),
+            position_ns: st.position.map(|t| t.0),
+        }),
+        clock_offset: clock.map(|e| (e.offset_ns, e.uncertainty_ns * 2)),
+        clock_source: clock.map_or(String::new(), |e| format!("{}, rec", e.source)),
+        latency,
+        ..Extras::default()
     }
-    v
 }
 
-/// The real-time loop of a replay on screen: like [`play`], publishing views as it goes,
-/// until the replay ends (the last view stays on screen) or `stop` is set.
+/// The real-time loop of a replay on screen: like [`play`], publishing views as it goes and
+/// taking the screen's [`Command`]s, until the screen quits, the command channel closes or
+/// `shutdown` (the replay's end leaves the last view on screen; the loop waits for the quit).
 pub fn play_view(
     player: &mut Player,
-    commands: &Receiver<ReplayCommand>,
+    screen: &ReplayEnd,
     epoch: Instant,
-    view: &mut ViewTx,
-    stop: &std::sync::atomic::AtomicBool,
+    view: &mut Publisher,
+    shutdown: &Shutdown,
 ) -> Result<(), StrictStop> {
-    use std::sync::atomic::Ordering;
     let now = || epoch.elapsed().as_nanos() as u64;
-    let mut stages: (Option<Instant>, Vec<microstate_core::view::StageView>) = (None, Vec::new());
-    while !stop.load(Ordering::Relaxed) {
-        while let Ok(c) = commands.try_recv() {
-            player.command(c, now())?;
+    let mut stages: (Option<Instant>, Vec<StageView>) = (None, Vec::new());
+    // A command: `false` to stop.
+    let act = |player: &mut Player, c: Command, now: u64| -> Result<bool, StrictStop> {
+        match c {
+            Command::Replay(c) => player.command(c, now)?,
+            Command::Resync(_) => screen.events.notice("a replay resyncs exactly as recorded"),
+            Command::Record(_) => screen.events.notice("recording is for live sessions"),
+            Command::Quit => return Ok(false),
+        }
+        Ok(true)
+    };
+    while !shutdown.is_shutdown() {
+        while let Ok(c) = screen.commands.try_recv() {
+            if !act(player, c, now())? {
+                return Ok(());
+            }
         }
         let poll = player.poll(now())?;
         if view.due() || !matches!(poll, Poll::Fed(_)) {
@@ -348,9 +291,8 @@ pub fn play_view(
             {
                 stages = (Some(Instant::now()), replay_stage_views(player));
             }
-            let mut v = replay_view_base(player);
-            v.latency = stages.1.clone();
-            view.send(v);
+            let extras = replay_extras(player, stages.1.clone());
+            view.publish(player.engine(), extras);
         }
         // Never sleep past the next view, so the screen's clock keeps moving.
         let wait = match poll {
@@ -358,8 +300,12 @@ pub fn play_view(
             Poll::Wait(ns) => Duration::from_nanos(ns).min(view.every),
             Poll::Paused | Poll::Done => view.every,
         };
-        match commands.recv_timeout(wait) {
-            Ok(c) => player.command(c, now())?,
+        match screen.commands.recv_timeout(wait) {
+            Ok(c) => {
+                if !act(player, c, now())? {
+                    return Ok(());
+                }
+            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return Ok(()),
         }
@@ -450,45 +396,4 @@ impl FeatureWriter {
         self.out.flush()?;
         Ok(self.lines)
     }
-}
-
-/// Loads the models named by the config (`models.dir`); a missing or mismatched model becomes
-/// the reason shown in its place, and everything else runs.
-pub fn load_models(
-    cfg: &microstate_config::Config,
-) -> std::sync::Arc<microstate_core::ml::signals::Models> {
-    let dir = std::path::Path::new(&cfg.models.dir);
-    let m = &cfg.models;
-    let context = microstate_io::models::load_context(
-        &microstate_io::models::model_dir(dir, "context"),
-        m.context.z_threshold,
-    )
-    .map_err(|e| e.to_string());
-    if let Err(e) = &context {
-        tracing::warn!("context model not loaded: {e}");
-    }
-    let pressure = microstate_io::models::load_pressure(
-        &microstate_io::models::model_dir(dir, "pressure"),
-        &cfg.features.params().unwrap_or_default(),
-    )
-    .map_err(|e| e.to_string());
-    if let Err(e) = &pressure {
-        tracing::warn!("pressure model not loaded: {e}");
-    }
-    std::sync::Arc::new(microstate_core::ml::signals::Models {
-        context,
-        pressure: if cfg.features.params().is_some() {
-            pressure
-        } else {
-            Err("features are off ([features] enabled = false)".into())
-        },
-        pressure_throttle_ns: m.pressure.throttle.as_nanos() as u64,
-        score_window: m.pressure.score_window,
-        score_buckets: m.pressure.calibration_buckets,
-        context_label: m.context_label_index(),
-        max_gap_fill_min: m.context.max_gap_fill.as_secs() / 60,
-        thresholds: microstate_core::ml::interpret::Thresholds {
-            min_pressure_confidence: m.interpret.min_pressure_confidence as f32,
-        },
-    })
 }
