@@ -14,7 +14,8 @@
 //!              train ──────────▶ drive ─────────────▶ io ──────────────▶ config ───▶ core
 //!            (candle)        (live loop, player,   (captures, .msrec,  (sections,    (book, engine,
 //!                             View publishing)      sockets, models)    defaults)    features, ml…)
-//!              exchange (local Binance-compatible server, synthetic market) ──▶ io, core
+//!              exchange (local Binance-compatible server, synthetic market) ──▶ drive (its
+//!                                                         Shutdown only), io, core
 //! ```
 //! Every arrow is a normal dependency; nothing points back up. The core's normal dependencies
 //! hold no runtime, socket, terminal or candle crate.

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use microstate_core::market::Market;
+use microstate_drive::shutdown::Stop;
 use microstate_exchange::{ExchangeConfig, ExchangeSource};
 
 use super::setup::{init_logging, parse_duration_arg, parse_symbols, runtime};
@@ -95,8 +96,11 @@ pub fn run(a: ExchangeCmd) -> anyhow::Result<ExitCode> {
             handle.ws_base(),
             handle.rest_base()
         );
+        let stop = Stop::new();
+        stop.on_ctrl_c();
+        let mut shutdown = stop.shutdown();
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
+            _ = shutdown.recv() => {}
             _ = handle.finished(), if !looped => {
                 eprintln!("end of the capture");
             }

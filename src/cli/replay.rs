@@ -116,7 +116,7 @@ pub fn run(a: ReplayCmd) -> anyhow::Result<ExitCode> {
         finish_feature_writer(writer, &replay)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let outcome = play_out(player, None, epoch)?;
+    let outcome = play_out(player, epoch)?;
     finish_feature_writer(writer, &replay)?;
     if replay.features_jsonl.as_deref() == Some("-") && summary_json.is_none() {
         // stdout carries the JSON lines: the readable summary goes to stderr.

@@ -8,7 +8,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 pub use crate::models::load_models;
@@ -73,7 +73,7 @@ pub fn replay_sources(
             ..PlayerOptions::default()
         },
     );
-    play_out(player, None, Instant::now())
+    play_out(player, Instant::now())
 }
 
 /// Opens files or folders (formats detected) and replays them as fast as possible; with
@@ -87,7 +87,7 @@ pub fn replay_paths(paths: &[PathBuf], opts: &ReplayOptions) -> anyhow::Result<R
         },
     )?;
     let writer = attach_feature_writer(&mut player, opts)?;
-    let outcome = play_out(player, None, Instant::now())?;
+    let outcome = play_out(player, Instant::now())?;
     finish_feature_writer(writer, opts)?;
     Ok(outcome)
 }
@@ -133,16 +133,12 @@ pub fn finish_feature_writer(
     Ok(())
 }
 
-/// Plays to the end in real time (paced by the player's speed), taking commands from
-/// `commands` as they come, and sums up. `epoch` is the origin of the clock the player has
-/// been given so far (the time of any commands already applied).
-pub fn play_out(
-    mut player: Player,
-    commands: Option<&Receiver<ReplayCommand>>,
-    epoch: Instant,
-) -> Result<ReplayOutcome, StrictStop> {
+/// Plays to the end in real time (paced by the player's speed) and sums up. `epoch` is the
+/// origin of the clock the player has been given so far (the time of any commands already
+/// applied).
+pub fn play_out(mut player: Player, epoch: Instant) -> Result<ReplayOutcome, StrictStop> {
     let start = Instant::now();
-    play(&mut player, commands, epoch)?;
+    play(&mut player, epoch)?;
     let elapsed_s = start.elapsed().as_secs_f64();
     let speed = player.status().speed;
     let pacing_late_ns = player.lateness().map(Percentiles::of);
@@ -161,40 +157,16 @@ pub fn play_out(
     })
 }
 
-/// The real-time loop: polls the player with this thread's monotonic clock (ns since `epoch`),
-/// sleeps until the next frame is due — waking early for a command — and blocks while paused.
-/// Returns when the replay is done or the command channel closes while paused.
-pub fn play(
-    player: &mut Player,
-    commands: Option<&Receiver<ReplayCommand>>,
-    epoch: Instant,
-) -> Result<(), StrictStop> {
+/// The headless real-time loop: polls the player with this thread's monotonic clock (ns since
+/// `epoch`) and sleeps until the next frame is due. Returns when the replay is done (or
+/// paused: nobody could resume it).
+pub fn play(player: &mut Player, epoch: Instant) -> Result<(), StrictStop> {
     let now = || epoch.elapsed().as_nanos() as u64;
     loop {
-        if let Some(rx) = commands {
-            while let Ok(c) = rx.try_recv() {
-                player.command(c, now())?;
-            }
-        }
         match player.poll(now())? {
             Poll::Fed(_) => {}
-            Poll::Done => return Ok(()),
-            Poll::Wait(ns) => {
-                let d = Duration::from_nanos(ns);
-                match commands {
-                    Some(rx) => match rx.recv_timeout(d) {
-                        Ok(c) => player.command(c, now())?,
-                        Err(RecvTimeoutError::Timeout) => {}
-                        Err(RecvTimeoutError::Disconnected) => std::thread::sleep(d),
-                    },
-                    None => std::thread::sleep(d),
-                }
-            }
-            Poll::Paused => match commands.map(Receiver::recv) {
-                Some(Ok(c)) => player.command(c, now())?,
-                // Nobody can resume it.
-                _ => return Ok(()),
-            },
+            Poll::Done | Poll::Paused => return Ok(()),
+            Poll::Wait(ns) => std::thread::sleep(Duration::from_nanos(ns)),
         }
     }
 }

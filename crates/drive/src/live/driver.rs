@@ -24,6 +24,7 @@ use microstate_core::summary::{ClockReport, LiveReport};
 use microstate_core::view::{RecordingView, StageView};
 use microstate_core::wire::Event as WireEvent;
 use microstate_core::wire::binance::Decoder;
+use microstate_io::ingest::clock::ClockSample;
 use microstate_io::ingest::endpoints::ws_plans;
 use microstate_io::ingest::snapshots::{self, SnapshotRequest};
 use microstate_io::ingest::ws;
@@ -35,7 +36,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::journal::Journal;
-use super::slots::{Pending, Slot, SlotCmd, connection_state, short_url, switch_ready};
+use super::slots::{Pending, Slot, SlotCmd, SlotEnv, connection_state, short_url, switch_ready};
 use super::{LiveOptions, LiveOutcome};
 use crate::command::{Command, Event, LiveEnd, Switch};
 use crate::publish::{Extras, Publisher, stage_views};
@@ -95,7 +96,8 @@ struct Conns {
 
 /// REST snapshots: requests to the snapshot task, one outstanding per symbol at a time.
 struct Snapshots {
-    tx: mpsc::UnboundedSender<SnapshotRequest>,
+    /// `None` once the session stops.
+    tx: Option<mpsc::UnboundedSender<SnapshotRequest>>,
     outstanding: HashSet<Symbol>,
     /// Per symbol: snapshots in a row that did not sync the book (the budget backs off).
     failures: HashMap<Symbol, u32>,
@@ -104,8 +106,10 @@ struct Snapshots {
 impl Snapshots {
     /// Asks a snapshot for `symbol` unless one is outstanding.
     fn request(&mut self, symbol: Symbol, failures: u32) {
-        if self.outstanding.insert(symbol) {
-            let _ = self.tx.send(SnapshotRequest { symbol, failures });
+        if let Some(tx) = &self.tx
+            && self.outstanding.insert(symbol)
+        {
+            let _ = tx.send(SnapshotRequest { symbol, failures });
         }
     }
 }
@@ -199,19 +203,23 @@ impl LiveDriver {
             engine.set_models(m);
         }
 
-        let ids = Arc::new(AtomicU64::new(1));
         let readers = Arc::new(ws::ReaderShared {
             stats: stats.clone(),
             shed_to: std::sync::Mutex::new(recording.as_ref().map(|r| r.recorder().clone())),
         });
-        let mut slots = Vec::new();
-        let mut slot_tasks = Vec::new();
-        for (i, plan) in ws_plans(&cfg, &symbols).into_iter().enumerate() {
-            let (slot, task) = Slot::spawn(i, plan, ccfg, tx.clone(), readers.clone(), ids.clone());
-            slots.push(slot);
-            slot_tasks.push(task);
-        }
-        drop(tx);
+        let env = SlotEnv {
+            cfg: ccfg.clone(),
+            tx,
+            readers: readers.clone(),
+            ids: Arc::new(AtomicU64::new(1)),
+        };
+        let (slots, slot_tasks): (Vec<_>, Vec<_>) = ws_plans(&cfg, &symbols)
+            .into_iter()
+            .enumerate()
+            .map(|(i, plan)| Slot::spawn(i, plan, env.clone()))
+            .unzip();
+        // Only the tasks hold senders now: the queue closes when they have all ended.
+        drop(env);
 
         let now = Instant::now();
         LiveDriver {
@@ -231,7 +239,7 @@ impl LiveDriver {
                 readers,
             },
             snapshots: Snapshots {
-                tx: snap_tx,
+                tx: Some(snap_tx),
                 outstanding: HashSet::new(),
                 failures: HashMap::new(),
             },
@@ -317,48 +325,15 @@ impl LiveDriver {
                 conn,
                 url,
                 attempt,
-            } => {
-                self.conns.by_id.insert(conn, slot);
-                let s = &mut self.conns.slots[slot];
-                s.report.attempts += 1;
-                if s.primary.is_none() {
-                    s.state = format!("connecting, attempt {attempt}");
-                }
-                tracing::info!(%url, attempt, "connecting");
-            }
+            } => self.on_connecting(slot, conn, &url, attempt),
             IngestMsg::ConnectFailed {
                 slot,
                 attempt,
                 reason,
                 next_in,
-            } => {
-                let s = &mut self.conns.slots[slot];
-                s.report.failures += 1;
-                let line = format!(
-                    "connecting, attempt {attempt}, next in {:.1} s: {reason}",
-                    next_in.as_secs_f64()
-                );
-                if s.primary.is_none() {
-                    s.state = line.clone();
-                }
-                self.last_failure = Some(format!("{}: {reason}", s.plan.url));
-                if self.status_every.is_some() {
-                    eprintln!("{}: {line}", short_url(&s.plan.url));
-                } else {
-                    tracing::warn!(url = %s.plan.url, "{line}");
-                }
-            }
+            } => self.on_connect_failed(slot, attempt, &reason, next_in),
             IngestMsg::Connected { slot, conn, url } => self.on_connected(slot, conn, &url),
-            IngestMsg::ServerShutdown { conn } => {
-                if let Some(&si) = self.conns.by_id.get(&conn) {
-                    let s = &mut self.conns.slots[si];
-                    s.report.server_shutdowns += 1;
-                    if s.primary == Some(conn) && s.pending.is_none() {
-                        tracing::warn!(url = %s.plan.url, "serverShutdown: opening a replacement before the old one closes");
-                        s.request_rotate();
-                    }
-                }
-            }
+            IngestMsg::ServerShutdown { conn } => self.on_server_shutdown(conn),
             IngestMsg::Disconnected {
                 slot,
                 conn,
@@ -371,39 +346,88 @@ impl LiveDriver {
                 recv,
                 body,
                 ..
-            } => {
-                self.timing
-                    .lat
-                    .record(Stage::SnapshotRtt, recv.0, recv.0.saturating_sub(sent.0));
-                self.snapshots.outstanding.remove(&symbol);
-                self.feed(recv, &body, Some(symbol));
-                let synced = self
-                    .engine
-                    .symbol(symbol)
-                    .is_some_and(|s| s.sync.is_synced());
-                let f = self.snapshots.failures.entry(symbol).or_insert(0);
-                *f = if synced { 0 } else { *f + 1 };
-            }
-            IngestMsg::ClockSample(c) => {
-                self.timing
-                    .lat
-                    .clock
-                    .on_active(c.wall_ns, c.offset_ns, c.rtt_ns);
-                let r = self.clock.get_or_insert(ClockReport {
-                    best_rtt_ns: u64::MAX,
-                    ..ClockReport::default()
-                });
-                r.samples += 1;
-                r.last_offset_ns = c.offset_ns;
-                if c.rtt_ns < r.best_rtt_ns {
-                    r.best_rtt_ns = c.rtt_ns;
-                    r.best_offset_ns = c.offset_ns;
-                }
-            }
+            } => self.on_snapshot(symbol, sent, recv, &body),
             IngestMsg::SnapshotFailed { symbol, reason } => {
                 tracing::warn!(%symbol, %reason, "snapshot request failed; will retry");
                 self.last_failure = Some(format!("snapshot {symbol}: {reason}"));
             }
+            IngestMsg::ClockSample(c) => self.on_clock_sample(&c),
+        }
+    }
+
+    /// A slot task starts connecting (`conn` is the id the connection will have).
+    fn on_connecting(&mut self, slot: usize, conn: ConnId, url: &str, attempt: u32) {
+        self.conns.by_id.insert(conn, slot);
+        let s = &mut self.conns.slots[slot];
+        s.report.attempts += 1;
+        if s.primary.is_none() {
+            s.state = format!("connecting, attempt {attempt}");
+        }
+        tracing::info!(%url, attempt, "connecting");
+    }
+
+    /// A connection attempt failed; the slot task tries again after `next_in`.
+    fn on_connect_failed(&mut self, slot: usize, attempt: u32, reason: &str, next_in: Duration) {
+        let s = &mut self.conns.slots[slot];
+        s.report.failures += 1;
+        let line = format!(
+            "connecting, attempt {attempt}, next in {:.1} s: {reason}",
+            next_in.as_secs_f64()
+        );
+        if s.primary.is_none() {
+            s.state = line.clone();
+        }
+        self.last_failure = Some(format!("{}: {reason}", s.plan.url));
+        if self.status_every.is_some() {
+            eprintln!("{}: {line}", short_url(&s.plan.url));
+        } else {
+            tracing::warn!(url = %s.plan.url, "{line}");
+        }
+    }
+
+    /// The server announced it will close this connection: open a successor first.
+    fn on_server_shutdown(&mut self, conn: ConnId) {
+        if let Some(&si) = self.conns.by_id.get(&conn) {
+            let s = &mut self.conns.slots[si];
+            s.report.server_shutdowns += 1;
+            if s.primary == Some(conn) && s.pending.is_none() {
+                tracing::warn!(url = %s.plan.url, "serverShutdown: opening a replacement before the old one closes");
+                s.request_rotate();
+            }
+        }
+    }
+
+    /// A REST snapshot arrived: fed to its symbol's sync; a snapshot that did not sync the
+    /// book counts as a failure (the scheduler backs off).
+    fn on_snapshot(&mut self, symbol: Symbol, sent: Nanos, recv: Nanos, body: &[u8]) {
+        self.timing
+            .lat
+            .record(Stage::SnapshotRtt, recv.0, recv.0.saturating_sub(sent.0));
+        self.snapshots.outstanding.remove(&symbol);
+        self.feed(recv, body, Some(symbol));
+        let synced = self
+            .engine
+            .symbol(symbol)
+            .is_some_and(|s| s.sync.is_synced());
+        let f = self.snapshots.failures.entry(symbol).or_insert(0);
+        *f = if synced { 0 } else { *f + 1 };
+    }
+
+    /// A clock-offset sample from the exchange's time endpoint.
+    fn on_clock_sample(&mut self, c: &ClockSample) {
+        self.timing
+            .lat
+            .clock
+            .on_active(c.wall_ns, c.offset_ns, c.rtt_ns);
+        let r = self.clock.get_or_insert(ClockReport {
+            best_rtt_ns: u64::MAX,
+            ..ClockReport::default()
+        });
+        r.samples += 1;
+        r.last_offset_ns = c.offset_ns;
+        if c.rtt_ns < r.best_rtt_ns {
+            r.best_rtt_ns = c.rtt_ns;
+            r.best_offset_ns = c.offset_ns;
         }
     }
 
@@ -540,54 +564,62 @@ impl LiveDriver {
     /// snapshot requests.
     fn housekeeping(&mut self) {
         let now = now_nanos();
-        let c = &self.cfg.connection;
-        let stale_ns = c.stale_after.as_nanos() as u64;
         for si in 0..self.conns.slots.len() {
             if self.conns.slots[si].pending.is_some()
                 && switch_ready(&self.engine, self.cfg.live.market, &self.conns.slots[si])
             {
                 self.switch_over(si);
             }
-            let c = &self.cfg.connection;
-            let s = &mut self.conns.slots[si];
-            if s.primary.is_none() {
-                continue;
+            self.check_slot(si, now);
+        }
+        self.request_snapshots();
+    }
+
+    /// A connected slot: replaced before Binance's 24 h cut, its symbols judged stale from
+    /// their last depth frame (or the connection's start), replaced when all are stale.
+    fn check_slot(&mut self, si: usize, now: Nanos) {
+        let c = &self.cfg.connection;
+        let s = &mut self.conns.slots[si];
+        if s.primary.is_none() {
+            return;
+        }
+        if s.pending.is_none() && s.primary_since.elapsed() >= c.max_age {
+            tracing::info!(url = %s.plan.url, "connection nearing the 24 h limit: switching over");
+            s.request_rotate();
+        }
+        let stale_ns = c.stale_after.as_nanos() as u64;
+        let since_ns = now
+            .0
+            .saturating_sub(s.primary_since.elapsed().as_nanos() as u64);
+        let mut all_stale = !s.plan.depth_symbols.is_empty();
+        for &sym in &s.plan.depth_symbols {
+            let last = self
+                .engine
+                .symbol(sym)
+                .map_or(0, |st| st.last_depth_recv.0)
+                .max(since_ns);
+            let is_stale = now.0.saturating_sub(last) > stale_ns;
+            if is_stale && self.stale.insert(sym) {
+                self.stale_events += 1;
+                tracing::warn!(%sym, "stale: no depth update for {}", format_duration(c.stale_after));
+            } else if !is_stale && self.stale.remove(&sym) {
+                tracing::info!(%sym, "depth updates resumed");
             }
-            if s.pending.is_none() && s.primary_since.elapsed() >= c.max_age {
-                tracing::info!(url = %s.plan.url, "connection nearing the 24 h limit: switching over");
+            all_stale &= is_stale;
+        }
+        if all_stale {
+            let since = *s.all_stale_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= c.stale_reconnect_after && s.pending.is_none() {
+                tracing::warn!(url = %s.plan.url, "every symbol stale: replacing the connection");
                 s.request_rotate();
             }
-            // Staleness, judged from each symbol's last depth frame (or the connection's start).
-            let since_ns = now
-                .0
-                .saturating_sub(s.primary_since.elapsed().as_nanos() as u64);
-            let mut all_stale = !s.plan.depth_symbols.is_empty();
-            for &sym in &s.plan.depth_symbols {
-                let last = self
-                    .engine
-                    .symbol(sym)
-                    .map_or(0, |st| st.last_depth_recv.0)
-                    .max(since_ns);
-                let is_stale = now.0.saturating_sub(last) > stale_ns;
-                if is_stale && self.stale.insert(sym) {
-                    self.stale_events += 1;
-                    tracing::warn!(%sym, "stale: no depth update for {}", format_duration(c.stale_after));
-                } else if !is_stale && self.stale.remove(&sym) {
-                    tracing::info!(%sym, "depth updates resumed");
-                }
-                all_stale &= is_stale;
-            }
-            if all_stale {
-                let since = *s.all_stale_since.get_or_insert_with(Instant::now);
-                if since.elapsed() >= c.stale_reconnect_after && s.pending.is_none() {
-                    tracing::warn!(url = %s.plan.url, "every symbol stale: replacing the connection");
-                    s.request_rotate();
-                }
-            } else {
-                s.all_stale_since = None;
-            }
+        } else {
+            s.all_stale_since = None;
         }
-        // Snapshots: only for symbols whose diffs are already buffering on a live connection.
+    }
+
+    /// Snapshots: only for symbols whose diffs are already buffering on a live connection.
+    fn request_snapshots(&mut self) {
         for st in self.engine.symbols() {
             if st.sync.needs_snapshot() && st.sync.buffered() > 0 {
                 let failures = self
@@ -746,43 +778,53 @@ impl LiveDriver {
         }
     }
 
-    /// Stops the tasks, closes the recording and sums up.
-    async fn finish(self) -> LiveOutcome {
-        let LiveDriver {
-            stats,
-            engine,
-            tasks,
-            conns,
-            snapshots,
-            stale,
-            stale_events,
-            timing,
-            journal,
-            screen,
-            frame_errors,
-            ever_connected,
-            last_failure,
-            clock,
-            started,
-            ..
-        } = self;
-        for s in &conns.slots {
+    /// Stops the tasks, closes the recordings and sums up.
+    async fn finish(mut self) -> LiveOutcome {
+        self.stop_tasks().await;
+        let report = self.report();
+        let latency = LatencySummary::of(&self.timing.lat, now_nanos().0);
+        // No recorder handle may outlive this, or its writer would never end.
+        if let Ok(mut to) = self.conns.readers.shed_to.lock() {
+            *to = None;
+        }
+        let recordings = self.journal.finish().await;
+        if let Some(s) = &self.screen {
+            s.events.send(Event::Ended);
+        }
+        LiveOutcome {
+            engine: self.engine,
+            report,
+            latency,
+            recordings,
+        }
+    }
+
+    /// Closes the connections (each slot gets 2 s) and stops the snapshot and clock tasks.
+    async fn stop_tasks(&mut self) {
+        for s in &self.conns.slots {
             let _ = s.cmds.send(SlotCmd::Shutdown);
         }
-        drop(snapshots);
-        for t in tasks.slots {
+        // The snapshot task ends with its request channel.
+        self.snapshots.tx = None;
+        for t in self.tasks.slots.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
         }
-        tasks.snapshots.abort();
-        tasks.clock.abort();
+        self.tasks.snapshots.abort();
+        self.tasks.clock.abort();
+    }
 
+    /// What the session's connections did.
+    fn report(&self) -> LiveReport {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let report = LiveReport {
-            ever_connected,
-            last_failure,
+        let stats = &self.stats;
+        let mut stale_symbols: Vec<String> = self.stale.iter().map(|s| s.to_string()).collect();
+        stale_symbols.sort();
+        LiveReport {
+            ever_connected: self.ever_connected,
+            last_failure: self.last_failure.clone(),
             frames_received: load(&stats.frames),
             frames_shed: load(&stats.shed),
-            frames_refused: frame_errors,
+            frames_refused: self.frame_errors,
             pings_answered: load(&stats.pings),
             snapshot_requests: load(&stats.snapshot_requests),
             snapshots_ok: load(&stats.snapshots_ok),
@@ -790,35 +832,17 @@ impl LiveDriver {
             snapshot_budget_waits: load(&stats.snapshot_budget_waits),
             rest_429: load(&stats.rest_429),
             rest_418: load(&stats.rest_418),
-            stale_symbols: {
-                let mut v: Vec<String> = stale.iter().map(|s| s.to_string()).collect();
-                v.sort();
-                v
-            },
-            stale_events,
-            apply_latency_ns: timing
+            stale_symbols,
+            stale_events: self.stale_events,
+            apply_latency_ns: self
+                .timing
                 .apply
                 .as_ref()
                 .map(Percentiles::of)
                 .unwrap_or_default(),
-            clock,
-            connections: conns.slots.into_iter().map(|s| s.report).collect(),
-            elapsed_s: started.elapsed().as_secs_f64(),
-        };
-        let latency = LatencySummary::of(&timing.lat, now_nanos().0);
-        // No recorder handle may outlive this, or its writer would never end.
-        if let Ok(mut to) = conns.readers.shed_to.lock() {
-            *to = None;
-        }
-        let recordings = journal.finish().await;
-        if let Some(s) = &screen {
-            s.events.send(Event::Ended);
-        }
-        LiveOutcome {
-            engine,
-            report,
-            latency,
-            recordings,
+            clock: self.clock,
+            connections: self.conns.slots.iter().map(|s| s.report.clone()).collect(),
+            elapsed_s: self.started.elapsed().as_secs_f64(),
         }
     }
 

@@ -66,6 +66,16 @@ impl Pending {
     }
 }
 
+/// What every slot task is given: the connection settings, the queue to the driver, the state
+/// the socket readers share, and the counter connection ids come from.
+#[derive(Clone)]
+pub struct SlotEnv {
+    pub cfg: ConnectionConfig,
+    pub tx: mpsc::Sender<IngestMsg>,
+    pub readers: Arc<ws::ReaderShared>,
+    pub ids: Arc<AtomicU64>,
+}
+
 /// What the driver keeps per slot.
 pub struct Slot {
     pub plan: WsPlan,
@@ -83,24 +93,9 @@ pub struct Slot {
 
 impl Slot {
     /// Starts the slot's task on the current runtime.
-    pub fn spawn(
-        index: usize,
-        plan: WsPlan,
-        cfg: &ConnectionConfig,
-        tx: mpsc::Sender<IngestMsg>,
-        readers: Arc<ws::ReaderShared>,
-        ids: Arc<AtomicU64>,
-    ) -> (Slot, JoinHandle<()>) {
+    pub fn spawn(index: usize, plan: WsPlan, env: SlotEnv) -> (Slot, JoinHandle<()>) {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(slot_task(
-            index,
-            plan.url.clone(),
-            cfg.clone(),
-            tx,
-            readers,
-            cmd_rx,
-            ids,
-        ));
+        let task = tokio::spawn(slot_task(index, plan.url.clone(), env, cmd_rx));
         let slot = Slot {
             report: SlotReport {
                 url: plan.url.clone(),
@@ -214,12 +209,15 @@ pub fn backoff(cfg: &ConnectionConfig, n: u32, seed: u64) -> Duration {
 async fn slot_task(
     slot: usize,
     url: String,
-    cfg: ConnectionConfig,
-    tx: mpsc::Sender<IngestMsg>,
-    shared: Arc<ws::ReaderShared>,
+    env: SlotEnv,
     mut cmds: mpsc::UnboundedReceiver<SlotCmd>,
-    ids: Arc<AtomicU64>,
 ) {
+    let SlotEnv {
+        cfg,
+        tx,
+        readers: shared,
+        ids,
+    } = env;
     struct Live {
         id: ConnId,
         retire: Option<oneshot::Sender<()>>,
