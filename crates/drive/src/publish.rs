@@ -160,3 +160,50 @@ pub fn stage_view(name: &str, r: &StageReport, h: &hdrhistogram::Histogram<u64>)
         buckets,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use microstate_core::engine::{EngineConfig, RawFrame};
+    use microstate_core::num::Nanos;
+
+    fn trade(id: u64) -> String {
+        format!(
+            r#"{{"stream":"btcusdt@trade","data":{{"e":"trade","E":1723161255343,"s":"BTCUSDT","t":{id},"p":"61837.63000000","q":"0.02000000","T":1723161255342,"m":true,"M":true}}}}"#
+        )
+    }
+
+    #[test]
+    fn a_view_shares_the_history_and_the_engine_writes_around_it() {
+        let mut engine = Engine::new(EngineConfig::default());
+        let feed = |e: &mut Engine, id: u64| {
+            e.on_frame(RawFrame {
+                recv: Nanos(1_000 + id),
+                bytes: trade(id).as_bytes(),
+                symbol_hint: None,
+            })
+            .expect("a trade");
+        };
+        feed(&mut engine, 1);
+        let v = view(&engine, Extras::default(), Stamp::default());
+        let shown = &v.symbols[0].history;
+        assert!(
+            Arc::ptr_eq(shown, &engine.symbols()[0].history),
+            "publishing copies no history"
+        );
+        assert_eq!(shown.trades.len(), 1);
+        // A frame that adds nothing (a duplicate trade) leaves the shared history alone...
+        feed(&mut engine, 1);
+        assert!(Arc::ptr_eq(shown, &engine.symbols()[0].history));
+        // ...one that adds a trade writes to a copy: the view keeps what it showed.
+        feed(&mut engine, 2);
+        assert!(!Arc::ptr_eq(shown, &engine.symbols()[0].history));
+        assert_eq!(shown.trades.len(), 1);
+        assert_eq!(engine.symbols()[0].history.trades.len(), 2);
+        // With no view holding it, the engine writes in place.
+        drop(v);
+        let before = Arc::as_ptr(&engine.symbols()[0].history);
+        feed(&mut engine, 3);
+        assert_eq!(Arc::as_ptr(&engine.symbols()[0].history), before);
+    }
+}

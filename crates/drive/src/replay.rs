@@ -369,3 +369,95 @@ impl FeatureWriter {
         Ok(self.lines)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::{Event, Switch, replay_channel};
+    use crate::shutdown::Stop;
+    use microstate_core::num::Symbol;
+
+    fn excerpt() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../assets/demo/btcusdt_20240808-excerpt.gz")
+    }
+
+    #[test]
+    fn the_screen_loop_answers_what_a_replay_cannot_do_and_quits_on_command() {
+        let mut player = Player::open(&[excerpt()], PlayerOptions::default()).expect("open");
+        let (mut screen, driver) = replay_channel();
+        let (tx, mut views) = tokio::sync::watch::channel(std::sync::Arc::new(View::default()));
+        let mut publisher = Publisher::new(tx, Duration::from_millis(10), Default::default());
+        let btc = Symbol::new(b"BTCUSDT").expect("symbol");
+        for c in [
+            Command::Resync(btc),
+            Command::Record(Switch::Toggle),
+            Command::Replay(ReplayCommand::Step),
+        ] {
+            assert!(screen.send(c));
+        }
+        // Quit once a view shows the step: the loop must have applied it and published.
+        let stop = Stop::new();
+        let quit = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                loop {
+                    views.changed().await.expect("views");
+                    let v = views.borrow_and_update().clone();
+                    if v.replay.as_ref().is_some_and(|r| r.paused) && v.frames == 1 {
+                        break;
+                    }
+                }
+            });
+            assert!(screen.send(Command::Quit));
+            screen
+        });
+        let epoch = Instant::now();
+        play_view(
+            &mut player,
+            &driver,
+            epoch,
+            &mut publisher,
+            &stop.shutdown(),
+        )
+        .expect("play");
+        let mut screen = quit.join().expect("the watcher");
+        assert_eq!(
+            player.status().fed,
+            1,
+            "one step, then paused until the quit"
+        );
+        let mut notices = Vec::new();
+        while let Ok(e) = screen.events.try_recv() {
+            notices.push(e);
+        }
+        assert_eq!(
+            notices,
+            [
+                Event::Notice("a replay resyncs exactly as recorded".into()),
+                Event::Notice("recording is for live sessions".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_screen_loop_ends_on_shutdown() {
+        let mut player = Player::open(&[excerpt()], PlayerOptions::default()).expect("open");
+        let (_screen, driver) = replay_channel();
+        let (tx, _views) = tokio::sync::watch::channel(std::sync::Arc::new(View::default()));
+        let mut publisher = Publisher::new(tx, Duration::from_millis(10), Default::default());
+        let stop = Stop::new();
+        stop.stop();
+        play_view(
+            &mut player,
+            &driver,
+            Instant::now(),
+            &mut publisher,
+            &stop.shutdown(),
+        )
+        .expect("play");
+        assert_eq!(player.status().fed, 0);
+    }
+}

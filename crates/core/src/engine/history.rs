@@ -163,7 +163,7 @@ impl History {
 const CHUNK: usize = 64;
 
 /// A bounded queue, oldest first, that is cheap to clone: its items sit in chunks of
-/// [`CHUNK`] shared between clones (`Arc`); a push copies at most the chunk being filled, and
+/// `CHUNK` (64) shared between clones (`Arc`); a push copies at most the chunk being filled, and
 /// only when a clone shares it.
 #[derive(Clone, Debug)]
 pub struct Recent<T> {
