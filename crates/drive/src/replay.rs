@@ -385,7 +385,7 @@ mod tests {
     #[test]
     fn the_screen_loop_answers_what_a_replay_cannot_do_and_quits_on_command() {
         let mut player = Player::open(&[excerpt()], PlayerOptions::default()).expect("open");
-        let (mut screen, driver) = replay_channel();
+        let (screen, driver) = replay_channel();
         let (tx, mut views) = tokio::sync::watch::channel(std::sync::Arc::new(View::default()));
         let mut publisher = Publisher::new(tx, Duration::from_millis(10), Default::default());
         let btc = Symbol::new(b"BTCUSDT").expect("symbol");
