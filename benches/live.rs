@@ -16,6 +16,7 @@ use microstate::config::{Config, EndpointsConfig};
 use microstate_core::latency::Percentiles;
 use microstate_core::num::Symbol;
 use microstate_drive::live::{self, LiveOptions};
+use microstate_drive::shutdown::Stop;
 use microstate_exchange::{self, ExchangeConfig, ExchangeSource, Speed};
 use microstate_io::ingest::IngestStats;
 
@@ -65,13 +66,15 @@ fn session(rt: &tokio::runtime::Runtime, speed: f64) -> Run {
     let mut opts = LiveOptions::new(cfg, vec![Symbol::new(b"BTCUSDT").expect("symbol")]);
     opts.stats = Some(stats.clone());
     let start = Instant::now();
-    let stop = async {
+    let stop = Stop::new();
+    let until = async {
         let sent = sent_rx.await.unwrap_or(0);
         while stats.frames.load(Ordering::Relaxed) < sent {
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
+        stop.stop();
     };
-    let out = rt.block_on(live::run(opts, stop));
+    let (out, ()) = rt.block_on(async { tokio::join!(live::run(opts, stop.shutdown()), until) });
     let elapsed = start.elapsed();
     let _ = quit_tx.send(());
     let _ = server.join();

@@ -148,7 +148,7 @@ fn report_pacing(speed: f64, from_s: u64, span_s: u64) {
     )
     .expect("seek");
     let t = Instant::now();
-    play(&mut p, None, epoch).expect("play");
+    play(&mut p, epoch).expect("play");
     let late = Percentiles::of(p.lateness().expect("paced frames"));
     println!(
         "pacing at {speed}x: {} frames over {span_s} s of recording in {:.2} s; late p50 {:.1} µs, p90 {:.1} µs, p99 {:.1} µs, max {:.1} µs",

@@ -16,13 +16,31 @@ use microstate_core::engine::Engine;
 use microstate_core::market::Market;
 use microstate_core::num::Symbol;
 use microstate_core::summary::SymbolSummary;
+use microstate_drive::command::{Command, LiveEnd, Switch};
 use microstate_drive::live::{self, LiveOptions, LiveOutcome};
+use microstate_drive::recording::{RecordSetup, Recording};
 use microstate_drive::replay::{ReplayOptions, replay_paths};
+use microstate_drive::shutdown::{Shutdown, Stop};
 use microstate_exchange::{self, ExchangeConfig, ExchangeSource, ExchangeStats, Speed};
 use microstate_io::ingest::IngestStats;
 
 fn btc() -> Symbol {
     Symbol::new(b"BTCUSDT").expect("symbol")
+}
+
+/// Runs a session (taking commands from `screen`, if given) until `until` resolves.
+async fn run_until(
+    opts: LiveOptions,
+    screen: Option<LiveEnd>,
+    until: impl std::future::Future<Output = ()>,
+) -> LiveOutcome {
+    let stop = Stop::new();
+    let session = live::run_with(opts, screen, None, stop.shutdown());
+    let until = async {
+        until.await;
+        stop.stop();
+    };
+    tokio::join!(session, until).0
 }
 
 /// The first 20,000 lines of the real spot capture (~130 s of market time, snapshot included),
@@ -114,7 +132,7 @@ async fn run(case: Case) -> (LiveOutcome, ExchangeStats) {
     let stats = Arc::new(IngestStats::default());
     let mut opts = LiveOptions::new(cfg, vec![btc()]);
     opts.stats = Some(stats.clone());
-    let writer = case.record.as_ref().map(|p| {
+    opts.recording = case.record.as_ref().map(|p| {
         let header = microstate_io::record::format::Header {
             journal: true,
             ..microstate_io::record::format::Header::new(
@@ -130,9 +148,8 @@ async fn run(case: Case) -> (LiveOutcome, ExchangeStats) {
             queue: 1_000_000,
             ..Default::default()
         };
-        microstate_io::record::writer::start(p, &header, opts).expect("recording")
+        Recording::start(p, &header, opts).expect("recording")
     });
-    opts.recorder = writer.as_ref().map(|(r, _)| r.clone());
     let stop = async {
         handle.finished().await;
         // Then until nothing more arrives for a while.
@@ -144,19 +161,23 @@ async fn run(case: Case) -> (LiveOutcome, ExchangeStats) {
             }
         }
     };
-    let outcome = tokio::time::timeout(Duration::from_secs(90), live::run(opts, stop))
+    let outcome = tokio::time::timeout(Duration::from_secs(90), run_until(opts, None, stop))
         .await
         .expect("the live run ends");
     let xstats = handle.stats();
     handle.shutdown().await;
-    if let Some((rec, h)) = writer {
+    // The driver closed the recording it was given before returning.
+    assert_eq!(outcome.recordings.len(), usize::from(case.record.is_some()));
+    for r in &outcome.recordings {
         assert_eq!(
-            rec.stats.dropped.load(Ordering::Relaxed),
+            r.stats.dropped.load(Ordering::Relaxed),
             0,
             "nothing dropped on the way to disk"
         );
-        drop(rec);
-        h.join().expect("writer thread").expect("recording written");
+        match &r.result {
+            Some(Ok(())) => {}
+            other => panic!("recording written: {other:?}"),
+        }
     }
     (outcome, xstats)
 }
@@ -436,7 +457,7 @@ async fn no_network_is_reported_plainly_without_a_busy_loop() {
     cfg.connection.backoff_max = Duration::from_secs(2);
     let o = live::run(
         LiveOptions::new(cfg, vec![btc()]),
-        tokio::time::sleep(Duration::from_secs(3)),
+        Shutdown::after(Duration::from_secs(3)),
     )
     .await;
     let r = &o.report;
@@ -519,7 +540,7 @@ async fn synthetic_market_served_live_stays_synced_with_a_clean_cross_check() {
     let cfg = test_config(&handle.ws_base(), &handle.rest_base(), Market::Spot);
     let o = live::run(
         LiveOptions::new(cfg, syms.clone()),
-        tokio::time::sleep(Duration::from_secs(4)),
+        Shutdown::after(Duration::from_secs(4)),
     )
     .await;
     handle.shutdown().await;
@@ -689,11 +710,9 @@ async fn recording_toggled_on_mid_session_replays_to_the_live_book_and_resync_is
     let stats = Arc::new(IngestStats::default());
     let mut opts = LiveOptions::new(cfg, vec![btc()]);
     opts.stats = Some(stats.clone());
-    let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("toggle")
-        .join("session.msrec");
-    let _ = std::fs::remove_file(&path);
+    let (screen, driver) = microstate_drive::command::live_channel();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("toggle");
+    std::fs::create_dir_all(&dir).expect("dir");
     let header = microstate_io::record::format::Header {
         journal: true,
         ..microstate_io::record::format::Header::new(
@@ -704,8 +723,11 @@ async fn recording_toggled_on_mid_session_replays_to_the_live_book_and_resync_is
             0,
         )
     };
-    let (rec, writer) =
-        microstate_io::record::writer::start(&path, &header, Default::default()).expect("recorder");
+    opts.record = Some(RecordSetup {
+        dir,
+        header,
+        options: Default::default(),
+    });
     let frames = stats.clone();
     let script = async move {
         let wait_for = |n: u64| {
@@ -717,12 +739,10 @@ async fn recording_toggled_on_mid_session_replays_to_the_live_book_and_resync_is
             }
         };
         wait_for(4_000).await;
-        cmd_tx
-            .send(live::LiveCommand::StartRecording(rec))
-            .expect("send");
+        assert!(screen.send(Command::Record(Switch::On)), "send");
         wait_for(9_000).await;
-        cmd_tx.send(live::LiveCommand::Resync(btc())).expect("send");
-        cmd_tx
+        assert!(screen.send(Command::Resync(btc())), "send");
+        screen
     };
     let script = tokio::spawn(script);
     let stop = async {
@@ -735,15 +755,30 @@ async fn recording_toggled_on_mid_session_replays_to_the_live_book_and_resync_is
             }
         }
     };
-    let o = tokio::time::timeout(
-        Duration::from_secs(90),
-        live::run_with(opts, Some(cmd_rx), None, stop),
-    )
-    .await
-    .expect("the live run ends");
+    let o = tokio::time::timeout(Duration::from_secs(90), run_until(opts, Some(driver), stop))
+        .await
+        .expect("the live run ends");
     handle.shutdown().await;
-    drop(script.await.expect("script"));
-    writer.join().expect("writer").expect("written");
+    let mut screen = script.await.expect("script");
+    // What the screen was told: where the recording goes, and the resync.
+    let mut notices = Vec::new();
+    while let Ok(e) = screen.events.try_recv() {
+        notices.push(e);
+    }
+    assert!(
+        matches!(&notices[..], [microstate_drive::command::Event::Notice(a), microstate_drive::command::Event::Notice(b), microstate_drive::command::Event::Ended]
+            if a.starts_with("recording to ") && b == "resyncing BTCUSDT from a new snapshot"),
+        "{notices:?}"
+    );
+    // The driver closed the recording it started.
+    let [rec] = &o.recordings[..] else {
+        panic!("one recording: {:?}", o.recordings)
+    };
+    assert!(
+        rec.from_command && matches!(rec.result, Some(Ok(()))),
+        "{rec:?}"
+    );
+    let path = rec.path.clone();
 
     let live = assert_book_equals_replay(&o, &[spot_excerpt()]);
     assert!(live.resyncs >= 1, "the resync command: {live:?}");

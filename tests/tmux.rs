@@ -29,6 +29,8 @@ impl Session {
         let bin = env!("CARGO_BIN_EXE_microstate-tui");
         let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
         let log = std::env::temp_dir().join(format!("{name}.log"));
+        // MICROSTATE_TEST_PANIC is read only by a binary built with the `test-hooks` feature,
+        // which `cargo test` turns on (the package's dev-dependency on itself).
         let env = if tag == "panic" {
             "MICROSTATE_TEST_PANIC=1 RUST_BACKTRACE=0 "
         } else {

@@ -1,21 +1,22 @@
 //! The terminal screen (ratatui + crossterm).
 //!
 //! Owns: the terminal (raw mode, alternate screen — restored on quit, on panic through
-//! ratatui's hook, and on Ctrl-C, which arrives as a key in raw mode, or as SIGINT/SIGTERM),
-//! the UI loop, and turning keys into [`Action`]s and those into engine commands. Must not
-//! touch: market state — it draws the latest `Arc<View>` the engine published, at a frame tick
-//! (never per market event), and sends small commands back.
+//! ratatui's hook, and on Ctrl-C, which arrives as a key in raw mode, or when the shared
+//! [`Shutdown`] is given: the command line wires SIGINT/SIGTERM to it), the UI loop, and turning
+//! keys into [`Action`]s and those into the drivers' [`Command`]s. Must not touch: market state —
+//! it draws the latest `Arc<View>` the engine published, at a frame tick (never per market
+//! event), and sends small commands back; recordings (the live driver starts and owns them).
 //!
-//! The loop is one `select!` over the terminal's event stream, the frame tick, `view.changed()`
-//! and shutdown signals. A frame is drawn only when something changed (a new view, a key, a
-//! resize), at most `ui.fps` times a second.
+//! The loop is one `select!` over the terminal's event stream, the frame tick, `view.changed()`,
+//! the driver's events and shutdown. A frame is drawn only when something changed (a new view, a
+//! key, a notice, a resize), at most `ui.fps` times a second.
 
+pub mod depth;
 pub mod keys;
 pub mod render;
 pub mod state;
 pub mod theme;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,31 +29,9 @@ pub use state::UiState;
 pub use theme::Theme;
 
 use microstate_core::view::View;
-use microstate_drive::live::LiveCommand;
+use microstate_drive::command::{self, Command, ScreenEnd, Switch};
 use microstate_drive::replay::ReplayCommand;
-use microstate_io::record::format::Header;
-use microstate_io::record::writer::{self, RecordOptions};
-
-/// How the screen reaches the engine.
-pub enum Control {
-    Live {
-        commands: tokio::sync::mpsc::UnboundedSender<LiveCommand>,
-        /// What `r` needs to start a recording.
-        record: Box<RecordSetup>,
-    },
-    Replay {
-        commands: std::sync::mpsc::Sender<ReplayCommand>,
-    },
-}
-
-/// Where and how a recording started from the screen is written.
-#[derive(Clone, Debug)]
-pub struct RecordSetup {
-    pub dir: PathBuf,
-    /// Header template (its time is set when recording starts).
-    pub header: Header,
-    pub options: RecordOptions,
-}
+use microstate_drive::shutdown::Shutdown;
 
 /// Screen settings.
 pub struct UiOptions {
@@ -61,35 +40,27 @@ pub struct UiOptions {
     pub bindings: Bindings,
 }
 
-/// Recording started from the screen: the writer thread to join at the end.
-type Writer = std::thread::JoinHandle<std::io::Result<()>>;
-
-/// Runs the screen until the user quits. The terminal is restored however it ends.
+/// Runs the screen until the user quits or `shutdown`. The terminal is restored however it
+/// ends.
 pub async fn run(
     mut views: watch::Receiver<Arc<View>>,
-    control: Control,
+    mut driver: ScreenEnd,
     opts: UiOptions,
+    shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let mut terminal = ratatui::try_init()?;
-    let result = ui_loop(&mut terminal, &mut views, &control, &opts).await;
+    let result = ui_loop(&mut terminal, &mut views, &mut driver, &opts, shutdown).await;
     ratatui::restore();
-    let writers = result?;
-    for w in writers {
-        match w.join() {
-            Ok(Err(e)) => eprintln!("warning: the recording ended with an error: {e}"),
-            Err(_) => eprintln!("warning: the recording thread panicked"),
-            Ok(Ok(())) => {}
-        }
-    }
-    Ok(())
+    result
 }
 
 async fn ui_loop(
     terminal: &mut ratatui::DefaultTerminal,
     views: &mut watch::Receiver<Arc<View>>,
-    control: &Control,
+    driver: &mut ScreenEnd,
     opts: &UiOptions,
-) -> anyhow::Result<Vec<Writer>> {
+    mut shutdown: Shutdown,
+) -> anyhow::Result<()> {
     let mut events = EventStream::new();
     let frame = Duration::from_secs_f64(1.0 / f64::from(opts.fps.max(1)));
     let mut tick = tokio::time::interval(frame);
@@ -99,25 +70,24 @@ async fn ui_loop(
     let mut view: Arc<View> = views.borrow_and_update().clone();
     let mut dirty = true;
     let mut engine_gone = false;
-    let mut writers: Vec<Writer> = Vec::new();
-    let mut recording: Option<PathBuf> = None;
-    // For the end-to-end test of the panic path: the terminal must come back even then.
+    let mut driver_events = true;
+    // The end-to-end test of the panic path (tests/tmux.rs) needs the real binary to panic
+    // with the screen up. Compiled only with the `test-hooks` feature — which the package's
+    // own dev-dependency on itself turns on for its tests — so a release build has no such
+    // path; a cargo feature rather than a constructor argument because the panic must happen
+    // inside the real binary's UI loop, which tests reach only through the command line.
+    #[cfg(feature = "test-hooks")]
     let panic_after_draw = std::env::var_os("MICROSTATE_TEST_PANIC").is_some();
-    #[cfg(unix)]
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
-        #[cfg(unix)]
-        let terminated = term.recv();
-        #[cfg(not(unix))]
-        let terminated = std::future::pending::<Option<()>>();
         tokio::select! {
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
                     if let Some(a) = opts.bindings.action(&k) {
                         if a == Action::Quit {
+                            driver.send(Command::Quit);
                             break;
                         }
-                        act(a, &mut ui, &view, control, &mut recording, &mut writers);
+                        act(a, &mut ui, &view, driver);
                     }
                     dirty = true;
                 }
@@ -140,25 +110,28 @@ async fn ui_loop(
                     }
                 }
             }
+            ev = driver.events.recv(), if driver_events => match ev {
+                Some(command::Event::Notice(text)) => {
+                    ui.message = Some(text);
+                    dirty = true;
+                }
+                // The last view stays on screen until the user quits.
+                Some(command::Event::Ended) | None => driver_events = false,
+            },
             _ = tick.tick() => {
                 if dirty {
                     draw(terminal, &view, &mut ui, opts, &mut last_draw)?;
                     dirty = false;
                 }
             }
-            _ = tokio::signal::ctrl_c() => break,
-            _ = terminated => break,
+            _ = shutdown.recv() => break,
         }
+        #[cfg(feature = "test-hooks")]
         if panic_after_draw && view.seq > 0 && !dirty {
             panic!("MICROSTATE_TEST_PANIC is set: panicking after a frame, on purpose");
         }
     }
-    if recording.is_some()
-        && let Control::Live { commands, .. } = control
-    {
-        let _ = commands.send(LiveCommand::StopRecording);
-    }
-    Ok(writers)
+    Ok(())
 }
 
 /// Draws a frame and records how long the view waited to be drawn.
@@ -169,6 +142,7 @@ fn draw(
     opts: &UiOptions,
     last_draw: &mut std::time::Instant,
 ) -> std::io::Result<()> {
+    ui.prepare(view);
     terminal.draw(|f| render::draw(f, view, ui, &opts.theme, &opts.bindings))?;
     *last_draw = std::time::Instant::now();
     let now = microstate_io::ingest::now_nanos().0;
@@ -180,23 +154,14 @@ fn draw(
     Ok(())
 }
 
-/// What an action does.
-fn act(
-    a: Action,
-    ui: &mut UiState,
-    view: &View,
-    control: &Control,
-    recording: &mut Option<PathBuf>,
-    writers: &mut Vec<Writer>,
-) {
+/// What an action does: the screen's own state here; the rest is a command to the driver,
+/// which answers with a notice when it cannot do it (a live session has no speed, a replay no
+/// recording).
+fn act(a: Action, ui: &mut UiState, view: &View, driver: &ScreenEnd) {
     let n = view.symbols.len().max(1);
     ui.message = None;
-    let replay = |c: ReplayCommand| match control {
-        Control::Replay { commands } => {
-            let _ = commands.send(c);
-            None
-        }
-        Control::Live { .. } => Some("that key is for replays".to_string()),
+    let replay = |c: ReplayCommand| {
+        driver.send(Command::Replay(c));
     };
     match a {
         Action::Quit => {}
@@ -214,65 +179,21 @@ fn act(
         Action::ZoomOut => ui.zoom = (ui.zoom + 1).min(state::ZOOMS.len() - 1),
         Action::Heatmap => ui.heatmap = !ui.heatmap,
         Action::LatencyStage => ui.latency_stage = ui.latency_stage.wrapping_add(1),
-        Action::Pause => match control {
-            Control::Replay { commands } => {
-                let _ = commands.send(ReplayCommand::TogglePause);
+        // A replay's view says it is one: space pauses it; live, it freezes the screen.
+        Action::Pause if view.replay.is_some() => replay(ReplayCommand::TogglePause),
+        Action::Pause => ui.frozen = !ui.frozen,
+        Action::Faster => replay(ReplayCommand::Faster),
+        Action::Slower => replay(ReplayCommand::Slower),
+        Action::Step => replay(ReplayCommand::Step),
+        Action::SeekBack => replay(ReplayCommand::SeekBy(-10_000_000_000)),
+        Action::SeekForward => replay(ReplayCommand::SeekBy(10_000_000_000)),
+        Action::Resync => {
+            if let Some(s) = view.symbols.get(ui.symbol_index(view)) {
+                driver.send(Command::Resync(s.symbol));
             }
-            Control::Live { .. } => ui.frozen = !ui.frozen,
-        },
-        Action::Faster => ui.message = replay(ReplayCommand::Faster),
-        Action::Slower => ui.message = replay(ReplayCommand::Slower),
-        Action::Step => ui.message = replay(ReplayCommand::Step),
-        Action::SeekBack => ui.message = replay(ReplayCommand::SeekBy(-10_000_000_000)),
-        Action::SeekForward => ui.message = replay(ReplayCommand::SeekBy(10_000_000_000)),
-        Action::Resync => match control {
-            Control::Live { commands, .. } => {
-                if let Some(s) = view.symbols.get(ui.symbol_index(view)) {
-                    let _ = commands.send(LiveCommand::Resync(s.symbol));
-                    ui.message = Some(format!("resyncing {} from a new snapshot", s.symbol));
-                }
-            }
-            Control::Replay { .. } => {
-                ui.message = Some("a replay resyncs exactly as recorded".into());
-            }
-        },
-        Action::ToggleRecording => match control {
-            Control::Live { commands, record } => {
-                if recording.take().is_some() {
-                    let _ = commands.send(LiveCommand::StopRecording);
-                    ui.message = Some("recording stopped".into());
-                } else {
-                    match start_recording(record.as_ref()) {
-                        Ok((rec, handle)) => {
-                            ui.message = Some(format!("recording to {}", rec.path.display()));
-                            *recording = Some(rec.path.clone());
-                            writers.push(handle);
-                            let _ = commands.send(LiveCommand::StartRecording(rec));
-                        }
-                        Err(e) => ui.message = Some(format!("cannot record: {e}")),
-                    }
-                }
-            }
-            Control::Replay { .. } => {
-                ui.message = Some("recording is for live sessions".into());
-            }
-        },
+        }
+        Action::ToggleRecording => {
+            driver.send(Command::Record(Switch::Toggle));
+        }
     }
-}
-
-fn start_recording(
-    setup: &RecordSetup,
-) -> anyhow::Result<(
-    writer::Recorder,
-    std::thread::JoinHandle<std::io::Result<()>>,
-)> {
-    let now = microstate_io::ingest::now_nanos().0;
-    let mut header = setup.header.clone();
-    header.created_wall_ns = now;
-    let path = setup
-        .dir
-        .join(writer::file_name(&header.market, &header.symbols, now));
-    let (rec, handle) = writer::start(&path, &header, setup.options)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    Ok((rec, handle))
 }

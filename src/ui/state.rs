@@ -1,11 +1,16 @@
 //! What the screen remembers between frames: the selected symbol, zoom, which view, overlays,
-//! and the ladder's changes since the last view (for the flash).
+//! the ladder's rows of this frame and their changes since the last view (for the flash).
 //!
 //! Owns: `UiState`. Must not touch: market state (read from the `View` only), terminal I/O.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
-use microstate_core::view::View;
+use microstate_core::book::sync::Phase;
+use microstate_core::num::{Price, Symbol};
+use microstate_core::view::{SymbolView, View};
+
+use super::depth::{Row, bucket_rows};
 
 /// Ticks per ladder row, in zoom order.
 pub const ZOOMS: [u32; 8] = [1, 2, 5, 10, 20, 50, 100, 500];
@@ -31,6 +36,36 @@ pub struct UiState {
     prev_zoom: usize,
     /// The screen's own stage: view published → drawn (ns).
     pub drawn: Option<microstate_core::latency::StageHist>,
+    /// The selected symbol's ladder rows, bucketed once per view and zoom ([`Self::prepare`]).
+    rows: Option<(RowsKey, Vec<Row>)>,
+}
+
+/// What a symbol's ladder rows depend on: the symbol, the zoom, and the book's version (its
+/// last update id and applied-diff count, which the engine advances with every change, and
+/// what the view shows of it).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct RowsKey {
+    symbol: Symbol,
+    ticks: u32,
+    phase: Phase,
+    last_update_id: u64,
+    applied: u64,
+    levels: (usize, usize),
+    tick: Option<Price>,
+}
+
+impl RowsKey {
+    fn of(s: &SymbolView, ticks: u32) -> RowsKey {
+        RowsKey {
+            symbol: s.symbol,
+            ticks,
+            phase: s.phase,
+            last_update_id: s.last_update_id,
+            applied: s.applied,
+            levels: (s.bids.len(), s.asks.len()),
+            tick: s.tick_exact,
+        }
+    }
 }
 
 impl UiState {
@@ -43,6 +78,28 @@ impl UiState {
         self.selected.min(view.symbols.len().saturating_sub(1))
     }
 
+    /// Buckets the selected symbol's ladder rows for this view and zoom, unless that was done
+    /// already: called before every frame, so the ladder is bucketed once per frame at most
+    /// (and once per view when nothing else changes).
+    pub fn prepare(&mut self, view: &View) {
+        let Some(s) = view.symbols.get(self.symbol_index(view)) else {
+            return;
+        };
+        let key = RowsKey::of(s, self.ticks_per_row());
+        if self.rows.as_ref().is_none_or(|(k, _)| *k != key) {
+            self.rows = Some((key, bucket_rows(s, key.ticks)));
+        }
+    }
+
+    /// The ladder rows of `s` at `ticks` ticks per row: the prepared ones when they are
+    /// these, else bucketed now (a state that was not prepared, as in tests).
+    pub fn ladder_rows(&self, s: &SymbolView, ticks: u32) -> Cow<'_, [Row]> {
+        match &self.rows {
+            Some((k, rows)) if *k == RowsKey::of(s, ticks) => Cow::Borrowed(rows),
+            _ => Cow::Owned(bucket_rows(s, ticks)),
+        }
+    }
+
     /// Takes a new view: records how each ladder row's quantity changed (grew / shrank) since
     /// the last one, for the flash. A symbol or zoom change starts afresh.
     pub fn on_view(&mut self, view: &View) {
@@ -50,7 +107,8 @@ impl UiState {
             return;
         };
         let key = s.symbol.to_string();
-        let rows = super::render::ladder::bucket_rows(s, self.ticks_per_row());
+        self.prepare(view);
+        let rows = self.ladder_rows(s, self.ticks_per_row());
         let mut now: HashMap<i64, f64> = HashMap::with_capacity(rows.len());
         for r in rows.iter() {
             now.insert(r.key, r.qty);

@@ -5,13 +5,14 @@
 //! [`crate::engine::history`]). Must not touch: clocks (times are the frames' receive times: recording time in a
 //! replay, wall time live), I/O, the screen itself. The UI gets an `Arc<View>` through a watch
 //! channel and never locks engine state; building one copies the top levels of each book and
-//! shares the history through `Arc`s, never a whole book.
+//! shares the history with the engine through an `Arc` (see [`crate::engine::history`]), never a
+//! whole book.
 
 use std::sync::Arc;
 
 use crate::book::sync::Phase;
+use crate::engine::SymbolState;
 use crate::engine::history::{History, mid_micro};
-use crate::engine::{Engine, SymbolState};
 use crate::ml::context::ContextOutput;
 use crate::num::{Price, Symbol};
 use crate::wire::Level;
@@ -193,22 +194,11 @@ pub struct View {
     pub latency: Vec<StageView>,
 }
 
-impl View {
-    /// The market part of a view, from the engine (the caller fills source, connection,
-    /// recording, replay, latency).
-    pub fn of_engine(engine: &Engine, now_ns: u64, seq: u64) -> View {
-        View {
-            seq,
-            now_ns,
-            symbols: engine.symbols().iter().map(symbol_view).collect(),
-            frames: engine.stats.frames,
-            errors: engine.stats.errors,
-            ..View::default()
-        }
-    }
-}
-
-fn symbol_view(st: &SymbolState) -> SymbolView {
+/// One symbol as the screen sees it: the top [`VIEW_LEVELS`] of each side, the numbers drawn
+/// from them, the history (shared, not copied), features and model outputs. `stale` is the
+/// driver's judgement (live only). The whole [`View`] is put together by the drive crate's
+/// `publish` module.
+pub fn symbol_view(st: &SymbolState, stale: bool) -> SymbolView {
     let book = st.book();
     let synced = st.sync.is_synced();
     let side = |s: &crate::book::Side| -> Vec<Level> {
@@ -244,7 +234,7 @@ fn symbol_view(st: &SymbolState) -> SymbolView {
         symbol: st.symbol,
         market: st.market.map_or("unknown", |m| m.as_str()).to_string(),
         phase: st.sync.phase(),
-        stale: false,
+        stale,
         gaps: c.gaps,
         resyncs: c.resyncs,
         applied: c.applied,
@@ -262,7 +252,7 @@ fn symbol_view(st: &SymbolState) -> SymbolView {
         microprice: micro,
         bids,
         asks,
-        history: Arc::new(st.history.clone()),
+        history: Arc::clone(&st.history),
         features: st.features().map(|f| {
             use crate::features::schema::idx;
             let v = f.vector();

@@ -2,10 +2,10 @@
 //! commands (pause, resume, step, seek, speed).
 //!
 //! Owns: the readers' position, the engine of the replay, the pacing anchor, checkpoints for
-//! seeking, the output digest. Must not touch: clocks — the caller passes "now" (a monotonic
-//! reading in ns) into [`Player::poll`] and [`Player::command`], so tests drive it in virtual
-//! time and the headless loop ([`crate::replay::play`]) drives it in real time; the screen, later, does
-//! the same from its own loop.
+//! seeking, the output digest, and how a replay runs ([`ReplayOptions`]). Must not touch:
+//! clocks — the caller passes "now" (a monotonic reading in ns) into [`Player::poll`] and
+//! [`Player::command`], so tests drive it in virtual time and the loops of the `replay` module
+//! (headless, and with the screen) drive it in real time.
 //!
 //! # Pacing
 //! A frame recorded at `recv` is due at `anchor_now + (recv − anchor_recv) / speed`. The anchor
@@ -27,13 +27,50 @@
 //! forward only.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use crate::replay::{ReplayOptions, StrictStop};
 use microstate_core::digest::Digest;
 use microstate_core::engine::{Engine, EngineConfig};
+use microstate_core::features::FeatureParams;
 use microstate_core::latency::Latency;
+use microstate_core::market::Market;
 use microstate_core::num::Nanos;
 use microstate_io::record::{self, FrameKind, FrameSource, Merge, Merged, Speed};
+
+/// How a replay runs.
+#[derive(Clone, Debug)]
+pub struct ReplayOptions {
+    /// Forces the market rules; `None` reads them from the data.
+    pub market: Option<Market>,
+    /// Stop at the first bad frame or line instead of counting it and going on.
+    pub strict: bool,
+    /// Errors kept with their text in the summary (all are counted).
+    pub errors_listed: usize,
+    /// Feature parameters (`None`: books only).
+    pub features: Option<FeatureParams>,
+    /// Write feature vectors as JSON lines to this path (`-`: stdout).
+    pub features_jsonl: Option<String>,
+    /// Write one vector per symbol per this much event time instead of one per event.
+    pub features_every: Option<Duration>,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        ReplayOptions {
+            market: None,
+            strict: false,
+            errors_listed: 50,
+            features: Some(FeatureParams::default()),
+            features_jsonl: None,
+            features_every: None,
+        }
+    }
+}
+
+/// A replay stopped by `--strict`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StrictStop(pub String);
 
 /// What the user can ask of a replay (keys in the screen, tests, scripts).
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -1,56 +1,32 @@
 //! Drivers that touch files and clocks: replay of captures and recordings through the engine.
 //!
-//! Owns: the real-time loop around the [`Player`] (which owns pacing, commands, checkpoints and
-//! error bookkeeping with file:line). Must not touch: market logic (the engine's), the
-//! summary's shape.
-
-use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant};
-
-pub use crate::player::{Player, PlayerOptions, Poll, ReplayCommand, TimeArg};
+//! Owns: the real-time loops around the [`Player`] (which owns pacing, commands, checkpoints
+//! and error bookkeeping with file:line) — headless ([`play`], [`play_out`]) and with the
+//! screen ([`play_view`]) — a replay's view, and writing feature vectors as JSON lines. Must
+//! not touch: market logic (the engine's), the summary's shape, how a view is assembled
+//! ([`crate::publish`]).
 
 use std::io::Write;
+use std::path::PathBuf;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
 
+pub use crate::models::load_models;
+pub use crate::player::{
+    Player, PlayerOptions, Poll, ReplayCommand, ReplayOptions, StrictStop, TimeArg,
+};
+
+use crate::command::{Command, ReplayEnd};
+use crate::publish::{self, Extras, Publisher, Stamp};
+use crate::shutdown::Shutdown;
 use microstate_core::engine::Engine;
 use microstate_core::features::json::FeatureRecord;
 use microstate_core::features::{FeatureParams, Schema};
 use microstate_core::latency::Percentiles;
 use microstate_core::latency::{LatencySummary, Stage};
-use microstate_core::market::Market;
 use microstate_core::summary::{RunInfo, Summary};
-use microstate_core::view::{ReplayView, Source, View};
+use microstate_core::view::{ReplayView, StageView, View};
 use microstate_io::record::{FrameSource, Speed};
-
-/// How a replay runs.
-#[derive(Clone, Debug)]
-pub struct ReplayOptions {
-    /// Forces the market rules; `None` reads them from the data.
-    pub market: Option<Market>,
-    /// Stop at the first bad frame or line instead of counting it and going on.
-    pub strict: bool,
-    /// Errors kept with their text in the summary (all are counted).
-    pub errors_listed: usize,
-    /// Feature parameters (`None`: books only).
-    pub features: Option<FeatureParams>,
-    /// Write feature vectors as JSON lines to this path (`-`: stdout).
-    pub features_jsonl: Option<String>,
-    /// Write one vector per symbol per this much event time instead of one per event.
-    pub features_every: Option<Duration>,
-}
-
-impl Default for ReplayOptions {
-    fn default() -> Self {
-        ReplayOptions {
-            market: None,
-            strict: false,
-            errors_listed: 50,
-            features: Some(FeatureParams::default()),
-            features_jsonl: None,
-            features_every: None,
-        }
-    }
-}
 
 /// What a replay produced.
 pub struct ReplayOutcome {
@@ -85,11 +61,6 @@ impl ReplayOutcome {
     }
 }
 
-/// A replay stopped by `--strict`.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct StrictStop(pub String);
-
 /// Replays already opened sources, as fast as possible.
 pub fn replay_sources(
     sources: Vec<Box<dyn FrameSource + Send>>,
@@ -102,7 +73,7 @@ pub fn replay_sources(
             ..PlayerOptions::default()
         },
     );
-    play_out(player, None, Instant::now())
+    play_out(player, Instant::now())
 }
 
 /// Opens files or folders (formats detected) and replays them as fast as possible; with
@@ -116,7 +87,7 @@ pub fn replay_paths(paths: &[PathBuf], opts: &ReplayOptions) -> anyhow::Result<R
         },
     )?;
     let writer = attach_feature_writer(&mut player, opts)?;
-    let outcome = play_out(player, None, Instant::now())?;
+    let outcome = play_out(player, Instant::now())?;
     finish_feature_writer(writer, opts)?;
     Ok(outcome)
 }
@@ -162,16 +133,12 @@ pub fn finish_feature_writer(
     Ok(())
 }
 
-/// Plays to the end in real time (paced by the player's speed), taking commands from
-/// `commands` as they come, and sums up. `epoch` is the origin of the clock the player has
-/// been given so far (the time of any commands already applied).
-pub fn play_out(
-    mut player: Player,
-    commands: Option<&Receiver<ReplayCommand>>,
-    epoch: Instant,
-) -> Result<ReplayOutcome, StrictStop> {
+/// Plays to the end in real time (paced by the player's speed) and sums up. `epoch` is the
+/// origin of the clock the player has been given so far (the time of any commands already
+/// applied).
+pub fn play_out(mut player: Player, epoch: Instant) -> Result<ReplayOutcome, StrictStop> {
     let start = Instant::now();
-    play(&mut player, commands, epoch)?;
+    play(&mut player, epoch)?;
     let elapsed_s = start.elapsed().as_secs_f64();
     let speed = player.status().speed;
     let pacing_late_ns = player.lateness().map(Percentiles::of);
@@ -190,105 +157,39 @@ pub fn play_out(
     })
 }
 
-/// The real-time loop: polls the player with this thread's monotonic clock (ns since `epoch`),
-/// sleeps until the next frame is due — waking early for a command — and blocks while paused.
-/// Returns when the replay is done or the command channel closes while paused.
-pub fn play(
-    player: &mut Player,
-    commands: Option<&Receiver<ReplayCommand>>,
-    epoch: Instant,
-) -> Result<(), StrictStop> {
+/// The headless real-time loop: polls the player with this thread's monotonic clock (ns since
+/// `epoch`) and sleeps until the next frame is due. Returns when the replay is done (or
+/// paused: nobody could resume it).
+pub fn play(player: &mut Player, epoch: Instant) -> Result<(), StrictStop> {
     let now = || epoch.elapsed().as_nanos() as u64;
     loop {
-        if let Some(rx) = commands {
-            while let Ok(c) = rx.try_recv() {
-                player.command(c, now())?;
-            }
-        }
         match player.poll(now())? {
             Poll::Fed(_) => {}
-            Poll::Done => return Ok(()),
-            Poll::Wait(ns) => {
-                let d = Duration::from_nanos(ns);
-                match commands {
-                    Some(rx) => match rx.recv_timeout(d) {
-                        Ok(c) => player.command(c, now())?,
-                        Err(RecvTimeoutError::Timeout) => {}
-                        Err(RecvTimeoutError::Disconnected) => std::thread::sleep(d),
-                    },
-                    None => std::thread::sleep(d),
-                }
-            }
-            Poll::Paused => match commands.map(Receiver::recv) {
-                Some(Ok(c)) => player.command(c, now())?,
-                // Nobody can resume it.
-                _ => return Ok(()),
-            },
+            Poll::Done | Poll::Paused => return Ok(()),
+            Poll::Wait(ns) => std::thread::sleep(Duration::from_nanos(ns)),
         }
     }
 }
 
-/// Publishes `View`s to the screen through a watch channel, at most every `every`.
-pub struct ViewTx {
-    pub tx: tokio::sync::watch::Sender<std::sync::Arc<View>>,
-    pub every: Duration,
-    pub source: Source,
-    seq: u64,
-    last: Option<Instant>,
-}
-
-impl ViewTx {
-    pub fn new(
-        tx: tokio::sync::watch::Sender<std::sync::Arc<View>>,
-        every: Duration,
-        source: Source,
-    ) -> ViewTx {
-        ViewTx {
-            tx,
-            every,
-            source,
-            seq: 0,
-            last: None,
-        }
-    }
-
-    /// Time for another view?
-    pub fn due(&self) -> bool {
-        self.last.is_none_or(|t| t.elapsed() >= self.every)
-    }
-
-    /// Sends `v` (numbered, with the source filled in).
-    pub fn send(&mut self, mut v: View) {
-        self.seq += 1;
-        v.seq = self.seq;
-        v.source = self.source.clone();
-        v.published_ns = microstate_io::ingest::now_nanos().0;
-        self.last = Some(Instant::now());
-        self.tx.send_replace(std::sync::Arc::new(v));
-    }
-
-    /// Nobody is watching any more (the screen closed).
-    pub fn closed(&self) -> bool {
-        self.tx.is_closed()
-    }
-}
-
-/// The view of a replay: the engine's, at the replay position, with the player's state.
+/// The view of a replay: the engine's, at the replay position, with the player's state and
+/// latency stages (unnumbered: what tests and benchmarks draw).
 pub fn replay_view(player: &Player) -> View {
-    let mut v = replay_view_base(player);
-    v.latency = replay_stage_views(player);
-    v
+    publish::view(
+        player.engine(),
+        replay_extras(player, replay_stage_views(player)),
+        Stamp::default(),
+    )
 }
 
 /// The latency stages of a replay for the screen: the recorded session's (`rec …`) and this
 /// replay's processing (`replay …`). Merging the window histograms is the costly part of a
 /// view: the screen loop refreshes it twice a second, not per view.
-pub fn replay_stage_views(player: &Player) -> Vec<microstate_core::view::StageView> {
+pub fn replay_stage_views(player: &Player) -> Vec<StageView> {
     let now = player.status().position.map_or(0, |p| p.0);
     let Some(l) = player.latency() else {
         return Vec::new();
     };
-    crate::live::stage_views(l, now)
+    publish::stage_views(l, now)
         .into_iter()
         .map(|mut sv| {
             let original = [
@@ -304,41 +205,55 @@ pub fn replay_stage_views(player: &Player) -> Vec<microstate_core::view::StageVi
         .collect()
 }
 
-/// A replay's view without the latency stages.
-pub fn replay_view_base(player: &Player) -> View {
+/// What a replay adds to the engine's view: its position as the clock, the player's state, the
+/// recorded session's clock offset, the given latency stages.
+fn replay_extras(player: &Player, latency: Vec<StageView>) -> Extras<'static> {
     let st = player.status();
     let now = st.position.map_or(0, |p| p.0);
-    let mut v = View::of_engine(player.engine(), now, 0);
-    v.replay = Some(ReplayView {
-        speed: st.speed.to_string(),
-        paused: st.paused,
-        done: st.done,
-        first_ns: st.first.map(|t| t.0),
-        position_ns: st.position.map(|t| t.0),
-    });
-    v.connection = String::new();
-    if let Some(e) = player.latency().and_then(|l| l.clock.in_use(now)) {
-        v.clock_offset = Some((e.offset_ns, e.uncertainty_ns * 2));
-        v.clock_source = format!("{}, rec", e.source);
+    let clock = player.latency().and_then(|l| l.clock.in_use(now));
+    Extras {
+        now_ns: now,
+        replay: Some(ReplayView {
+            speed: st.speed.to_string(),
+            paused: st.paused,
+            done: st.done,
+            first_ns: st.first.map(|t| t.0),
+            position_ns: st.position.map(|t| t.0),
+        }),
+        clock_offset: clock.map(|e| (e.offset_ns, e.uncertainty_ns * 2)),
+        clock_source: clock.map_or(String::new(), |e| format!("{}, rec", e.source)),
+        latency,
+        ..Extras::default()
     }
-    v
 }
 
-/// The real-time loop of a replay on screen: like [`play`], publishing views as it goes,
-/// until the replay ends (the last view stays on screen) or `stop` is set.
+/// The real-time loop of a replay on screen: like [`play`], publishing views as it goes and
+/// taking the screen's [`Command`]s, until the screen quits, the command channel closes or
+/// `shutdown` (the replay's end leaves the last view on screen; the loop waits for the quit).
 pub fn play_view(
     player: &mut Player,
-    commands: &Receiver<ReplayCommand>,
+    screen: &ReplayEnd,
     epoch: Instant,
-    view: &mut ViewTx,
-    stop: &std::sync::atomic::AtomicBool,
+    view: &mut Publisher,
+    shutdown: &Shutdown,
 ) -> Result<(), StrictStop> {
-    use std::sync::atomic::Ordering;
     let now = || epoch.elapsed().as_nanos() as u64;
-    let mut stages: (Option<Instant>, Vec<microstate_core::view::StageView>) = (None, Vec::new());
-    while !stop.load(Ordering::Relaxed) {
-        while let Ok(c) = commands.try_recv() {
-            player.command(c, now())?;
+    let mut stages: (Option<Instant>, Vec<StageView>) = (None, Vec::new());
+    // A command: `false` to stop.
+    let act = |player: &mut Player, c: Command, now: u64| -> Result<bool, StrictStop> {
+        match c {
+            Command::Replay(c) => player.command(c, now)?,
+            Command::Resync(_) => screen.events.notice("a replay resyncs exactly as recorded"),
+            Command::Record(_) => screen.events.notice("recording is for live sessions"),
+            Command::Quit => return Ok(false),
+        }
+        Ok(true)
+    };
+    while !shutdown.is_shutdown() {
+        while let Ok(c) = screen.commands.try_recv() {
+            if !act(player, c, now())? {
+                return Ok(());
+            }
         }
         let poll = player.poll(now())?;
         if view.due() || !matches!(poll, Poll::Fed(_)) {
@@ -348,9 +263,8 @@ pub fn play_view(
             {
                 stages = (Some(Instant::now()), replay_stage_views(player));
             }
-            let mut v = replay_view_base(player);
-            v.latency = stages.1.clone();
-            view.send(v);
+            let extras = replay_extras(player, stages.1.clone());
+            view.publish(player.engine(), extras);
         }
         // Never sleep past the next view, so the screen's clock keeps moving.
         let wait = match poll {
@@ -358,8 +272,12 @@ pub fn play_view(
             Poll::Wait(ns) => Duration::from_nanos(ns).min(view.every),
             Poll::Paused | Poll::Done => view.every,
         };
-        match commands.recv_timeout(wait) {
-            Ok(c) => player.command(c, now())?,
+        match screen.commands.recv_timeout(wait) {
+            Ok(c) => {
+                if !act(player, c, now())? {
+                    return Ok(());
+                }
+            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return Ok(()),
         }
@@ -452,43 +370,94 @@ impl FeatureWriter {
     }
 }
 
-/// Loads the models named by the config (`models.dir`); a missing or mismatched model becomes
-/// the reason shown in its place, and everything else runs.
-pub fn load_models(
-    cfg: &microstate_config::Config,
-) -> std::sync::Arc<microstate_core::ml::signals::Models> {
-    let dir = std::path::Path::new(&cfg.models.dir);
-    let m = &cfg.models;
-    let context = microstate_io::models::load_context(
-        &microstate_io::models::model_dir(dir, "context"),
-        m.context.z_threshold,
-    )
-    .map_err(|e| e.to_string());
-    if let Err(e) = &context {
-        tracing::warn!("context model not loaded: {e}");
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::{Event, Switch, replay_channel};
+    use crate::shutdown::Stop;
+    use microstate_core::num::Symbol;
+
+    fn excerpt() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../assets/demo/btcusdt_20240808-excerpt.gz")
     }
-    let pressure = microstate_io::models::load_pressure(
-        &microstate_io::models::model_dir(dir, "pressure"),
-        &cfg.features.params().unwrap_or_default(),
-    )
-    .map_err(|e| e.to_string());
-    if let Err(e) = &pressure {
-        tracing::warn!("pressure model not loaded: {e}");
+
+    #[test]
+    fn the_screen_loop_answers_what_a_replay_cannot_do_and_quits_on_command() {
+        let mut player = Player::open(&[excerpt()], PlayerOptions::default()).expect("open");
+        let (screen, driver) = replay_channel();
+        let (tx, mut views) = tokio::sync::watch::channel(std::sync::Arc::new(View::default()));
+        let mut publisher = Publisher::new(tx, Duration::from_millis(10), Default::default());
+        let btc = Symbol::new(b"BTCUSDT").expect("symbol");
+        for c in [
+            Command::Resync(btc),
+            Command::Record(Switch::Toggle),
+            Command::Replay(ReplayCommand::Step),
+        ] {
+            assert!(screen.send(c));
+        }
+        // Quit once a view shows the step: the loop must have applied it and published.
+        let stop = Stop::new();
+        let quit = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                loop {
+                    views.changed().await.expect("views");
+                    let v = views.borrow_and_update().clone();
+                    if v.replay.as_ref().is_some_and(|r| r.paused) && v.frames == 1 {
+                        break;
+                    }
+                }
+            });
+            assert!(screen.send(Command::Quit));
+            screen
+        });
+        let epoch = Instant::now();
+        play_view(
+            &mut player,
+            &driver,
+            epoch,
+            &mut publisher,
+            &stop.shutdown(),
+        )
+        .expect("play");
+        let mut screen = quit.join().expect("the watcher");
+        assert_eq!(
+            player.status().fed,
+            1,
+            "one step, then paused until the quit"
+        );
+        let mut notices = Vec::new();
+        while let Ok(e) = screen.events.try_recv() {
+            notices.push(e);
+        }
+        assert_eq!(
+            notices,
+            [
+                Event::Notice("a replay resyncs exactly as recorded".into()),
+                Event::Notice("recording is for live sessions".into()),
+            ]
+        );
     }
-    std::sync::Arc::new(microstate_core::ml::signals::Models {
-        context,
-        pressure: if cfg.features.params().is_some() {
-            pressure
-        } else {
-            Err("features are off ([features] enabled = false)".into())
-        },
-        pressure_throttle_ns: m.pressure.throttle.as_nanos() as u64,
-        score_window: m.pressure.score_window,
-        score_buckets: m.pressure.calibration_buckets,
-        context_label: m.context_label_index(),
-        max_gap_fill_min: m.context.max_gap_fill.as_secs() / 60,
-        thresholds: microstate_core::ml::interpret::Thresholds {
-            min_pressure_confidence: m.interpret.min_pressure_confidence as f32,
-        },
-    })
+
+    #[test]
+    fn the_screen_loop_ends_on_shutdown() {
+        let mut player = Player::open(&[excerpt()], PlayerOptions::default()).expect("open");
+        let (_screen, driver) = replay_channel();
+        let (tx, _views) = tokio::sync::watch::channel(std::sync::Arc::new(View::default()));
+        let mut publisher = Publisher::new(tx, Duration::from_millis(10), Default::default());
+        let stop = Stop::new();
+        stop.stop();
+        play_view(
+            &mut player,
+            &driver,
+            Instant::now(),
+            &mut publisher,
+            &stop.shutdown(),
+        )
+        .expect("play");
+        assert_eq!(player.status().fed, 0);
+    }
 }

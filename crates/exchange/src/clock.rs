@@ -20,13 +20,13 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
 use super::faults::{FaultKind, Schedule};
-use super::server::stopped;
 use super::source::{Feed, Prepared};
 use super::streams::{StreamKey, StreamKind, envelope};
 use super::ws::{ClientSlot, Control, Out};
 use super::{PendingSnapshot, Shared, Speed, bump, lock, rest};
 use microstate_core::engine::{Engine, EngineConfig, RawFrame};
 use microstate_core::num::{Nanos, Symbol};
+use microstate_drive::shutdown::Shutdown;
 
 /// The injected malformed frame: a depth event cut off mid-number.
 const MALFORMED: &str = r#"{"stream":"malformed@depth","data":{"e":"depthUpdate","E":17231612"#;
@@ -130,7 +130,7 @@ struct StreamFaults {
 
 struct Clock {
     shared: Arc<Shared>,
-    shutdown: watch::Receiver<bool>,
+    shutdown: Shutdown,
     schedule: Schedule,
     faults: StreamFaults,
     lag_behind: Option<usize>,
@@ -190,7 +190,7 @@ impl Clock {
             }
             tokio::select! {
                 _ = &mut joined => {}
-                _ = stopped(&mut self.shutdown) => return false,
+                _ = self.shutdown.recv() => return false,
             }
         }
     }
@@ -202,7 +202,7 @@ impl Clock {
         loop {
             let item = tokio::select! {
                 f = feed.recv() => f,
-                _ = stopped(&mut self.shutdown) => return None,
+                _ = self.shutdown.recv() => return None,
             };
             let f = match item {
                 None => return Some(false),
@@ -218,7 +218,7 @@ impl Clock {
             {
                 tokio::select! {
                     _ = sleep_until(due) => {}
-                    _ = stopped(&mut self.shutdown) => return None,
+                    _ = self.shutdown.recv() => return None,
                 }
             }
             if f.rest {
@@ -303,7 +303,7 @@ impl Clock {
                 tokio::select! {
                     _ = &mut taken => {}
                     _ = sleep_until(deadline) => break,
-                    _ = stopped(&mut self.shutdown) => return None,
+                    _ = self.shutdown.recv() => return None,
                 }
             }
             let taken = lock(&self.shared.market)
@@ -469,7 +469,7 @@ impl Clock {
             });
             tokio::select! {
                 _ = s.tx.send(close) => {}
-                _ = stopped(&mut self.shutdown) => return false,
+                _ = self.shutdown.recv() => return false,
             }
         }
         self.reset_market();
@@ -503,7 +503,7 @@ impl Clock {
         for rx in acks {
             tokio::select! {
                 _ = rx => {}
-                _ = stopped(&mut self.shutdown) => return,
+                _ = self.shutdown.recv() => return,
             }
         }
         lock(&self.shared.market).ended = true;
@@ -543,7 +543,7 @@ fn oversize(bytes: usize) -> String {
 /// [`WhenFull::Disconnect`] the client is dropped. `false` on shutdown.
 async fn broadcast(
     shared: &Shared,
-    shutdown: &mut watch::Receiver<bool>,
+    shutdown: &mut Shutdown,
     when_full: WhenFull,
     mut make: impl FnMut(&ClientSlot, &mut VecDeque<Out>),
 ) -> bool {
@@ -586,7 +586,7 @@ async fn broadcast(
         for out in outs {
             tokio::select! {
                 r = tx.send(out) => if r.is_err() { break },
-                _ = stopped(shutdown) => return false,
+                _ = shutdown.recv() => return false,
             }
         }
     }

@@ -64,6 +64,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Context;
+use microstate_drive::shutdown::{Shutdown, Stop};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -330,14 +331,15 @@ pub(crate) struct Shared {
     pub client_joined: Notify,
     pub rest: Mutex<rest::RestState>,
     pub next_conn_id: AtomicU64,
-    pub shutdown: watch::Receiver<bool>,
+    /// The exchange's stop (given by [`ExchangeHandle::shutdown`] or dropping the handle).
+    pub shutdown: Shutdown,
 }
 
 /// A running exchange. Dropping it stops it too (without waiting).
 pub struct ExchangeHandle {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    shutdown_tx: watch::Sender<bool>,
+    stop: Stop,
     finished_rx: watch::Receiver<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -392,7 +394,7 @@ pub async fn start(cfg: ExchangeConfig) -> anyhow::Result<ExchangeHandle> {
             _ => None,
         })
         .max();
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let stop = Stop::new();
     let (finished_tx, finished_rx) = watch::channel(false);
     let (catalog_ready, _) = watch::channel(false);
     let shared = Arc::new(Shared {
@@ -414,7 +416,7 @@ pub async fn start(cfg: ExchangeConfig) -> anyhow::Result<ExchangeHandle> {
         client_joined: Notify::new(),
         rest: Mutex::new(rest::RestState::default()),
         next_conn_id: AtomicU64::new(1),
-        shutdown: shutdown_rx,
+        shutdown: stop.shutdown(),
     });
     for kind in armed_now {
         clock::arm_rest_fault(&shared, &kind);
@@ -437,7 +439,7 @@ pub async fn start(cfg: ExchangeConfig) -> anyhow::Result<ExchangeHandle> {
     Ok(ExchangeHandle {
         addr,
         shared,
-        shutdown_tx,
+        stop,
         finished_rx,
         tasks: vec![clock, server],
     })
@@ -503,7 +505,7 @@ impl ExchangeHandle {
 
     /// Stops accepting, closes every connection and waits for the exchange's tasks to end.
     pub async fn shutdown(mut self) {
-        let _ = self.shutdown_tx.send(true);
+        self.stop.stop();
         for t in std::mem::take(&mut self.tasks) {
             let _ = t.await;
         }
@@ -512,6 +514,6 @@ impl ExchangeHandle {
 
 impl Drop for ExchangeHandle {
     fn drop(&mut self) {
-        let _ = self.shutdown_tx.send(true);
+        self.stop.stop();
     }
 }

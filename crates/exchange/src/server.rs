@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep, sleep_until};
 
 use super::http::{self, MAX_HEAD, Response, head_end, parse_head};
 use super::ws::{self, WsPath};
 use super::{Shared, bump, rest};
+use microstate_drive::shutdown::Shutdown;
 
 /// A client that has not sent a complete request head by then is dropped.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
@@ -28,18 +28,13 @@ const MAX_BODY: usize = 1 << 20;
 /// Connections still running at shutdown get this long to finish.
 const DRAIN: Duration = Duration::from_secs(2);
 
-/// Resolves once the exchange is shutting down (or its handle is gone).
-pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
-    let _ = rx.wait_for(|v| *v).await;
-}
-
 /// Accepts connections until shutdown.
 pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
-            _ = stopped(&mut shutdown) => break,
+            _ = shutdown.recv() => break,
             r = listener.accept() => match r {
                 Ok((s, peer)) => {
                     let _ = s.set_nodelay(true);
@@ -60,14 +55,14 @@ pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 
 /// Peeks the request head: `None` if the client went away or sent nothing complete in time
 /// (a head larger than [`MAX_HEAD`] is returned as is, for a 431).
-async fn peek_head(s: &TcpStream, shutdown: &mut watch::Receiver<bool>) -> Option<Vec<u8>> {
+async fn peek_head(s: &TcpStream, shutdown: &mut Shutdown) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; MAX_HEAD + 1];
     let deadline = Instant::now() + HEAD_TIMEOUT;
     loop {
         let n = tokio::select! {
             r = s.peek(&mut buf) => r.ok()?,
             _ = sleep_until(deadline) => return None,
-            _ = stopped(shutdown) => return None,
+            _ = shutdown.recv() => return None,
         };
         if n == 0 {
             return None;
@@ -110,7 +105,7 @@ async fn read_more(
     s: &mut TcpStream,
     buf: &mut Vec<u8>,
     chunk: &mut [u8],
-    shutdown: &mut watch::Receiver<bool>,
+    shutdown: &mut Shutdown,
 ) -> Option<()> {
     let n = tokio::select! {
         r = s.read(chunk) => match r {
@@ -118,7 +113,7 @@ async fn read_more(
             Ok(n) => n,
         },
         _ = sleep(IDLE_TIMEOUT) => return None,
-        _ = stopped(shutdown) => return None,
+        _ = shutdown.recv() => return None,
     };
     buf.extend_from_slice(&chunk[..n]);
     Some(())
@@ -184,7 +179,7 @@ async fn serve_http(mut s: TcpStream, shared: Arc<Shared>) {
         let keep = req.keep_alive();
         let resp = tokio::select! {
             r = rest::handle(&shared, &req) => r,
-            _ = stopped(&mut shutdown) => return,
+            _ = shutdown.recv() => return,
         };
         if s.write_all(&resp.to_bytes(keep)).await.is_err() || !keep {
             let _ = s.shutdown().await;

@@ -28,7 +28,8 @@ use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
 use super::http::RequestHead;
 use super::streams::{Route, StreamKey, name_is_plain, parse_stream_name};
-use super::{ConnectionStats, Shared, bump, lock, server::stopped};
+use super::{ConnectionStats, Shared, bump, lock};
+use microstate_drive::shutdown::Shutdown;
 
 /// How long a close handshake may take before the socket is simply dropped.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
@@ -355,7 +356,7 @@ impl Writer {
             let close_at = self.close_at;
             tokio::select! {
                 biased;
-                _ = stopped(&mut shutdown) => {
+                _ = shutdown.recv() => {
                     // Going away: say so, but do not wait for the client's answer.
                     self.close(CloseCode::Away, "exchange shutting down").await;
                     return End::dropped("exchange shutting down");
@@ -414,11 +415,7 @@ impl Writer {
     }
 
     /// Takes `first` and whatever else is queued (up to [`BATCH`]), writes it with one flush.
-    async fn batch(
-        &mut self,
-        first: Out,
-        shutdown: &mut tokio::sync::watch::Receiver<bool>,
-    ) -> Result<After, End> {
+    async fn batch(&mut self, first: Out, shutdown: &mut Shutdown) -> Result<After, End> {
         let mut msgs = Vec::new();
         let mut frames = 0u64;
         let mut acks = Vec::new();
@@ -464,11 +461,7 @@ impl Writer {
     }
 
     /// Writes and flushes, giving up when the socket takes nothing for a pong timeout.
-    async fn write(
-        &mut self,
-        msgs: Vec<Message>,
-        shutdown: &mut tokio::sync::watch::Receiver<bool>,
-    ) -> Result<(), End> {
+    async fn write(&mut self, msgs: Vec<Message>, shutdown: &mut Shutdown) -> Result<(), End> {
         let stall = self.shared.settings.pong_timeout;
         let sink = &mut self.sink;
         let io = async {
@@ -490,7 +483,7 @@ impl Writer {
                 let reason = lock(&self.kill.reason).clone().unwrap_or_else(|| "killed".into());
                 Err(End::dropped(&reason))
             }
-            _ = stopped(shutdown) => Err(End::dropped("exchange shutting down")),
+            _ = shutdown.recv() => Err(End::dropped("exchange shutting down")),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The depth ladder: asks above, bids below, the spread row between; price, quantity,
-//! cumulative quantity and a depth bar per row; rows grouped by k ticks (zoom); rows whose
-//! quantity changed since the last view flash (liquidity stacked or pulled).
+//! cumulative quantity and a depth bar per row; rows grouped by k ticks (zoom, bucketed by
+//! [`crate::ui::depth`] once per frame and kept in the UI state); rows whose quantity changed
+//! since the last view flash (liquidity stacked or pulled).
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -9,53 +10,10 @@ use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::fmt;
+pub use crate::ui::depth::{Row, bucket_rows};
 use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
-use microstate_core::num::Price;
 use microstate_core::view::SymbolView;
-
-/// One ladder row: a price bucket of `ticks_per_row` ticks and the quantity resting in it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Row {
-    /// Bucket index (price / bucket width, floored for bids, ceiled for asks): stable across
-    /// frames, so changes can be matched. Asks are negative-free keys offset apart from bids.
-    pub key: i64,
-    pub price: f64,
-    pub qty: f64,
-    pub bid: bool,
-}
-
-/// Rows of both sides grouped by `ticks_per_row` ticks, best first per side (asks then bids).
-/// Exact: bucketing is done on the integer price mantissas.
-pub fn bucket_rows(s: &SymbolView, ticks_per_row: u32) -> Vec<Row> {
-    let tick = s.tick_exact.map_or(1_000_000, |t| t.0.max(1));
-    let width = tick.saturating_mul(u64::from(ticks_per_row.max(1)));
-    let mut out: Vec<Row> = Vec::with_capacity(s.bids.len() + s.asks.len());
-    let mut push = |bid: bool, price: u64, qty: f64| {
-        let idx = if bid {
-            price / width
-        } else {
-            price.div_ceil(width)
-        } as i64;
-        let key = if bid { idx * 2 } else { idx * 2 + 1 };
-        match out.last_mut() {
-            Some(r) if r.key == key => r.qty += qty,
-            _ => out.push(Row {
-                key,
-                price: Price(idx as u64 * width).to_f64(),
-                qty,
-                bid,
-            }),
-        }
-    };
-    for l in &s.asks {
-        push(false, l.price.0, l.qty.to_f64());
-    }
-    for l in &s.bids {
-        push(true, l.price.0, l.qty.to_f64());
-    }
-    out
-}
 
 pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, ui: &UiState, theme: &Theme) {
     let zoom = ui.ticks_per_row();
@@ -82,7 +40,7 @@ pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, ui: &UiState, t
         f.render_widget(Paragraph::new(why).style(theme.warn), inner);
         return;
     }
-    let rows = bucket_rows(s, zoom);
+    let rows = ui.ladder_rows(s, zoom);
     let asks: Vec<&Row> = rows.iter().filter(|r| !r.bid).collect();
     let bids: Vec<&Row> = rows.iter().filter(|r| r.bid).collect();
     let per_side = (inner.height as usize).saturating_sub(1) / 2;

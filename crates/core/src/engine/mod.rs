@@ -8,7 +8,7 @@ pub mod history;
 
 use std::collections::VecDeque;
 
-use crate::book::sync::{BookSync, DEFAULT_MAX_BUFFER, Rules, SnapshotOutcome};
+use crate::book::sync::{BookSync, DEFAULT_MAX_BUFFER, Rules};
 use crate::book::{Bbo, OrderBook};
 use crate::features::{FeatureParams, FeatureState};
 use crate::market::Market;
@@ -55,8 +55,12 @@ pub struct EngineConfig {
     pub history: Option<history::HistoryConfig>,
     /// Per-symbol features (`None`: off, the engine keeps books only).
     pub features: Option<FeatureParams>,
-    /// Record what the features take in (tests that recompute them independently).
-    #[doc(hidden)]
+    /// Record what the features take in (tests that recompute them independently). A test-only
+    /// cargo feature (`tap`) rather than a constructor argument: the tap keeps every input in
+    /// a growing list, so a build that could switch it on in a long live session would be a
+    /// leak waiting for a typo; without the feature the field, the list and every check of it
+    /// are not compiled at all. The app enables it through a dev-dependency, for its tests only.
+    #[cfg(feature = "tap")]
     pub feature_tap: bool,
 }
 
@@ -77,6 +81,7 @@ impl Default for EngineConfig {
             max_buffer: DEFAULT_MAX_BUFFER,
             history: Some(history::HistoryConfig::default()),
             features: Some(FeatureParams::default()),
+            #[cfg(feature = "tap")]
             feature_tap: false,
         }
     }
@@ -185,8 +190,9 @@ pub struct SymbolState {
     /// Trades and bookTickers seen twice (overlapping connections during a switch-over) and
     /// skipped; depth duplicates are counted by the sync as `stale`.
     pub duplicates: u64,
-    /// Recent mid samples, trades and resting-size columns, for the screen.
-    pub history: history::History,
+    /// Recent mid samples, trades and resting-size columns, for the screen: shared with the
+    /// views that show it, changed copy-on-write (see [`history`]).
+    pub history: std::sync::Arc<history::History>,
     /// The models' state and outputs (when the engine was given models).
     pub signals: Option<Box<crate::ml::signals::Signals>>,
     signals_seen: u64,
@@ -211,14 +217,16 @@ impl SymbolState {
             last_recv: Nanos(0),
             last_depth_recv: Nanos(0),
             duplicates: 0,
-            history: history::History::default(),
+            history: std::sync::Arc::default(),
             signals: None,
             signals_seen: 0,
             last_trade_ids: [None, None],
             last_ticker_u: None,
             forced: cfg.market.is_some(),
             features: cfg.features.map(|p| {
+                #[allow(unused_mut)]
                 let mut f = Box::new(FeatureState::new(p));
+                #[cfg(feature = "tap")]
                 if cfg.feature_tap {
                     f.enable_tap();
                 }
@@ -442,10 +450,22 @@ impl Engine {
             }
         }
         if let (Some(cfg), Some(i)) = (&self.cfg.history, self.touched) {
-            let st = &mut self.symbols[i];
-            let mut h = std::mem::take(&mut st.history);
-            h.observe(cfg, st, f.recv.0);
-            st.history = h;
+            let SymbolState {
+                history,
+                trades,
+                last_trade,
+                sync,
+                ..
+            } = &mut self.symbols[i];
+            let seen = history::Observed {
+                trades: *trades,
+                last_trade: last_trade.as_ref(),
+                sync,
+            };
+            // Written only when something is added: a view sharing it keeps the old one.
+            if history.wants(&seen, f.recv.0) {
+                std::sync::Arc::make_mut(history).observe(cfg, &seen, f.recv.0);
+            }
         }
         r
     }
@@ -508,17 +528,19 @@ impl Engine {
                     features,
                     ..
                 } = st;
+                #[cfg(feature = "tap")]
                 if let Some(f) = features.as_deref_mut() {
                     f.tap_snapshot(s);
                 }
-                let outcome = sync.on_snapshot(s, &mut |book, d| {
+                let _outcome = sync.on_snapshot(s, &mut |book, d| {
                     ticker_check.on_applied(symbol, d.final_id, book.bbo());
                     if let Some(f) = features.as_deref_mut() {
                         timed(clock, feat, || f.on_book(book, d));
                     }
                 });
                 if let Some(f) = features.as_deref_mut() {
-                    if outcome == SnapshotOutcome::Ignored {
+                    #[cfg(feature = "tap")]
+                    if _outcome == crate::book::sync::SnapshotOutcome::Ignored {
                         f.tap_snapshot_ignored();
                     }
                     // The buffered diffs may break the chain after bridging it.

@@ -53,7 +53,7 @@ mod window;
 
 use crate::book::OrderBook;
 use crate::num::Price;
-use crate::wire::{BookTicker, DepthUpdate, Level, Snapshot, Trade};
+use crate::wire::{BookTicker, DepthUpdate, Level, Trade};
 pub use schema::{FEATURE_SCHEMA_VERSION, N_DEPTHS, N_FEATURES, N_WINDOWS, Schema, idx};
 use window::{Sums, Timed, Windows};
 
@@ -220,7 +220,8 @@ impl FeatureVector {
 }
 
 /// What the features took in, recorded raw for tests that recompute everything independently
-/// (off unless asked for; see `EngineConfig::feature_tap`).
+/// (only with the test-only cargo feature `tap`, and then only when asked for: see
+/// `EngineConfig::feature_tap`).
 #[doc(hidden)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum TapEvent {
@@ -505,6 +506,7 @@ pub struct FeatureState {
     defined: u128,
     v: FeatureVector,
     updates: u64,
+    #[cfg(feature = "tap")]
     tap: Option<Vec<TapEvent>>,
 }
 
@@ -563,6 +565,7 @@ impl FeatureState {
             defined: 0,
             v: FeatureVector::default(),
             updates: 0,
+            #[cfg(feature = "tap")]
             tap: None,
         };
         // Empty windows read out as zero counts and sums from the start.
@@ -605,19 +608,22 @@ impl FeatureState {
 
     /// Starts recording the inputs (tests).
     #[doc(hidden)]
+    #[cfg(feature = "tap")]
     pub fn enable_tap(&mut self) {
         self.tap.get_or_insert_with(Vec::new);
     }
 
     /// The inputs recorded since [`Self::enable_tap`].
     #[doc(hidden)]
+    #[cfg(feature = "tap")]
     pub fn tap(&self) -> &[TapEvent] {
         self.tap.as_deref().unwrap_or(&[])
     }
 
     /// The engine is about to offer a snapshot to the sync (recorded only when tapping).
     #[doc(hidden)]
-    pub fn tap_snapshot(&mut self, s: &Snapshot) {
+    #[cfg(feature = "tap")]
+    pub fn tap_snapshot(&mut self, s: &crate::wire::Snapshot) {
         if let Some(tap) = &mut self.tap {
             tap.push(TapEvent::Snapshot {
                 bids: s.bids.clone(),
@@ -628,6 +634,7 @@ impl FeatureState {
 
     /// The snapshot just offered was not loaded: forget it.
     #[doc(hidden)]
+    #[cfg(feature = "tap")]
     pub fn tap_snapshot_ignored(&mut self) {
         if let Some(tap) = &mut self.tap
             && matches!(tap.last(), Some(TapEvent::Snapshot { .. }))
@@ -651,6 +658,7 @@ impl FeatureState {
 
     /// After a diff was applied to `book`.
     pub fn on_book(&mut self, book: &OrderBook, d: &DepthUpdate) {
+        #[cfg(feature = "tap")]
         if let Some(tap) = &mut self.tap {
             tap.push(TapEvent::Diff {
                 event_time_ms: d.event_time_ms,
@@ -676,6 +684,7 @@ impl FeatureState {
 
     /// After a trade (duplicates excluded).
     pub fn on_trade(&mut self, tr: &Trade) {
+        #[cfg(feature = "tap")]
         if let Some(tap) = &mut self.tap {
             tap.push(TapEvent::Trade(*tr));
         }
@@ -698,6 +707,7 @@ impl FeatureState {
     /// After a bookTicker (duplicates excluded). Counted only: level 1 comes from the book, so
     /// that it always agrees with the deeper levels.
     pub fn on_ticker(&mut self, tk: &BookTicker) {
+        #[cfg(feature = "tap")]
         if let Some(tap) = &mut self.tap {
             tap.push(TapEvent::Ticker(*tk));
         }
@@ -712,6 +722,7 @@ impl FeatureState {
         if self.hole && e_ms.is_none() {
             return;
         }
+        #[cfg(feature = "tap")]
         if let Some(tap) = &mut self.tap {
             tap.push(TapEvent::Gap {
                 event_time_ms: e_ms,

@@ -1,6 +1,10 @@
-//! The headless summary: what a run did to each symbol, as JSON.
+//! The headless summary: what a run did to each symbol, as JSON, and as text for a person
+//! ([`text`]).
 //!
-//! Owns: the summary's shape (a stable contract for scripts and tests). Must not touch: I/O.
+//! Owns: the summary's shape (a stable contract for scripts and tests) and its readable form.
+//! Must not touch: I/O (the binary writes what these functions return).
+
+pub mod text;
 
 use serde::Serialize;
 

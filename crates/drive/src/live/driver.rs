@@ -1,0 +1,886 @@
+//! The live driver: one struct owning everything a live session keeps, with one method per
+//! thing that can happen to it (a message from the sockets, a tick, a command, a view due).
+//!
+//! Owns: the engine during the session, the connection slots and which connection each
+//! message came from, the outstanding snapshot requests, staleness, latency, the journal and
+//! recording, the view publisher. Must not touch: socket details (the slot tasks and
+//! [`microstate_io::ingest`]), how a view is assembled ([`crate::publish`]).
+//!
+//! The loop ([`LiveDriver::run`]) is one `select!` over shutdown, the screen's commands, a
+//! housekeeping tick and the ingest queue; at shutdown it still feeds what had already
+//! arrived, then stops the tasks and sums up.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use microstate_config::{Config, format_duration};
+use microstate_core::book::sync::Phase;
+use microstate_core::engine::{Engine, EngineConfig, RawFrame};
+use microstate_core::latency::{Latency, LatencySummary, Percentiles, Stage};
+use microstate_core::num::{Nanos, Symbol};
+use microstate_core::summary::{ClockReport, LiveReport};
+use microstate_core::view::{RecordingView, StageView};
+use microstate_core::wire::Event as WireEvent;
+use microstate_core::wire::binance::Decoder;
+use microstate_io::ingest::clock::ClockSample;
+use microstate_io::ingest::endpoints::ws_plans;
+use microstate_io::ingest::snapshots::{self, SnapshotRequest};
+use microstate_io::ingest::ws;
+use microstate_io::ingest::{ConnId, IngestMsg, IngestStats, now_nanos};
+use microstate_io::record::format::journal as events;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use super::journal::Journal;
+use super::slots::{Pending, Slot, SlotCmd, SlotEnv, connection_state, short_url, switch_ready};
+use super::{LiveOptions, LiveOutcome};
+use crate::command::{Command, Event, LiveEnd, Switch};
+use crate::publish::{Extras, Publisher, stage_views};
+use crate::recording::RecordSetup;
+use crate::shutdown::Shutdown;
+
+/// The engine loop's housekeeping period (staleness, snapshot requests, status).
+const TICK: Duration = Duration::from_millis(50);
+/// Refused frames logged one by one before the rest are only counted.
+const ERRORS_LOGGED: u64 = 20;
+
+/// A live session in progress.
+pub struct LiveDriver {
+    cfg: Config,
+    status_every: Option<Duration>,
+    stats: Arc<IngestStats>,
+    engine: Engine,
+    /// Everything the socket, snapshot and clock tasks send.
+    rx: mpsc::Receiver<IngestMsg>,
+    tasks: Tasks,
+    conns: Conns,
+    snapshots: Snapshots,
+    /// Symbols with no depth update for `stale_after`, and how often one turned stale.
+    stale: HashSet<Symbol>,
+    stale_events: u64,
+    timing: Timing,
+    journal: Journal,
+    /// Where a recording asked for by a command goes (`None`: recording is not offered).
+    record: Option<RecordSetup>,
+    screen: Option<LiveEnd>,
+    publisher: Option<Publisher>,
+    /// Decodes a pending connection's frames just enough to know where it starts.
+    peek: Decoder,
+    frame_errors: u64,
+    errors_logged: u64,
+    ever_connected: bool,
+    last_failure: Option<String>,
+    clock: Option<ClockReport>,
+    started: Instant,
+    last_status: Instant,
+}
+
+/// The tasks the session started.
+struct Tasks {
+    slots: Vec<JoinHandle<()>>,
+    snapshots: JoinHandle<()>,
+    clock: JoinHandle<()>,
+}
+
+/// The connections: one slot per planned URL, and which slot each connection belongs to.
+struct Conns {
+    slots: Vec<Slot>,
+    by_id: HashMap<ConnId, usize>,
+    /// Shared with the socket readers: where frames the queue cannot take are recorded.
+    readers: Arc<ws::ReaderShared>,
+}
+
+/// REST snapshots: requests to the snapshot task, one outstanding per symbol at a time.
+struct Snapshots {
+    /// `None` once the session stops.
+    tx: Option<mpsc::UnboundedSender<SnapshotRequest>>,
+    outstanding: HashSet<Symbol>,
+    /// Per symbol: snapshots in a row that did not sync the book (the budget backs off).
+    failures: HashMap<Symbol, u32>,
+}
+
+impl Snapshots {
+    /// Asks a snapshot for `symbol` unless one is outstanding.
+    fn request(&mut self, symbol: Symbol, failures: u32) {
+        if let Some(tx) = &self.tx
+            && self.outstanding.insert(symbol)
+        {
+            let _ = tx.send(SnapshotRequest { symbol, failures });
+        }
+    }
+}
+
+/// Latency: the per-stage histograms, receive → applied, and what the stages need to know.
+struct Timing {
+    lat: Latency,
+    /// Receive → applied, 1 ns to 60 s at 3 significant digits.
+    apply: Option<hdrhistogram::Histogram<u64>>,
+    /// Receive time of the newest frame fed (for the publish stage).
+    last_fed: u64,
+    /// Per symbol: wall time its connection came up, until the book is synced.
+    connected_at: HashMap<Symbol, u64>,
+    /// The screen's stages, refreshed at most twice a second (recorded time).
+    stage_cache: (u64, Vec<StageView>),
+}
+
+impl Timing {
+    fn new() -> Timing {
+        Timing {
+            lat: Latency::new(60_000_000_000, 6),
+            apply: hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).ok(),
+            last_fed: 0,
+            connected_at: HashMap::new(),
+            stage_cache: (0, Vec::new()),
+        }
+    }
+
+    /// A frame taken off the queue at `taken` and applied (or refused) at `done`.
+    fn after_frame(&mut self, engine: &Engine, recv: Nanos, taken: u64, done: u64, ok: bool) {
+        self.last_fed = recv.0;
+        if let Some(h) = self.apply.as_mut() {
+            h.saturating_record(done.saturating_sub(recv.0).max(1));
+        }
+        self.lat
+            .record(Stage::Queue, taken, taken.saturating_sub(recv.0));
+        if ok {
+            self.lat.on_frame(engine.last_times(), recv.0, done);
+        }
+        // Only while a (re)connect is waiting for its books: nothing to look up otherwise.
+        if !self.connected_at.is_empty()
+            && let Some(st) = engine.touched()
+            && st.sync.phase() == Phase::Synced
+            && let Some(t0) = self.connected_at.remove(&st.symbol)
+        {
+            self.lat
+                .record(Stage::TimeToSynced, done, done.saturating_sub(t0));
+        }
+    }
+}
+
+impl LiveDriver {
+    /// Starts the session's tasks (sockets, snapshots, clock probe) on the current runtime.
+    pub fn start(
+        opts: LiveOptions,
+        screen: Option<LiveEnd>,
+        publisher: Option<Publisher>,
+    ) -> LiveDriver {
+        let LiveOptions {
+            cfg,
+            symbols,
+            status_every,
+            stats,
+            recording,
+            record,
+            models,
+        } = opts;
+        let ccfg = &cfg.connection;
+        let stats = stats.unwrap_or_default();
+        let (tx, rx) = mpsc::channel::<IngestMsg>(ccfg.queue_capacity);
+        let (snap_tx, snap_rx) = mpsc::unbounded_channel::<SnapshotRequest>();
+        let clock = tokio::spawn(microstate_io::ingest::clock::probe(cfg.clone(), tx.clone()));
+        let snapshot_task = tokio::spawn(snapshots::run(
+            cfg.clone(),
+            snap_rx,
+            tx.clone(),
+            stats.clone(),
+        ));
+
+        let mut engine = Engine::new(EngineConfig {
+            market: Some(cfg.live.market),
+            max_buffer: cfg.sync.max_buffered_diffs,
+            features: cfg.features.params(),
+            ..EngineConfig::default()
+        });
+        for &s in &symbols {
+            engine.add_symbol(s);
+        }
+        engine.set_clock(microstate_io::ingest::mono_nanos);
+        if let Some(m) = models {
+            engine.set_models(m);
+        }
+
+        let readers = Arc::new(ws::ReaderShared {
+            stats: stats.clone(),
+            shed_to: std::sync::Mutex::new(recording.as_ref().map(|r| r.recorder().clone())),
+        });
+        let env = SlotEnv {
+            cfg: ccfg.clone(),
+            tx,
+            readers: readers.clone(),
+            ids: Arc::new(AtomicU64::new(1)),
+        };
+        let (slots, slot_tasks): (Vec<_>, Vec<_>) = ws_plans(&cfg, &symbols)
+            .into_iter()
+            .enumerate()
+            .map(|(i, plan)| Slot::spawn(i, plan, env.clone()))
+            .unzip();
+        // Only the tasks hold senders now: the queue closes when they have all ended.
+        drop(env);
+
+        let now = Instant::now();
+        LiveDriver {
+            cfg,
+            status_every,
+            stats,
+            engine,
+            rx,
+            tasks: Tasks {
+                slots: slot_tasks,
+                snapshots: snapshot_task,
+                clock,
+            },
+            conns: Conns {
+                slots,
+                by_id: HashMap::new(),
+                readers,
+            },
+            snapshots: Snapshots {
+                tx: Some(snap_tx),
+                outstanding: HashSet::new(),
+                failures: HashMap::new(),
+            },
+            stale: HashSet::new(),
+            stale_events: 0,
+            timing: Timing::new(),
+            journal: Journal::new(recording),
+            record,
+            screen,
+            publisher,
+            peek: Decoder::new(),
+            frame_errors: 0,
+            errors_logged: 0,
+            ever_connected: false,
+            last_failure: None,
+            clock: None,
+            started: now,
+            last_status: now,
+        }
+    }
+
+    /// Runs until `shutdown` (or a `Quit` command), then stops the tasks and sums up.
+    pub async fn run(mut self, mut shutdown: Shutdown) -> LiveOutcome {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let drain = loop {
+            self.publish();
+            tokio::select! {
+                _ = shutdown.recv() => break true,
+                cmd = next_command(&mut self.screen) => match cmd {
+                    Some(cmd) => {
+                        if !self.on_command(cmd) {
+                            break true;
+                        }
+                    }
+                    // The screen's end is gone: no more commands (events still go nowhere).
+                    None => self.screen = None,
+                },
+                _ = tick.tick() => self.on_tick(),
+                msg = self.rx.recv() => match msg {
+                    Some(msg) => self.on_message(msg),
+                    // Every task has ended: nothing more will arrive.
+                    None => break false,
+                },
+            }
+        };
+        if drain {
+            self.drain();
+        }
+        self.finish().await
+    }
+
+    /// Feeds one frame (or snapshot body) to the engine, times it, and notes what it changed.
+    fn feed(&mut self, recv: Nanos, bytes: &[u8], hint: Option<Symbol>) {
+        let taken = now_nanos().0;
+        let r = self.engine.on_frame(RawFrame {
+            recv,
+            bytes,
+            symbol_hint: hint,
+        });
+        let done = now_nanos().0;
+        self.timing
+            .after_frame(&self.engine, recv, taken, done, r.is_ok());
+        self.journal.after_frame(&self.engine);
+        if let Err(e) = r {
+            self.frame_errors += 1;
+            if self.errors_logged < ERRORS_LOGGED {
+                self.errors_logged += 1;
+                tracing::warn!("live frame refused: {e}");
+            }
+        }
+    }
+
+    /// A message from the sockets, the snapshot task or the clock probe.
+    fn on_message(&mut self, msg: IngestMsg) {
+        self.journal.record(&msg);
+        match msg {
+            IngestMsg::Frame {
+                conn, recv, text, ..
+            } => self.on_frame(conn, recv, text),
+            IngestMsg::Connecting {
+                slot,
+                conn,
+                url,
+                attempt,
+            } => self.on_connecting(slot, conn, &url, attempt),
+            IngestMsg::ConnectFailed {
+                slot,
+                attempt,
+                reason,
+                next_in,
+            } => self.on_connect_failed(slot, attempt, &reason, next_in),
+            IngestMsg::Connected { slot, conn, url } => self.on_connected(slot, conn, &url),
+            IngestMsg::ServerShutdown { conn } => self.on_server_shutdown(conn),
+            IngestMsg::Disconnected {
+                slot,
+                conn,
+                reason,
+                planned,
+            } => self.on_disconnected(slot, conn, &reason, planned),
+            IngestMsg::Snapshot {
+                symbol,
+                sent,
+                recv,
+                body,
+                ..
+            } => self.on_snapshot(symbol, sent, recv, &body),
+            IngestMsg::SnapshotFailed { symbol, reason } => {
+                tracing::warn!(%symbol, %reason, "snapshot request failed; will retry");
+                self.last_failure = Some(format!("snapshot {symbol}: {reason}"));
+            }
+            IngestMsg::ClockSample(c) => self.on_clock_sample(&c),
+        }
+    }
+
+    /// A slot task starts connecting (`conn` is the id the connection will have).
+    fn on_connecting(&mut self, slot: usize, conn: ConnId, url: &str, attempt: u32) {
+        self.conns.by_id.insert(conn, slot);
+        let s = &mut self.conns.slots[slot];
+        s.report.attempts += 1;
+        if s.primary.is_none() {
+            s.state = format!("connecting, attempt {attempt}");
+        }
+        tracing::info!(%url, attempt, "connecting");
+    }
+
+    /// A connection attempt failed; the slot task tries again after `next_in`.
+    fn on_connect_failed(&mut self, slot: usize, attempt: u32, reason: &str, next_in: Duration) {
+        let s = &mut self.conns.slots[slot];
+        s.report.failures += 1;
+        let line = format!(
+            "connecting, attempt {attempt}, next in {:.1} s: {reason}",
+            next_in.as_secs_f64()
+        );
+        if s.primary.is_none() {
+            s.state = line.clone();
+        }
+        self.last_failure = Some(format!("{}: {reason}", s.plan.url));
+        if self.status_every.is_some() {
+            eprintln!("{}: {line}", short_url(&s.plan.url));
+        } else {
+            tracing::warn!(url = %s.plan.url, "{line}");
+        }
+    }
+
+    /// The server announced it will close this connection: open a successor first.
+    fn on_server_shutdown(&mut self, conn: ConnId) {
+        if let Some(&si) = self.conns.by_id.get(&conn) {
+            let s = &mut self.conns.slots[si];
+            s.report.server_shutdowns += 1;
+            if s.primary == Some(conn) && s.pending.is_none() {
+                tracing::warn!(url = %s.plan.url, "serverShutdown: opening a replacement before the old one closes");
+                s.request_rotate();
+            }
+        }
+    }
+
+    /// A REST snapshot arrived: fed to its symbol's sync; a snapshot that did not sync the
+    /// book counts as a failure (the scheduler backs off).
+    fn on_snapshot(&mut self, symbol: Symbol, sent: Nanos, recv: Nanos, body: &[u8]) {
+        self.timing
+            .lat
+            .record(Stage::SnapshotRtt, recv.0, recv.0.saturating_sub(sent.0));
+        self.snapshots.outstanding.remove(&symbol);
+        self.feed(recv, body, Some(symbol));
+        let synced = self
+            .engine
+            .symbol(symbol)
+            .is_some_and(|s| s.sync.is_synced());
+        let f = self.snapshots.failures.entry(symbol).or_insert(0);
+        *f = if synced { 0 } else { *f + 1 };
+    }
+
+    /// A clock-offset sample from the exchange's time endpoint.
+    fn on_clock_sample(&mut self, c: &ClockSample) {
+        self.timing
+            .lat
+            .clock
+            .on_active(c.wall_ns, c.offset_ns, c.rtt_ns);
+        let r = self.clock.get_or_insert(ClockReport {
+            best_rtt_ns: u64::MAX,
+            ..ClockReport::default()
+        });
+        r.samples += 1;
+        r.last_offset_ns = c.offset_ns;
+        if c.rtt_ns < r.best_rtt_ns {
+            r.best_rtt_ns = c.rtt_ns;
+            r.best_offset_ns = c.offset_ns;
+        }
+    }
+
+    /// A WebSocket frame: fed if its connection is the slot's primary, held back if it is the
+    /// successor being switched to, dropped if its connection was retired (the successor has
+    /// it).
+    fn on_frame(&mut self, conn: ConnId, recv: Nanos, text: Utf8Bytes) {
+        let Some(&si) = self.conns.by_id.get(&conn) else {
+            return;
+        };
+        let slot = &mut self.conns.slots[si];
+        if slot.primary == Some(conn) {
+            self.feed(recv, text.as_bytes(), None);
+            return;
+        }
+        let Some(p) = slot.pending.as_mut().filter(|p| p.conn == conn) else {
+            return;
+        };
+        match self.peek.decode(text.as_bytes()) {
+            Ok(WireEvent::Depth(d)) => {
+                p.first
+                    .entry(d.symbol)
+                    .or_insert((d.first_id, d.prev_final_id));
+            }
+            Ok(WireEvent::BookTicker(t)) => {
+                p.first_ticker.entry(t.symbol).or_insert(t.update_id);
+            }
+            Ok(WireEvent::Trade(t)) => {
+                p.first_trade.entry((t.symbol, t.kind)).or_insert(t.id);
+            }
+            _ => {}
+        }
+        p.frames.push((recv, text));
+        if switch_ready(&self.engine, self.cfg.live.market, slot) {
+            self.switch_over(si);
+        }
+    }
+
+    /// A connection is up: the slot's primary, or the successor of a switch-over.
+    fn on_connected(&mut self, slot: usize, conn: ConnId, url: &str) {
+        self.ever_connected = true;
+        let s = &mut self.conns.slots[slot];
+        s.report.connections += 1;
+        if s.primary.is_none() {
+            let now = now_nanos().0;
+            for &sym in &s.plan.depth_symbols {
+                self.timing.connected_at.insert(sym, now);
+            }
+            s.primary = Some(conn);
+            self.journal.note(events::PRIMARY, || conn.to_string());
+            s.primary_since = Instant::now();
+            s.state = "up".into();
+            s.all_stale_since = None;
+        } else {
+            s.pending = Some(Pending::new(conn));
+            s.state = "up, switching over".into();
+        }
+        tracing::info!(%url, conn, "connected");
+        if self.status_every.is_some() {
+            eprintln!("{}: connected", short_url(url));
+        }
+    }
+
+    /// A connection ended: a successor that never took over is forgotten; the primary is
+    /// replaced by a waiting successor at once, or its books are reset until it reconnects.
+    fn on_disconnected(&mut self, slot: usize, conn: ConnId, reason: &str, planned: bool) {
+        self.conns.by_id.remove(&conn);
+        let s = &mut self.conns.slots[slot];
+        if s.pending.as_ref().is_some_and(|p| p.conn == conn) {
+            s.pending = None;
+            s.state = "up".into();
+        } else if s.primary == Some(conn) {
+            if !planned {
+                s.report.disconnects += 1;
+                s.report.last_disconnect = Some(reason.to_string());
+                if self.status_every.is_some() {
+                    eprintln!("{}: disconnected: {reason}", short_url(&s.plan.url));
+                } else {
+                    tracing::warn!(url = %s.plan.url, %reason, "disconnected");
+                }
+            }
+            if s.pending.is_some() {
+                // The new connection takes over at once; a hole shows as a gap.
+                self.switch_over(slot);
+            } else {
+                s.primary = None;
+                s.state = format!("reconnecting: {reason}");
+                for &sym in &s.plan.depth_symbols {
+                    self.engine.reset_symbol(sym);
+                    self.journal.note(events::RESET, || sym.to_string());
+                    self.snapshots.outstanding.remove(&sym);
+                }
+            }
+        }
+        self.journal.note(events::DROP, || conn.to_string());
+    }
+
+    /// The successor becomes the slot's primary: the old connection is retired and the held
+    /// frames are fed (their overlap with the old connection is recognised as stale).
+    fn switch_over(&mut self, si: usize) {
+        let s = &mut self.conns.slots[si];
+        let Some(p) = s.pending.take() else { return };
+        let old = s.primary.replace(p.conn);
+        self.journal.note(events::PRIMARY, || match old {
+            Some(old) => format!("{} {old}", p.conn),
+            None => p.conn.to_string(),
+        });
+        if let Some(old) = old {
+            let _ = s.cmds.send(SlotCmd::Retire(old));
+        }
+        s.primary_since = Instant::now();
+        s.rotate_asked = None;
+        s.all_stale_since = None;
+        s.report.switch_overs += 1;
+        s.state = "up".into();
+        for (recv, text) in &p.frames {
+            self.feed(*recv, text.as_bytes(), None);
+        }
+        tracing::info!(url = %self.conns.slots[si].plan.url, held = p.frames.len(), "switched over to the new connection");
+    }
+
+    /// The tick: housekeeping, and the status line when one is due.
+    fn on_tick(&mut self) {
+        self.housekeeping();
+        if let Some(every) = self.status_every
+            && self.last_status.elapsed() >= every
+        {
+            self.last_status = Instant::now();
+            eprintln!("{}", self.status_line());
+        }
+    }
+
+    /// Switch-overs that are ready, connections nearing their age limit, staleness, and
+    /// snapshot requests.
+    fn housekeeping(&mut self) {
+        let now = now_nanos();
+        for si in 0..self.conns.slots.len() {
+            if self.conns.slots[si].pending.is_some()
+                && switch_ready(&self.engine, self.cfg.live.market, &self.conns.slots[si])
+            {
+                self.switch_over(si);
+            }
+            self.check_slot(si, now);
+        }
+        self.request_snapshots();
+    }
+
+    /// A connected slot: replaced before Binance's 24 h cut, its symbols judged stale from
+    /// their last depth frame (or the connection's start), replaced when all are stale.
+    fn check_slot(&mut self, si: usize, now: Nanos) {
+        let c = &self.cfg.connection;
+        let s = &mut self.conns.slots[si];
+        if s.primary.is_none() {
+            return;
+        }
+        if s.pending.is_none() && s.primary_since.elapsed() >= c.max_age {
+            tracing::info!(url = %s.plan.url, "connection nearing the 24 h limit: switching over");
+            s.request_rotate();
+        }
+        let stale_ns = c.stale_after.as_nanos() as u64;
+        let since_ns = now
+            .0
+            .saturating_sub(s.primary_since.elapsed().as_nanos() as u64);
+        let mut all_stale = !s.plan.depth_symbols.is_empty();
+        for &sym in &s.plan.depth_symbols {
+            let last = self
+                .engine
+                .symbol(sym)
+                .map_or(0, |st| st.last_depth_recv.0)
+                .max(since_ns);
+            let is_stale = now.0.saturating_sub(last) > stale_ns;
+            if is_stale && self.stale.insert(sym) {
+                self.stale_events += 1;
+                tracing::warn!(%sym, "stale: no depth update for {}", format_duration(c.stale_after));
+            } else if !is_stale && self.stale.remove(&sym) {
+                tracing::info!(%sym, "depth updates resumed");
+            }
+            all_stale &= is_stale;
+        }
+        if all_stale {
+            let since = *s.all_stale_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= c.stale_reconnect_after && s.pending.is_none() {
+                tracing::warn!(url = %s.plan.url, "every symbol stale: replacing the connection");
+                s.request_rotate();
+            }
+        } else {
+            s.all_stale_since = None;
+        }
+    }
+
+    /// Snapshots: only for symbols whose diffs are already buffering on a live connection.
+    fn request_snapshots(&mut self) {
+        for st in self.engine.symbols() {
+            if st.sync.needs_snapshot() && st.sync.buffered() > 0 {
+                let failures = self
+                    .snapshots
+                    .failures
+                    .get(&st.symbol)
+                    .copied()
+                    .unwrap_or(0);
+                self.snapshots.request(st.symbol, failures);
+            }
+        }
+    }
+
+    /// A command from the screen; `false` ends the session.
+    fn on_command(&mut self, cmd: Command) -> bool {
+        match cmd {
+            Command::Record(switch) => {
+                let on = self.journal.on();
+                let want = match switch {
+                    Switch::On => true,
+                    Switch::Off => false,
+                    Switch::Toggle => !on,
+                };
+                match (on, want) {
+                    (false, true) => self.start_recording(),
+                    (true, false) => self.stop_recording(),
+                    (true, true) => self.notice("already recording"),
+                    (false, false) => self.notice("not recording"),
+                }
+            }
+            Command::Resync(sym) => {
+                self.engine.reset_symbol(sym);
+                self.journal.note(events::RESET, || sym.to_string());
+                self.snapshots.outstanding.remove(&sym);
+                self.notice(format!("resyncing {sym} from a new snapshot"));
+            }
+            Command::Replay(_) => self.notice("that key is for replays"),
+            Command::Quit => return false,
+        }
+        true
+    }
+
+    /// Starts a recording from now on. Fresh REST snapshots are fetched for the synced symbols
+    /// so the recording can be replayed from its own start.
+    fn start_recording(&mut self) {
+        let Some(setup) = &self.record else {
+            self.notice("cannot record: no folder for recordings was given");
+            return;
+        };
+        let mut rec = match setup.start() {
+            Ok(r) => r,
+            Err(e) => {
+                self.notice(format!("cannot record: {e}"));
+                return;
+            }
+        };
+        rec.from_command = true;
+        self.notice(format!("recording to {}", rec.path().display()));
+        if let Ok(mut to) = self.conns.readers.shed_to.lock() {
+            *to = Some(rec.recorder().clone());
+        }
+        self.journal.start(rec);
+        self.journal.note("recording started", String::new);
+        for s in &self.conns.slots {
+            if let Some(c) = s.primary {
+                self.journal.note(events::PRIMARY, || c.to_string());
+            }
+        }
+        for st in self.engine.symbols() {
+            if st.sync.is_synced() {
+                self.snapshots.request(st.symbol, 0);
+            }
+        }
+    }
+
+    /// Stops recording (the writer finishes on the blocking pool).
+    fn stop_recording(&mut self) {
+        self.journal.note("recording stopped", String::new);
+        if let Ok(mut to) = self.conns.readers.shed_to.lock() {
+            *to = None;
+        }
+        self.journal.stop();
+        self.notice("recording stopped");
+    }
+
+    fn notice(&self, text: impl Into<String>) {
+        if let Some(s) = &self.screen {
+            s.events.notice(text);
+        }
+    }
+
+    /// Publishes a view when one is due (and a screen watches).
+    fn publish(&mut self) {
+        let Some(publisher) = self.publisher.as_mut().filter(|p| p.due()) else {
+            return;
+        };
+        let now = now_nanos().0;
+        let t = &mut self.timing;
+        let newest = t.last_fed;
+        if newest > 0 && now >= newest {
+            t.lat.record(Stage::Publish, now, now - newest);
+        }
+        let clock = t.lat.clock.in_use(now);
+        if t.stage_cache.0 + 500_000_000 <= now || t.stage_cache.1.is_empty() {
+            t.stage_cache = (now, stage_views(&t.lat, now));
+        }
+        let recording = self.journal.recording().map(|r| {
+            let st = &r.recorder().stats;
+            RecordingView {
+                path: st
+                    .files()
+                    .last()
+                    .map_or(String::new(), |p| p.display().to_string()),
+                bytes: st.file_bytes.load(Ordering::Relaxed),
+                dropped: st.dropped.load(Ordering::Relaxed),
+                failures: st.failures.load(Ordering::Relaxed),
+                last_error: st.last_error(),
+            }
+        });
+        publisher.publish(
+            &self.engine,
+            Extras {
+                now_ns: now,
+                stale: Some(&self.stale),
+                connection: connection_state(&self.conns.slots),
+                clock_offset: clock.map(|e| (e.offset_ns, e.uncertainty_ns * 2)),
+                clock_source: clock.map_or(String::new(), |e| e.source.to_string()),
+                recording,
+                replay: None,
+                latency: t.stage_cache.1.clone(),
+            },
+        );
+    }
+
+    /// At shutdown: what had arrived by then is still processed (the queue's length at that
+    /// moment), frames of primary connections and snapshots only.
+    fn drain(&mut self) {
+        for _ in 0..self.rx.len() {
+            let Ok(msg) = self.rx.try_recv() else { break };
+            self.journal.record(&msg);
+            match msg {
+                IngestMsg::Frame {
+                    conn, recv, text, ..
+                } => {
+                    if let Some(&si) = self.conns.by_id.get(&conn)
+                        && self.conns.slots[si].primary == Some(conn)
+                    {
+                        self.feed(recv, text.as_bytes(), None);
+                    }
+                }
+                IngestMsg::Snapshot {
+                    symbol, recv, body, ..
+                } => self.feed(recv, &body, Some(symbol)),
+                _ => {}
+            }
+        }
+    }
+
+    /// Stops the tasks, closes the recordings and sums up.
+    async fn finish(mut self) -> LiveOutcome {
+        self.stop_tasks().await;
+        let report = self.report();
+        let latency = LatencySummary::of(&self.timing.lat, now_nanos().0);
+        // No recorder handle may outlive this, or its writer would never end.
+        if let Ok(mut to) = self.conns.readers.shed_to.lock() {
+            *to = None;
+        }
+        let recordings = self.journal.finish().await;
+        if let Some(s) = &self.screen {
+            s.events.send(Event::Ended);
+        }
+        LiveOutcome {
+            engine: self.engine,
+            report,
+            latency,
+            recordings,
+        }
+    }
+
+    /// Closes the connections (each slot gets 2 s) and stops the snapshot and clock tasks.
+    async fn stop_tasks(&mut self) {
+        for s in &self.conns.slots {
+            let _ = s.cmds.send(SlotCmd::Shutdown);
+        }
+        // The snapshot task ends with its request channel.
+        self.snapshots.tx = None;
+        for t in self.tasks.slots.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
+        self.tasks.snapshots.abort();
+        self.tasks.clock.abort();
+    }
+
+    /// What the session's connections did.
+    fn report(&self) -> LiveReport {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let stats = &self.stats;
+        let mut stale_symbols: Vec<String> = self.stale.iter().map(|s| s.to_string()).collect();
+        stale_symbols.sort();
+        LiveReport {
+            ever_connected: self.ever_connected,
+            last_failure: self.last_failure.clone(),
+            frames_received: load(&stats.frames),
+            frames_shed: load(&stats.shed),
+            frames_refused: self.frame_errors,
+            pings_answered: load(&stats.pings),
+            snapshot_requests: load(&stats.snapshot_requests),
+            snapshots_ok: load(&stats.snapshots_ok),
+            snapshot_errors: load(&stats.snapshot_errors),
+            snapshot_budget_waits: load(&stats.snapshot_budget_waits),
+            rest_429: load(&stats.rest_429),
+            rest_418: load(&stats.rest_418),
+            stale_symbols,
+            stale_events: self.stale_events,
+            apply_latency_ns: self
+                .timing
+                .apply
+                .as_ref()
+                .map(Percentiles::of)
+                .unwrap_or_default(),
+            clock: self.clock,
+            connections: self.conns.slots.iter().map(|s| s.report.clone()).collect(),
+            elapsed_s: self.started.elapsed().as_secs_f64(),
+        }
+    }
+
+    /// One line of state for stderr (headless).
+    fn status_line(&self) -> String {
+        let mut out = format!("[{:>6.1}s]", self.started.elapsed().as_secs_f64());
+        for st in self.engine.symbols() {
+            let state = if self.stale.contains(&st.symbol) {
+                "STALE".to_string()
+            } else {
+                st.sync.phase().as_str().to_uppercase()
+            };
+            let bbo = st.book().bbo();
+            let c = st.sync.counters();
+            out += &format!(
+                " {} {state} bid {} ask {} diffs {} gaps {}",
+                st.symbol,
+                bbo.bid.map_or("-".into(), |l| l.price.to_string()),
+                bbo.ask.map_or("-".into(), |l| l.price.to_string()),
+                c.applied,
+                c.gaps
+            );
+        }
+        for s in &self.conns.slots {
+            out += &format!(" | {}: {}", short_url(&s.plan.url), s.state);
+        }
+        let shed = self.stats.shed.load(Ordering::Relaxed);
+        if shed > 0 {
+            out += &format!(" | shed {shed}");
+        }
+        out
+    }
+}
+
+/// The screen's next command; pending for ever without a screen.
+async fn next_command(screen: &mut Option<LiveEnd>) -> Option<Command> {
+    match screen.as_mut() {
+        Some(s) => s.commands.recv().await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,103 @@
+//! The live session: connection slots, the engine loop, staleness, switch-overs, recording.
+//!
+//! Owns: the engine during a live run, the map from connections to the symbols they carry, which
+//! snapshots are outstanding, and what the user is told about connection state. Must not touch:
+//! socket details ([`microstate_io::ingest::ws`]) or the request budget
+//! ([`microstate_io::ingest::snapshots`]).
+//!
+//! - [`driver`]: [`LiveDriver`], the struct that owns a session and its loop;
+//! - [`slots`]: the connection slot tasks and the switch-over rule;
+//! - [`journal`]: the recording and the journal of the driver's decisions.
+//!
+//! Continuity rules:
+//! - an unplanned disconnect resets the books carried by that connection (they resync from a new
+//!   snapshot once the new connection streams);
+//! - a planned switch (`serverShutdown`, or the connection nearing Binance's 24 h cut) is make
+//!   before break: the new connection is opened while the old keeps streaming; its frames are held
+//!   back until, for every synced symbol, the old connection has delivered up to where the new
+//!   one starts; then the old one is closed and the held frames are fed (their overlap is
+//!   recognised as stale/duplicate). No hole, no resync;
+//! - a symbol is asked a snapshot only once its diffs are buffering (Binance's order: stream
+//!   first, then snapshot), one request per symbol at a time;
+//! - a symbol with no depth update for `stale_after` while connected is STALE; when all symbols
+//!   of a connection are stale for `stale_reconnect_after`, the connection is replaced.
+
+pub mod driver;
+pub mod journal;
+pub mod slots;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use microstate_config::Config;
+use microstate_core::engine::Engine;
+use microstate_core::latency::LatencySummary;
+use microstate_core::ml::signals::Models;
+use microstate_core::num::Symbol;
+use microstate_core::summary::LiveReport;
+use microstate_io::ingest::IngestStats;
+
+pub use driver::LiveDriver;
+pub use slots::backoff;
+
+use crate::command::LiveEnd;
+use crate::publish::Publisher;
+use crate::recording::{RecordSetup, Recording, RecordingEnd};
+use crate::shutdown::Shutdown;
+
+/// A live run's settings.
+#[derive(Debug)]
+pub struct LiveOptions {
+    pub cfg: Config,
+    pub symbols: Vec<Symbol>,
+    /// Print a status line to stderr this often (headless); `None` prints nothing.
+    pub status_every: Option<Duration>,
+    /// Counters to share with the caller (tests watch `frames` to know what arrived).
+    pub stats: Option<Arc<IngestStats>>,
+    /// A recording started with the session: the driver owns it from here and closes it at
+    /// the end (records are offered, never waited on).
+    pub recording: Option<Recording>,
+    /// Where a recording asked for by a command goes (`None`: such a command is refused).
+    pub record: Option<RecordSetup>,
+    /// Models run on the features (`None`: none).
+    pub models: Option<Arc<Models>>,
+}
+
+impl LiveOptions {
+    pub fn new(cfg: Config, symbols: Vec<Symbol>) -> Self {
+        LiveOptions {
+            cfg,
+            symbols,
+            status_every: None,
+            stats: None,
+            recording: None,
+            record: None,
+            models: None,
+        }
+    }
+}
+
+/// What a live run leaves behind.
+pub struct LiveOutcome {
+    pub engine: Engine,
+    pub report: LiveReport,
+    pub latency: LatencySummary,
+    /// The session's recordings, closed, in the order they ended.
+    pub recordings: Vec<RecordingEnd>,
+}
+
+/// Runs a headless session until `shutdown`.
+pub async fn run(opts: LiveOptions, shutdown: Shutdown) -> LiveOutcome {
+    run_with(opts, None, None, shutdown).await
+}
+
+/// Runs until `shutdown` or a `Quit` command, taking the screen's commands and publishing
+/// views when given.
+pub async fn run_with(
+    opts: LiveOptions,
+    screen: Option<LiveEnd>,
+    views: Option<Publisher>,
+    shutdown: Shutdown,
+) -> LiveOutcome {
+    LiveDriver::start(opts, screen, views).run(shutdown).await
+}

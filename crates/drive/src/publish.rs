@@ -1,0 +1,209 @@
+//! Publishing `View`s: the one place a [`View`] is put together, for live sessions and replays.
+//!
+//! Owns: assembling a view from the engine (the per-symbol part is the core's
+//! [`symbol_view`]) and what the driver adds ([`Extras`]: connection, clock, recording, replay
+//! state, latency stages), numbering and timestamping it, and sending it through a watch
+//! channel at most every `every`. Also turning latency histograms into the screen's
+//! [`StageView`]s. Must not touch: the screen, the engine's state (it only reads it).
+//!
+//! A view copies the top levels of each book and shares each symbol's history with the engine
+//! (an `Arc` the engine updates copy-on-write): publishing never copies a history.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use microstate_core::engine::Engine;
+use microstate_core::latency::{Latency, StageReport};
+use microstate_core::num::Symbol;
+use microstate_core::view::{RecordingView, ReplayView, Source, StageView, View, symbol_view};
+use tokio::sync::watch;
+
+/// What a driver knows besides the engine, for one view.
+#[derive(Clone, Debug, Default)]
+pub struct Extras<'a> {
+    /// The data clock: wall time live, the replay position in a replay (ns).
+    pub now_ns: u64,
+    /// Symbols with no depth update for the stale time (live).
+    pub stale: Option<&'a HashSet<Symbol>>,
+    /// Connection state for a person (live; empty in a replay).
+    pub connection: String,
+    /// Exchange − local clock and its round trip (ns), and which estimate it is.
+    pub clock_offset: Option<(i64, u64)>,
+    pub clock_source: String,
+    pub recording: Option<RecordingView>,
+    pub replay: Option<ReplayView>,
+    pub latency: Vec<StageView>,
+}
+
+/// A view's identity: its number, when it was published, where its data comes from.
+#[derive(Clone, Debug, Default)]
+pub struct Stamp {
+    pub seq: u64,
+    pub published_ns: u64,
+    pub source: Source,
+}
+
+/// The view of `engine` with what the driver adds.
+pub fn view(engine: &Engine, x: Extras<'_>, stamp: Stamp) -> View {
+    View {
+        seq: stamp.seq,
+        published_ns: stamp.published_ns,
+        now_ns: x.now_ns,
+        source: stamp.source,
+        connection: x.connection,
+        clock_offset: x.clock_offset,
+        clock_source: x.clock_source,
+        symbols: engine
+            .symbols()
+            .iter()
+            .map(|st| symbol_view(st, x.stale.is_some_and(|s| s.contains(&st.symbol))))
+            .collect(),
+        frames: engine.stats.frames,
+        errors: engine.stats.errors,
+        recording: x.recording,
+        replay: x.replay,
+        latency: x.latency,
+    }
+}
+
+/// Publishes `View`s to the screen through a watch channel, at most every `every`.
+#[derive(Debug)]
+pub struct Publisher {
+    tx: watch::Sender<Arc<View>>,
+    pub every: Duration,
+    source: Source,
+    seq: u64,
+    last: Option<Instant>,
+}
+
+impl Publisher {
+    pub fn new(tx: watch::Sender<Arc<View>>, every: Duration, source: Source) -> Publisher {
+        Publisher {
+            tx,
+            every,
+            source,
+            seq: 0,
+            last: None,
+        }
+    }
+
+    /// Time for another view?
+    pub fn due(&self) -> bool {
+        self.last.is_none_or(|t| t.elapsed() >= self.every)
+    }
+
+    /// Builds and sends the next view (numbered, with the source and the publish time).
+    pub fn publish(&mut self, engine: &Engine, x: Extras<'_>) {
+        self.seq += 1;
+        let stamp = Stamp {
+            seq: self.seq,
+            published_ns: microstate_io::ingest::now_nanos().0,
+            source: self.source.clone(),
+        };
+        let v = view(engine, x, stamp);
+        self.last = Some(Instant::now());
+        self.tx.send_replace(Arc::new(v));
+    }
+
+    /// Nobody is watching any more (the screen closed).
+    pub fn closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+/// Latency stages for the screen: window percentiles and log-spaced buckets of each.
+pub fn stage_views(l: &Latency, now_ns: u64) -> Vec<StageView> {
+    l.reports(now_ns)
+        .into_iter()
+        .filter_map(|(stage, r)| {
+            let h = l.stage(stage)?.window(now_ns);
+            Some(stage_view(stage.name(), &r, &h))
+        })
+        .collect()
+}
+
+/// One stage for the screen: the window's percentiles (since start when the window is empty)
+/// and up to 12 log-spaced buckets.
+pub fn stage_view(name: &str, r: &StageReport, h: &hdrhistogram::Histogram<u64>) -> StageView {
+    let p = if r.window.count > 0 {
+        r.window
+    } else {
+        r.total
+    };
+    let mut buckets = Vec::new();
+    if !h.is_empty() {
+        let (lo, hi) = (h.min().max(1) as f64, h.max().max(2) as f64);
+        let steps = 12usize;
+        let ratio = (hi / lo).powf(1.0 / steps as f64).max(1.000_001);
+        let mut below = h.count_between(0, lo as u64 - 1);
+        let mut ub = lo;
+        for _ in 0..steps {
+            ub *= ratio;
+            let c = h.count_between(0, ub as u64);
+            buckets.push((ub as u64, c.saturating_sub(below)));
+            below = c;
+        }
+    }
+    let name = match r.negative {
+        Some(n) if n > 0 => format!("{name} ({n} < 0)"),
+        _ => name.to_string(),
+    };
+    StageView {
+        name,
+        count: p.count,
+        p50: p.p50,
+        p90: p.p90,
+        p99: p.p99,
+        p999: p.p999,
+        max: p.max,
+        buckets,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use microstate_core::engine::{EngineConfig, RawFrame};
+    use microstate_core::num::Nanos;
+
+    fn trade(id: u64) -> String {
+        format!(
+            r#"{{"stream":"btcusdt@trade","data":{{"e":"trade","E":1723161255343,"s":"BTCUSDT","t":{id},"p":"61837.63000000","q":"0.02000000","T":1723161255342,"m":true,"M":true}}}}"#
+        )
+    }
+
+    #[test]
+    fn a_view_shares_the_history_and_the_engine_writes_around_it() {
+        let mut engine = Engine::new(EngineConfig::default());
+        let feed = |e: &mut Engine, id: u64| {
+            e.on_frame(RawFrame {
+                recv: Nanos(1_000 + id),
+                bytes: trade(id).as_bytes(),
+                symbol_hint: None,
+            })
+            .expect("a trade");
+        };
+        feed(&mut engine, 1);
+        let v = view(&engine, Extras::default(), Stamp::default());
+        let shown = &v.symbols[0].history;
+        assert!(
+            Arc::ptr_eq(shown, &engine.symbols()[0].history),
+            "publishing copies no history"
+        );
+        assert_eq!(shown.trades.len(), 1);
+        // A frame that adds nothing (a duplicate trade) leaves the shared history alone...
+        feed(&mut engine, 1);
+        assert!(Arc::ptr_eq(shown, &engine.symbols()[0].history));
+        // ...one that adds a trade writes to a copy: the view keeps what it showed.
+        feed(&mut engine, 2);
+        assert!(!Arc::ptr_eq(shown, &engine.symbols()[0].history));
+        assert_eq!(shown.trades.len(), 1);
+        assert_eq!(engine.symbols()[0].history.trades.len(), 2);
+        // With no view holding it, the engine writes in place.
+        drop(v);
+        let before = Arc::as_ptr(&engine.symbols()[0].history);
+        feed(&mut engine, 3);
+        assert_eq!(Arc::as_ptr(&engine.symbols()[0].history), before);
+    }
+}

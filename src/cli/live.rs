@@ -1,0 +1,218 @@
+//! `live` and `record` (and SYMBOLs with no subcommand): a live session from Binance (or any
+//! compatible endpoint), on the screen or headless, optionally recorded.
+//!
+//! Owns: the live options on the command line, laying them over the config file, and the
+//! headless session's end (summary, exit code). Must not touch: the session itself (the drive
+//! crate's live driver), the screen's wiring ([`super::screen`]).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use microstate::config::{Config, EndpointsConfig};
+use microstate_core::market::Market;
+use microstate_core::num::Symbol;
+use microstate_core::summary::Summary;
+use microstate_core::view::Source;
+use microstate_drive::live::{self, LiveOptions, LiveOutcome};
+use microstate_drive::recording::{RecordSetup, Recording};
+use microstate_drive::shutdown::Stop;
+
+use super::report;
+use super::setup::{init_logging, parse_duration_arg, parse_symbols, runtime, wants_screen};
+
+/// Options of a live session.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LiveArgs {
+    /// Market: spot or usdm (USD-M futures). Default: from the config file, else spot.
+    #[arg(long, value_enum)]
+    market: Option<Market>,
+    /// Config file (default: config.toml in the platform config dir, if present).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Binance production or the public testnet (default: the config file's endpoints).
+    #[arg(long, value_enum)]
+    venue: Option<Venue>,
+    /// WebSocket base URL, e.g. ws://127.0.0.1:9000 for the local exchange.
+    #[arg(long, value_name = "URL")]
+    ws_endpoint: Option<String>,
+    /// REST base URL, e.g. http://127.0.0.1:9000.
+    #[arg(long, value_name = "URL")]
+    rest_endpoint: Option<String>,
+    /// Stop after this long (e.g. 30s, 5m). Default: until Ctrl-C.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    duration: Option<Duration>,
+    /// Write the summary as JSON to PATH ('-' for stdout) at the end.
+    #[arg(long, value_name = "PATH|-")]
+    summary_json: Option<String>,
+    /// Run without the terminal screen (status lines on stderr, summary at the end; also when
+    /// stdout is not a terminal).
+    #[arg(long)]
+    headless: bool,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Venue {
+    Production,
+    Testnet,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct LiveCmd {
+    #[arg(required = true, value_name = "SYMBOL")]
+    pub symbols: Vec<String>,
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RecordCmd {
+    #[arg(required = true, value_name = "SYMBOL")]
+    pub symbols: Vec<String>,
+    /// Folder for the recording (default: the config's record.dir, else the platform data dir).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+/// Loads the config and applies the command line over it (CLI > file > defaults).
+pub fn live_config(a: &LiveArgs) -> anyhow::Result<Config> {
+    let (mut cfg, _path) = microstate::config::load(a.config.as_deref())?;
+    if let Some(m) = a.market {
+        if m == Market::CoinM {
+            anyhow::bail!("--market coinm: COIN-M is read in replays but not streamed live yet");
+        }
+        cfg.live.market = m;
+    }
+    match a.venue {
+        Some(Venue::Production) => cfg.endpoints = EndpointsConfig::production(),
+        Some(Venue::Testnet) => cfg.endpoints = EndpointsConfig::testnet(),
+        None => {}
+    }
+    if let Some(ws) = &a.ws_endpoint {
+        cfg.endpoints.spot_ws = ws.clone();
+        cfg.endpoints.usdm_ws = ws.clone();
+    }
+    if let Some(rest) = &a.rest_endpoint {
+        cfg.endpoints.spot_rest = rest.clone();
+        cfg.endpoints.usdm_rest = rest.clone();
+    }
+    cfg.validate("the command line")?;
+    Ok(cfg)
+}
+
+/// The header of a recording of a live session (journaled: replay follows the feed).
+pub fn record_header(
+    cfg: &Config,
+    symbols: &[Symbol],
+    now: u64,
+) -> microstate_io::record::format::Header {
+    let names: Vec<String> = symbols.iter().map(|s| s.to_string()).collect();
+    microstate_io::record::format::Header {
+        journal: true,
+        ..microstate_io::record::format::Header::new(
+            cfg.live.market.as_str(),
+            names,
+            vec![
+                cfg.endpoints.ws(cfg.live.market).to_string(),
+                cfg.endpoints.rest(cfg.live.market).to_string(),
+            ],
+            microstate_io::ingest::clock::host_clock_info(),
+            now,
+        )
+    }
+}
+
+/// Where recordings of this session go (`r` on the screen, or `record` from the start).
+pub fn record_setup(cfg: &Config, symbols: &[Symbol]) -> RecordSetup {
+    RecordSetup {
+        dir: cfg.record.folder(),
+        header: record_header(cfg, symbols, 0),
+        options: microstate_io::record::writer::RecordOptions::from(&cfg.record),
+    }
+}
+
+/// `live SYMBOL…`, or `record SYMBOL…` (`record` is `Some(--out)`).
+pub fn run(
+    symbols: Vec<String>,
+    a: LiveArgs,
+    record: Option<Option<PathBuf>>,
+) -> anyhow::Result<ExitCode> {
+    let mut cfg = live_config(&a)?;
+    let symbols = parse_symbols(&symbols)?;
+    let screen = wants_screen(a.headless);
+    init_logging(screen.then(|| cfg.ui.log_path()).as_deref());
+    let recording = match record {
+        None => None,
+        Some(out) => {
+            // `r` on the screen records into the same folder.
+            cfg.record.dir = out
+                .unwrap_or_else(|| cfg.record.folder())
+                .display()
+                .to_string();
+            let rec = record_setup(&cfg, &symbols).start().map_err(|e| {
+                anyhow::Error::new(e.source)
+                    .context(format!("creating the recording {}", e.path.display()))
+            })?;
+            if !screen {
+                eprintln!("recording to {}", rec.path().display());
+            }
+            Some(rec)
+        }
+    };
+    if screen {
+        let endpoint = cfg.endpoints.ws(cfg.live.market).to_string();
+        let setup = record_setup(&cfg, &symbols);
+        let outcome = super::screen::live(
+            cfg,
+            symbols,
+            Source::Live { endpoint },
+            setup,
+            recording,
+            None,
+            a.duration,
+        )?;
+        return finish(outcome, a.summary_json.as_deref());
+    }
+    let outcome = runtime()?.block_on(session(cfg, symbols, a.duration, recording));
+    report::recordings(&outcome.recordings)?;
+    finish(outcome, a.summary_json.as_deref())
+}
+
+/// A headless live session: status lines every second, until Ctrl-C or `duration`.
+pub async fn session(
+    cfg: Config,
+    symbols: Vec<Symbol>,
+    duration: Option<Duration>,
+    recording: Option<Recording>,
+) -> LiveOutcome {
+    let stop = Stop::new();
+    stop.on_ctrl_c();
+    let shutdown = stop.shutdown().or_after(duration);
+    let models = microstate_drive::models::load_models(&cfg);
+    let mut opts = LiveOptions::new(cfg, symbols);
+    opts.status_every = Some(Duration::from_secs(1));
+    opts.recording = recording;
+    opts.models = Some(models);
+    live::run(opts, shutdown).await
+}
+
+/// The end of a live session: the summary; exit code 2 when it never connected.
+pub fn finish(outcome: LiveOutcome, json: Option<&str>) -> anyhow::Result<ExitCode> {
+    let mut summary = Summary::of(&outcome.engine, outcome.report.frames_refused, Vec::new());
+    summary.latency = Some(outcome.latency.clone());
+    let never = !outcome.report.ever_connected;
+    let why = outcome.report.last_failure.clone();
+    summary.live = Some(outcome.report);
+    report::summary(&summary, json)?;
+    if never {
+        eprintln!(
+            "error: never connected{}. Check the network, or run `microstate-tui demo` to try the \
+             tool offline.",
+            why.map(|w| format!(" ({w})")).unwrap_or_default()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::SUCCESS)
+}

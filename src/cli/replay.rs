@@ -1,0 +1,128 @@
+//! `replay`: captures and recordings through the engine, on the screen (paced, with controls)
+//! or headless (as fast as possible, a summary at the end; feature vectors on request).
+//!
+//! Owns: the replay options on the command line and the run's end (summary). Must not touch:
+//! the player and its loops (the drive crate), the screen's wiring ([`super::screen`]).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use microstate_core::market::Market;
+use microstate_core::summary::Summary;
+use microstate_drive::replay::{
+    Player, PlayerOptions, ReplayCommand, ReplayOptions, TimeArg, attach_feature_writer,
+    finish_feature_writer, play_out,
+};
+
+use super::report;
+use super::setup::{
+    init_logging, parse_duration_arg, parse_speed_arg, parse_time_arg, wants_screen,
+};
+
+#[derive(clap::Args, Debug)]
+pub struct ReplayCmd {
+    /// Capture files or folders.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Run without the terminal screen and print a summary (also when stdout is not a
+    /// terminal).
+    #[arg(long)]
+    headless: bool,
+    /// Write the summary as JSON to PATH ('-' for stdout) instead of the readable text.
+    #[arg(long, value_name = "PATH|-")]
+    summary_json: Option<String>,
+    /// Force the sync rules (default: read from the data: a diff with `pu` is futures).
+    #[arg(long, value_enum)]
+    market: Option<Market>,
+    /// Stop at the first malformed frame or line (default: count it, report it, go on).
+    #[arg(long)]
+    strict: bool,
+    /// Pace by the recorded receive times: a factor from 0.1 to 1000 (1 = as recorded), or
+    /// `max` (as fast as possible). Default: 1 on the screen, max headless.
+    #[arg(long, value_parser = parse_speed_arg)]
+    speed: Option<microstate_io::record::Speed>,
+    /// Config file (screen settings: fps, theme, keys).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Start at this point: `+90s` (or `90s`, `2m`) after the first frame, or a UTC time
+    /// `2024-08-08T23:58:00Z`. Everything before it is fed at full speed, so the books are
+    /// right from the first paced frame.
+    #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
+    from: Option<TimeArg>,
+    /// Stop after this point (same forms as --from).
+    #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
+    until: Option<TimeArg>,
+    /// Add a "digest" (hex) of every engine output to the summary: it is the same at any
+    /// speed and with any pauses.
+    #[arg(long)]
+    digest: bool,
+    /// Write feature vectors as JSON lines to PATH ('-' for stdout): one per event, or one
+    /// per symbol per --features-every of event time. Shape and names: README "Features".
+    #[arg(long, value_name = "PATH|-")]
+    features_jsonl: Option<String>,
+    /// With --features-jsonl: one vector per symbol per DURATION of exchange event time
+    /// (e.g. 100ms, 1s) instead of one per event.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, requires = "features_jsonl")]
+    features_every: Option<Duration>,
+}
+
+pub fn run(a: ReplayCmd) -> anyhow::Result<ExitCode> {
+    let screen = wants_screen(a.headless);
+    let (cfg, _) = microstate::config::load(a.config.as_deref())?;
+    init_logging(screen.then(|| cfg.ui.log_path()).as_deref());
+    let default_speed = if screen {
+        microstate_io::record::Speed::Factor(1.0)
+    } else {
+        microstate_io::record::Speed::Max
+    };
+    let replay = ReplayOptions {
+        market: a.market,
+        strict: a.strict,
+        features: cfg.features.params(),
+        features_jsonl: a.features_jsonl,
+        features_every: a.features_every,
+        ..ReplayOptions::default()
+    };
+    let opts = PlayerOptions {
+        replay: replay.clone(),
+        speed: a.speed.unwrap_or(default_speed),
+        digest: a.digest,
+        models: Some(microstate_drive::replay::load_models(&cfg)),
+        ..PlayerOptions::default()
+    };
+    let mut player = Player::open(&a.files, opts)?;
+    let writer = attach_feature_writer(&mut player, &replay)?;
+    let epoch = std::time::Instant::now();
+    let first = player.first_time()?;
+    if let Some(first) = first {
+        if let Some(u) = a.until {
+            player.set_until(u.resolve(first));
+        }
+        if let Some(f) = a.from {
+            let t = f.resolve(first);
+            player.command(ReplayCommand::SeekTo(t), epoch.elapsed().as_nanos() as u64)?;
+        }
+    }
+    let summary_json = a.summary_json;
+    if screen {
+        let player = super::screen::replay(player, &a.files, &cfg, epoch)?;
+        if summary_json.is_some() {
+            let (engine, errors_total, errors, digest) = player.into_parts();
+            let mut s = Summary::of(&engine, errors_total, errors);
+            s.digest = digest.map(|d| d.hex());
+            report::summary(&s, summary_json.as_deref())?;
+        }
+        finish_feature_writer(writer, &replay)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let outcome = play_out(player, epoch)?;
+    finish_feature_writer(writer, &replay)?;
+    if replay.features_jsonl.as_deref() == Some("-") && summary_json.is_none() {
+        // stdout carries the JSON lines: the readable summary goes to stderr.
+        eprint!("{}", outcome.summary().to_text());
+    } else {
+        report::summary(&outcome.summary(), summary_json.as_deref())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,219 @@
+//! Everything the binary prints as a result: the run summary (JSON or text), the recording's
+//! account, and the train/eval reports.
+//!
+//! Owns: where results go (stdout, a file, stderr) and the few lines around the tables. Must
+//! not touch: the tables and the summary text themselves (the train crate renders its tables,
+//! the core renders the summary: [`Summary::to_text`]).
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use microstate_core::summary::Summary;
+use microstate_drive::recording::RecordingEnd;
+use microstate_io::record::writer::RecorderStats;
+use microstate_train::context::{self as context_train, ContextEvalReport, ContextTrained};
+use microstate_train::pressure::{self as pt, PressureEval, TrainedPressure};
+
+/// Writes `value` as one JSON line to stdout (`-`), or pretty to a file.
+pub fn json_out(value: &impl serde::Serialize, dest: &str) -> anyhow::Result<()> {
+    if dest == "-" {
+        let mut o = std::io::stdout().lock();
+        serde_json::to_writer(&mut o, value)?;
+        writeln!(o)?;
+    } else {
+        std::fs::write(dest, serde_json::to_string_pretty(value)? + "\n")
+            .with_context(|| format!("writing {dest}"))?;
+    }
+    Ok(())
+}
+
+/// Writes the summary as JSON to a path or stdout, or as text to stdout.
+pub fn summary(s: &Summary, json: Option<&str>) -> anyhow::Result<()> {
+    match json {
+        Some(dest) => json_out(s, dest)?,
+        // A closed pipe (`| head`) is the reader's choice, not an error worth a panic.
+        None => {
+            let _ = std::io::stdout().lock().write_all(s.to_text().as_bytes());
+        }
+    }
+    Ok(())
+}
+
+/// The account of a session's recordings (stderr): a warning for each started on the screen
+/// that ended badly, then what the one started with the session holds. A panicked writer of
+/// that one is an error.
+pub fn recordings(ends: &[RecordingEnd]) -> anyhow::Result<()> {
+    for e in ends.iter().filter(|e| e.from_command) {
+        match &e.result {
+            Some(Err(err)) => eprintln!("warning: the recording ended with an error: {err}"),
+            None => eprintln!("warning: the recording thread panicked"),
+            Some(Ok(())) => {}
+        }
+    }
+    for e in ends.iter().filter(|e| !e.from_command) {
+        let Some(result) = &e.result else {
+            anyhow::bail!("the recording thread panicked");
+        };
+        recording(&e.stats, result);
+    }
+    Ok(())
+}
+
+/// A recording's account when it ends (stderr): what it holds and whether writing failed.
+fn recording(stats: &RecorderStats, ended: &std::io::Result<()>) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let files = stats.files();
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    eprintln!(
+        "recorded {} records in {} chunks, {} bytes on disk, to {} ({} dropped: disk behind; {} lost to write failures)",
+        stats.written.load(Relaxed),
+        stats.chunks.load(Relaxed),
+        stats.file_bytes.load(Relaxed),
+        names.join(", "),
+        stats.dropped.load(Relaxed),
+        stats.lost.load(Relaxed),
+    );
+    if let Err(e) = ended {
+        eprintln!(
+            "error: writing the recording failed: {e} ({} failures; every chunk written before stays readable)",
+            stats.failures.load(Relaxed)
+        );
+    } else if let Some(e) = stats.last_error() {
+        eprintln!(
+            "warning: the recording had {} write failure(s), last: {e}; it went on in a new part",
+            stats.failures.load(Relaxed)
+        );
+    }
+}
+
+/// `{key: report}`: the evaluation JSON's one member, named after the model.
+struct Keyed<'a, T>(&'static str, &'a T);
+
+impl<T: serde::Serialize> serde::Serialize for Keyed<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(1))?;
+        m.serialize_entry(self.0, self.1)?;
+        m.end()
+    }
+}
+
+/// An evaluation: `{key: report}` as JSON to `json`, or a heading and the table on stdout.
+fn eval(
+    key: &'static str,
+    report: &impl serde::Serialize,
+    json: Option<&str>,
+    heading: impl FnOnce() -> String,
+    table: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
+    match json {
+        Some(dest) => json_out(&Keyed(key, report), dest)?,
+        None => {
+            let mut o = std::io::stdout().lock();
+            let _ = writeln!(o, "{}\n", heading());
+            let _ = o.write_all(table().as_bytes());
+        }
+    }
+    Ok(())
+}
+
+/// `eval --context-data`.
+pub fn eval_context(report: &ContextEvalReport, json: Option<&str>) -> anyhow::Result<()> {
+    eval(
+        "context",
+        report,
+        json,
+        || {
+            format!(
+                "context model {} on {} samples, {} (label horizon {}, z_threshold {}){}",
+                report.model_dir,
+                report.n,
+                report.period,
+                report.horizon,
+                report.z_threshold,
+                match report.in_sample_fraction {
+                    Some(f) if f > 0.0 => format!(
+                        "\nWARNING: {:.1} % of these samples are inside the model's training/validation period: not a held-out score",
+                        f * 100.0
+                    ),
+                    _ => String::new(),
+                }
+            )
+        },
+        || context_train::render_horizons(&report.horizons),
+    )
+}
+
+/// `eval --data`.
+pub fn eval_pressure(report: &PressureEval, json: Option<&str>) -> anyhow::Result<()> {
+    eval(
+        "pressure",
+        report,
+        json,
+        || {
+            format!(
+                "pressure model {} ({}), horizon {} ns, dead band {}; {}{}",
+                report.model_dir,
+                report.kind,
+                report.horizon_ns,
+                report.dead_band,
+                report.split.rule,
+                if report.same_data_as_training {
+                    ": the model's own held-out part"
+                } else {
+                    " (not the model's training data)"
+                }
+            )
+        },
+        || pt::render_eval(report),
+    )
+}
+
+/// `train pressure`: the result, the held-out evaluation and the walk-forward folds.
+pub fn trained_pressure(out: &Path, seconds: f64, t: &TrainedPressure) {
+    println!(
+        "trained {} in {:.1} s: best epoch {} of {} (validation loss {:.4}), temperature {:.3}\n",
+        out.display(),
+        seconds,
+        t.report.best_epoch,
+        t.report.epochs_run,
+        t.report.best_val_loss,
+        t.meta.temperature.unwrap_or(1.0)
+    );
+    println!("{}", pt::render_eval(&t.eval));
+    println!("{}", pt::render_folds(&t.folds));
+}
+
+/// `train context`: the result, the periods, the held-out test and the walk-forward folds.
+pub fn trained_context(out: &Path, seconds: f64, t: &ContextTrained) {
+    let d = &t.meta.details;
+    let get = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
+    println!(
+        "trained {} in {:.1} s: best epoch {} of {} (validation loss {:.4})",
+        out.display(),
+        seconds,
+        t.report.best_epoch,
+        t.report.epochs_run,
+        t.report.best_val_loss
+    );
+    println!(
+        "train {}\nvalidation {}\ntest (held out) {}\n",
+        get("train_period"),
+        get("validation_period"),
+        get("test_period")
+    );
+    println!(
+        "held-out test:\n{}",
+        context_train::render_horizons(&t.test)
+    );
+    for f in &t.folds {
+        println!(
+            "walk-forward fold {}: train {}, test {}\n{}",
+            f.fold,
+            f.train,
+            f.test,
+            context_train::render_horizons(&f.horizons)
+        );
+    }
+}
