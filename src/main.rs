@@ -1155,7 +1155,8 @@ fn run_train(cmd: TrainCommand) -> anyhow::Result<ExitCode> {
             opts.folds = folds;
             opts.max_fill = cfg.models.context.max_gap_fill.as_secs() / 60;
             opts.z_threshold = cfg.models.context.z_threshold;
-            let ds = context_train::build_dataset(&series, opts.max_fill);
+            opts.trend = cfg.models.context.trend();
+            let ds = context_train::build_dataset(&series, opts.max_fill, &opts.trend);
             eprintln!(
                 "{} rows from {} files ({} segments, {} minutes filled): {} samples, data {}",
                 ds.rows,
@@ -1184,6 +1185,7 @@ fn run_train(cmd: TrainCommand) -> anyhow::Result<ExitCode> {
                 get("validation_period"),
                 get("test_period")
             );
+            println!("{}\n", context_train::render_direction(&t.direction));
             println!(
                 "held-out test:\n{}",
                 context_train::render_horizons(&t.test)
@@ -1241,7 +1243,7 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     } else {
         root.join("context")
     };
-    let mut model = microstate_io::models::load_context(&dir, cfg.models.context.z_threshold)?;
+    let mut model = microstate_io::models::load_context(&dir, &cfg.models.context)?;
     let mut series = read_kline_files(&a.context_data)?;
     if let Some(n) = a.last_minutes {
         for s in &mut series {
@@ -1249,7 +1251,7 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let max_fill = cfg.models.context.max_gap_fill.as_secs() / 60;
-    let ds = context_train::build_dataset(&series, max_fill);
+    let ds = context_train::build_dataset(&series, max_fill, &cfg.models.context.trend());
     let filter = EvalFilter {
         from_ms: a
             .from
@@ -1275,7 +1277,8 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
         &filter,
         cfg.models.context_label_index(),
         &dir.display().to_string(),
-    );
+        context_train::BOOTSTRAP_REPS,
+    )?;
     if report.n == 0 {
         anyhow::bail!(
             "no samples to evaluate in {} (each file needs more than {} minutes of prices, inside --from/--until/--held-out)",
@@ -1291,24 +1294,9 @@ fn run_eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     match a.json.as_deref() {
         Some(dest) => json_out(&out, dest)?,
         None => {
-            let mut o = std::io::stdout().lock();
-            let _ = writeln!(
-                o,
-                "context model {} on {} samples, {} (label horizon {}, z_threshold {}){}\n",
-                report.model_dir,
-                report.n,
-                report.period,
-                report.horizon,
-                report.z_threshold,
-                match report.in_sample_fraction {
-                    Some(f) if f > 0.0 => format!(
-                        "\nWARNING: {:.1} % of these samples are inside the model's training/validation period: not a held-out score",
-                        f * 100.0
-                    ),
-                    _ => String::new(),
-                }
-            );
-            let _ = o.write_all(context_train::render_horizons(&report.horizons).as_bytes());
+            let _ = std::io::stdout()
+                .lock()
+                .write_all(context_train::render_eval(&report).as_bytes());
         }
     }
     Ok(ExitCode::SUCCESS)
