@@ -651,8 +651,9 @@ pub struct Baselines {
     pub last_return_sign: ForecastScores,
 }
 
-/// Model NLL minus each baseline's, per sample, averaged with a 95 % day-bootstrap interval
-/// (negative: the model is better).
+/// Each baseline's NLL minus the model's, per sample, averaged with a 95 % day-bootstrap
+/// interval: the model's gain in nats (positive: the model is better; an interval that
+/// contains 0: no difference shown).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct NllDiffs {
     pub zero_drift_rolling_vol: Interval,
@@ -678,7 +679,8 @@ pub struct HorizonReport {
     pub horizon: String,
     pub model: ForecastScores,
     pub baselines: Baselines,
-    pub nll_diff: NllDiffs,
+    /// The model's NLL gain over each baseline (baseline − model, nats).
+    pub nll_gain: NllDiffs,
     /// Directional accuracy of "always NEUTRAL".
     pub always_neutral_accuracy: f64,
     pub trend: TrendShares,
@@ -836,7 +838,7 @@ pub fn evaluate(
         .enumerate()
         .map(|(h, a)| {
             let diff = |b: usize| {
-                let d: Vec<f64> = a[0].nll.iter().zip(&a[b].nll).map(|(m, x)| m - x).collect();
+                let d: Vec<f64> = a[0].nll.iter().zip(&a[b].nll).map(|(m, x)| x - m).collect();
                 bootstrap_mean(&days, &d, reps, 100 + 10 * h as u64 + b as u64)
             };
             let t = &trend[h];
@@ -848,19 +850,19 @@ pub fn evaluate(
                 rolling_vol_student_t: a[3].scores(),
                 last_return_sign: a[4].scores(),
             };
-            let nll_diff = NllDiffs {
+            let nll_gain = NllDiffs {
                 zero_drift_rolling_vol: diff(1),
                 rescaled_rolling_vol: diff(2),
                 rolling_vol_student_t: diff(3),
                 last_return_sign: diff(4),
             };
             let always_neutral_accuracy = a[5].scores().directional_accuracy;
-            let verdict = verdict(&model, &baselines, &nll_diff, always_neutral_accuracy);
+            let verdict = verdict(&model, &baselines, &nll_gain, always_neutral_accuracy);
             HorizonReport {
                 horizon: format!("{}m", HORIZONS_MIN[h]),
                 model,
                 baselines,
-                nll_diff,
+                nll_gain,
                 always_neutral_accuracy,
                 trend: TrendShares {
                     bullish: share(t[0]),
@@ -884,15 +886,15 @@ fn verdict(m: &ForecastScores, b: &Baselines, d: &NllDiffs, neutral_acc: f64) ->
         ("rolling_vol_student_t", &d.rolling_vol_student_t),
         ("zero_drift_rolling_vol", &d.zero_drift_rolling_vol),
     ] {
-        let word = if i.hi < 0.0 {
+        let word = if i.lo > 0.0 {
             "better than"
-        } else if i.lo > 0.0 {
+        } else if i.hi < 0.0 {
             "WORSE than"
         } else {
             "NOT distinguishable from"
         };
         parts.push(format!(
-            "range {word} {name} (ΔNLL {:+.4} [{:+.4}, {:+.4}])",
+            "range {word} {name} (gain {:+.4} nats [{:+.4}, {:+.4}])",
             i.mean, i.lo, i.hi
         ));
     }
@@ -1191,7 +1193,8 @@ pub struct ContextEvalReport {
     pub realized_band_sigma: f64,
     pub model: ForecastScores,
     pub baselines: Baselines,
-    pub nll_diff: NllDiffs,
+    /// The model's NLL gain over each baseline (baseline − model, nats, 95 % day-bootstrap).
+    pub nll_gain: NllDiffs,
     pub trend: TrendShares,
     pub verdict: String,
     /// Whether the model may call a direction, per horizon (from its out-of-sample check).
@@ -1301,7 +1304,7 @@ pub fn eval_context(
         realized_band_sigma: REALIZED_BAND_SIGMA,
         model: top.model,
         baselines: top.baselines,
-        nll_diff: top.nll_diff,
+        nll_gain: top.nll_gain,
         trend: top.trend,
         verdict: top.verdict,
         direction_skill: model.calibration.direction_skill.to_vec(),
@@ -1329,14 +1332,14 @@ pub fn render_horizons(horizons: &[HorizonReport]) -> String {
         let _ = writeln!(o, "horizon {} (n = {})", h.horizon, h.model.n);
         let _ = writeln!(
             o,
-            "| forecast | NLL (bp) | ΔNLL vs model [95 % CI] | cover 68% | cover 95% | dir. accuracy | calls | hit rate | IC |"
+            "| forecast | NLL (bp) | model's gain [95 % CI] | cover 68% | cover 95% | dir. accuracy | calls | hit rate | IC |"
         );
         let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
         let b = &h.baselines;
-        let d = &h.nll_diff;
+        let d = &h.nll_gain;
         let row = |o: &mut String, name: &str, s: &ForecastScores, diff: Option<&Interval>| {
             let dt = diff.map_or("—".to_string(), |i| {
-                format!("{:+.4} [{:+.4}, {:+.4}]", -i.mean, -i.hi, -i.lo)
+                format!("{:+.4} [{:+.4}, {:+.4}]", i.mean, i.lo, i.hi)
             });
             let _ = writeln!(
                 o,
@@ -1418,7 +1421,7 @@ pub fn render_eval(r: &ContextEvalReport) -> String {
         )),
     }
     o.push_str(
-        "ΔNLL: baseline minus model, per sample, mean with a 95 % bootstrap interval over days (positive: the model is better)\n\n",
+        "model's gain: the baseline's NLL minus the model's (nats), mean with a 95 % bootstrap interval over days (positive: the model is better)\n\n",
     );
     o.push_str(&render_horizons(&r.horizons));
     o
@@ -1659,7 +1662,7 @@ mod tests {
             );
             assert_eq!(s.n, h.model.n);
         }
-        let d = &h.nll_diff.rescaled_rolling_vol;
+        let d = &h.nll_gain.rescaled_rolling_vol;
         assert!(d.lo <= d.mean && d.mean <= d.hi, "{d:?}");
         let tr_sum = h.trend.bullish + h.trend.neutral + h.trend.bearish;
         assert!((tr_sum - 1.0).abs() < 1e-9);

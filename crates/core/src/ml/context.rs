@@ -180,6 +180,9 @@ pub enum Push {
     Restarted(u64),
     /// Not newer than the last sample, or not a positive price: ignored.
     Ignored,
+    /// The same minute as the last price, which came from fetched history: the live price
+    /// replaces it (a fetched kline still in progress carried only its latest trade).
+    Replaced,
 }
 
 /// Splits time-ordered `(minute_ms, price)` samples into [`Segment`]s with the gap rule.
@@ -189,7 +192,7 @@ pub fn segments(samples: impl IntoIterator<Item = (i64, f64)>, max_fill: u64) ->
     for (ts, p) in samples {
         let ts = ts - ts.rem_euclid(MINUTE_MS);
         match classify(last, ts, p, max_fill) {
-            Push::Ignored => continue,
+            Push::Ignored | Push::Replaced => continue,
             Push::Next => {
                 if let Some(s) = out.last_mut() {
                     s.closes.push(p);
@@ -242,8 +245,8 @@ fn classify(last: Option<i64>, ts: i64, p: f64, max_fill: u64) -> Push {
 pub struct ContextState {
     closes: VecDeque<f64>,
     returns: VecDeque<f64>,
-    /// Per close: true when it was filled by carrying the previous price forward.
-    fill: VecDeque<bool>,
+    /// Per close: where it came from.
+    origin: VecDeque<Origin>,
     last_ts: Option<i64>,
     max_fill: u64,
     /// Minutes filled and restarts since creation.
@@ -251,6 +254,17 @@ pub struct ContextState {
     pub restarts: u64,
     /// Minutes taken from fetched history ([`Self::seed`]) since creation.
     pub seeded: u64,
+}
+
+/// Where a minute price in the history came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Sampled live (or replayed) by the engine.
+    Live,
+    /// Fetched (a kline's close): a live price for the same minute replaces it.
+    Fetched,
+    /// Carried forward over a short gap.
+    Filled,
 }
 
 /// What [`ContextState::seed`] did.
@@ -269,7 +283,7 @@ impl ContextState {
         ContextState {
             closes: VecDeque::with_capacity(LOOKBACK + 2),
             returns: VecDeque::with_capacity(LOOKBACK + 1),
-            fill: VecDeque::with_capacity(LOOKBACK + 2),
+            origin: VecDeque::with_capacity(LOOKBACK + 2),
             last_ts: None,
             max_fill,
             filled: 0,
@@ -278,7 +292,7 @@ impl ContextState {
         }
     }
 
-    fn append(&mut self, p: f64, filled: bool) {
+    fn append(&mut self, p: f64, origin: Origin) {
         if let Some(&prev) = self.closes.back() {
             self.returns.push_back((p / prev).ln());
             if self.returns.len() > LOOKBACK {
@@ -286,36 +300,59 @@ impl ContextState {
             }
         }
         self.closes.push_back(p);
-        self.fill.push_back(filled);
+        self.origin.push_back(origin);
         if self.closes.len() > LOOKBACK + 1 {
             self.closes.pop_front();
-            self.fill.pop_front();
+            self.origin.pop_front();
         }
     }
 
-    /// Takes the price at a minute boundary (`ts_ms` is floored to its minute).
+    /// Takes the price at a minute boundary (`ts_ms` is floored to its minute), sampled live.
     pub fn push(&mut self, ts_ms: i64, price: f64) -> Push {
+        self.push_as(ts_ms, price, Origin::Live)
+    }
+
+    fn push_as(&mut self, ts_ms: i64, price: f64, origin: Origin) -> Push {
         let ts = ts_ms - ts_ms.rem_euclid(MINUTE_MS);
+        if origin == Origin::Live
+            && self.last_ts == Some(ts)
+            && self.origin.back() == Some(&Origin::Fetched)
+            && price.is_finite()
+            && price > 0.0
+        {
+            // A live price for the minute the fetched history ended on: the live one wins.
+            let n = self.closes.len();
+            if let (Some(last), Some(o)) = (self.closes.back_mut(), self.origin.back_mut()) {
+                *last = price;
+                *o = Origin::Live;
+            }
+            if n >= 2
+                && let Some(r) = self.returns.back_mut()
+            {
+                *r = (price / self.closes[n - 2]).ln();
+            }
+            return Push::Replaced;
+        }
         let what = classify(self.last_ts, ts, price, self.max_fill);
         match what {
-            Push::Ignored => return what,
-            Push::Next => self.append(price, false),
+            Push::Ignored | Push::Replaced => return what,
+            Push::Next => self.append(price, origin),
             Push::Filled(n) => {
                 let prev = self.closes.back().copied().unwrap_or(price);
                 for _ in 0..n {
-                    self.append(prev, true);
+                    self.append(prev, Origin::Filled);
                 }
-                self.append(price, false);
+                self.append(price, origin);
                 self.filled += n;
             }
             Push::Restarted(n) => {
                 self.closes.clear();
                 self.returns.clear();
-                self.fill.clear();
+                self.origin.clear();
                 if n > 0 {
                     self.restarts += 1;
                 }
-                self.append(price, false);
+                self.append(price, origin);
             }
         }
         self.last_ts = Some(ts);
@@ -327,39 +364,41 @@ impl ContextState {
     /// gap rule, so a fresh state is ready at once with 240 fetched minutes, and a gap is
     /// refilled with real prices instead of warming up again.
     ///
-    /// Where a minute is held already as a real (not filled) price, the held one stays; fetched
-    /// prices replace filled minutes and fill missing ones. Samples in any order; invalid ones
-    /// (non-positive, non-finite) are skipped. Only the prices after the last gap longer than
-    /// `max_fill` in the merged series survive, as with [`Self::push`]. Filled-minute and
-    /// restart counters are not changed by the rebuild.
+    /// Where a minute is held already as a live price, the live one stays; fetched prices
+    /// replace filled minutes, earlier fetched ones, and fill missing minutes. Samples in any
+    /// order; invalid ones (non-positive, non-finite) are skipped. Only the prices after the
+    /// last gap longer than `max_fill` in the merged series survive, as with [`Self::push`].
+    /// Filled-minute and restart counters are not changed by the rebuild.
     pub fn seed(&mut self, minutes: &[(i64, f64)]) -> SeedOutcome {
-        let mut merged: std::collections::BTreeMap<i64, f64> = std::collections::BTreeMap::new();
+        use std::collections::BTreeMap;
+        let mut merged: BTreeMap<i64, (f64, Origin)> = BTreeMap::new();
         for &(ts, p) in minutes {
             if p.is_finite() && p > 0.0 {
-                merged.insert(ts - ts.rem_euclid(MINUTE_MS), p);
+                merged.insert(ts - ts.rem_euclid(MINUTE_MS), (p, Origin::Fetched));
             }
         }
-        let fetched: std::collections::HashSet<i64> = merged.keys().copied().collect();
-        let mut kept_real = 0u64;
-        if let Some(last) = self.last_ts {
-            let n = self.closes.len() as i64;
-            for (i, (&p, &f)) in self.closes.iter().zip(&self.fill).enumerate() {
-                if f {
-                    continue;
+        let fetched = merged.len() as u64;
+        let mut kept_live = 0u64;
+        let held: Vec<(i64, f64, Origin)> = self.minutes().collect();
+        for (ts, p, o) in held {
+            match o {
+                Origin::Live => {
+                    if merged.insert(ts, (p, o)).is_some() {
+                        kept_live += 1;
+                    }
                 }
-                let ts = last - (n - 1 - i as i64) * MINUTE_MS;
-                if fetched.contains(&ts) {
-                    kept_real += 1;
+                Origin::Fetched => {
+                    merged.entry(ts).or_insert((p, o));
                 }
-                merged.insert(ts, p);
+                Origin::Filled => {}
             }
         }
         let (filled, restarts, seeded) = (self.filled, self.restarts, self.seeded);
         let mut fresh = ContextState::new(self.max_fill);
-        for (&ts, &p) in &merged {
-            fresh.push(ts, p);
+        for (&ts, &(p, o)) in &merged {
+            fresh.push_as(ts, p, o);
         }
-        let added = (fetched.len() as u64).saturating_sub(kept_real);
+        let added = fetched.saturating_sub(kept_live);
         fresh.filled = filled;
         fresh.restarts = restarts;
         fresh.seeded = seeded + added;
@@ -390,16 +429,15 @@ impl ContextState {
         self.last_ts
     }
 
-    /// The minute prices held, oldest first, each with its minute (UTC ms) and whether it was
-    /// filled by carrying a price forward.
-    pub fn minutes(&self) -> impl Iterator<Item = (i64, f64, bool)> + '_ {
+    /// The minute prices held, oldest first, each with its minute (UTC ms) and origin.
+    pub fn minutes(&self) -> impl Iterator<Item = (i64, f64, Origin)> + '_ {
         let last = self.last_ts.unwrap_or(0);
         let n = self.closes.len() as i64;
         self.closes
             .iter()
-            .zip(&self.fill)
+            .zip(&self.origin)
             .enumerate()
-            .map(move |(i, (&p, &f))| (last - (n - 1 - i as i64) * MINUTE_MS, p, f))
+            .map(move |(i, (&p, &o))| (last - (n - 1 - i as i64) * MINUTE_MS, p, o))
     }
 
     /// The window the features and the trend read: `LOOKBACK + 1` prices, `LOOKBACK` returns
@@ -1090,12 +1128,39 @@ mod tests {
         }
         let o = f.seed(&changed);
         assert_eq!(o.added, 2, "the two filled minutes, not the live one");
-        let held: Vec<(i64, f64, bool)> = f.minutes().collect();
+        let held: Vec<(i64, f64, Origin)> = f.minutes().collect();
         let last3 = &held[held.len() - 3..];
         assert_eq!(last3[0].1, changed[0].1);
         assert_eq!(last3[1].1, changed[1].1);
         assert_eq!(last3[2].1, all[302].1, "the live price stays");
-        assert!(last3.iter().all(|m| !m.2));
+        assert_eq!(
+            last3.iter().map(|m| m.2).collect::<Vec<_>>(),
+            [Origin::Fetched, Origin::Fetched, Origin::Live]
+        );
+    }
+
+    #[test]
+    fn a_live_price_replaces_the_last_fetched_minute() {
+        // A fetched kline still in progress carried only its latest trade: the live sample of
+        // the same minute boundary replaces it, and the return into it follows.
+        let t_end = 1_747_699_200_000i64;
+        let m = walk(260, t_end, 0.0);
+        let mut st = ContextState::new(5);
+        st.seed(&m);
+        let before: Vec<(i64, f64, Origin)> = st.minutes().collect();
+        assert_eq!(st.push(t_end, 123.0), Push::Replaced);
+        let after: Vec<(i64, f64, Origin)> = st.minutes().collect();
+        assert_eq!(after.len(), before.len());
+        assert_eq!(after.last(), Some(&(t_end, 123.0, Origin::Live)));
+        let mut direct = ContextState::new(5);
+        let mut fixed = m.clone();
+        fixed.last_mut().unwrap().1 = 123.0;
+        direct.seed(&fixed);
+        let (mut a, mut b) = ([0f32; N_INPUTS], [0f32; N_INPUTS]);
+        assert_eq!(st.features(&mut a), direct.features(&mut b));
+        assert_eq!(a, b);
+        // A second live price for the same minute is ignored, as ever.
+        assert_eq!(st.push(t_end, 124.0), Push::Ignored);
     }
 
     #[test]

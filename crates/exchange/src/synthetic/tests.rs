@@ -448,3 +448,50 @@ fn profile() {
         println!("  per minute (regime at end, mid change in ticks): {per_minute:?}");
     }
 }
+
+#[test]
+fn history_klines_are_deterministic_and_run_into_the_live_prices() {
+    let cfg = SyntheticConfig::new(7, three());
+    let src = SyntheticSource::new(cfg.clone());
+    let h = src.history_klines(HISTORY_MINUTES);
+    assert_eq!(h, SyntheticSource::new(cfg).history_klines(HISTORY_MINUTES));
+    let other = SyntheticSource::new(SyntheticConfig::new(8, three())).history_klines(60);
+    assert_ne!(
+        other[0].klines,
+        h[0].klines[h[0].klines.len() - 60..].to_vec()
+    );
+    assert_eq!(h.len(), 3);
+    let start_ms = DEFAULT_START_NS / 1_000_000;
+    for (s, sym_klines) in three().iter().zip(&h) {
+        assert_eq!(sym_klines.symbol, *s);
+        let k = &sym_klines.klines;
+        assert!(k.len() * 60_000 >= 24 * 3_600_000, "at least 24 h");
+        // One a minute, no gap, the last closing at the start.
+        assert!(
+            k.windows(2)
+                .all(|w| w[1].open_time_ms == w[0].open_time_ms + 60_000)
+        );
+        assert!(k.windows(2).all(|w| w[1].open == w[0].close));
+        let last = k[k.len() - 1];
+        assert_eq!(last.close_time_ms + 1, start_ms);
+        assert!(
+            k.iter()
+                .all(|x| x.low <= x.open.min(x.close) && x.high >= x.open.max(x.close))
+        );
+    }
+    // The last close is the first snapshot's mid.
+    let mut src = SyntheticSource::new(SyntheticConfig::new(7, three()));
+    assert!(src.advance().expect("advance"));
+    let snap = reference::decode(src.current().body()).expect("snapshot");
+    let OwnedEvent::Snapshot(sn) = snap else {
+        panic!("first frame is a snapshot")
+    };
+    let mid2 = sn.bids[0].price.0 + sn.asks[0].price.0;
+    assert_eq!(h[0].klines.last().map(|k| k.close.0 * 2), Some(mid2));
+    // The walk moves: the 24 h range is more than a few ticks, and trends of both signs
+    // exist over 15-minute windows.
+    let closes: Vec<f64> = h[0].klines.iter().map(|k| k.close.to_f64()).collect();
+    let ups = closes.windows(16).filter(|w| w[15] > w[0] * 1.001).count();
+    let downs = closes.windows(16).filter(|w| w[15] < w[0] * 0.999).count();
+    assert!(ups > 50 && downs > 50, "{ups} {downs}");
+}
