@@ -224,6 +224,11 @@ enum Command {
         /// Drop clients that do not answer a ping within this.
         #[arg(long, value_parser = parse_duration_arg, default_value = "60s")]
         pong_timeout: Duration,
+        /// 1-minute kline CSVs served on /api/v3, /fapi/v1 and /dapi/v1 klines (the formats
+        /// `eval --context-data` reads), each `FILE` (symbol from its name) or `SYMBOL=FILE`.
+        /// The synthetic market serves its own 24 h history without this.
+        #[arg(long, value_name = "[SYMBOL=]FILE", num_args = 1..)]
+        klines: Vec<String>,
     },
     /// Train a model from recorded data (chronological split, held-out test, model card
     /// metrics in the metadata).
@@ -530,20 +535,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             faults,
             ping_interval,
             pong_timeout,
+            klines,
         } => {
+            let mut served = microstate_exchange::klines::load_files(&klines)?;
             let source = if synthetic {
                 let syms = parse_symbols(&symbols)?;
                 let mut sc = microstate_exchange::synthetic::SyntheticConfig::new(seed, syms);
                 sc.market = market;
-                ExchangeSource::Sources(vec![Box::new(
-                    microstate_exchange::synthetic::SyntheticSource::new(sc),
-                )])
+                let src = microstate_exchange::synthetic::SyntheticSource::new(sc);
+                served.extend(src.history_klines(microstate_exchange::synthetic::HISTORY_MINUTES));
+                ExchangeSource::Sources(vec![Box::new(src)])
+            } else if captures.is_empty() && served.is_empty() {
+                anyhow::bail!(
+                    "nothing to serve: give --capture FILE..., --klines FILE... or --synthetic"
+                );
             } else if captures.is_empty() {
-                anyhow::bail!("nothing to serve: give --capture FILE... or --synthetic");
+                ExchangeSource::Sources(Vec::new())
             } else {
                 ExchangeSource::Captures(captures)
             };
             let mut cfg = ExchangeConfig::new(source);
+            cfg.klines = served;
             // A synthetic market has no original session whose snapshot timing could be
             // reproduced: its snapshots are always the book at the current point.
             cfg.faithful_snapshots = !synthetic;

@@ -103,6 +103,42 @@ pub fn symbol_from_name(name: &str) -> Option<Symbol> {
         .and_then(|t| Symbol::new(t.as_bytes()))
 }
 
+/// Why kline files could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum KlineFileError {
+    #[error(transparent)]
+    Read(#[from] microstate_io::record::klines::KlineError),
+    #[error(
+        "{0}: cannot tell the symbol from the file name; write it as SYMBOL=FILE (e.g. BTCUSDT={0})"
+    )]
+    NoSymbol(String),
+    #[error("{0:?}: {1:?} is not a symbol")]
+    BadSymbol(String, String),
+}
+
+/// Reads kline files to serve, each given as `FILE` (symbol from its name, see
+/// [`symbol_from_name`]) or `SYMBOL=FILE`, in any format `eval --context-data` reads.
+pub fn load_files(specs: &[String]) -> Result<Vec<SymbolKlines>, KlineFileError> {
+    specs
+        .iter()
+        .map(|spec| {
+            let (symbol, file) = match spec.split_once('=') {
+                Some((s, f)) => (
+                    s.parse::<Symbol>()
+                        .map_err(|_| KlineFileError::BadSymbol(spec.clone(), s.to_string()))?,
+                    f,
+                ),
+                None => (
+                    symbol_from_name(spec).ok_or_else(|| KlineFileError::NoSymbol(spec.clone()))?,
+                    spec.as_str(),
+                ),
+            };
+            let series = microstate_io::record::klines::read_klines(std::path::Path::new(file))?;
+            Ok(from_series(symbol, &series))
+        })
+        .collect()
+}
+
 /// Per symbol: preloaded klines, klines built from passed trades, the minute in progress.
 #[derive(Default)]
 struct Book {
@@ -256,6 +292,28 @@ mod tests {
                 .collect(),
             gaps: vec![],
         }
+    }
+
+    #[test]
+    fn files_are_named_or_given_a_symbol() {
+        let dir = std::env::temp_dir().join(format!("ms-xk-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let f = dir.join("ETHUSDT_1m.csv");
+        std::fs::write(&f, "open_time_ms,close\n1708000030000,1.5\n").ok();
+        // Not on a minute boundary: the reader names file and line.
+        let e = load_files(&[f.display().to_string()]).expect_err("bad line");
+        assert!(e.to_string().contains("ETHUSDT_1m.csv:2"), "{e}");
+        std::fs::write(&f, "open_time_ms,close\n1708000020000,1.5\n").ok();
+        let k = load_files(&[f.display().to_string()]).expect("load");
+        assert_eq!(k[0].symbol, sym("ETHUSDT"));
+        let g = dir.join("prices.csv");
+        std::fs::copy(&f, &g).expect("copy");
+        let e = load_files(&[g.display().to_string()]).expect_err("no symbol");
+        assert!(e.to_string().contains("SYMBOL=FILE"), "{e}");
+        let k = load_files(&[format!("SOLUSDT={}", g.display())]).expect("named");
+        assert_eq!(k[0].symbol, sym("SOLUSDT"));
+        assert_eq!(k[0].klines[0].close, Price(150_000_000));
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
