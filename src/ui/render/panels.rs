@@ -185,7 +185,7 @@ pub fn context_lines(c: &ContextView, width: u16) -> Vec<ContextLine> {
 }
 
 pub fn context(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Theme) {
-    let b = block(" Context: trend · forecast ", theme);
+    let b = block(" Trend · forecast ", theme);
     match s.map(|s| &s.context) {
         Some(ModelView::Ready(c)) => {
             let style = |label: &str| match label {
