@@ -331,7 +331,7 @@ mod tests {
 
     #[test]
     fn ranges_limits_and_the_future() {
-        let t0 = 1_708_000_020_000i64 - 1_708_000_020_000 % 60_000;
+        let t0 = 1_708_000_020_000i64; // on a minute boundary
         let s = sym("BTCUSDT");
         let store = KlineStore::new(vec![from_series(s, &series(100, t0))]);
         let t0 = t0 as u64;
@@ -364,7 +364,7 @@ mod tests {
     #[test]
     fn trades_build_minutes_and_override_files() {
         let s = sym("BTCUSDT");
-        let t0 = 1_708_000_020_000u64 - 1_708_000_020_000 % 60_000;
+        let t0 = 1_708_000_020_000u64;
         let mut store = KlineStore::new(vec![from_series(s, &series(5, t0 as i64))]);
         let p = |x: u64| Price(x * SCALE);
         let q = |x: u64| Qty(x * SCALE);

@@ -1630,11 +1630,13 @@ mod tests {
             closes.push(p);
         }
         let s = series(closes.len(), t0, |i| closes[i]);
-        let mut opts = ContextTrainOptions::default();
-        opts.hidden = vec![4];
+        let mut opts = ContextTrainOptions {
+            hidden: vec![4],
+            folds: 0,
+            bootstrap_reps: 50,
+            ..ContextTrainOptions::default()
+        };
         opts.train.max_epochs = 2;
-        opts.folds = 0;
-        opts.bootstrap_reps = 50;
         let ds = build_dataset(std::slice::from_ref(&s), 5, &opts.trend);
         let t = train_context(&ds, &opts, "test", "test").expect("train");
         // Baselines were fitted on training samples only.

@@ -702,19 +702,10 @@ impl std::fmt::Display for ContextOutput {
 /// Per horizon: the fitted error shape and whether the model may call a direction, from the
 /// model's metadata (`details.error_df_15m`, `error_scale_15m`, `direction_skill_15m`, …).
 /// A model without them gets the plain Gaussian and no calls.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Calibration {
     pub shapes: [ErrorShape; 2],
     pub direction_skill: [bool; 2],
-}
-
-impl Default for Calibration {
-    fn default() -> Self {
-        Calibration {
-            shapes: [ErrorShape::default(); 2],
-            direction_skill: [false; 2],
-        }
-    }
 }
 
 impl Calibration {
