@@ -410,8 +410,10 @@ fn replay_writes_feature_vectors_as_json_lines() {
     // The readable summary went to stderr, not into the JSON lines.
     assert!(String::from_utf8_lossy(&out.stderr).contains("BTCUSDT"));
 }
-/// The shipped context model evaluated on the last day of real BTCUSDT klines: the documented
-/// JSON shape, numbers in range, and a held-out slice (those minutes are in the test period).
+/// The shipped context model evaluated on the last day of real BTCUSDT klines: the pinned
+/// JSON shape (`context.model` and `context.baselines.{zero_drift_rolling_vol,
+/// rescaled_rolling_vol, last_return_sign}` each with `nll`, `coverage_68`, `coverage_95`, `n`),
+/// numbers in range, and a held-out slice (those minutes are in the test period).
 #[test]
 fn eval_context_json_shape_on_real_klines() {
     let f = data_dir().join("klines/binance-spot_BTCUSDT_1m_2025-05-20_2025-08-18.csv.gz");
@@ -437,19 +439,81 @@ fn eval_context_json_shape_on_real_klines() {
     assert_eq!(c["n"], 1440);
     assert_eq!(c["horizon"], "15m");
     assert_eq!(c["in_sample_fraction"], 0.0);
-    for k in ["nll", "coverage_68", "coverage_95", "directional_accuracy"] {
+    assert!(c["in_sample_warning"].is_null());
+    for k in ["nll", "coverage_68", "coverage_95", "n"] {
         assert!(c["model"][k].is_number(), "model.{k}: {c}");
-        assert!(
-            c["baselines"]["zero_drift_rolling_vol"][k].is_number(),
-            "{k}"
-        );
+        for b in [
+            "zero_drift_rolling_vol",
+            "rescaled_rolling_vol",
+            "last_return_sign",
+        ] {
+            assert!(c["baselines"][b][k].is_number(), "{b}.{k}");
+        }
     }
     assert_eq!(c["model"]["n"], 1440);
     assert!(c["baselines"]["last_return_sign"]["directional_accuracy"].is_number());
     let cov = c["model"]["coverage_95"].as_f64().unwrap();
     assert!((0.8..=1.0).contains(&cov), "{cov}");
+    let g = &c["nll_gain"]["rescaled_rolling_vol"];
+    assert!(g["lo"].as_f64() <= g["mean"].as_f64() && g["mean"].as_f64() <= g["hi"].as_f64());
+    let shares = ["bullish", "neutral", "bearish"]
+        .map(|k| c["trend"][k].as_f64().expect("share"))
+        .iter()
+        .sum::<f64>();
+    assert!((shares - 1.0).abs() < 1e-9);
     assert_eq!(c["horizons"].as_array().map(Vec::len), Some(2));
     assert_eq!(c["horizons"][1]["horizon"], "30m");
+}
+
+/// The in-sample check on both kinds of input: klines from another year (2024) are not in the
+/// model's training period at all; the model's own 2025 klines mostly are, and it says so.
+#[test]
+fn eval_context_in_sample_check_on_other_and_training_klines() {
+    let other = data_dir().join("klines-2024q1/BTCUSDT_1m.csv.gz");
+    let out = bin()
+        .args(["eval", "--context-data"])
+        .arg(&other)
+        .args(["--last-minutes", "2000", "--json", "-"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["context"]["in_sample_fraction"], 0.0);
+    assert!(v["context"]["in_sample_warning"].is_null());
+    // Text: says it is held out.
+    let out = bin()
+        .args(["eval", "--context-data"])
+        .arg(&other)
+        .args(["--last-minutes", "500"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("held out: none of these samples") && !text.contains("WARNING"),
+        "{text}"
+    );
+    // The training klines, a window inside the training weeks: all of it in sample.
+    let own = data_dir().join("klines/binance-spot_BTCUSDT_1m_2025-05-20_2025-08-18.csv.gz");
+    let out = bin()
+        .args(["eval", "--context-data"])
+        .arg(&own)
+        .args(["--from", "2025-06-01", "--until", "2025-06-02"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "WARNING: 100.0 % of these samples are inside the model's training/validation period"
+        ),
+        "{text}"
+    );
 }
 
 #[test]

@@ -74,7 +74,7 @@ pub fn run(a: EvalCmd) -> anyhow::Result<ExitCode> {
     let (cfg, _) = microstate::config::load(a.config.as_deref())?;
     let root = a.model.unwrap_or_else(|| PathBuf::from(&cfg.models.dir));
     let dir = model_dir(root, "context");
-    let mut model = microstate_io::models::load_context(&dir, cfg.models.context.z_threshold)?;
+    let mut model = microstate_io::models::load_context(&dir, &cfg.models.context)?;
     let mut series = read_kline_files(&a.context_data)?;
     if let Some(n) = a.last_minutes {
         for s in &mut series {
@@ -82,7 +82,7 @@ pub fn run(a: EvalCmd) -> anyhow::Result<ExitCode> {
         }
     }
     let max_fill = cfg.models.context.max_gap_fill.as_secs() / 60;
-    let ds = context_train::build_dataset(&series, max_fill);
+    let ds = context_train::build_dataset(&series, max_fill, &cfg.models.context.trend());
     let filter = EvalFilter {
         from_ms: a
             .from
@@ -108,7 +108,8 @@ pub fn run(a: EvalCmd) -> anyhow::Result<ExitCode> {
         &filter,
         cfg.models.context_label_index(),
         &dir.display().to_string(),
-    );
+        context_train::BOOTSTRAP_REPS,
+    )?;
     if report.n == 0 {
         anyhow::bail!(
             "no samples to evaluate in {} (each file needs more than {} minutes of prices, inside --from/--until/--held-out)",

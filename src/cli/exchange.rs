@@ -50,23 +50,32 @@ pub struct ExchangeCmd {
     /// Drop clients that do not answer a ping within this.
     #[arg(long, value_parser = parse_duration_arg, default_value = "60s")]
     pong_timeout: Duration,
+    /// 1-minute kline CSVs served on /api/v3, /fapi/v1 and /dapi/v1 klines (the formats
+    /// `eval --context-data` reads), each `FILE` (symbol from its name) or `SYMBOL=FILE`.
+    /// The synthetic market serves its own 24 h history without this.
+    #[arg(long, value_name = "[SYMBOL=]FILE", num_args = 1..)]
+    klines: Vec<String>,
 }
 
 pub fn run(a: ExchangeCmd) -> anyhow::Result<ExitCode> {
     init_logging(None);
+    let mut served = microstate_exchange::klines::load_files(&a.klines)?;
     let source = if a.synthetic {
         let syms = parse_symbols(&a.symbols)?;
         let mut sc = microstate_exchange::synthetic::SyntheticConfig::new(a.seed, syms);
         sc.market = a.market;
-        ExchangeSource::Sources(vec![Box::new(
-            microstate_exchange::synthetic::SyntheticSource::new(sc),
-        )])
+        let src = microstate_exchange::synthetic::SyntheticSource::new(sc);
+        served.extend(src.history_klines(microstate_exchange::synthetic::HISTORY_MINUTES));
+        ExchangeSource::Sources(vec![Box::new(src)])
+    } else if a.captures.is_empty() && served.is_empty() {
+        anyhow::bail!("nothing to serve: give --capture FILE..., --klines FILE... or --synthetic");
     } else if a.captures.is_empty() {
-        anyhow::bail!("nothing to serve: give --capture FILE... or --synthetic");
+        ExchangeSource::Sources(Vec::new())
     } else {
         ExchangeSource::Captures(a.captures)
     };
     let mut cfg = ExchangeConfig::new(source);
+    cfg.klines = served;
     // A synthetic market has no original session whose snapshot timing could be
     // reproduced: its snapshots are always the book at the current point.
     cfg.faithful_snapshots = !a.synthetic;

@@ -118,31 +118,18 @@ fn eval(
     Ok(())
 }
 
-/// `eval --context-data`.
+/// `eval --context-data`: JSON under `context`, or the train crate's text (heading, the
+/// in-sample warning, the tables).
 pub fn eval_context(report: &ContextEvalReport, json: Option<&str>) -> anyhow::Result<()> {
-    eval(
-        "context",
-        report,
-        json,
-        || {
-            format!(
-                "context model {} on {} samples, {} (label horizon {}, z_threshold {}){}",
-                report.model_dir,
-                report.n,
-                report.period,
-                report.horizon,
-                report.z_threshold,
-                match report.in_sample_fraction {
-                    Some(f) if f > 0.0 => format!(
-                        "\nWARNING: {:.1} % of these samples are inside the model's training/validation period: not a held-out score",
-                        f * 100.0
-                    ),
-                    _ => String::new(),
-                }
-            )
-        },
-        || context_train::render_horizons(&report.horizons),
-    )
+    match json {
+        Some(dest) => json_out(&Keyed("context", report), dest)?,
+        None => {
+            let _ = std::io::stdout()
+                .lock()
+                .write_all(context_train::render_eval(report).as_bytes());
+        }
+    }
+    Ok(())
 }
 
 /// `eval --data`.
@@ -203,6 +190,7 @@ pub fn trained_context(out: &Path, seconds: f64, t: &ContextTrained) {
         get("validation_period"),
         get("test_period")
     );
+    println!("{}\n", context_train::render_direction(&t.direction));
     println!(
         "held-out test:\n{}",
         context_train::render_horizons(&t.test)

@@ -134,7 +134,8 @@ pub fn run(cmd: TrainCmd) -> anyhow::Result<ExitCode> {
             opts.folds = folds;
             opts.max_fill = cfg.models.context.max_gap_fill.as_secs() / 60;
             opts.z_threshold = cfg.models.context.z_threshold;
-            let ds = context_train::build_dataset(&series, opts.max_fill);
+            opts.trend = cfg.models.context.trend();
+            let ds = context_train::build_dataset(&series, opts.max_fill, &opts.trend);
             eprintln!(
                 "{} rows from {} files ({} segments, {} minutes filled): {} samples, data {}",
                 ds.rows,

@@ -48,8 +48,14 @@ pub struct ContextModelConfig {
     /// Which horizon's forecast gives the label the interpretation reads: `15m` or `30m`.
     #[serde(with = "duration_str")]
     pub label_horizon: Duration,
-    /// BULLISH / BEARISH when |drift| / sigma reaches this, else NEUTRAL.
+    /// A directional call (only where the model showed skill out of sample) is BULLISH /
+    /// BEARISH when |drift| / sigma reaches this, else NEUTRAL.
     pub z_threshold: f64,
+    /// The trend (what the last 15 / 30 min did, in units of a typical move of that length)
+    /// turns BULLISH / BEARISH at |z| ≥ this …
+    pub trend_enter_z: f64,
+    /// … and back to NEUTRAL below this (hysteresis; at most `trend_enter_z`).
+    pub trend_exit_z: f64,
     /// Missing minutes up to this are filled with the last price; a longer gap restarts the
     /// history (warming up again).
     #[serde(with = "duration_str")]
@@ -92,6 +98,8 @@ impl Default for ContextModelConfig {
         ContextModelConfig {
             label_horizon: Duration::from_secs(15 * 60),
             z_threshold: 0.25,
+            trend_enter_z: microstate_core::ml::context::TREND_ENTER_Z,
+            trend_exit_z: microstate_core::ml::context::TREND_EXIT_Z,
             max_gap_fill: Duration::from_secs(5 * 60),
         }
     }
@@ -101,6 +109,16 @@ impl Default for InterpretConfig {
     fn default() -> Self {
         InterpretConfig {
             min_pressure_confidence: 0.5,
+        }
+    }
+}
+
+impl ContextModelConfig {
+    /// The trend thresholds as the core takes them.
+    pub fn trend(&self) -> microstate_core::ml::context::TrendParams {
+        microstate_core::ml::context::TrendParams {
+            enter_z: self.trend_enter_z,
+            exit_z: self.trend_exit_z,
         }
     }
 }
@@ -168,6 +186,15 @@ impl ContextModelConfig {
                 "models.context.z_threshold",
                 self.z_threshold.to_string(),
                 "must be zero or positive",
+            ));
+        }
+        let (enter, exit) = (self.trend_enter_z, self.trend_exit_z);
+        if !(enter.is_finite() && exit.is_finite() && 0.0 <= exit && exit <= enter) {
+            return Err(ConfigError::invalid(
+                origin,
+                "models.context.trend_exit_z",
+                format!("{exit} (trend_enter_z {enter})"),
+                "must be zero or positive and at most models.context.trend_enter_z",
             ));
         }
         if !self.max_gap_fill.as_millis().is_multiple_of(60_000) {

@@ -117,15 +117,98 @@ pub struct PressureView {
     pub hit_rate: Option<f64>,
 }
 
-/// The 15–30 min context model's output (P7).
+/// The 15–30 min context, in two parts named for what they are: the *trend* describes what the
+/// last minutes did; the *forecast* gives a range for what the next minutes may do, and a
+/// direction only where the model showed skill out of sample.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ContextView {
+    /// The trend label the interpretation reads (at [`Self::horizon_min`]).
     pub label: String,
-    pub drift_bps: f64,
-    pub sigma_bps: f64,
     pub horizon_min: u32,
-    /// Every horizon in a line (`15m NEUTRAL 55% · 30m BULLISH 61%`).
-    pub detail: String,
+    /// One per horizon (15, 30 min).
+    pub trend: Vec<TrendView>,
+    pub forecast: Vec<ForecastView>,
+    /// The minute history behind it, for a person (`240 min held, 231 fetched`).
+    pub history: String,
+}
+
+/// What the last `horizon_min` minutes did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrendView {
+    pub horizon_min: u32,
+    /// `BULLISH` / `NEUTRAL` / `BEARISH` (with hysteresis).
+    pub label: String,
+    /// The move in units of a typical move of that length now.
+    pub z: f64,
+    pub move_bps: f64,
+}
+
+/// What the next `horizon_min` minutes may do.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ForecastView {
+    pub horizon_min: u32,
+    pub drift_bps: f64,
+    /// Central 68 % and 95 % ranges of the return, bps.
+    pub range_68_bps: [f64; 2],
+    pub range_95_bps: [f64; 2],
+    /// The directional call, only where the model showed skill out of sample.
+    pub call: Option<String>,
+    /// Why there is no call, or on what the call rests.
+    pub call_note: String,
+}
+
+impl ContextView {
+    /// From a ready context output; `label_index` picks the trend the interpretation reads.
+    pub fn of(
+        out: &ContextOutput,
+        label_index: usize,
+        state: &crate::ml::context::ContextState,
+    ) -> Option<ContextView> {
+        let ContextOutput::Ready { trend, forecasts } = out else {
+            return None;
+        };
+        let head = trend.get(label_index).or(trend.first())?;
+        Some(ContextView {
+            label: head.label.as_str().to_string(),
+            horizon_min: head.horizon_min,
+            trend: trend
+                .iter()
+                .map(|t| TrendView {
+                    horizon_min: t.horizon_min,
+                    label: t.label.as_str().to_string(),
+                    z: t.z,
+                    move_bps: t.move_bps,
+                })
+                .collect(),
+            forecast: forecasts
+                .iter()
+                .map(|f| ForecastView {
+                    horizon_min: f.horizon_min,
+                    drift_bps: f.drift * 1e4,
+                    range_68_bps: [f.range_68[0] * 1e4, f.range_68[1] * 1e4],
+                    range_95_bps: [f.range_95[0] * 1e4, f.range_95[1] * 1e4],
+                    call: f.call.map(|l| l.as_str().to_string()),
+                    call_note: match f.basis {
+                        crate::ml::context::CallBasis::NoSkill => {
+                            "no direction: no out-of-sample skill".into()
+                        }
+                        crate::ml::context::CallBasis::SkillShown => {
+                            "direction: skill shown out of sample".into()
+                        }
+                    },
+                })
+                .collect(),
+            history: history_text(state),
+        })
+    }
+}
+
+/// `240 min held` or `240 min held, 231 fetched`.
+pub fn history_text(state: &crate::ml::context::ContextState) -> String {
+    match state.seeded {
+        0 => format!("{} min held", state.history_minutes()),
+        n => format!("{} min held, {n} fetched", state.history_minutes()),
+    }
 }
 
 /// The deterministic reading of pressure × context (P7).
@@ -300,27 +383,12 @@ pub fn symbol_view(st: &SymbolState, stale: bool) -> SymbolView {
         context: match st.signals.as_deref() {
             Some(sig) => match (&sig.context, sig.context_missing()) {
                 (_, Some(why)) => ModelView::Missing(format!("context model not loaded: {why}")),
-                (Some(ContextOutput::Ready { forecasts }), None) => match forecasts.first() {
-                    Some(f) => ModelView::Ready(ContextView {
-                        label: f.label.as_str().to_string(),
-                        drift_bps: f.drift * 1e4,
-                        sigma_bps: f.sigma * 1e4,
-                        horizon_min: f.horizon_min,
-                        detail: forecasts
-                            .iter()
-                            .map(|f| {
-                                format!(
-                                    "{}m {} {:.0}%",
-                                    f.horizon_min,
-                                    f.label.as_str(),
-                                    f.confidence * 100.0
-                                )
-                            })
-                            .collect::<Vec<_>>()
-                            .join(" · "),
-                    }),
-                    None => ModelView::Missing("no forecast".into()),
-                },
+                (Some(out @ ContextOutput::Ready { .. }), None) => {
+                    match ContextView::of(out, sig.context_label_index(), sig.context_state()) {
+                        Some(v) => ModelView::Ready(v),
+                        None => ModelView::Missing("no forecast".into()),
+                    }
+                }
                 (Some(ContextOutput::WarmingUp { minutes_left }), None) => {
                     ModelView::Missing(format!("warming up ({minutes_left} min)"))
                 }

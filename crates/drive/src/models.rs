@@ -15,7 +15,7 @@ pub fn load_models(cfg: &Config) -> Arc<Models> {
     let m = &cfg.models;
     let context = microstate_io::models::load_context(
         &microstate_io::models::model_dir(dir, "context"),
-        m.context.z_threshold,
+        &m.context,
     )
     .map_err(|e| e.to_string());
     if let Err(e) = &context {

@@ -253,12 +253,25 @@ impl Clock {
     /// Feeds a frame into the exchange's book and advances exchange time.
     fn apply(&mut self, f: &Prepared) {
         let mut m = lock(&self.shared.market);
+        let trades_before = f
+            .symbol
+            .and_then(|s| m.engine.symbol(s))
+            .map_or(0, |st| st.trades);
         if let Err(e) = m.engine.on_frame(RawFrame {
             recv: f.recv,
             bytes: &f.bytes,
             symbol_hint: f.hint,
         }) {
             tracing::debug!(error = %e, "exchange engine refused a frame");
+        }
+        // A trade passed: into its minute's kline.
+        let trade = f
+            .symbol
+            .and_then(|s| m.engine.symbol(s))
+            .filter(|st| st.trades > trades_before)
+            .and_then(|st| st.last_trade);
+        if let Some(t) = trade {
+            m.klines.on_trade(t.symbol, t.price, t.qty, t.trade_time_ms);
         }
         if let Some(lag) = m.lag.as_mut() {
             lag.push(f);

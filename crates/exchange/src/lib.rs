@@ -19,7 +19,9 @@
 //! - `clock`: paces frames by receive time × speed, keeps the book, applies stream faults, fans out.
 //! - `server`: one port for REST and WebSocket (`TcpStream::peek` decides), HTTP keep-alive loop.
 //! - `ws`: one client connection: queue, pings, pong timeout, incoming rate limit, SUBSCRIBE.
-//! - `rest`: routes, request weights, 429/418, depth answers (faithful, stale, from the book).
+//! - `rest`: routes, request weights, 429/418, depth and kline answers.
+//! - [`klines`]: the 1-minute klines served (kline files or the synthetic history handed in at
+//!   start, plus the minutes built from the trades the clock passes).
 //! - `http`: request-head parsing and response writing.
 //!
 //! # Behaviour the live client can rely on
@@ -49,6 +51,7 @@
 mod clock;
 pub mod faults;
 mod http;
+pub mod klines;
 mod rest;
 mod server;
 mod source;
@@ -141,6 +144,11 @@ pub struct ExchangeConfig {
     pub depth_wait: Duration,
     /// Frames queued per client (at a finite speed a full queue disconnects the client).
     pub client_queue: usize,
+    /// 1-minute klines served by `/api/v3/klines`, `/fapi/v1/klines` and `/dapi/v1/klines`
+    /// besides those built from the trades the clock passes (kline CSV files:
+    /// [`klines::from_series`]; the synthetic market's history:
+    /// [`synthetic::SyntheticSource::history_klines`]).
+    pub klines: Vec<klines::SymbolKlines>,
 }
 
 impl ExchangeConfig {
@@ -161,6 +169,7 @@ impl ExchangeConfig {
             snapshot_hold: Duration::from_secs(5),
             depth_wait: Duration::from_secs(10),
             client_queue: 4096,
+            klines: Vec::new(),
         }
     }
 }
@@ -202,6 +211,8 @@ pub struct ExchangeStats {
     pub faithful_snapshots_served: u64,
     /// Of those, a stale book (fault).
     pub stale_snapshots_served: u64,
+    /// Kline answers (200).
+    pub klines_served: u64,
     pub sent_429: u64,
     pub sent_418: u64,
     pub sent_500: u64,
@@ -262,6 +273,7 @@ pub(crate) struct Counters {
     pub snapshots_served: AtomicU64,
     pub faithful_served: AtomicU64,
     pub stale_served: AtomicU64,
+    pub klines_served: AtomicU64,
     pub sent_429: AtomicU64,
     pub sent_418: AtomicU64,
     pub sent_500: AtomicU64,
@@ -312,6 +324,8 @@ pub(crate) struct MarketState {
     pub pending: Option<PendingSnapshot>,
     /// The non-looped source is exhausted: the book will not change any more.
     pub ended: bool,
+    /// 1-minute klines: handed in at start, and built from the trades passed.
+    pub klines: klines::KlineStore,
 }
 
 /// Everything tasks share.
@@ -346,7 +360,7 @@ pub struct ExchangeHandle {
 
 /// Starts the exchange: binds, starts reading the source, and serves until
 /// [`ExchangeHandle::shutdown`].
-pub async fn start(cfg: ExchangeConfig) -> anyhow::Result<ExchangeHandle> {
+pub async fn start(mut cfg: ExchangeConfig) -> anyhow::Result<ExchangeHandle> {
     if let Speed::Factor(f) = cfg.speed
         && !(f.is_finite() && f > 0.0)
     {
@@ -409,6 +423,7 @@ pub async fn start(cfg: ExchangeConfig) -> anyhow::Result<ExchangeHandle> {
             transact_time_ms: None,
             pending: None,
             ended: false,
+            klines: klines::KlineStore::new(std::mem::take(&mut cfg.klines)),
         }),
         market_changed: Notify::new(),
         snapshot_taken: Notify::new(),
@@ -479,6 +494,7 @@ impl ExchangeHandle {
             snapshots_served: get(&c.snapshots_served),
             faithful_snapshots_served: get(&c.faithful_served),
             stale_snapshots_served: get(&c.stale_served),
+            klines_served: get(&c.klines_served),
             sent_429: get(&c.sent_429),
             sent_418: get(&c.sent_418),
             sent_500: get(&c.sent_500),

@@ -8,7 +8,12 @@
 //!
 //! Weights (as Binance counts them): spot depth limit 1–100 → 5, 101–500 → 25, 501–1000 → 50,
 //! 1001–5000 → 250; spot exchangeInfo 20, time 1, ping 1; futures depth 5/10/20/50 → 2, 100 → 5,
-//! 500 → 10, 1000 → 20; futures exchangeInfo 1, time 1, ping 1. Over the limit: 429 with
+//! 500 → 10, 1000 → 20; futures exchangeInfo 1, time 1, ping 1; klines: spot 2 whatever the
+//! limit (default 500, max 1000), USD-M and COIN-M by limit [1,100) → 1, [100,500) → 2,
+//! [500,1000] → 5, > 1000 → 10 (default 500, max 1500) — the figures of Binance's spot
+//! `rest-api.md` "Kline/Candlestick data" and of the USD-M and COIN-M "Kline/Candlestick Data"
+//! pages (developers.binance.com, derivatives/…/market-data/rest-api/Kline-Candlestick-Data).
+//! A limit above the maximum is served as the maximum. Over the limit: 429 with
 //! `Retry-After` (seconds until enough weight leaves the window); asking again during that
 //! back-off: 418 with a ban of 2 minutes, doubling with each further ban (capped at 3 days).
 
@@ -22,6 +27,7 @@ use tokio::time::{Instant, sleep, sleep_until};
 
 use super::http::{RequestHead, Response};
 use super::{FaultKind, Shared, bump, lock};
+use microstate_core::market::Market;
 use microstate_core::num::{SCALE, Symbol, format_decimal};
 use microstate_core::wire::Level;
 
@@ -185,6 +191,23 @@ fn bad_param(name: &str) -> Response {
 }
 
 async fn route(shared: &Arc<Shared>, req: &RequestHead) -> Response {
+    let kline_market = match req.path.as_str() {
+        "/api/v3/klines" => Some(Market::Spot),
+        "/fapi/v1/klines" => Some(Market::UsdM),
+        "/dapi/v1/klines" => Some(Market::CoinM),
+        _ => None,
+    };
+    if let Some(market) = kline_market {
+        return if req.method == "GET" {
+            klines(shared, market, req).await
+        } else {
+            Response::error(
+                405,
+                -1000,
+                &format!("Method {} not allowed; use GET", req.method),
+            )
+        };
+    }
     let (api, endpoint) = match req.path.as_str() {
         "/api/v3/depth" => (Api::Spot, Endpoint::Depth),
         "/api/v3/exchangeInfo" => (Api::Spot, Endpoint::ExchangeInfo),
@@ -199,7 +222,7 @@ async fn route(shared: &Arc<Shared>, req: &RequestHead) -> Response {
                 404,
                 -1000,
                 &format!(
-                    "Unknown path {p:?}: this exchange serves /api/v3 and /fapi/v1 depth, exchangeInfo, time, ping"
+                    "Unknown path {p:?}: this exchange serves /api/v3 and /fapi/v1 depth, exchangeInfo, time, ping, and /api/v3, /fapi/v1, /dapi/v1 klines"
                 ),
             );
         }
@@ -257,21 +280,8 @@ async fn route(shared: &Arc<Shared>, req: &RequestHead) -> Response {
         lock(&shared.rest).admit(Instant::now(), weight, shared.settings.weight_limit_per_min);
     let used = weight_used(shared).to_string();
     let resp = match admit {
-        Admit::TooMany { retry_after } => Response::error(
-            429,
-            -1003,
-            &format!(
-                "Too much request weight used; current limit is {} request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.",
-                shared.settings.weight_limit_per_min
-            ),
-        )
-        .with_header("Retry-After", retry_after.to_string()),
-        Admit::Banned { retry_after } => Response::error(
-            418,
-            -1003,
-            &format!("Way too much request weight used; IP banned for {retry_after} s. Please use WebSocket Streams for live updates to avoid bans."),
-        )
-        .with_header("Retry-After", retry_after.to_string()),
+        Admit::TooMany { retry_after } => too_many(shared, retry_after),
+        Admit::Banned { retry_after } => banned(retry_after),
         Admit::Ok => match limit_error {
             Some(e) => e,
             None => match endpoint {
@@ -286,6 +296,133 @@ async fn route(shared: &Arc<Shared>, req: &RequestHead) -> Response {
         },
     };
     resp.with_header(WEIGHT_HEADER, used)
+}
+
+/// Binance's kline intervals (the local exchange serves `1m` only).
+const INTERVALS: &[&str] = &[
+    "1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w",
+    "1M",
+];
+
+/// `GET /api/v3/klines`, `/fapi/v1/klines`, `/dapi/v1/klines`: parameters checked as Binance
+/// does, the weight admitted, then the klines of the store at the replay point.
+async fn klines(shared: &Arc<Shared>, market: Market, req: &RequestHead) -> Response {
+    let max = if market == Market::Spot { 1000 } else { 1500 };
+    // The limit decides the weight, so it is read first; a bad one costs the default weight.
+    let mut bad = None;
+    let limit = match req.param("limit").map(str::parse::<u32>) {
+        None => 500,
+        Some(Ok(n)) => n.clamp(1, max),
+        Some(Err(_)) => {
+            bad = Some(bad_param("limit"));
+            500
+        }
+    };
+    let weight = match market {
+        Market::Spot => 2,
+        Market::UsdM | Market::CoinM => match limit {
+            0..=99 => 1,
+            100..=499 => 2,
+            500..=1000 => 5,
+            _ => 10,
+        },
+    };
+    let admit =
+        lock(&shared.rest).admit(Instant::now(), weight, shared.settings.weight_limit_per_min);
+    let used = weight_used(shared).to_string();
+    let resp = match admit {
+        Admit::TooMany { retry_after } => too_many(shared, retry_after),
+        Admit::Banned { retry_after } => banned(retry_after),
+        Admit::Ok => match bad {
+            Some(e) => e,
+            None => kline_answer(shared, market, req, limit as usize).await,
+        },
+    };
+    resp.with_header(WEIGHT_HEADER, used)
+}
+
+async fn kline_answer(
+    shared: &Arc<Shared>,
+    market: Market,
+    req: &RequestHead,
+    limit: usize,
+) -> Response {
+    let Some(sym_text) = req.param("symbol").filter(|s| !s.is_empty()) else {
+        return Response::error(
+            400,
+            -1102,
+            "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
+        );
+    };
+    let Some(interval) = req.param("interval").filter(|s| !s.is_empty()) else {
+        return Response::error(
+            400,
+            -1102,
+            "Mandatory parameter 'interval' was not sent, was empty/null, or malformed.",
+        );
+    };
+    if interval != "1m" {
+        return Response::error(
+            400,
+            -1120,
+            if INTERVALS.contains(&interval) {
+                "Invalid interval: this local exchange serves 1m klines only."
+            } else {
+                "Invalid interval."
+            },
+        );
+    }
+    let time = |name: &str| -> Result<Option<u64>, Response> {
+        match req.param(name) {
+            None => Ok(None),
+            Some(v) => v.parse::<u64>().map(Some).map_err(|_| bad_param(name)),
+        }
+    };
+    let (start, end) = match (time("startTime"), time("endTime")) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    if let (Some(a), Some(b)) = (start, end)
+        && a > b
+    {
+        return Response::error(400, -1023, "Start time is greater than end time.");
+    }
+    let Some(sym) = parse_symbol(sym_text) else {
+        return invalid_symbol();
+    };
+    catalog_ready(shared).await;
+    let listed = lock(&shared.catalog).symbols.contains_key(&sym);
+    let now = server_time_ms(shared).await;
+    let m = lock(&shared.market);
+    if !(listed || m.klines.knows(sym)) {
+        drop(m);
+        return invalid_symbol();
+    }
+    let rows = m.klines.select(sym, market, start, end, limit, now);
+    drop(m);
+    bump(&shared.counters.klines_served);
+    Response::json(200, super::klines::body(&rows))
+}
+
+fn too_many(shared: &Shared, retry_after: u64) -> Response {
+    Response::error(
+        429,
+        -1003,
+        &format!(
+            "Too much request weight used; current limit is {} request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.",
+            shared.settings.weight_limit_per_min
+        ),
+    )
+    .with_header("Retry-After", retry_after.to_string())
+}
+
+fn banned(retry_after: u64) -> Response {
+    Response::error(
+        418,
+        -1003,
+        &format!("Way too much request weight used; IP banned for {retry_after} s. Please use WebSocket Streams for live updates to avoid bans."),
+    )
+    .with_header("Retry-After", retry_after.to_string())
 }
 
 /// Exchange time at the replay point: the latest `E` passed, else the first in the source

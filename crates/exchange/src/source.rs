@@ -179,6 +179,14 @@ fn read_pass(
             }
             // A recorded session's book reset is the client's business, not the market's.
             Merged::Frame { frame, .. } if frame.kind == FrameKind::Reset => continue,
+            // A recorded kline answer is what a client fetched, not market data to replay (the
+            // exchange answers kline requests from its own store).
+            Merged::Frame { frame, .. }
+                if frame.kind == FrameKind::Rest
+                    && microstate_core::wire::klines::is_klines_body(frame.body()) =>
+            {
+                continue;
+            }
             Merged::Frame { frame, file } => {
                 match prepare(frame.recv, frame.kind, frame.symbol_hint, frame.body()) {
                     Ok(p) => {

@@ -68,10 +68,17 @@ pub fn load_model(dir: &Path, e: &Expected<'_>) -> Result<(ModelMeta, Weights), 
     Ok((meta, w))
 }
 
-/// Loads the context model in `dir`, refusing a schema mismatch.
-pub fn load_context(dir: &Path, z_threshold: f64) -> Result<ContextModel, MlError> {
+/// Loads the context model in `dir` with the config's call threshold and trend thresholds,
+/// refusing a schema mismatch.
+pub fn load_context(
+    dir: &Path,
+    cfg: &microstate_config::ContextModelConfig,
+) -> Result<ContextModel, MlError> {
     let (meta, w) = load_model(dir, &context::expected())?;
-    ContextModel::from_weights(meta, &w, z_threshold, &dir.join(META_FILE))
+    Ok(
+        ContextModel::from_weights(meta, &w, cfg.z_threshold, &dir.join(META_FILE))?
+            .with_trend(cfg.trend()),
+    )
 }
 
 /// Loads the pressure model in `dir`; refuses a feature-schema version or input-name mismatch

@@ -67,8 +67,8 @@ fn bench_pressure(c: &mut Criterion) {
 
 fn bench_context(c: &mut Criterion) {
     let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("models/context");
-    let mut model =
-        microstate_io::models::load_context(&dir, 0.25).expect("the shipped context model");
+    let mut model = microstate_io::models::load_context(&dir, &Default::default())
+        .expect("the shipped context model");
     let mut st = ContextState::new(5);
     let t0 = 1_747_699_200_000i64;
     for i in 0..241 {

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::fmt;
 use crate::ui::theme::Theme;
-use microstate_core::view::{ModelView, SymbolView};
+use microstate_core::view::{ContextView, ModelView, SymbolView};
 
 /// A horizontal gauge of `x` in −1…1 around a centre mark, `w` cells wide.
 pub fn centered_bar(x: f64, w: usize) -> String {
@@ -126,23 +126,85 @@ pub fn pressure(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Theme
     }
 }
 
+/// One line of the context panel and what it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContextLine {
+    /// `trend 15m ` then the label (coloured by it), then the rest.
+    Trend {
+        head: String,
+        label: String,
+        tail: String,
+    },
+    /// The forecast range, and the words on its (missing) direction.
+    Forecast(String),
+    Note(String),
+}
+
+/// The context panel's lines for an inner width of `width` cells: each horizon's trend (a
+/// description of what happened), then the label horizon's forecast range and whether it calls a
+/// direction. Short forms below 34 cells.
+pub fn context_lines(c: &ContextView, width: u16) -> Vec<ContextLine> {
+    let wide = width >= 34;
+    let mut out: Vec<ContextLine> = c
+        .trend
+        .iter()
+        .map(|t| ContextLine::Trend {
+            head: format!("trend {}m ", t.horizon_min),
+            label: t.label.clone(),
+            tail: if wide {
+                format!(" {:+.1}σ ({:+.0} bp)", t.z, t.move_bps)
+            } else {
+                format!(" {:+.1}σ", t.z)
+            },
+        })
+        .collect();
+    let f = c
+        .forecast
+        .iter()
+        .find(|f| f.horizon_min == c.horizon_min)
+        .or(c.forecast.first());
+    if let Some(f) = f {
+        let r = |x: [f64; 2]| format!("{:+.0}…{:+.0}", x[0], x[1]);
+        out.push(ContextLine::Forecast(if wide {
+            format!(
+                "forecast {}m: 68% {} · 95% {} bp",
+                f.horizon_min,
+                r(f.range_68_bps),
+                r(f.range_95_bps)
+            )
+        } else {
+            format!("next {}m {} bp", f.horizon_min, r(f.range_68_bps))
+        }));
+        out.push(ContextLine::Note(match &f.call {
+            Some(call) => format!("call {call} ({})", f.call_note),
+            None if wide => f.call_note.clone(),
+            None => "no direction (no skill)".into(),
+        }));
+    }
+    out
+}
+
 pub fn context(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Theme) {
-    let b = block(" Context 15–30 min ", theme);
+    let b = block(" Trend · forecast ", theme);
     match s.map(|s| &s.context) {
         Some(ModelView::Ready(c)) => {
-            let style = match c.label.as_str() {
+            let style = |label: &str| match label {
                 "BULLISH" => theme.bid,
                 "BEARISH" => theme.ask,
                 _ => theme.text,
             };
-            let lines = vec![
-                Line::from(Span::styled(c.label.clone(), style)),
-                Line::from(format!(
-                    "drift {:+.1} bps ± {:.1} ({} min)",
-                    c.drift_bps, c.sigma_bps, c.horizon_min
-                )),
-                Line::from(Span::styled(c.detail.clone(), theme.dim)),
-            ];
+            let lines: Vec<Line> = context_lines(c, area.width.saturating_sub(2))
+                .into_iter()
+                .map(|l| match l {
+                    ContextLine::Trend { head, label, tail } => Line::from(vec![
+                        Span::styled(head, theme.dim),
+                        Span::styled(label.clone(), style(&label)),
+                        Span::raw(tail),
+                    ]),
+                    ContextLine::Forecast(t) => Line::from(t),
+                    ContextLine::Note(t) => Line::from(Span::styled(t, theme.dim)),
+                })
+                .collect();
             f.render_widget(Paragraph::new(lines).block(b), area);
         }
         Some(ModelView::Missing(why)) => missing(f, area, b, why, theme),
@@ -173,6 +235,64 @@ pub fn interpretation(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn context_lines_name_trend_and_forecast() {
+        use microstate_core::view::{ForecastView, TrendView};
+        let c = ContextView {
+            label: "BULLISH".into(),
+            horizon_min: 15,
+            trend: vec![
+                TrendView {
+                    horizon_min: 15,
+                    label: "BULLISH".into(),
+                    z: 1.34,
+                    move_bps: 25.2,
+                },
+                TrendView {
+                    horizon_min: 30,
+                    label: "NEUTRAL".into(),
+                    z: 0.41,
+                    move_bps: 12.0,
+                },
+            ],
+            forecast: vec![ForecastView {
+                horizon_min: 15,
+                drift_bps: 0.4,
+                range_68_bps: [-20.4, 21.3],
+                range_95_bps: [-45.0, 47.1],
+                call: None,
+                call_note: "no direction: no out-of-sample skill".into(),
+            }],
+            history: "240 min held".into(),
+        };
+        let wide = context_lines(&c, 40);
+        assert_eq!(
+            wide[0],
+            ContextLine::Trend {
+                head: "trend 15m ".into(),
+                label: "BULLISH".into(),
+                tail: " +1.3σ (+25 bp)".into()
+            }
+        );
+        assert_eq!(
+            wide[2],
+            ContextLine::Forecast("forecast 15m: 68% -20…+21 · 95% -45…+47 bp".into())
+        );
+        assert_eq!(
+            wide[3],
+            ContextLine::Note("no direction: no out-of-sample skill".into())
+        );
+        let narrow = context_lines(&c, 20);
+        assert_eq!(
+            narrow[2],
+            ContextLine::Forecast("next 15m -20…+21 bp".into())
+        );
+        assert_eq!(
+            narrow[3],
+            ContextLine::Note("no direction (no skill)".into())
+        );
+    }
 
     #[test]
     fn centered_bars() {

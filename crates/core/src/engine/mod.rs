@@ -1,7 +1,8 @@
 //! The engine: one owner for every symbol's market state, driven one raw frame at a time.
 //!
 //! Owns: the decoder, each symbol's [`BookSync`], its [`FeatureState`], the bookTicker
-//! cross-check and per-symbol counters. Must not touch: I/O, clocks (receive times arrive on the frames), the screen. Live
+//! cross-check, per-symbol counters, and the routing of REST kline answers into the context
+//! history ([`Engine::seed_context`], [`Engine::context_wants`]). Must not touch: I/O, clocks (receive times arrive on the frames), the screen. Live
 //! ingest, replay, tests and benchmarks all drive this same code through [`Engine::on_frame`].
 
 pub mod history;
@@ -12,6 +13,7 @@ use crate::book::sync::{BookSync, DEFAULT_MAX_BUFFER, Rules};
 use crate::book::{Bbo, OrderBook};
 use crate::features::{FeatureParams, FeatureState};
 use crate::market::Market;
+use crate::ml::context::SeedOutcome;
 use crate::num::{Nanos, Symbol, UpdateId};
 use crate::wire::binance::Decoder;
 use crate::wire::{BookTicker, DepthUpdate, Event, ParseError, Trade};
@@ -34,6 +36,10 @@ pub enum EngineError {
     Parse(#[from] ParseError),
     #[error("depth snapshot without a symbol (none in the body, the request or the stream)")]
     SnapshotWithoutSymbol,
+    #[error(
+        "kline answer without a symbol (REST kline bodies need the symbol they were asked for)"
+    )]
+    KlinesWithoutSymbol,
     #[error(
         "{symbol} carries {got} data but was set up as {expected}; replay spot and futures captures of one symbol separately"
     )]
@@ -401,6 +407,44 @@ impl Engine {
         self.touched.and_then(|i| self.symbols.get(i))
     }
 
+    /// Seeds `symbol`'s context history from fetched minute prices (`(minute_ms, price)`: the
+    /// price at that minute boundary, i.e. a closed 1-minute kline's close at `open_time + 1
+    /// min`), merging them with what the live minutes already hold
+    /// ([`crate::ml::context::ContextState::seed`]). With 240 minutes the context is ready at
+    /// once; after a gap, the fetched minutes refill it instead of a new 4-hour warm-up. The
+    /// symbol is added if new. Needs models ([`Self::set_models`]).
+    pub fn seed_context(
+        &mut self,
+        symbol: Symbol,
+        minutes: &[(i64, f64)],
+    ) -> Result<SeedOutcome, SeedError> {
+        let models = self.models.clone().ok_or(SeedError::NoModels)?;
+        let i = Self::index(&mut self.symbols, &mut self.last_idx, symbol, &self.cfg);
+        let sig = self.symbols[i]
+            .signals
+            .get_or_insert_with(|| Box::new(crate::ml::signals::Signals::new(models)));
+        Ok(sig.seed_context(minutes))
+    }
+
+    /// The 1-minute klines each symbol's context lacks at `now_ms` (ms since the epoch: wall
+    /// time live, the frames' time in a replay): the whole lookback while it warms up, the
+    /// missing minutes after a gap. A driver fetches them (inside its request-weight budget,
+    /// one request in flight per symbol, backing off when an answer did not help) and feeds the
+    /// answer back through [`Self::on_frame`] with the symbol as hint, or calls
+    /// [`Self::seed_context`]. Empty without models.
+    pub fn context_wants(&self, now_ms: i64) -> Vec<KlineWant> {
+        if self.models.is_none() {
+            return Vec::new();
+        }
+        self.symbols
+            .iter()
+            .filter_map(|st| {
+                let state = st.signals.as_deref().map(|s| s.context_state());
+                kline_want(st.symbol, state, now_ms)
+            })
+            .collect()
+    }
+
     /// Runs these models on every symbol's features (context over minute mids, interpretation).
     pub fn set_models(&mut self, models: std::sync::Arc<crate::ml::signals::Models>) {
         self.models = Some(models);
@@ -471,6 +515,9 @@ impl Engine {
     }
 
     fn apply(&mut self, f: RawFrame<'_>) -> Result<(), EngineError> {
+        if crate::wire::klines::is_klines_body(f.bytes) {
+            return self.on_klines(f);
+        }
         let ev = self.decoder.decode(f.bytes)?;
         let clock = self.frame_clock;
         if let Some(c) = clock {
@@ -583,6 +630,80 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// A REST kline answer: seeds the symbol's context with the minutes that are over at the
+    /// frame's receive time (an in-progress kline's close is not a close yet).
+    fn on_klines(&mut self, f: RawFrame<'_>) -> Result<(), EngineError> {
+        let klines = crate::wire::klines::parse_klines(f.bytes)?;
+        let symbol = f.symbol_hint.ok_or(EngineError::KlinesWithoutSymbol)?;
+        if self.models.is_none() {
+            // Books only (the local exchange): nothing keeps minute prices.
+            self.stats.unattributed += 1;
+            return Ok(());
+        }
+        let now_ms = f.recv.0 / 1_000_000;
+        let minutes: Vec<(i64, f64)> = klines
+            .iter()
+            .filter(|k| k.closed_at(now_ms))
+            .map(|k| k.close_sample())
+            .collect();
+        if let Err(e) = self.seed_context(symbol, &minutes) {
+            tracing::debug!(%symbol, "klines not used: {e}");
+        }
+        self.touched = self.symbols.iter().position(|s| s.symbol == symbol);
+        Ok(())
+    }
+}
+
+/// Why minute prices could not seed a context.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SeedError {
+    #[error("no models: the engine keeps no context history without them")]
+    NoModels,
+}
+
+/// Klines a symbol's context wants: open times `start_ms ..= end_ms` (1-minute klines).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KlineWant {
+    pub symbol: Symbol,
+    pub start_ms: i64,
+    pub end_ms: i64,
+}
+
+impl KlineWant {
+    /// How many 1-minute klines the range spans.
+    pub fn minutes(&self) -> i64 {
+        (self.end_ms - self.start_ms) / crate::ml::context::MINUTE_MS + 1
+    }
+}
+
+/// Extra minutes asked for on top of the lookback (a few missing minutes are filled anyway).
+pub const KLINE_WANT_MARGIN: i64 = 10;
+
+fn kline_want(
+    symbol: Symbol,
+    state: Option<&crate::ml::context::ContextState>,
+    now_ms: i64,
+) -> Option<KlineWant> {
+    use crate::ml::context::{LOOKBACK, MINUTE_MS};
+    // The last closed kline opened a minute before the current minute's start.
+    let current = now_ms - now_ms.rem_euclid(MINUTE_MS);
+    let end_ms = current - MINUTE_MS;
+    let ready = state.is_some_and(|s| s.is_ready());
+    let start_ms = match state.and_then(|s| s.last_ts()) {
+        // Ready, and only the boundary now under way may still be unsampled: nothing wanted.
+        Some(last) if ready && last >= current - MINUTE_MS => return None,
+        // Ready with a hole: from the kline that closes at the last price held.
+        Some(last) if ready => last - MINUTE_MS,
+        _ => end_ms - (LOOKBACK as i64 + KLINE_WANT_MARGIN) * MINUTE_MS,
+    };
+    (start_ms <= end_ms).then_some(KlineWant {
+        symbol,
+        start_ms,
+        end_ms,
+    })
+}
+
 /// Runs `f`, adding its duration to `acc` when a clock is lent.
 #[inline]
 fn timed(clock: Option<fn() -> u64>, acc: &mut u64, f: impl FnOnce()) {
@@ -643,3 +764,113 @@ impl Market {
 
 #[cfg(test)]
 mod tests;
+
+/// Context seeding through the engine: kline answers and `seed_context`.
+#[cfg(test)]
+mod context_tests {
+    use super::*;
+    use crate::ml::context::{ContextModel, LOOKBACK, MINUTE_MS};
+    use crate::ml::signals::Models;
+    use crate::summary::SymbolSummary;
+
+    fn engine() -> Engine {
+        let mut e = Engine::new(EngineConfig::default());
+        let mut m = Models::none("test");
+        m.context = Ok(ContextModel::seeded(1));
+        e.set_models(std::sync::Arc::new(m));
+        e
+    }
+
+    /// A Binance kline answer for `n` minutes whose last kline opens at `last_open`.
+    fn answer(n: usize, last_open: i64) -> String {
+        let rows: Vec<String> = (0..n)
+            .map(|i| {
+                let open = last_open - (n - 1 - i) as i64 * MINUTE_MS;
+                let c = 60_000.0 + 10.0 * ((i as f64) / 9.0).sin() + i as f64 * 0.5;
+                format!(
+                    "[{open},\"{c:.2}\",\"{c:.2}\",\"{c:.2}\",\"{c:.2}\",\"1.5\",{},\"90000.0\",12,\"0.7\",\"42000.0\",\"0\"]",
+                    open + MINUTE_MS - 1
+                )
+            })
+            .collect();
+        format!("[{}]", rows.join(","))
+    }
+
+    #[test]
+    fn a_kline_answer_through_on_frame_makes_the_context_ready() {
+        let mut e = engine();
+        let s: Symbol = "BTCUSDT".parse().expect("symbol");
+        let now_ms: i64 = 1_723_161_605_000; // 2024-08-09 00:00:05
+        let current = now_ms - now_ms % MINUTE_MS;
+        // Nothing held yet: the whole lookback (plus a margin) is wanted once the symbol exists.
+        assert!(e.context_wants(now_ms).is_empty());
+        e.add_symbol(s);
+        let w = e.context_wants(now_ms);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].end_ms, current - MINUTE_MS);
+        assert_eq!(w[0].minutes(), LOOKBACK as i64 + KLINE_WANT_MARGIN + 1);
+        // Binance includes the kline still in progress: it must not count as a close.
+        let body = answer(300, current);
+        e.on_frame(RawFrame {
+            recv: Nanos(now_ms as u64 * 1_000_000),
+            bytes: body.as_bytes(),
+            symbol_hint: Some(s),
+        })
+        .expect("klines");
+        let st = e.symbol(s).expect("symbol");
+        let sig = st.signals.as_deref().expect("signals");
+        assert!(sig.context_state().is_ready());
+        assert_eq!(
+            sig.context_state().last_ts(),
+            Some(current),
+            "last close at the boundary now"
+        );
+        assert_eq!(sig.context_state().seeded, 299);
+        let sum = serde_json::to_value(SymbolSummary::of(st)).expect("json");
+        assert_eq!(sum["models"]["context"]["state"], "ready");
+        assert_eq!(sum["models"]["context"]["history_minutes"], LOOKBACK as u64);
+        assert_eq!(
+            sum["models"]["context"]["trend"].as_array().map(Vec::len),
+            Some(2)
+        );
+        assert!(e.context_wants(now_ms).is_empty(), "nothing missing");
+        // Five minutes without data: the missing minutes are wanted, from the last close held.
+        let later = now_ms + 5 * MINUTE_MS;
+        let w = e.context_wants(later);
+        assert_eq!(w[0].start_ms, current - MINUTE_MS);
+        assert_eq!(w[0].end_ms, current + 4 * MINUTE_MS);
+        // A kline answer without the symbol it was asked for is refused, the state unchanged.
+        let r = e.on_frame(RawFrame {
+            recv: Nanos(later as u64 * 1_000_000),
+            bytes: body.as_bytes(),
+            symbol_hint: None,
+        });
+        assert_eq!(r, Err(EngineError::KlinesWithoutSymbol));
+        let bad = e.on_frame(RawFrame {
+            recv: Nanos(later as u64 * 1_000_000),
+            bytes: b"[[1,\"x\"]]",
+            symbol_hint: Some(s),
+        });
+        assert!(matches!(bad, Err(EngineError::Parse(_))));
+    }
+
+    #[test]
+    fn seeding_needs_models_and_a_warming_summary_says_so() {
+        let mut plain = Engine::new(EngineConfig::default());
+        let s: Symbol = "ETHUSDT".parse().expect("symbol");
+        assert_eq!(plain.seed_context(s, &[(0, 1.0)]), Err(SeedError::NoModels));
+        let mut e = engine();
+        let o = e
+            .seed_context(s, &[(60_000, 1.0), (120_000, 1.1)])
+            .expect("models");
+        assert!(!o.ready);
+        let sum =
+            serde_json::to_value(SymbolSummary::of(e.symbol(s).expect("symbol"))).expect("json");
+        assert_eq!(sum["models"]["context"]["state"], "warming_up");
+        assert_eq!(sum["models"]["context"]["history_minutes"], 1);
+        assert_eq!(
+            sum["models"]["context"]["minutes_left"],
+            LOOKBACK as u64 - 1
+        );
+    }
+}

@@ -1,21 +1,26 @@
-//! The price-context model: where the last 4 hours put the next 15 and 30 minutes.
+//! The price-context model: what the last minutes did (trend, a description) and what the next
+//! 15 and 30 minutes may do (a calibrated range, a forecast).
 //!
 //! Owns: the context features (schema [`SCHEMA`] v[`SCHEMA_VERSION`]), the minute series with its
 //! gap rule ([`segments`] offline, [`ContextState`] live — the same rule, the same arithmetic),
-//! the Gaussian head's outputs turned into drift and uncertainty, and the rule that downgrades
-//! them to BULLISH / NEUTRAL / BEARISH with a confidence. Must not touch: clocks (sample times
-//! arrive with the samples), I/O except [`ContextModel::load`].
+//! seeding that series from fetched 1-minute closes ([`ContextState::seed`]), the trend with its
+//! hysteresis, the forecast ranges (the Gaussian head's outputs with a Student-t error shape
+//! fitted on the training data) and the rule that gives a directional call only where the model
+//! showed skill out of sample. Must not touch: clocks (sample times arrive with the samples),
+//! I/O (the io crate reads model folders).
 //!
 //! # Input: one price a minute
-//! Live, the engine samples the mid at each minute boundary; offline, the close of a 1-minute
-//! kline is the price at its close time (`open_time + 1 min`). A sample's time is that minute
-//! boundary (UTC ms).
+//! A sample is the price *at a minute boundary* (UTC ms): live, the engine takes the last mid of
+//! each minute as the price at the boundary that ends it; offline and when seeding, the close of
+//! a 1-minute kline is the price at its close time (`open_time + 1 min`). So a kline series and
+//! the live mids line up minute for minute, and a seeded history continues live without a seam.
 //!
 //! # Gaps
 //! A gap of up to `max_fill` minutes is filled by carrying the last price forward (those minutes
 //! have zero return: realized volatility is slightly understated across them). A longer gap ends
-//! the series: history restarts and the model warms up again. A sample not newer than the last
-//! is ignored.
+//! the series: history restarts and the model warms up again — unless fetched minutes fill it
+//! ([`ContextState::seed`] merges them in and rebuilds the series). A sample not newer than the
+//! last is ignored.
 //!
 //! # Features (14), from the last [`LOOKBACK`] + 1 prices `c` (1-minute log returns `r`)
 //! - `z_ret_{k}m`, k ∈ {1, 5, 15, 30, 60, 120, 240}: `ln(c_t / c_{t−k}) / (σ₆₀ · √k)`, clamped to
@@ -26,17 +31,27 @@
 //! - `tod_sin`, `tod_cos`: minute of the UTC day on the circle (intraday volatility pattern);
 //! - `weekend`: 1 on Saturday and Sunday UTC.
 //!
-//! # Outputs
-//! Per horizon h ∈ {15, 30} min, a mean and log-variance of the forward log return in units of
-//! `s_h = σ₆₀ · √h` (the "zero drift, rolling volatility" forecast is exactly mean 0,
-//! log-variance 0: the model learns corrections to that baseline). Back in log-return units:
-//! `drift = mean · s_h`, `sigma = exp(log_var / 2) · s_h` (log-variance clamped to ±8).
+//! # Trend — a description of what happened, not a forecast
+//! Per horizon h ∈ {15, 30} min: `z_h = ln(c_t / c_{t−h}) / (σ₆₀ · √h)`, the move of the last h
+//! minutes in units of a typical h-minute move now (the `z_ret_{h}m` feature, unclamped). The
+//! label has hysteresis: from NEUTRAL it turns BULLISH when `z_h ≥ enter_z` (BEARISH at
+//! `−enter_z`) and stays so until `z_h < exit_z` (`> −exit_z`). The hysteresis is replayed over
+//! the last [`TREND_REPLAY_MIN`] minutes from NEUTRAL every time, so the label is a function of
+//! the stored prices alone: live, offline and after seeding it is the same. This is the label
+//! the interpretation table reads.
 //!
-//! # Label rule
-//! `z = drift / sigma`: BULLISH when `z ≥ z_threshold`, BEARISH when `z ≤ −z_threshold`, else
-//! NEUTRAL. Confidence is `Φ(|z|)`: the forecast's own probability that the return has the sign
-//! of its drift (0.5 = a coin). Until [`LOOKBACK`] minutes of history exist: "warming up (n min)",
-//! n the minutes still missing.
+//! # Forecast — what may happen
+//! Per horizon, a mean and log-variance of the forward log return in units of `s_h = σ₆₀ · √h`
+//! (the "zero drift, rolling volatility" forecast is exactly mean 0, log-variance 0: the model
+//! learns corrections to that baseline). Back in log-return units: `drift = mean · s_h`,
+//! `σ = exp(log_var / 2) · s_h` (log-variance clamped to ±8). The return is modelled as
+//! `drift + σ · scale · T_ν`, a Student t whose `ν` and `scale` were fitted on the training
+//! part's residuals ([`super::dist`]); the 68 % and 95 % ranges are its central intervals.
+//! A directional call (BULLISH / BEARISH when `|drift| / (σ·scale) ≥ z_threshold`, else NEUTRAL)
+//! is given only for a horizon whose metadata says the model showed directional skill out of
+//! sample; otherwise the forecast says so and makes no call.
+//!
+//! Until [`LOOKBACK`] minutes of history exist: "warming up (n min)", n the minutes still missing.
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -44,7 +59,10 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::MlError;
+use super::dist::ErrorShape;
+pub use super::dist::normal_cdf;
 use super::fast::FastMlp;
+use super::interpret::ContextInput;
 use super::meta::{Expected, ModelMeta};
 use super::weights::Weights;
 
@@ -82,6 +100,11 @@ pub const INPUT_NAMES: [&str; N_INPUTS] = [
 ];
 pub const OUTPUT_NAMES: [&str; 4] = ["mean_15m", "log_var_15m", "mean_30m", "log_var_30m"];
 pub const MINUTE_MS: i64 = 60_000;
+/// Minutes over which the trend's hysteresis is replayed (from NEUTRAL) at each evaluation.
+pub const TREND_REPLAY_MIN: usize = 120;
+/// Default trend thresholds (`models.context.trend_enter_z` / `trend_exit_z`).
+pub const TREND_ENTER_Z: f64 = 1.0;
+pub const TREND_EXIT_Z: f64 = 0.5;
 
 /// What this build expects of a context model on disk.
 pub fn expected() -> Expected<'static> {
@@ -157,6 +180,9 @@ pub enum Push {
     Restarted(u64),
     /// Not newer than the last sample, or not a positive price: ignored.
     Ignored,
+    /// The same minute as the last price, which came from fetched history: the live price
+    /// replaces it (a fetched kline still in progress carried only its latest trade).
+    Replaced,
 }
 
 /// Splits time-ordered `(minute_ms, price)` samples into [`Segment`]s with the gap rule.
@@ -166,7 +192,7 @@ pub fn segments(samples: impl IntoIterator<Item = (i64, f64)>, max_fill: u64) ->
     for (ts, p) in samples {
         let ts = ts - ts.rem_euclid(MINUTE_MS);
         match classify(last, ts, p, max_fill) {
-            Push::Ignored => continue,
+            Push::Ignored | Push::Replaced => continue,
             Push::Next => {
                 if let Some(s) = out.last_mut() {
                     s.closes.push(p);
@@ -219,11 +245,37 @@ fn classify(last: Option<i64>, ts: i64, p: f64, max_fill: u64) -> Push {
 pub struct ContextState {
     closes: VecDeque<f64>,
     returns: VecDeque<f64>,
+    /// Per close: where it came from.
+    origin: VecDeque<Origin>,
     last_ts: Option<i64>,
     max_fill: u64,
     /// Minutes filled and restarts since creation.
     pub filled: u64,
     pub restarts: u64,
+    /// Minutes taken from fetched history ([`Self::seed`]) since creation.
+    pub seeded: u64,
+}
+
+/// Where a minute price in the history came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Sampled live (or replayed) by the engine.
+    Live,
+    /// Fetched (a kline's close): a live price for the same minute replaces it.
+    Fetched,
+    /// Carried forward over a short gap.
+    Filled,
+}
+
+/// What [`ContextState::seed`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct SeedOutcome {
+    /// Fetched minutes that were new to the history (not already there as real prices).
+    pub added: u64,
+    /// Minutes of history held afterwards.
+    pub history_minutes: usize,
+    /// Whether the history is complete afterwards.
+    pub ready: bool,
 }
 
 impl ContextState {
@@ -231,14 +283,16 @@ impl ContextState {
         ContextState {
             closes: VecDeque::with_capacity(LOOKBACK + 2),
             returns: VecDeque::with_capacity(LOOKBACK + 1),
+            origin: VecDeque::with_capacity(LOOKBACK + 2),
             last_ts: None,
             max_fill,
             filled: 0,
             restarts: 0,
+            seeded: 0,
         }
     }
 
-    fn append(&mut self, p: f64) {
+    fn append(&mut self, p: f64, origin: Origin) {
         if let Some(&prev) = self.closes.back() {
             self.returns.push_back((p / prev).ln());
             if self.returns.len() > LOOKBACK {
@@ -246,37 +300,114 @@ impl ContextState {
             }
         }
         self.closes.push_back(p);
+        self.origin.push_back(origin);
         if self.closes.len() > LOOKBACK + 1 {
             self.closes.pop_front();
+            self.origin.pop_front();
         }
     }
 
-    /// Takes the price at a minute boundary (`ts_ms` is floored to its minute).
+    /// Takes the price at a minute boundary (`ts_ms` is floored to its minute), sampled live.
     pub fn push(&mut self, ts_ms: i64, price: f64) -> Push {
+        self.push_as(ts_ms, price, Origin::Live)
+    }
+
+    fn push_as(&mut self, ts_ms: i64, price: f64, origin: Origin) -> Push {
         let ts = ts_ms - ts_ms.rem_euclid(MINUTE_MS);
+        if origin == Origin::Live
+            && self.last_ts == Some(ts)
+            && self.origin.back() == Some(&Origin::Fetched)
+            && price.is_finite()
+            && price > 0.0
+        {
+            // A live price for the minute the fetched history ended on: the live one wins.
+            let n = self.closes.len();
+            if let (Some(last), Some(o)) = (self.closes.back_mut(), self.origin.back_mut()) {
+                *last = price;
+                *o = Origin::Live;
+            }
+            if n >= 2
+                && let Some(r) = self.returns.back_mut()
+            {
+                *r = (price / self.closes[n - 2]).ln();
+            }
+            return Push::Replaced;
+        }
         let what = classify(self.last_ts, ts, price, self.max_fill);
         match what {
-            Push::Ignored => return what,
-            Push::Next => self.append(price),
+            Push::Ignored | Push::Replaced => return what,
+            Push::Next => self.append(price, origin),
             Push::Filled(n) => {
                 let prev = self.closes.back().copied().unwrap_or(price);
                 for _ in 0..n {
-                    self.append(prev);
+                    self.append(prev, Origin::Filled);
                 }
-                self.append(price);
+                self.append(price, origin);
                 self.filled += n;
             }
             Push::Restarted(n) => {
                 self.closes.clear();
                 self.returns.clear();
+                self.origin.clear();
                 if n > 0 {
                     self.restarts += 1;
                 }
-                self.append(price);
+                self.append(price, origin);
             }
         }
         self.last_ts = Some(ts);
         what
+    }
+
+    /// Merges fetched minute prices (`(minute_ms, price)`, the price at that minute boundary:
+    /// a kline's close at `open_time + 1 min`) into the history and rebuilds the series with the
+    /// gap rule, so a fresh state is ready at once with 240 fetched minutes, and a gap is
+    /// refilled with real prices instead of warming up again.
+    ///
+    /// Where a minute is held already as a live price, the live one stays; fetched prices
+    /// replace filled minutes, earlier fetched ones, and fill missing minutes. Samples in any
+    /// order; invalid ones (non-positive, non-finite) are skipped. Only the prices after the
+    /// last gap longer than `max_fill` in the merged series survive, as with [`Self::push`].
+    /// Filled-minute and restart counters are not changed by the rebuild.
+    pub fn seed(&mut self, minutes: &[(i64, f64)]) -> SeedOutcome {
+        use std::collections::BTreeMap;
+        let mut merged: BTreeMap<i64, (f64, Origin)> = BTreeMap::new();
+        for &(ts, p) in minutes {
+            if p.is_finite() && p > 0.0 {
+                merged.insert(ts - ts.rem_euclid(MINUTE_MS), (p, Origin::Fetched));
+            }
+        }
+        let fetched = merged.len() as u64;
+        let mut kept_live = 0u64;
+        let held: Vec<(i64, f64, Origin)> = self.minutes().collect();
+        for (ts, p, o) in held {
+            match o {
+                Origin::Live => {
+                    if merged.insert(ts, (p, o)).is_some() {
+                        kept_live += 1;
+                    }
+                }
+                Origin::Fetched => {
+                    merged.entry(ts).or_insert((p, o));
+                }
+                Origin::Filled => {}
+            }
+        }
+        let (filled, restarts, seeded) = (self.filled, self.restarts, self.seeded);
+        let mut fresh = ContextState::new(self.max_fill);
+        for (&ts, &(p, o)) in &merged {
+            fresh.push_as(ts, p, o);
+        }
+        let added = fetched.saturating_sub(kept_live);
+        fresh.filled = filled;
+        fresh.restarts = restarts;
+        fresh.seeded = seeded + added;
+        *self = fresh;
+        SeedOutcome {
+            added,
+            history_minutes: self.history_minutes(),
+            ready: self.is_ready(),
+        }
     }
 
     /// Minutes of returns held (at most [`LOOKBACK`]).
@@ -289,18 +420,41 @@ impl ContextState {
         LOOKBACK - self.returns.len().min(LOOKBACK)
     }
 
+    /// The whole lookback is held: features, trend and forecast can be computed.
+    pub fn is_ready(&self) -> bool {
+        self.returns.len() >= LOOKBACK
+    }
+
     pub fn last_ts(&self) -> Option<i64> {
         self.last_ts
     }
 
-    /// The current features and σ₆₀, or `None` while warming up.
-    pub fn features(&mut self, out: &mut [f32; N_INPUTS]) -> Option<f64> {
+    /// The minute prices held, oldest first, each with its minute (UTC ms) and origin.
+    pub fn minutes(&self) -> impl Iterator<Item = (i64, f64, Origin)> + '_ {
+        let last = self.last_ts.unwrap_or(0);
+        let n = self.closes.len() as i64;
+        self.closes
+            .iter()
+            .zip(&self.origin)
+            .enumerate()
+            .map(move |(i, (&p, &o))| (last - (n - 1 - i as i64) * MINUTE_MS, p, o))
+    }
+
+    /// The window the features and the trend read: `LOOKBACK + 1` prices, `LOOKBACK` returns
+    /// and the last minute, or `None` while warming up.
+    pub fn window(&mut self) -> Option<(&[f64], &[f64], i64)> {
         let ts = self.last_ts?;
         if self.returns.len() < LOOKBACK {
             return None;
         }
         let c = self.closes.make_contiguous();
         let r = self.returns.make_contiguous();
+        Some((c, r, ts))
+    }
+
+    /// The current features and σ₆₀, or `None` while warming up.
+    pub fn features(&mut self, out: &mut [f32; N_INPUTS]) -> Option<f64> {
+        let (c, r, ts) = self.window()?;
         Some(features(c, r, ts, out))
     }
 }
@@ -315,6 +469,12 @@ pub enum ContextLabel {
 }
 
 impl ContextLabel {
+    pub const ALL: [ContextLabel; 3] = [
+        ContextLabel::Bullish,
+        ContextLabel::Neutral,
+        ContextLabel::Bearish,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ContextLabel::Bullish => "BULLISH",
@@ -335,19 +495,129 @@ impl ContextLabel {
     }
 }
 
-/// One horizon's forecast.
+/// The trend's thresholds (`[models.context]` `trend_enter_z`, `trend_exit_z`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct TrendParams {
+    /// `|z|` at which a NEUTRAL trend turns BULLISH / BEARISH.
+    pub enter_z: f64,
+    /// `|z|` below which a BULLISH / BEARISH trend turns NEUTRAL (≤ `enter_z`).
+    pub exit_z: f64,
+}
+
+impl Default for TrendParams {
+    fn default() -> Self {
+        TrendParams {
+            enter_z: TREND_ENTER_Z,
+            exit_z: TREND_EXIT_Z,
+        }
+    }
+}
+
+impl TrendParams {
+    /// One hysteresis step: the label after seeing `z` in state `prev`.
+    pub fn step(&self, prev: ContextLabel, z: f64) -> ContextLabel {
+        let entered = ContextLabel::from_z(z, self.enter_z);
+        match prev {
+            _ if entered != ContextLabel::Neutral => entered,
+            ContextLabel::Bullish if z >= self.exit_z => ContextLabel::Bullish,
+            ContextLabel::Bearish if z <= -self.exit_z => ContextLabel::Bearish,
+            _ => ContextLabel::Neutral,
+        }
+    }
+
+    /// The label after a run of `z`s starting from NEUTRAL (NaNs are skipped).
+    pub fn replay(&self, zs: impl IntoIterator<Item = f64>) -> ContextLabel {
+        zs.into_iter()
+            .filter(|z| !z.is_nan())
+            .fold(ContextLabel::Neutral, |l, z| self.step(l, z))
+    }
+}
+
+/// The trend z at close index `t` over `h` minutes: `ln(c_t / c_{t−h}) / (σ₆₀(t) · √h)`, σ₆₀(t)
+/// from the 60 returns ending at `t` (floored at [`VOL_FLOOR`]). `NaN` when `t` is too early.
+/// `closes[i+1] / closes[i]` is `returns[i]`, as in [`Segment::returns`].
+pub fn trend_z(closes: &[f64], returns: &[f64], t: usize, h: usize) -> f64 {
+    if t < h.max(REF_VOL_WINDOW) || t >= closes.len() || t > returns.len() {
+        return f64::NAN;
+    }
+    let mut s = 0.0;
+    for r in &returns[t - REF_VOL_WINDOW..t] {
+        s += r * r;
+    }
+    let sigma = (s / REF_VOL_WINDOW as f64).sqrt().max(VOL_FLOOR);
+    (closes[t] / closes[t - h]).ln() / (sigma * (h as f64).sqrt())
+}
+
+/// The trend of the last `h` minutes at the end of a window (the last close).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Trend {
+    pub horizon_min: u32,
+    /// The move, log return × 10⁴ (basis points).
+    pub move_bps: f64,
+    /// The move in units of a typical `h`-minute move now (σ₆₀ · √h).
+    pub z: f64,
+    /// With hysteresis (see the module docs).
+    pub label: ContextLabel,
+}
+
+/// The trend over `h` minutes at the last close of `closes` (`returns` as in [`trend_z`]).
+pub fn trend(closes: &[f64], returns: &[f64], h: usize, p: &TrendParams) -> Trend {
+    let last = closes.len().saturating_sub(1);
+    let from = last.saturating_sub(TREND_REPLAY_MIN);
+    let label = p.replay((from..=last).map(|t| trend_z(closes, returns, t, h)));
+    let z = trend_z(closes, returns, last, h);
+    let move_bps = if last >= h {
+        (closes[last] / closes[last - h]).ln() * 1e4
+    } else {
+        f64::NAN
+    };
+    Trend {
+        horizon_min: h as u32,
+        move_bps,
+        z,
+        label,
+    }
+}
+
+/// Why a forecast does or does not carry a directional call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallBasis {
+    /// The model's direction was no better than the baselines out of sample: no call is made.
+    NoSkill,
+    /// The model showed directional skill out of sample for this horizon: the call stands.
+    SkillShown,
+}
+
+/// One horizon's forecast: a calibrated range for the forward log return.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct ContextForecast {
     pub horizon_min: u32,
-    /// Expected forward log return.
+    /// Centre of the forecast (log return).
     pub drift: f64,
-    /// Its standard deviation (log-return units).
+    /// Scale of the forecast error (log return): σ · the fitted t scale.
     pub sigma: f64,
+    /// Degrees of freedom of the t (`null`: Gaussian).
+    #[serde(serialize_with = "finite_or_null")]
+    pub df: f64,
+    /// Central 68 % and 95 % ranges of the forward log return.
+    pub range_68: [f64; 2],
+    pub range_95: [f64; 2],
+    /// `P(return > 0)` under the forecast.
+    pub p_up: f64,
     /// `drift / sigma`.
     pub z: f64,
-    pub label: ContextLabel,
-    /// `Φ(|z|)`, in [0.5, 1).
-    pub confidence: f64,
+    /// The directional call, only when [`CallBasis::SkillShown`].
+    pub call: Option<ContextLabel>,
+    pub basis: CallBasis,
+}
+
+fn finite_or_null<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if v.is_finite() {
+        s.serialize_f64(*v)
+    } else {
+        s.serialize_none()
+    }
 }
 
 /// What the context says now.
@@ -356,8 +626,35 @@ pub struct ContextForecast {
 pub enum ContextOutput {
     /// Not enough history yet.
     WarmingUp { minutes_left: usize },
-    /// One forecast per horizon ([`HORIZONS_MIN`] order).
-    Ready { forecasts: Vec<ContextForecast> },
+    /// One trend and one forecast per horizon ([`HORIZONS_MIN`] order).
+    Ready {
+        trend: Vec<Trend>,
+        forecasts: Vec<ContextForecast>,
+    },
+}
+
+impl ContextOutput {
+    /// `"warming_up"` or `"ready"`.
+    pub fn state(&self) -> &'static str {
+        match self {
+            ContextOutput::WarmingUp { .. } => "warming_up",
+            ContextOutput::Ready { .. } => "ready",
+        }
+    }
+
+    /// What the interpretation table reads for horizon index `h`: the *trend* label (the
+    /// description of the last `h` minutes), with `Φ(|z|)` as its strength. `None` while
+    /// warming up.
+    pub fn interpret_input(&self, h: usize) -> Option<ContextInput> {
+        match self {
+            ContextOutput::Ready { trend, .. } => trend.get(h).map(|t| ContextInput {
+                label: t.label,
+                confidence: normal_cdf(t.z.abs()),
+                horizon_min: t.horizon_min,
+            }),
+            ContextOutput::WarmingUp { .. } => None,
+        }
+    }
 }
 
 impl std::fmt::Display for ContextOutput {
@@ -366,19 +663,34 @@ impl std::fmt::Display for ContextOutput {
             ContextOutput::WarmingUp { minutes_left } => {
                 write!(f, "warming up ({minutes_left} min)")
             }
-            ContextOutput::Ready { forecasts } => {
-                for (i, c) in forecasts.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
+            ContextOutput::Ready { trend, forecasts } => {
+                f.write_str("trend")?;
+                for (i, t) in trend.iter().enumerate() {
+                    let sep = if i > 0 { "," } else { "" };
                     write!(
                         f,
-                        "{} {}m ({:.0}%, drift {:+.1} bp ± {:.1} bp)",
-                        c.label.as_str(),
+                        "{sep} {}m {} ({:+.1}σ, {:+.1} bp)",
+                        t.horizon_min,
+                        t.label.as_str(),
+                        t.z,
+                        t.move_bps
+                    )?;
+                }
+                f.write_str("; forecast")?;
+                for (i, c) in forecasts.iter().enumerate() {
+                    let sep = if i > 0 { "," } else { "" };
+                    write!(
+                        f,
+                        "{sep} {}m 68% [{:+.1}, {:+.1}] bp, 95% [{:+.1}, {:+.1}] bp, {}",
                         c.horizon_min,
-                        c.confidence * 100.0,
-                        c.drift * 1e4,
-                        c.sigma * 1e4
+                        c.range_68[0] * 1e4,
+                        c.range_68[1] * 1e4,
+                        c.range_95[0] * 1e4,
+                        c.range_95[1] * 1e4,
+                        match (c.call, c.basis) {
+                            (Some(l), _) => format!("call {}", l.as_str()),
+                            (None, _) => "no directional call (no out-of-sample skill)".into(),
+                        }
                     )?;
                 }
                 Ok(())
@@ -387,38 +699,121 @@ impl std::fmt::Display for ContextOutput {
     }
 }
 
-/// Standard normal CDF (Abramowitz & Stegun 7.1.26 for erf; absolute error < 1.5e-7).
-pub fn normal_cdf(x: f64) -> f64 {
-    let z = x.abs() / std::f64::consts::SQRT_2;
-    let t = 1.0 / (1.0 + 0.327_591_1 * z);
-    let poly = t
-        * (0.254_829_592
-            + t * (-0.284_496_736
-                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
-    let erf = 1.0 - poly * (-z * z).exp();
-    if x >= 0.0 {
-        0.5 * (1.0 + erf)
-    } else {
-        0.5 * (1.0 - erf)
+/// Per horizon: the fitted error shape and whether the model may call a direction, from the
+/// model's metadata (`details.error_df_15m`, `error_scale_15m`, `direction_skill_15m`, …).
+/// A model without them gets the plain Gaussian and no calls.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Calibration {
+    pub shapes: [ErrorShape; 2],
+    pub direction_skill: [bool; 2],
+}
+
+impl Calibration {
+    /// Metadata keys of horizon index `h`.
+    pub fn keys(h: usize) -> [String; 3] {
+        let m = HORIZONS_MIN[h];
+        [
+            format!("error_df_{m}m"),
+            format!("error_scale_{m}m"),
+            format!("direction_skill_{m}m"),
+        ]
+    }
+
+    /// Reads the calibration from a model's metadata (`df` 0 or missing: Gaussian).
+    pub fn from_meta(meta: &ModelMeta) -> Calibration {
+        let mut c = Calibration::default();
+        let num = |k: &str| {
+            meta.details
+                .get(k)
+                .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
+        };
+        for h in 0..HORIZONS_MIN.len() {
+            let [kd, ks, kk] = Calibration::keys(h);
+            let df = num(&kd).filter(|d| *d > 0.0).unwrap_or(f64::INFINITY);
+            let scale = num(&ks).unwrap_or(1.0);
+            c.shapes[h] = ErrorShape::new(df, scale);
+            c.direction_skill[h] = meta
+                .details
+                .get(&kk)
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
+        }
+        c
+    }
+
+    /// Writes it into metadata details (`df` ∞ is written as 0).
+    pub fn to_details(&self, details: &mut toml::Table) {
+        for h in 0..HORIZONS_MIN.len() {
+            let [kd, ks, kk] = Calibration::keys(h);
+            let s = &self.shapes[h];
+            let df = if s.df.is_finite() { s.df } else { 0.0 };
+            details.insert(kd, toml::Value::Float(df));
+            details.insert(ks, toml::Value::Float(s.scale));
+            details.insert(kk, toml::Value::Boolean(self.direction_skill[h]));
+        }
     }
 }
 
-/// A loaded context model, ready to run (no allocation per call beyond the returned forecasts).
+/// A loaded context model, ready to run (no allocation per call beyond the returned vectors).
 #[derive(Clone, Debug)]
 pub struct ContextModel {
     pub meta: ModelMeta,
     mlp: FastMlp,
-    /// |drift| / sigma at or above which the label leaves NEUTRAL.
+    /// |drift| / sigma at or above which a directional call (where allowed) leaves NEUTRAL.
     pub z_threshold: f64,
+    pub trend: TrendParams,
+    pub calibration: Calibration,
 }
 
 impl ContextModel {
+    /// A model; its calibration is read from `meta`, the trend thresholds are the defaults
+    /// (see [`Self::with_trend`]).
     pub fn new(meta: ModelMeta, mlp: FastMlp, z_threshold: f64) -> ContextModel {
+        let calibration = Calibration::from_meta(&meta);
         ContextModel {
             meta,
             mlp,
             z_threshold,
+            trend: TrendParams::default(),
+            calibration,
         }
+    }
+
+    /// An untrained model with seeded weights and an identity scaler: for tests and benches of
+    /// the machinery around it (seeding, readiness, the screen). Its forecasts mean nothing.
+    pub fn seeded(seed: u64) -> ContextModel {
+        use super::scaler::Scaler;
+        use super::weights::{Activation, Architecture};
+        let arch = Architecture::mlp(N_INPUTS, &[8], OUTPUT_NAMES.len(), Activation::Tanh);
+        let w = Weights::seeded(&arch, seed);
+        let scaler = Scaler::identity(N_INPUTS);
+        let meta = ModelMeta {
+            schema: SCHEMA.into(),
+            schema_version: SCHEMA_VERSION,
+            kind: "gaussian-mlp".into(),
+            inputs: INPUT_NAMES.iter().map(|s| s.to_string()).collect(),
+            outputs: OUTPUT_NAMES.iter().map(|s| s.to_string()).collect(),
+            horizons: HORIZONS_MIN.iter().map(|h| format!("{h}m")).collect(),
+            dead_band: None,
+            temperature: None,
+            seed,
+            command: "untrained (ContextModel::seeded)".into(),
+            created_by: "microstate-core".into(),
+            architecture: arch.clone(),
+            scaler: scaler.clone(),
+            training: super::weights::TrainOptions::default(),
+            data: super::meta::DataInfo::default(),
+            details: toml::Table::new(),
+            metrics: toml::Table::new(),
+        };
+        // `Weights::seeded` always fits its own architecture.
+        let mlp = FastMlp::new(&arch, &w, &scaler).unwrap_or_else(|| unreachable!());
+        ContextModel::new(meta, mlp, 0.25)
+    }
+
+    pub fn with_trend(mut self, trend: TrendParams) -> ContextModel {
+        self.trend = trend;
+        self
     }
 
     /// A model from its checked metadata and weights (`path` names the metadata in errors).
@@ -446,21 +841,36 @@ impl ContextModel {
         r
     }
 
+    /// Drift and σ (before the error shape's scale) of horizon index `h`, log-return units.
+    pub fn moments(raw: &[f32; 4], h: usize, sigma_ref: f64) -> (f64, f64) {
+        let s = sigma_ref * (HORIZONS_MIN[h] as f64).sqrt();
+        let lv = raw[2 * h + 1].clamp(-LOG_VAR_CLAMP, LOG_VAR_CLAMP) as f64;
+        (raw[2 * h] as f64 * s, (lv / 2.0).exp() * s)
+    }
+
     /// The forecast of horizon index `h` (into [`HORIZONS_MIN`]) from raw outputs.
     pub fn forecast(&self, raw: &[f32; 4], h: usize, sigma_ref: f64) -> ContextForecast {
-        let hm = HORIZONS_MIN[h];
-        let s = sigma_ref * (hm as f64).sqrt();
-        let lv = raw[2 * h + 1].clamp(-LOG_VAR_CLAMP, LOG_VAR_CLAMP) as f64;
-        let drift = raw[2 * h] as f64 * s;
-        let sigma = (lv / 2.0).exp() * s;
+        let (drift, sd) = Self::moments(raw, h, sigma_ref);
+        let shape = &self.calibration.shapes[h];
+        let sigma = sd * shape.scale;
         let z = drift / sigma;
+        let (w68, w95) = (sd * shape.half_68, sd * shape.half_95);
+        let skill = self.calibration.direction_skill[h];
         ContextForecast {
-            horizon_min: hm as u32,
+            horizon_min: HORIZONS_MIN[h] as u32,
             drift,
             sigma,
+            df: shape.df,
+            range_68: [drift - w68, drift + w68],
+            range_95: [drift - w95, drift + w95],
+            p_up: shape.p_up(drift, sd),
             z,
-            label: ContextLabel::from_z(z, self.z_threshold),
-            confidence: normal_cdf(z.abs()),
+            call: skill.then(|| ContextLabel::from_z(z, self.z_threshold)),
+            basis: if skill {
+                CallBasis::SkillShown
+            } else {
+                CallBasis::NoSkill
+            },
         }
     }
 
@@ -474,14 +884,20 @@ impl ContextModel {
 
     /// The context now, from a live state.
     pub fn evaluate(&mut self, state: &mut ContextState) -> ContextOutput {
+        let minutes_left = state.warming_minutes_left();
+        let p = self.trend;
+        let Some((c, r, ts)) = state.window() else {
+            return ContextOutput::WarmingUp { minutes_left };
+        };
+        let trend = HORIZONS_MIN
+            .iter()
+            .map(|&h| self::trend(c, r, h, &p))
+            .collect();
         let mut x = [0f32; N_INPUTS];
-        match state.features(&mut x) {
-            None => ContextOutput::WarmingUp {
-                minutes_left: state.warming_minutes_left(),
-            },
-            Some(s) => ContextOutput::Ready {
-                forecasts: self.predict(&x, s),
-            },
+        let s = features(c, r, ts, &mut x);
+        ContextOutput::Ready {
+            trend,
+            forecasts: self.predict(&x, s),
         }
     }
 }
@@ -612,6 +1028,227 @@ mod tests {
         // 2 missing minutes are filled.
         assert_eq!(st.push(next + 3 * MINUTE_MS, 101.0), Push::Filled(2));
         assert_eq!(st.history_minutes(), 3);
+    }
+
+    /// `n` minute prices of a random-looking walk ending at `t_end` (minute boundary).
+    fn walk(n: usize, t_end: i64, drift_bp: f64) -> Vec<(i64, f64)> {
+        let mut p = 100.0;
+        let mut r = crate::rng::Rng::new(7, 1);
+        (0..n)
+            .map(|i| {
+                let u = (r.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+                p *= 1.0 + drift_bp * 1e-4 + u * 2e-3;
+                (t_end - (n - 1 - i) as i64 * MINUTE_MS, p)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_seeded_state_is_ready_at_once_and_matches_pushing_the_same_minutes() {
+        let t_end = 1_747_699_200_000i64;
+        let m = walk(300, t_end, 0.0);
+        let mut seeded = ContextState::new(5);
+        let out = seeded.seed(&m);
+        assert_eq!(
+            out,
+            SeedOutcome {
+                added: 300,
+                history_minutes: LOOKBACK,
+                ready: true
+            }
+        );
+        assert_eq!(seeded.last_ts(), Some(t_end));
+        let mut pushed = ContextState::new(5);
+        for &(t, p) in &m {
+            pushed.push(t, p);
+        }
+        let (mut a, mut b) = ([0f32; N_INPUTS], [0f32; N_INPUTS]);
+        assert_eq!(seeded.features(&mut a), pushed.features(&mut b));
+        assert_eq!(a, b);
+        // Too little history is not ready, and says how much is missing.
+        let mut short = ContextState::new(5);
+        let o = short.seed(&m[..100]);
+        assert!(!o.ready && o.history_minutes == 99);
+        assert_eq!(short.warming_minutes_left(), LOOKBACK - 99);
+        // Broken prices are skipped, not fatal.
+        let mut bad = m.clone();
+        bad[10].1 = f64::NAN;
+        bad[11].1 = -1.0;
+        let mut st = ContextState::new(5);
+        assert_eq!(st.seed(&bad).added, 298);
+        assert!(st.is_ready());
+    }
+
+    #[test]
+    fn a_gap_refill_keeps_the_context_ready() {
+        let t_end = 1_747_699_200_000i64;
+        let all = walk(400, t_end, 0.5);
+        let mut st = ContextState::new(5);
+        st.seed(&all[..300]);
+        assert!(st.is_ready());
+        // Live minutes stop for 20 minutes (a disconnect); the fetched minutes arrive before
+        // the next live minute: it continues with no restart and no fill.
+        st.seed(&all[300..320]);
+        assert!(st.is_ready());
+        assert_eq!(st.push(all[320].0, all[320].1), Push::Next);
+        assert!(st.is_ready());
+        assert_eq!((st.restarts, st.filled), (0, 0));
+        // The other order: the live minute after a 30-minute hole (300..329 missing) restarts the history…
+        let mut late = ContextState::new(5);
+        late.seed(&all[..300]);
+        assert!(matches!(
+            late.push(all[330].0, all[330].1),
+            Push::Restarted(30)
+        ));
+        assert!(!late.is_ready());
+        // …and the fetched minutes rebuild it: ready again, identical to the gap-free history.
+        let o = late.seed(&all[60..331]);
+        assert!(o.ready);
+        let mut clean = ContextState::new(5);
+        clean.seed(&all[..331]);
+        let (mut a, mut b) = ([0f32; N_INPUTS], [0f32; N_INPUTS]);
+        assert_eq!(late.features(&mut a), clean.features(&mut b));
+        assert_eq!(a, b);
+        // Fetched prices replace filled minutes but never a real live price.
+        let mut f = ContextState::new(5);
+        f.seed(&all[..300]);
+        assert_eq!(f.push(all[302].0, all[302].1), Push::Filled(2));
+        let mut changed = all[300..303].to_vec();
+        for x in &mut changed {
+            x.1 *= 1.5;
+        }
+        let o = f.seed(&changed);
+        assert_eq!(o.added, 2, "the two filled minutes, not the live one");
+        let held: Vec<(i64, f64, Origin)> = f.minutes().collect();
+        let last3 = &held[held.len() - 3..];
+        assert_eq!(last3[0].1, changed[0].1);
+        assert_eq!(last3[1].1, changed[1].1);
+        assert_eq!(last3[2].1, all[302].1, "the live price stays");
+        assert_eq!(
+            last3.iter().map(|m| m.2).collect::<Vec<_>>(),
+            [Origin::Fetched, Origin::Fetched, Origin::Live]
+        );
+    }
+
+    #[test]
+    fn a_live_price_replaces_the_last_fetched_minute() {
+        // A fetched kline still in progress carried only its latest trade: the live sample of
+        // the same minute boundary replaces it, and the return into it follows.
+        let t_end = 1_747_699_200_000i64;
+        let m = walk(260, t_end, 0.0);
+        let mut st = ContextState::new(5);
+        st.seed(&m);
+        let before: Vec<(i64, f64, Origin)> = st.minutes().collect();
+        assert_eq!(st.push(t_end, 123.0), Push::Replaced);
+        let after: Vec<(i64, f64, Origin)> = st.minutes().collect();
+        assert_eq!(after.len(), before.len());
+        assert_eq!(after.last(), Some(&(t_end, 123.0, Origin::Live)));
+        let mut direct = ContextState::new(5);
+        let mut fixed = m.clone();
+        fixed.last_mut().unwrap().1 = 123.0;
+        direct.seed(&fixed);
+        let (mut a, mut b) = ([0f32; N_INPUTS], [0f32; N_INPUTS]);
+        assert_eq!(st.features(&mut a), direct.features(&mut b));
+        assert_eq!(a, b);
+        // A second live price for the same minute is ignored, as ever.
+        assert_eq!(st.push(t_end, 124.0), Push::Ignored);
+    }
+
+    #[test]
+    fn trend_is_the_unclamped_feature_with_hysteresis() {
+        let p = TrendParams {
+            enter_z: 1.0,
+            exit_z: 0.5,
+        };
+        use ContextLabel::*;
+        assert_eq!(p.replay([0.2, 1.1, 0.7, 0.6]), Bullish);
+        assert_eq!(p.replay([0.2, 1.1, 0.7, 0.4]), Neutral);
+        assert_eq!(p.replay([1.1, -1.2]), Bearish);
+        assert_eq!(p.replay([0.9, 0.8]), Neutral, "never entered");
+        assert_eq!(p.replay([-1.0, f64::NAN, -0.6]), Bearish);
+        // The trend z at the end of a window is the z_ret feature before clamping.
+        let m = walk(300, 1_747_699_200_000, 1.0);
+        let mut st = ContextState::new(5);
+        st.seed(&m);
+        let mut x = [0f32; N_INPUTS];
+        st.features(&mut x).unwrap();
+        let (c, r, _) = st.window().unwrap();
+        for (i, &h) in HORIZONS_MIN.iter().enumerate() {
+            let t = trend(c, r, h, &p);
+            let fi = RETURN_SCALES.iter().position(|&k| k == h).unwrap();
+            assert!(
+                (t.z as f32 - x[fi]).abs() < 1e-5,
+                "{i}: {} vs {}",
+                t.z,
+                x[fi]
+            );
+            assert!((t.move_bps - (c[LOOKBACK] / c[LOOKBACK - h]).ln() * 1e4).abs() < 1e-9);
+        }
+        // A steady climb of 3 bp a minute with little noise is a BULLISH trend; its mirror
+        // image BEARISH.
+        let up: Vec<(i64, f64)> = (0..300)
+            .map(|i| {
+                (
+                    i as i64 * MINUTE_MS,
+                    100.0 * (1.0003f64).powi(i) * (1.0 + 1e-4 * ((i % 3) as f64)),
+                )
+            })
+            .collect();
+        let down: Vec<(i64, f64)> = up.iter().map(|&(t, p)| (t, 1e4 / p)).collect();
+        for (series, want) in [(up, Bullish), (down, Bearish)] {
+            let mut st = ContextState::new(5);
+            st.seed(&series);
+            let mut model = ContextModel::seeded(3);
+            match model.evaluate(&mut st) {
+                ContextOutput::Ready { trend, forecasts } => {
+                    assert!(trend.iter().all(|t| t.label == want), "{trend:?}");
+                    assert_eq!(forecasts.len(), 2);
+                    let f = &forecasts[0];
+                    assert!(f.range_95[0] < f.range_68[0] && f.range_68[1] < f.range_95[1]);
+                    assert_eq!(f.call, None, "no skill recorded: no call");
+                    assert_eq!(f.basis, CallBasis::NoSkill);
+                    let out = ContextOutput::Ready {
+                        trend: trend.clone(),
+                        forecasts: forecasts.clone(),
+                    };
+                    let ci = out.interpret_input(0).unwrap();
+                    assert_eq!(ci.label, want);
+                    assert_eq!(ci.horizon_min, 15);
+                    let text = out.to_string();
+                    assert!(
+                        text.contains(want.as_str()) && text.contains("no directional call"),
+                        "{text}"
+                    );
+                    let j = serde_json::to_value(&out).unwrap();
+                    assert_eq!(j["state"], "ready");
+                    assert_eq!(j["forecasts"][0]["df"], serde_json::Value::Null);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn calibration_round_trips_through_metadata_and_gates_the_call() {
+        let mut model = ContextModel::seeded(5);
+        let cal = Calibration {
+            shapes: [ErrorShape::new(4.0, 0.8), ErrorShape::new(6.0, 0.9)],
+            direction_skill: [true, false],
+        };
+        cal.to_details(&mut model.meta.details);
+        let back = Calibration::from_meta(&model.meta);
+        assert_eq!(back, cal);
+        model.calibration = back;
+        let raw = [0.5f32, 0.0, 0.5, 0.0];
+        let f15 = model.forecast(&raw, 0, 1e-3);
+        assert_eq!(f15.basis, CallBasis::SkillShown);
+        assert_eq!(f15.call, Some(ContextLabel::Bullish));
+        let f30 = model.forecast(&raw, 1, 1e-3);
+        assert_eq!((f30.call, f30.basis), (None, CallBasis::NoSkill));
+        // 68 % half-width of 0.8·t₄ in units of σ = s₁₅ = 1e-3·√15.
+        let s = 1e-3 * 15f64.sqrt();
+        let w = (f15.range_68[1] - f15.range_68[0]) / 2.0 / s;
+        assert!((w - 0.8 * super::super::dist::t_quantile(0.841_344_7, 4.0)).abs() < 1e-6);
     }
 
     #[test]

@@ -14,14 +14,16 @@
 //! - [`fast`]: the forward pass by hand on plain `Vec<f32>`s, no allocation per call.
 //! - [`classifier`]: the multi-class head (softmax, temperature, metrics) the pressure model uses.
 //! - [`meta`]: the metadata beside each model's weights, and the schema check on load.
-//! - [`context`]: the price-context model (features, [`context::ContextState`], Gaussian head
-//!   → BULLISH / NEUTRAL / BEARISH).
+//! - [`context`]: the price-context model (features, [`context::ContextState`] and its seeding,
+//!   the trend with hysteresis → BULLISH / NEUTRAL / BEARISH, calibrated forecast ranges).
+//! - [`dist`]: normal and Student-t densities, CDFs, quantiles and the t fit the forecast uses.
 //! - [`pressure`]: the ≈1 s order-book pressure model (inputs, label rule, live scoring).
 //! - [`signals`]: the models per symbol on the engine's path (throttling, scoring, health).
 //! - [`interpret`]: the deterministic table that turns model outputs and data health into words.
 
 pub mod classifier;
 pub mod context;
+pub mod dist;
 pub mod fast;
 pub mod interpret;
 pub mod meta;

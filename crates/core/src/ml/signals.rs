@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use crate::features::FeatureVector;
 use crate::features::schema::idx;
-use crate::ml::context::{ContextModel, ContextOutput, ContextState};
-use crate::ml::interpret::{self, ContextInput, Health, Interpretation, PressureInput, Thresholds};
+use crate::ml::context::{ContextModel, ContextOutput, ContextState, SeedOutcome};
+use crate::ml::interpret::{self, Health, Interpretation, PressureInput, Thresholds};
 use crate::ml::pressure::{PressureModel, PressureScorer};
 
 /// The loaded models (or why each is missing), shared by every symbol.
@@ -116,15 +116,40 @@ impl Signals {
         Some(self.pressure_why.as_deref().unwrap_or("no output yet"))
     }
 
+    /// Seeds the context history from fetched minute prices (`(minute_ms, price)`, the price
+    /// at that minute boundary — a 1-minute kline's close at `open_time + 1 min`), see
+    /// [`ContextState::seed`], and evaluates the context at once.
+    pub fn seed_context(&mut self, minutes: &[(i64, f64)]) -> SeedOutcome {
+        let out = self.state.seed(minutes);
+        self.minutes += out.added;
+        if let Some(model) = self.context_model.as_mut() {
+            self.context = Some(model.evaluate(&mut self.state));
+        }
+        self.interpret(self.was_synced);
+        out
+    }
+
+    /// Index of the horizon whose trend the interpretation reads.
+    pub fn context_label_index(&self) -> usize {
+        self.models.context_label
+    }
+
+    /// The context's minute history (read-only).
+    pub fn context_state(&self) -> &ContextState {
+        &self.state
+    }
+
     /// A new feature vector; `synced` says whether the book is continuous.
     pub fn on_features(&mut self, v: &FeatureVector, synced: bool) {
         let ts_ms = (v.ts_ns() / 1_000_000) as i64;
         let minute = ts_ms - ts_ms.rem_euclid(60_000);
         match self.minute {
             Some(m) if minute > m => {
-                // The minute `m` closed: its last mid is its close.
+                // The minute `m` closed: its last mid is the price at its end, the boundary
+                // `m + 1 min` (where a kline's close sits, so seeded history lines up).
                 if self.last_mid.is_finite() {
-                    self.state.push(m, self.last_mid);
+                    self.state
+                        .push(m + crate::ml::context::MINUTE_MS, self.last_mid);
                     self.minutes += 1;
                     if let Some(model) = self.context_model.as_mut() {
                         self.context = Some(model.evaluate(&mut self.state));
@@ -189,16 +214,11 @@ impl Signals {
             None if self.context_model.is_some() => Some(self.state.warming_minutes_left()),
             _ => None,
         };
-        let context = match &self.context {
-            Some(ContextOutput::Ready { forecasts }) => forecasts
-                .get(self.models.context_label)
-                .map(|f| ContextInput {
-                    label: f.label,
-                    confidence: f.confidence,
-                    horizon_min: f.horizon_min,
-                }),
-            _ => None,
-        };
+        // The table reads the trend (what the last minutes did), not the forecast.
+        let context = self
+            .context
+            .as_ref()
+            .and_then(|c| c.interpret_input(self.models.context_label));
         let health = Health {
             stale: false,
             resyncing: !synced,

@@ -140,8 +140,7 @@ pub struct SymbolSummary {
 #[derive(Serialize, Debug, Clone)]
 pub struct ModelsSummary {
     pub context_minutes: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub context: Option<crate::ml::context::ContextOutput>,
+    pub context: ContextSummary,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context_missing: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -152,6 +151,47 @@ pub struct ModelsSummary {
     pub pressure_score: Option<crate::ml::pressure::ScoreReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interpretation: Option<crate::ml::interpret::Interpretation>,
+}
+
+/// The context's state (a stable contract): `state` is `"warming_up"` or `"ready"` (the whole
+/// 240-minute lookback is held, whether the model is loaded or not), `history_minutes` the
+/// minutes of 1-minute history held, then the latest trend and forecast when there are some.
+#[derive(Serialize, Debug, Clone)]
+pub struct ContextSummary {
+    pub state: &'static str,
+    pub history_minutes: u64,
+    pub minutes_left: u64,
+    /// Minutes taken from fetched klines (seeding, gap refills).
+    pub seeded_minutes: u64,
+    pub filled_minutes: u64,
+    pub restarts: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trend: Vec<crate::ml::context::Trend>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub forecasts: Vec<crate::ml::context::ContextForecast>,
+}
+
+impl ContextSummary {
+    pub fn of(sig: &crate::ml::signals::Signals) -> ContextSummary {
+        use crate::ml::context::ContextOutput;
+        let st = sig.context_state();
+        let (trend, forecasts) = match &sig.context {
+            Some(ContextOutput::Ready { trend, forecasts }) if st.is_ready() => {
+                (trend.clone(), forecasts.clone())
+            }
+            _ => (Vec::new(), Vec::new()),
+        };
+        ContextSummary {
+            state: if st.is_ready() { "ready" } else { "warming_up" },
+            history_minutes: st.history_minutes() as u64,
+            minutes_left: st.warming_minutes_left() as u64,
+            seeded_minutes: st.seeded,
+            filled_minutes: st.filled,
+            restarts: st.restarts,
+            trend,
+            forecasts,
+        }
+    }
 }
 
 #[derive(Serialize, Debug, Clone, Copy)]
@@ -227,7 +267,7 @@ impl SymbolSummary {
             },
             models: s.signals.as_deref().map(|sig| ModelsSummary {
                 context_minutes: sig.minutes,
-                context: sig.context.clone(),
+                context: ContextSummary::of(sig),
                 context_missing: sig.context_missing().map(str::to_string),
                 pressure: sig.pressure,
                 pressure_missing: sig.pressure_missing().map(str::to_string),

@@ -8,6 +8,7 @@
 //! and reuses, and the returned [`Event`] borrows them until the next frame.
 
 pub mod binance;
+pub mod klines;
 pub mod reference;
 pub mod scan;
 

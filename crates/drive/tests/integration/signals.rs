@@ -36,6 +36,10 @@ fn minute_mids_feed_the_context_model_and_the_interpretation_says_why_it_waits()
         Some(ContextOutput::WarmingUp { minutes_left }) => assert_eq!(*minutes_left, 230),
         other => panic!("{other:?}"),
     }
+    // The pinned summary fields: state and the minutes of history held.
+    let sum = serde_json::to_value(microstate_core::summary::SymbolSummary::of(st)).expect("json");
+    assert_eq!(sum["models"]["context"]["state"], "warming_up");
+    assert_eq!(sum["models"]["context"]["history_minutes"], 10);
     let i = sig.interpretation.as_ref().expect("interpretation");
     assert!(i.label.starts_with("data unreliable"), "{i:?}");
     assert!(

@@ -27,9 +27,11 @@ use std::collections::VecDeque;
 
 pub use model::Regime;
 
+use crate::klines::SymbolKlines;
 use microstate_core::market::Market;
-use microstate_core::num::{Nanos, Symbol};
+use microstate_core::num::{Nanos, Price, Qty, SCALE, Symbol};
 use microstate_core::rng::Rng;
+use microstate_core::wire::klines::WireKline;
 use microstate_io::record::{CapturedFrame, FrameKind, FrameSource, ReadError};
 use model::{DiffOut, Lvl, Spec, SymbolSim, TradeOut};
 use render::Names;
@@ -103,7 +105,14 @@ pub struct SyntheticSource {
     last_recv: u64,
     frame: CapturedFrame,
     files: Vec<String>,
+    seed: u64,
+    /// Each symbol's mid at the start (ticks ×2, so a half-tick mid stays exact).
+    start_mid2: Vec<u64>,
 }
+
+/// Minutes of history [`SyntheticSource::history_klines`] gives by default: 24 hours and the
+/// context model's 4-hour lookback on top, so a client starting at once has both.
+pub const HISTORY_MINUTES: usize = 24 * 60 + 240;
 
 impl SyntheticSource {
     pub fn new(cfg: SyntheticConfig) -> Self {
@@ -130,6 +139,13 @@ impl SyntheticSource {
                 spec,
             });
         }
+        let start_mid2 = sims
+            .iter()
+            .map(|sim| match (sim.bids.best(), sim.asks.best()) {
+                (Some(b), Some(a)) => b.ticks + a.ticks,
+                _ => 2 * sim.spec.base_ticks,
+            })
+            .collect();
         let queue = (0..sims.len()).map(Pending::Snapshot).collect();
         let mut rng = Rng::new(cfg.seed, 0);
         let latency_ns = LATENCY_MIN_NS + rng.below(LATENCY_MAX_NS - LATENCY_MIN_NS);
@@ -157,7 +173,73 @@ impl SyntheticSource {
             latency_ns,
             last_recv: 0,
             frame: CapturedFrame::default(),
+            seed: cfg.seed,
+            start_mid2,
         }
+    }
+
+    /// The market's 1-minute history before it starts: `minutes` klines per symbol, the last
+    /// one closing at the start minute at the mid of the first snapshot, so the history runs
+    /// straight into the live prices. Deterministic from the seed (each symbol its own stream,
+    /// integer arithmetic only). The walk moves about 2 bp a minute with a slowly changing
+    /// drift, so the trend has stretches of every label. Synthetic: a screen showing a context
+    /// built on it must say so.
+    pub fn history_klines(&self, minutes: usize) -> Vec<SymbolKlines> {
+        let start_min = self.start_ms - self.start_ms % 60_000;
+        self.sims
+            .iter()
+            .zip(&self.symbols)
+            .zip(&self.start_mid2)
+            .enumerate()
+            .map(|(i, ((sim, &symbol), &mid2))| {
+                let spec = sim.spec;
+                let mut rng = Rng::new(self.seed, 0x4B4C_0000 + i as u64);
+                // Half-ticks throughout: the start mid may sit between two ticks.
+                let sigma = (spec.base_ticks * 2 * 2 / 10_000).max(2) as i64;
+                let floor = spec.base_ticks as i64;
+                let mut p = vec![0i64; minutes + 1];
+                p[minutes] = mid2 as i64;
+                let mut drift = 0i64;
+                let u = |rng: &mut Rng, w: i64| rng.below(2 * w as u64 + 1) as i64 - w;
+                for k in (0..minutes).rev() {
+                    drift = drift * 31 / 32 + u(&mut rng, (sigma / 8).max(1));
+                    let step: i64 = (0..4).map(|_| u(&mut rng, sigma)).sum::<i64>() + drift;
+                    p[k] = (p[k + 1] - step).max(floor);
+                }
+                let half_tick = spec.tick / 2;
+                let px = |h: i64| Price(h as u64 * half_tick);
+                let klines = (0..minutes)
+                    .map(|j| {
+                        let open_ms = start_min - (minutes - j) as u64 * 60_000;
+                        let (o, c) = (p[j], p[j + 1]);
+                        let wick = (sigma / 2).max(1);
+                        let hi = o.max(c) + rng.below(wick as u64) as i64;
+                        let lo = (o.min(c) - rng.below(wick as u64) as i64).max(1);
+                        let lots = spec.unit * (20 + rng.below(40));
+                        let qty = lots * spec.lot;
+                        let close = px(c);
+                        WireKline {
+                            open_time_ms: open_ms,
+                            open: px(o),
+                            high: px(hi),
+                            low: px(lo),
+                            close,
+                            volume: Qty(qty),
+                            close_time_ms: open_ms + 59_999,
+                            quote_volume: Qty(
+                                (close.0 as u128 * qty as u128 / SCALE as u128) as u64
+                            ),
+                            trades: 20 + rng.below(40),
+                        }
+                    })
+                    .collect();
+                SymbolKlines {
+                    symbol,
+                    klines,
+                    source: format!("synthetic history (seed {})", self.seed),
+                }
+            })
+            .collect()
     }
 
     /// The symbols simulated, in configuration order (duplicates dropped).

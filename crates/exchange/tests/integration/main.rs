@@ -3,5 +3,8 @@
 //!
 //! - `exchange`: verbatim streams and snapshots, weights and bans, pings, faults, looping, the
 //!   synthetic market.
+//! - `klines`: the kline endpoints (paths, parameters, limits, weights, 429/418), io's fetch and
+//!   exact parse, a recording of the answers replayed into a ready context.
 
 mod exchange;
+mod klines;

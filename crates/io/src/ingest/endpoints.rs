@@ -111,6 +111,65 @@ pub fn depth_request(cfg: &Config, s: Symbol) -> (String, u32) {
     }
 }
 
+/// Most klines one request may ask for: spot 1000, USD-M and COIN-M 1500 (Binance's documented
+/// maxima; see [`klines_weight`]).
+pub fn klines_max_limit(market: Market) -> u32 {
+    match market {
+        Market::Spot => 1000,
+        Market::UsdM | Market::CoinM => 1500,
+    }
+}
+
+/// Request weight of a kline request as Binance documents it:
+/// - spot `GET /api/v3/klines`: 2, whatever the limit (default 500, max 1000) —
+///   <https://github.com/binance/binance-spot-api-docs/blob/master/rest-api.md> "Kline/Candlestick
+///   data";
+/// - USD-M `GET /fapi/v1/klines` and COIN-M `GET /dapi/v1/klines`: by limit, [1,100) → 1,
+///   [100,500) → 2, [500,1000] → 5, > 1000 → 10 (default 500, max 1500) —
+///   <https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api/Kline-Candlestick-Data>,
+///   <https://developers.binance.com/docs/derivatives/coin-margined-futures/market-data/rest-api/Kline-Candlestick-Data>.
+pub fn klines_weight(market: Market, limit: u32) -> u32 {
+    match market {
+        Market::Spot => 2,
+        Market::UsdM | Market::CoinM => match limit {
+            0..=99 => 1,
+            100..=499 => 2,
+            500..=1000 => 5,
+            _ => 10,
+        },
+    }
+}
+
+/// The path of the 1-minute kline endpoint of a market.
+pub fn klines_path(market: Market) -> &'static str {
+    match market {
+        Market::Spot => "/api/v3/klines",
+        Market::UsdM => "/fapi/v1/klines",
+        Market::CoinM => "/dapi/v1/klines",
+    }
+}
+
+/// URL and weight of one request for the 1-minute klines of `s` opening in
+/// `start_ms ..= end_ms`, at most `limit` of them (clamped to the market's maximum).
+pub fn klines_request(
+    base: &str,
+    market: Market,
+    s: Symbol,
+    start_ms: i64,
+    end_ms: i64,
+    limit: u32,
+) -> (String, u32) {
+    let limit = limit.clamp(1, klines_max_limit(market));
+    (
+        format!(
+            "{}{}?symbol={s}&interval=1m&startTime={start_ms}&endTime={end_ms}&limit={limit}",
+            base.trim_end_matches('/'),
+            klines_path(market)
+        ),
+        klines_weight(market, limit),
+    )
+}
+
 /// Server time URL (weight 1 on both markets).
 pub fn time_url(cfg: &Config) -> String {
     let market = cfg.live.market;
@@ -204,6 +263,29 @@ mod tests {
         );
         let total: usize = p.iter().map(|x| x.depth_symbols.len()).sum();
         assert_eq!(total, 3);
+    }
+
+    #[test]
+    fn kline_requests_and_weights() {
+        let s = syms(&["btcusdt"])[0];
+        let (u, w) = klines_request("http://127.0.0.1:9/", Market::Spot, s, 1, 2, 5000);
+        assert_eq!(
+            u,
+            "http://127.0.0.1:9/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=1&endTime=2&limit=1000"
+        );
+        assert_eq!(w, 2);
+        let (u, w) = klines_request("https://fapi.binance.com", Market::UsdM, s, 1, 2, 1500);
+        assert!(
+            u.starts_with("https://fapi.binance.com/fapi/v1/klines?") && u.ends_with("limit=1500")
+        );
+        assert_eq!(w, 10);
+        let (u, _) = klines_request("h://x", Market::CoinM, s, 1, 2, 0);
+        assert!(u.contains("/dapi/v1/klines?") && u.ends_with("limit=1"));
+        assert_eq!(
+            [1, 99, 100, 499, 500, 1000, 1001, 1500].map(|l| klines_weight(Market::UsdM, l)),
+            [1, 1, 2, 2, 5, 5, 10, 10]
+        );
+        assert_eq!(klines_weight(Market::Spot, 1000), 2);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The live client: WebSocket streams and REST snapshots from Binance (or the local exchange).
 //!
-//! Owns: sockets, reconnects, the snapshot scheduler, and the task that drives the engine from
-//! them ([`live`]). Must not touch: market logic (the engine's) or the screen.
+//! Owns: sockets, reconnects, the snapshot scheduler, the kline fetches that seed the context
+//! history ([`klines`]), and the task that drives the engine from them ([`live`]). Must not touch: market logic (the engine's) or the screen.
 //!
 //! ```text
 //! slot task ×N ──(connect, back-off, make-before-break)──▶ ws::read_loop ──┐ bounded queue
@@ -13,6 +13,7 @@
 pub mod clock;
 pub mod endpoints;
 pub mod http;
+pub mod klines;
 pub mod snapshots;
 pub mod tls;
 pub mod ws;

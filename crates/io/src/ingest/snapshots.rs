@@ -30,15 +30,36 @@ pub struct SnapshotRequest {
     pub failures: u32,
 }
 
-/// Weight accounting over a rolling minute.
-struct Budget {
+/// Weight accounting over a rolling minute (shared with the kline fetches: Binance counts
+/// every REST request of an IP in one window).
+pub struct Budget {
     spent: VecDeque<(Instant, u32)>,
     server_used: Option<(Instant, u32)>,
     budget: u32,
 }
 
 impl Budget {
-    fn used(&mut self, now: Instant) -> u32 {
+    /// A budget of `budget` weight per rolling minute.
+    pub fn new(budget: u32) -> Budget {
+        Budget {
+            spent: VecDeque::new(),
+            server_used: None,
+            budget,
+        }
+    }
+
+    /// Records `w` spent at `now`.
+    pub fn spend(&mut self, now: Instant, w: u32) {
+        self.spent.push_back((now, w));
+    }
+
+    /// Records the server's count (`X-MBX-USED-WEIGHT-1M`) seen at `now`.
+    pub fn note_server_used(&mut self, now: Instant, used: u32) {
+        self.server_used = Some((now, used));
+    }
+
+    /// Weight counted in the minute before `now` (ours, or the server's when higher).
+    pub fn used(&mut self, now: Instant) -> u32 {
         while self
             .spent
             .front()
@@ -55,7 +76,7 @@ impl Budget {
     }
 
     /// How long to wait before spending `w`.
-    fn wait_for(&mut self, w: u32, now: Instant) -> Duration {
+    pub fn wait_for(&mut self, w: u32, now: Instant) -> Duration {
         if self.used(now) + w <= self.budget {
             return Duration::ZERO;
         }
