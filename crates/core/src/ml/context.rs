@@ -62,7 +62,6 @@ use super::MlError;
 use super::dist::ErrorShape;
 pub use super::dist::normal_cdf;
 use super::fast::FastMlp;
-use super::interpret::ContextInput;
 use super::meta::{Expected, ModelMeta};
 use super::weights::Weights;
 
@@ -641,20 +640,6 @@ impl ContextOutput {
             ContextOutput::Ready { .. } => "ready",
         }
     }
-
-    /// What the interpretation table reads for horizon index `h`: the *trend* label (the
-    /// description of the last `h` minutes), with `Φ(|z|)` as its strength. `None` while
-    /// warming up.
-    pub fn interpret_input(&self, h: usize) -> Option<ContextInput> {
-        match self {
-            ContextOutput::Ready { trend, .. } => trend.get(h).map(|t| ContextInput {
-                label: t.label,
-                confidence: normal_cdf(t.z.abs()),
-                horizon_min: t.horizon_min,
-            }),
-            ContextOutput::WarmingUp { .. } => None,
-        }
-    }
 }
 
 impl std::fmt::Display for ContextOutput {
@@ -1211,7 +1196,7 @@ mod tests {
                         trend: trend.clone(),
                         forecasts: forecasts.clone(),
                     };
-                    let ci = out.interpret_input(0).unwrap();
+                    let ci = crate::ml::interpret::ContextInput::of(&out, 0).unwrap();
                     assert_eq!(ci.label, want);
                     assert_eq!(ci.horizon_min, 15);
                     let text = out.to_string();

@@ -17,7 +17,7 @@
 
 use serde::Serialize;
 
-use crate::ml::context::ContextLabel;
+use crate::ml::context::{ContextLabel, ContextOutput, normal_cdf};
 
 /// The pressure model's class over its horizon (≈1 s): the sign of the mid change beyond the
 /// dead band.
@@ -69,6 +69,22 @@ pub struct ContextInput {
     /// `Φ(|drift| / sigma)`, see `ml::context`.
     pub confidence: f64,
     pub horizon_min: u32,
+}
+
+impl ContextInput {
+    /// What the table reads of a context output for horizon index `h`: the *trend* label (the
+    /// description of the last `h` minutes), with `Φ(|z|)` as its strength. `None` while
+    /// warming up.
+    pub fn of(out: &ContextOutput, h: usize) -> Option<ContextInput> {
+        match out {
+            ContextOutput::Ready { trend, .. } => trend.get(h).map(|t| ContextInput {
+                label: t.label,
+                confidence: normal_cdf(t.z.abs()),
+                horizon_min: t.horizon_min,
+            }),
+            ContextOutput::WarmingUp { .. } => None,
+        }
+    }
 }
 
 /// Is the data behind the models fit to be read?

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::features::FeatureVector;
 use crate::features::schema::idx;
 use crate::ml::context::{ContextModel, ContextOutput, ContextState, SeedOutcome};
-use crate::ml::interpret::{self, Health, Interpretation, PressureInput, Thresholds};
+use crate::ml::interpret::{self, ContextInput, Health, Interpretation, PressureInput, Thresholds};
 use crate::ml::pressure::{PressureModel, PressureScorer};
 
 /// The loaded models (or why each is missing), shared by every symbol.
@@ -218,7 +218,7 @@ impl Signals {
         let context = self
             .context
             .as_ref()
-            .and_then(|c| c.interpret_input(self.models.context_label));
+            .and_then(|c| ContextInput::of(c, self.models.context_label));
         let health = Health {
             stale: false,
             resyncing: !synced,
