@@ -1,58 +1,64 @@
-//! The ≈1 s order-book pressure model at run time: inputs from the P4 feature vector, calibrated
-//! DOWN / FLAT / UP probabilities, the shared label rule, and live scoring of past predictions.
+//! The ≈1 s order-book pressure model at run time: inputs from the feature vector that mean the
+//! same on any symbol and market, calibrated DOWN / FLAT / UP probabilities, the shared label
+//! rule, the out-of-range guard, and the weights an online learner publishes.
 //!
 //! Owns: which features the model reads and how (the input list, [`PressureInputs`]), the label
-//! function used by both training ([`super::pressure_train`]) and scoring ([`label`]), the
-//! allocation-free inference path ([`PressureModel::predict`]) and [`PressureScorer`].
-//! Must not touch: clocks (every time is event time carried by the data), sockets, the screen.
-//! The only I/O is [`PressureModel::load`], called from the edge.
+//! function used by both training (the train crate's `pressure`) and live scoring ([`label`]),
+//! the allocation-free inference path ([`PressureModel::predict`]), the training ranges of the
+//! inputs and the check against them ([`PressureModel::out_of_range`]), the baselines'
+//! parameters stored with the model. Must not touch: clocks (every time is event time carried by
+//! the data), sockets, the screen, candle. The only I/O is in the io crate's `models`.
 //!
-//! Inputs. Absolute levels (prices, quantities, notionals, VWAP, raw OFI in base units) are left
-//! out: they do not transfer between markets or days. The model reads spread and imbalance
-//! features, microprice − mid in units of the spread, the ±band depth imbalance, and the
-//! normalised flow / return / volatility / activity features of every window. Features of the
-//! first (shortest) window and the book features are *required*: when one is invalid (inside a
-//! gap, right after a resync) there is no prediction. The longer windows and the trade-dependent
-//! features are *optional*: an invalid one reads 0 and a validity flag input (`valid:…`) says
-//! so, so the model still runs while a 60 s window refills.
+//! Inputs (version [`INPUTS_VERSION`]). Nothing whose scale belongs to one symbol or market:
+//! no prices, quantities, notionals, raw OFI, raw event rates, nor returns in bps. The model
+//! reads ratios (imbalances, the ±band depth imbalance, OFI over depth), microprice − mid and
+//! the last trade − mid in spreads, the spread in ticks (log), the volatility per √s in spreads
+//! (log), window returns and realized volatilities in units of the recent (EWMA) volatility, and
+//! each event rate against the same rate over the next longer window (the symbol's own recent
+//! activity). The first (shortest) window, the book features and the EWMA volatility are
+//! *required*: when one is invalid (inside a gap, right after a resync, the first half-life)
+//! there is no prediction. The longer windows and the trade-dependent features are *optional*:
+//! an invalid one reads 0 and a validity flag input (`valid:…`) says so, so the model still runs
+//! while a 60 s window refills.
 
-use std::collections::VecDeque;
 use std::path::Path;
 
-use serde::Serialize;
-
-use super::classifier::{Classifier, argmax};
+use super::MlError;
+use super::classifier::Classifier;
 use super::meta::{Expected, ModelMeta};
+use super::prequential::BaselineParams;
 use super::weights::Weights;
-use super::{DeadBand, MlError};
-use crate::features::schema::{FEATURE_SCHEMA_VERSION, N_WINDOWS, Schema};
+use super::{BandRef, DeadBand};
+use crate::features::schema::{FEATURE_SCHEMA_VERSION, N_WINDOWS, Schema, idx};
 use crate::features::{FeatureParams, FeatureVector};
+
+pub use super::prequential::{CalibrationBucket, PressureScorer, ScoreReport};
 
 /// Schema name in the model metadata.
 pub const SCHEMA: &str = "pressure";
+/// Version of the input list below (the metadata's `schema_version`). 1 read raw event rates
+/// and bps returns; 2 reads only scale-free inputs. Bump on any change of the inputs' order,
+/// meaning or count, and on any change of the feature schema they read.
+pub const INPUTS_VERSION: u32 = 2;
+const _: () = assert!(
+    FEATURE_SCHEMA_VERSION == 1,
+    "the feature schema changed: review the pressure inputs and bump INPUTS_VERSION"
+);
 /// Class names, in output order.
 pub const CLASSES: [&str; 3] = ["DOWN", "FLAT", "UP"];
 pub const DOWN: u32 = 0;
 pub const FLAT: u32 = 1;
 pub const UP: u32 = 2;
 
-/// The label of a mid move from `mid0` to `mid1`: FLAT when |mid1 − mid0| is below the dead
-/// band (`tick` = the symbol's price tick, for a band in ticks; a band in bps is relative to
-/// `mid0`), else DOWN or UP. A zero band makes only an unchanged mid FLAT. `None` when an input
-/// is not a finite positive number (or the tick is unknown for a band in ticks).
-pub fn label(mid0: f64, mid1: f64, tick: f64, band: DeadBand) -> Option<u32> {
-    if !(mid0.is_finite() && mid1.is_finite() && mid0 > 0.0 && mid1 > 0.0) {
+/// The label of a mid move from `mid0` to `mid1` with a dead band `width` wide (price units,
+/// see [`DeadBand::width`]): FLAT when |mid1 − mid0| is below it, else DOWN or UP. A zero width
+/// makes only an unchanged mid FLAT. `None` when an input is not a finite positive number.
+pub fn label(mid0: f64, mid1: f64, width: f64) -> Option<u32> {
+    if !(mid0.is_finite() && mid1.is_finite() && mid0 > 0.0 && mid1 > 0.0)
+        || !(width.is_finite() && width >= 0.0)
+    {
         return None;
     }
-    let width = match band {
-        DeadBand::Ticks(n) => {
-            if !(tick.is_finite() && tick > 0.0) {
-                return None;
-            }
-            n * tick
-        }
-        DeadBand::Bps(b) => b * 1e-4 * mid0,
-    };
     let d = mid1 - mid0;
     // Prices are decimal numbers held in f64: a move of exactly one band must not read as
     // slightly less (0.3 − 0.2 < 0.1 in binary), so compare with a relative tolerance.
@@ -66,10 +72,22 @@ pub fn label(mid0: f64, mid1: f64, tick: f64, band: DeadBand) -> Option<u32> {
     }
 }
 
+/// What the dead band of a prediction at `v` is measured against (mid, tick, spread, EWMA
+/// volatility); `None` without a valid mid.
+pub fn band_ref(v: &FeatureVector, horizon_ns: u64) -> Option<BandRef> {
+    Some(BandRef {
+        mid: v.get(idx::MID)?,
+        tick: v.get(idx::TICK).unwrap_or(f64::NAN),
+        spread: v.get(idx::SPREAD).unwrap_or(f64::NAN),
+        ewma_vol: v.get(idx::EWMA_VOL).unwrap_or(f64::NAN),
+        horizon_ns,
+    })
+}
+
 /// Where one model input comes from.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Src {
-    /// A feature that must be valid.
+    /// A feature that must be valid (a ratio already: imbalances, OFI over depth, 0/1).
     Required(usize),
     /// A feature that reads 0 when invalid.
     Optional(usize),
@@ -84,6 +102,39 @@ enum Src {
     },
     /// (bid − ask) / (bid + ask) depth within the ±band of mid; required.
     BandImbalance { bid: usize, ask: usize },
+    /// ln(spread in ticks), ≥ 0; required.
+    LnSpreadTicks(usize),
+    /// ln(EWMA volatility [bps/√s] / spread [bps]): how many spreads the price moves per √s;
+    /// floored at ln 10⁻³ (no move yet); required.
+    LnVolOverSpread { vol: usize, spread_bps: usize },
+    /// A window's return or realized volatility [bps] over the EWMA volatility scaled to the
+    /// window (`ewma_vol · √window`): required for window 0, else 0 while the window is invalid.
+    PerVol {
+        x: usize,
+        vol: usize,
+        sqrt_w: f64,
+        window: usize,
+    },
+    /// An event rate over the same rate in the next longer window `long_window`: activity
+    /// against the symbol's own recent activity; 1 when both are 0; 0 while the longer window
+    /// is invalid.
+    RateRatio {
+        short: usize,
+        long: usize,
+        long_window: usize,
+    },
+    /// A quantity in bps over the spread in bps (the last trade − mid in spreads); optional.
+    OverSpread { x: usize, spread_bps: usize },
+}
+
+/// When an input is checked against its training range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Gate {
+    Always,
+    /// Validity flags: 0/1 by construction.
+    Never,
+    /// Only while input `j` (its validity flag) is 1: otherwise it holds a placeholder 0.
+    IfFlag(usize),
 }
 
 /// The model's input list for one feature configuration: names (as saved in the metadata) and
@@ -92,6 +143,7 @@ enum Src {
 pub struct PressureInputs {
     names: Vec<String>,
     srcs: Vec<Src>,
+    gates: Vec<Gate>,
 }
 
 impl PressureInputs {
@@ -99,33 +151,49 @@ impl PressureInputs {
         let schema = Schema::new(params);
         let w = &schema.windows;
         let ix = |name: &str| schema.index(name);
-        let mut names = Vec::new();
-        let mut srcs = Vec::new();
-        let mut push = |name: String, src: Src| {
-            names.push(name);
-            srcs.push(src);
+        let mut b = PressureInputs {
+            names: Vec::new(),
+            srcs: Vec::new(),
+            gates: Vec::new(),
         };
-        for n in ["spread_ticks", "spread_bps", "one_tick"] {
-            if let Some(i) = ix(n) {
-                push(n.into(), Src::Required(i));
-            }
-        }
+        // Adds an input; its index in the list.
+        let mut push = |name: String, src: Src, gate: Gate| {
+            b.names.push(name);
+            b.srcs.push(src);
+            b.gates.push(gate);
+            b.srcs.len() - 1
+        };
+        let (spread, spread_bps, vol) = (idx::SPREAD, idx::SPREAD_BPS, idx::EWMA_VOL);
+        push(
+            "one_tick".into(),
+            Src::Required(idx::ONE_TICK),
+            Gate::Always,
+        );
+        push(
+            "ln_spread_ticks".into(),
+            Src::LnSpreadTicks(idx::SPREAD_TICKS),
+            Gate::Always,
+        );
+        push(
+            "ln_vol_over_spread".into(),
+            Src::LnVolOverSpread { vol, spread_bps },
+            Gate::Always,
+        );
         for f in &schema.features {
             if f.name.starts_with("imbalance.")
                 && let Some(i) = ix(&f.name)
             {
-                push(f.name.clone(), Src::Required(i));
+                push(f.name.clone(), Src::Required(i), Gate::Always);
             }
         }
-        if let (Some(m), Some(s)) = (ix("microprice_minus_mid"), ix("spread")) {
-            push(
-                "microprice_minus_mid/spread".into(),
-                Src::MicroOverSpread {
-                    micro_minus_mid: m,
-                    spread: s,
-                },
-            );
-        }
+        push(
+            "microprice_minus_mid/spread".into(),
+            Src::MicroOverSpread {
+                micro_minus_mid: idx::MICRO_MINUS_MID,
+                spread,
+            },
+            Gate::Always,
+        );
         let band = format!("{}bps", params.band_bps);
         if let (Some(b), Some(a)) = (
             ix(&format!("bid_depth.{band}")),
@@ -134,50 +202,95 @@ impl PressureInputs {
             push(
                 format!("depth_imbalance.{band}"),
                 Src::BandImbalance { bid: b, ask: a },
+                Gate::Always,
             );
         }
-        const WINDOWED: [&str; 7] = [
-            "ofi_norm",
-            "mlofi_norm",
-            "ret",
-            "rv",
-            "depth_rate",
-            "trade_rate",
-            "ticker_rate",
-        ];
+        // Index (in this list) of each window's validity flag.
+        let mut wflag = [None; N_WINDOWS];
         for (wi, wl) in w.iter().enumerate().take(N_WINDOWS) {
-            if wi > 0 {
-                push(format!("valid:window.{wl}"), Src::WindowFlag(wi));
-            }
-            for fam in WINDOWED {
-                let name = format!("{fam}.{wl}");
-                if let Some(i) = ix(&name) {
+            let gate = if wi > 0 {
+                let f = push(
+                    format!("valid:window.{wl}"),
+                    Src::WindowFlag(wi),
+                    Gate::Never,
+                );
+                wflag[wi] = Some(f);
+                Gate::IfFlag(f)
+            } else {
+                Gate::Always
+            };
+            for fam in ["ofi_norm", "mlofi_norm"] {
+                if let Some(i) = ix(&format!("{fam}.{wl}")) {
                     let src = if wi == 0 {
                         Src::Required(i)
                     } else {
                         Src::Optional(i)
                     };
-                    push(name, src);
+                    push(format!("{fam}.{wl}"), src, gate);
+                }
+            }
+            let sqrt_w = (params.windows_ns[wi] as f64 / 1e9).sqrt();
+            for fam in ["ret", "rv"] {
+                if let Some(i) = ix(&format!("{fam}.{wl}")) {
+                    push(
+                        format!("{fam}/vol.{wl}"),
+                        Src::PerVol {
+                            x: i,
+                            vol,
+                            sqrt_w,
+                            window: wi,
+                        },
+                        gate,
+                    );
                 }
             }
         }
-        let mut optional = vec![
-            "ewma_vol".to_string(),
-            "trade_vs_mid".into(),
-            "mid_age".into(),
-        ];
+        for fam in ["depth_rate", "trade_rate", "ticker_rate"] {
+            for wi in 1..N_WINDOWS {
+                let (ws, wl) = (&w[wi - 1], &w[wi]);
+                if let (Some(s), Some(l), Some(flag)) = (
+                    ix(&format!("{fam}.{ws}")),
+                    ix(&format!("{fam}.{wl}")),
+                    wflag[wi],
+                ) {
+                    push(
+                        format!("{fam}.{ws}/{wl}"),
+                        Src::RateRatio {
+                            short: s,
+                            long: l,
+                            long_window: wi,
+                        },
+                        Gate::IfFlag(flag),
+                    );
+                }
+            }
+        }
+        let mut optional: Vec<String> = Vec::new();
         for fam in ["burstiness", "trade_imbalance", "volume_imbalance"] {
             for wl in w {
                 optional.push(format!("{fam}.{wl}"));
             }
         }
+        let f = push(
+            "valid:trade_vs_mid".into(),
+            Src::Flag(idx::TRADE_VS_MID),
+            Gate::Never,
+        );
+        push(
+            "trade_vs_mid/spread".into(),
+            Src::OverSpread {
+                x: idx::TRADE_VS_MID,
+                spread_bps,
+            },
+            Gate::IfFlag(f),
+        );
         for name in optional {
             if let Some(i) = ix(&name) {
-                push(format!("valid:{name}"), Src::Flag(i));
-                push(name, Src::Optional(i));
+                let f = push(format!("valid:{name}"), Src::Flag(i), Gate::Never);
+                push(name, Src::Optional(i), Gate::IfFlag(f));
             }
         }
-        PressureInputs { names, srcs }
+        b
     }
 
     pub fn len(&self) -> usize {
@@ -193,6 +306,17 @@ impl PressureInputs {
         &self.names
     }
 
+    /// Whether input `i` of the raw row `x` holds a value to hold against the training range
+    /// (not a validity flag, not the placeholder 0 of an invalid optional input).
+    #[inline]
+    pub fn checked(&self, x: &[f32], i: usize) -> bool {
+        match self.gates.get(i) {
+            Some(Gate::Always) => true,
+            Some(Gate::IfFlag(j)) => x.get(*j).is_some_and(|&f| f == 1.0),
+            Some(Gate::Never) | None => false,
+        }
+    }
+
     /// Fills `out` (at least [`PressureInputs::len`] long) with the raw inputs; `false` (and
     /// `out` unspecified) when a required input is invalid or the book is not synced.
     #[inline]
@@ -200,6 +324,7 @@ impl PressureInputs {
         if !v.book_valid() || out.len() < self.srcs.len() {
             return false;
         }
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
         for (o, s) in out.iter_mut().zip(&self.srcs) {
             let x = match *s {
                 Src::Required(i) => match v.get(i) {
@@ -236,6 +361,50 @@ impl PressureInputs {
                     (Some(_), Some(_)) => 0.0,
                     _ => return false,
                 },
+                Src::LnSpreadTicks(i) => match v.get(i) {
+                    Some(t) if t.is_finite() && t > 0.0 => t.max(1.0).ln(),
+                    _ => return false,
+                },
+                Src::LnVolOverSpread { vol, spread_bps } => match (v.get(vol), v.get(spread_bps)) {
+                    (Some(s), Some(b)) if s.is_finite() && s >= 0.0 && b > 0.0 => {
+                        (s / b).max(1e-3).ln()
+                    }
+                    _ => return false,
+                },
+                Src::PerVol {
+                    x,
+                    vol,
+                    sqrt_w,
+                    window,
+                } => {
+                    let s = match v.get(vol) {
+                        Some(s) if s.is_finite() => s,
+                        _ => return false,
+                    };
+                    match v.get(x) {
+                        Some(r) if r.is_finite() => ratio(r, s * sqrt_w),
+                        _ if window > 0 => 0.0,
+                        _ => return false,
+                    }
+                }
+                Src::RateRatio {
+                    short,
+                    long,
+                    long_window,
+                } => match (v.get(short), v.get(long)) {
+                    (Some(a), Some(b)) if v.window_valid(long_window) => {
+                        if b > 0.0 {
+                            a / b
+                        } else {
+                            1.0
+                        }
+                    }
+                    _ => 0.0,
+                },
+                Src::OverSpread { x, spread_bps } => match (v.get(x), v.get(spread_bps)) {
+                    (Some(t), Some(b)) if t.is_finite() && b > 0.0 => t / b,
+                    _ => 0.0,
+                },
             };
             *o = x as f32;
         }
@@ -247,7 +416,7 @@ impl PressureInputs {
 pub fn expected<'a>(names: &'a [&'a str]) -> Expected<'a> {
     Expected {
         schema: SCHEMA,
-        schema_version: FEATURE_SCHEMA_VERSION,
+        schema_version: INPUTS_VERSION,
         inputs: names,
         outputs: 3,
     }
@@ -255,6 +424,77 @@ pub fn expected<'a>(names: &'a [&'a str]) -> Expected<'a> {
 
 /// Key of the horizon (ns) in the metadata's `details`.
 pub const DETAIL_HORIZON_NS: &str = "horizon_ns";
+/// Keys of the inputs' training ranges (arrays, one value per input; `lo > hi` where an input
+/// was never present in training).
+pub const DETAIL_INPUT_LO: &str = "input_lo";
+pub const DETAIL_INPUT_HI: &str = "input_hi";
+/// Key of the baselines' parameters (a table, see [`baselines_to_toml`]).
+pub const DETAIL_BASELINES: &str = "baselines";
+
+/// Where in training an input's values lay: the central quantiles of the training rows where
+/// it was present (see [`PressureInputs::checked`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct InputRanges {
+    pub lo: Vec<f32>,
+    pub hi: Vec<f32>,
+}
+
+/// An input far outside its training range.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OutOfRange {
+    /// Index into the input list.
+    pub input: usize,
+    pub value: f32,
+    pub lo: f32,
+    pub hi: f32,
+}
+
+/// The baselines' parameters as a metadata table.
+pub fn baselines_to_toml(b: &BaselineParams) -> toml::Table {
+    let arr =
+        |v: &[f32]| toml::Value::Array(v.iter().map(|&x| toml::Value::Float(x as f64)).collect());
+    let mut t = toml::Table::new();
+    t.insert("class_freq".into(), arr(&b.class_freq));
+    t.insert(
+        "imbalance_mean".into(),
+        toml::Value::Float(b.imbalance_mean as f64),
+    );
+    t.insert(
+        "imbalance_std".into(),
+        toml::Value::Float(b.imbalance_std as f64),
+    );
+    t.insert("imbalance_w".into(), arr(&b.imbalance_w));
+    t.insert("imbalance_b".into(), arr(&b.imbalance_b));
+    t
+}
+
+fn floats(v: Option<&toml::Value>) -> Option<Vec<f32>> {
+    v?.as_array()?
+        .iter()
+        .map(|x| {
+            x.as_float()
+                .or_else(|| x.as_integer().map(|i| i as f64))
+                .map(|f| f as f32)
+        })
+        .collect()
+}
+
+fn three(v: Option<&toml::Value>) -> Option<[f32; 3]> {
+    let f = floats(v)?;
+    (f.len() == 3).then(|| [f[0], f[1], f[2]])
+}
+
+/// The baselines' parameters from a metadata table.
+pub fn baselines_from_toml(t: &toml::Table) -> Option<BaselineParams> {
+    let one = |k: &str| t.get(k).and_then(|x| x.as_float()).map(|f| f as f32);
+    Some(BaselineParams {
+        class_freq: three(t.get("class_freq"))?,
+        imbalance_mean: one("imbalance_mean")?,
+        imbalance_std: one("imbalance_std")?,
+        imbalance_w: three(t.get("imbalance_w"))?,
+        imbalance_b: three(t.get("imbalance_b"))?,
+    })
+}
 
 /// The loaded pressure model: input extraction, scaler, weights, temperature; buffers sized once.
 #[derive(Clone, Debug)]
@@ -265,11 +505,15 @@ pub struct PressureModel {
     x: Vec<f32>,
     horizon_ns: u64,
     dead_band: DeadBand,
+    ranges: InputRanges,
+    baselines: BaselineParams,
+    /// Weights published by an online learner taken in so far.
+    pub updates: u64,
 }
 
 impl PressureModel {
     /// A model from its checked metadata and weights for `inputs` (`path` names the metadata
-    /// in errors): reads the horizon and dead band from the metadata.
+    /// in errors): reads the horizon, dead band, input ranges and baselines from the metadata.
     pub fn from_weights(
         meta: ModelMeta,
         w: &Weights,
@@ -294,11 +538,27 @@ impl PressureModel {
             Some(s) => DeadBand::parse(s).map_err(bad)?,
             None => return Err(bad("dead_band missing".into())),
         };
+        let n = inputs.len();
+        let range = |k: &str| {
+            floats(meta.details.get(k))
+                .filter(|v| v.len() == n)
+                .ok_or_else(|| bad(format!("details.{k} missing or not {n} numbers")))
+        };
+        let ranges = InputRanges {
+            lo: range(DETAIL_INPUT_LO)?,
+            hi: range(DETAIL_INPUT_HI)?,
+        };
+        let baselines = meta
+            .details
+            .get(DETAIL_BASELINES)
+            .and_then(|v| v.as_table())
+            .and_then(baselines_from_toml)
+            .ok_or_else(|| bad(format!("details.{DETAIL_BASELINES} missing or incomplete")))?;
         let t = meta.temperature.unwrap_or(1.0);
         let clf = Classifier::from_parts(&meta.architecture, w, &meta.scaler, t)
             .ok_or_else(|| bad("weights and scaler do not fit the architecture".into()))?;
         Ok(PressureModel::from_parts(
-            meta, inputs, clf, horizon_ns, dead_band,
+            meta, inputs, clf, horizon_ns, dead_band, ranges, baselines,
         ))
     }
 
@@ -309,6 +569,8 @@ impl PressureModel {
         clf: Classifier,
         horizon_ns: u64,
         dead_band: DeadBand,
+        ranges: InputRanges,
+        baselines: BaselineParams,
     ) -> PressureModel {
         PressureModel {
             x: vec![0.0; inputs.len()],
@@ -317,6 +579,9 @@ impl PressureModel {
             clf,
             horizon_ns,
             dead_band,
+            ranges,
+            baselines,
+            updates: 0,
         }
     }
 
@@ -332,6 +597,23 @@ impl PressureModel {
 
     pub fn inputs(&self) -> &PressureInputs {
         &self.inputs
+    }
+
+    pub fn ranges(&self) -> &InputRanges {
+        &self.ranges
+    }
+
+    pub fn baselines(&self) -> &BaselineParams {
+        &self.baselines
+    }
+
+    pub fn classifier(&self) -> &Classifier {
+        &self.clf
+    }
+
+    /// The raw inputs of the last successful [`Self::predict`] (or [`Self::predict_inputs`]).
+    pub fn last_inputs(&self) -> &[f32] {
+        &self.x
     }
 
     /// Calibrated [P(DOWN), P(FLAT), P(UP)] for a feature vector; None when an input the model
@@ -360,184 +642,53 @@ impl PressureModel {
             p.get(2).copied().unwrap_or(0.0),
         ]
     }
-}
 
-/// One calibration bucket of live scoring: predictions whose top probability fell in
-/// `[lo, hi)` (the last bucket includes 1).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct CalibrationBucket {
-    pub lo: f64,
-    pub hi: f64,
-    pub count: u64,
-    /// Mean top probability of the bucket's predictions (`None` when empty).
-    pub mean_predicted: Option<f64>,
-    /// Share of them whose top class happened (`None` when empty).
-    pub observed: Option<f64>,
-}
-
-/// Live score over the last `window` resolved predictions.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ScoreReport {
-    /// Resolved predictions in the window.
-    pub resolved: u64,
-    /// Resolved since the start (or the last reset of the window's contents: never reset).
-    pub resolved_total: u64,
-    /// Predictions waiting for their horizon.
-    pub pending: u64,
-    /// Share of resolved predictions whose arg-max class happened.
-    pub hit_rate: Option<f64>,
-    /// Mean multi-class Brier score (0 best, 2 worst).
-    pub brier: Option<f64>,
-    pub buckets: Vec<CalibrationBucket>,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Pending {
-    due_ns: u64,
-    mid: f64,
-    probs: [f32; 3],
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Resolved {
-    top: f32,
-    hit: bool,
-    brier: f32,
-}
-
-/// Most predictions kept waiting (a feed that stops sending mids must not grow memory).
-const MAX_PENDING: usize = 1 << 16;
-
-/// Live scoring of predictions once their horizon has passed (pure; times are event-time ns).
-///
-/// A prediction made at `t` resolves against the mid in force at `t + horizon`: the last mid
-/// seen at or before that time, known once a mid at or after it arrives (the rule the training
-/// labels use).
-#[derive(Clone, Debug)]
-pub struct PressureScorer {
-    horizon_ns: u64,
-    dead_band: DeadBand,
-    window: usize,
-    buckets: usize,
-    pending: VecDeque<Pending>,
-    resolved: VecDeque<Resolved>,
-    resolved_total: u64,
-    /// (ts, mid, tick) of the last mid seen.
-    last: Option<(u64, f64, f64)>,
-}
-
-impl PressureScorer {
-    pub fn new(horizon_ns: u64, dead_band: DeadBand, window: usize, buckets: usize) -> Self {
-        PressureScorer {
-            horizon_ns,
-            dead_band,
-            window: window.max(1),
-            buckets: buckets.max(1),
-            pending: VecDeque::new(),
-            resolved: VecDeque::new(),
-            resolved_total: 0,
-            last: None,
-        }
-    }
-
-    /// A prediction made at `ts_ns` with the mid then.
-    pub fn on_prediction(&mut self, ts_ns: u64, mid: f64, probs: [f32; 3]) {
-        if !mid.is_finite() || mid <= 0.0 {
-            return;
-        }
-        if self.pending.len() >= MAX_PENDING {
-            self.pending.pop_front();
-        }
-        self.pending.push_back(Pending {
-            due_ns: ts_ns.saturating_add(self.horizon_ns),
-            mid,
-            probs,
-        });
-    }
-
-    /// The mid at `ts_ns` (and the tick, for a tick dead band): resolves every pending
-    /// prediction whose horizon has passed.
-    pub fn on_mid(&mut self, ts_ns: u64, mid: f64, tick: f64) {
-        // Due strictly before now: the previous mid was the one in force at the due time.
-        if let Some((_, m, tk)) = self.last {
-            self.resolve(|due| due < ts_ns, m, tk);
-        }
-        self.last = Some((ts_ns, mid, tick));
-        // Due exactly now: this mid is in force.
-        self.resolve(|due| due <= ts_ns, mid, tick);
-    }
-
-    fn resolve(&mut self, is_due: impl Fn(u64) -> bool, mid: f64, tick: f64) {
-        while let Some(p) = self.pending.front().copied() {
-            if !is_due(p.due_ns) {
-                break;
+    /// The input of the last prediction farthest outside its training range, when one lies
+    /// more than `tolerance` range-widths beyond it (`x < lo − t·(hi − lo)` or
+    /// `x > hi + t·(hi − lo)`; an input constant in training is out at any other value).
+    pub fn out_of_range(&self, tolerance: f32) -> Option<OutOfRange> {
+        let mut worst: Option<(f32, OutOfRange)> = None;
+        for i in 0..self.x.len() {
+            let (lo, hi) = (self.ranges.lo[i], self.ranges.hi[i]);
+            if !(lo <= hi) || !self.inputs.checked(&self.x, i) {
+                continue;
             }
-            self.pending.pop_front();
-            let Some(y) = label(p.mid, mid, tick, self.dead_band) else {
+            let x = self.x[i];
+            let slack = tolerance * (hi - lo);
+            let beyond = if x < lo - slack {
+                lo - slack - x
+            } else if x > hi + slack {
+                x - hi - slack
+            } else {
                 continue;
             };
-            let top_class = argmax(&p.probs);
-            let brier: f32 = p
-                .probs
-                .iter()
-                .enumerate()
-                .map(|(c, &q)| {
-                    let t = if c as u32 == y { 1.0 } else { 0.0 };
-                    (q - t) * (q - t)
-                })
-                .sum();
-            if self.resolved.len() >= self.window {
-                self.resolved.pop_front();
+            // Compare in units of the range (constant inputs: of 1).
+            let rel = beyond / (hi - lo).max(1e-6);
+            if worst.is_none_or(|(r, _)| rel > r) {
+                worst = Some((
+                    rel,
+                    OutOfRange {
+                        input: i,
+                        value: x,
+                        lo,
+                        hi,
+                    },
+                ));
             }
-            self.resolved.push_back(Resolved {
-                top: p.probs[top_class],
-                hit: top_class as u32 == y,
-                brier,
-            });
-            self.resolved_total += 1;
         }
+        worst.map(|(_, o)| o)
     }
 
-    pub fn report(&self) -> ScoreReport {
-        let n = self.resolved.len();
-        let k = self.buckets;
-        let mut cnt = vec![0u64; k];
-        let mut sum_p = vec![0f64; k];
-        let mut hits_b = vec![0u64; k];
-        let (mut hits, mut brier) = (0u64, 0f64);
-        for r in &self.resolved {
-            let b = ((r.top as f64 * k as f64) as usize).min(k - 1);
-            cnt[b] += 1;
-            sum_p[b] += r.top as f64;
-            if r.hit {
-                hits += 1;
-                hits_b[b] += 1;
-            }
-            brier += r.brier as f64;
+    /// Takes in weights an online learner published (same architecture, the temperature
+    /// folded into the last layer: the model then runs at temperature 1). Copies into the
+    /// buffers the inference path already owns; `false` (and the weights unchanged) when they
+    /// do not fit.
+    pub fn set_weights(&mut self, w: &Weights) -> bool {
+        let ok = self.clf.set_weights(w, 1.0);
+        if ok {
+            self.updates += 1;
         }
-        let buckets = (0..k)
-            .map(|b| CalibrationBucket {
-                lo: b as f64 / k as f64,
-                hi: (b + 1) as f64 / k as f64,
-                count: cnt[b],
-                mean_predicted: (cnt[b] > 0).then(|| sum_p[b] / cnt[b] as f64),
-                observed: (cnt[b] > 0).then(|| hits_b[b] as f64 / cnt[b] as f64),
-            })
-            .collect();
-        ScoreReport {
-            resolved: n as u64,
-            resolved_total: self.resolved_total,
-            pending: self.pending.len() as u64,
-            hit_rate: (n > 0).then(|| hits as f64 / n as f64),
-            brier: (n > 0).then(|| brier / n as f64),
-            buckets,
-        }
-    }
-
-    /// After a gap: drop pending predictions (their outcome cannot be known).
-    pub fn reset(&mut self) {
-        self.pending.clear();
-        self.last = None;
+        ok
     }
 }
 
@@ -546,79 +697,72 @@ mod tests {
     use super::*;
 
     #[test]
-    fn labels_with_tick_and_bps_bands() {
-        let t = DeadBand::Ticks(1.0);
-        assert_eq!(label(100.0, 100.0, 0.01, t), Some(FLAT));
-        assert_eq!(label(100.0, 100.005, 0.01, t), Some(FLAT));
-        assert_eq!(label(100.0, 100.01, 0.01, t), Some(UP));
-        assert_eq!(label(0.3, 0.2, 0.1, t), Some(DOWN)); // exactly one tick despite binary
-        assert_eq!(label(100.0, 99.98, 0.01, t), Some(DOWN));
-        assert_eq!(label(100.0, 100.01, 0.0, t), None);
-        assert_eq!(label(f64::NAN, 1.0, 0.01, t), None);
-        let z = DeadBand::Ticks(0.0);
-        assert_eq!(label(100.0, 100.0, 0.01, z), Some(FLAT));
-        assert_eq!(label(100.0, 100.005, 0.01, z), Some(UP));
-        let b = DeadBand::Bps(1.0);
-        assert_eq!(label(10_000.0, 10_000.5, 0.0, b), Some(FLAT));
-        assert_eq!(label(10_000.0, 10_001.0, 0.0, b), Some(UP));
-        assert_eq!(label(10_000.0, 9_998.0, 0.0, b), Some(DOWN));
+    fn labels_against_a_band_width() {
+        assert_eq!(label(100.0, 100.0, 0.01), Some(FLAT));
+        assert_eq!(label(100.0, 100.005, 0.01), Some(FLAT));
+        assert_eq!(label(100.0, 100.01, 0.01), Some(UP));
+        assert_eq!(label(0.3, 0.2, 0.1), Some(DOWN)); // exactly one band despite binary
+        assert_eq!(label(100.0, 99.98, 0.01), Some(DOWN));
+        assert_eq!(label(f64::NAN, 1.0, 0.01), None);
+        assert_eq!(label(100.0, 100.01, f64::NAN), None);
+        // Zero width: only an unchanged mid is FLAT.
+        assert_eq!(label(100.0, 100.0, 0.0), Some(FLAT));
+        assert_eq!(label(100.0, 100.005, 0.0), Some(UP));
+        // A band in bps of the mid, through DeadBand.
+        let r = BandRef {
+            mid: 10_000.0,
+            tick: 0.0,
+            spread: 0.0,
+            ewma_vol: 0.0,
+            horizon_ns: 1_000_000_000,
+        };
+        let w = DeadBand::Bps(1.0).width(&r).unwrap();
+        assert_eq!(label(10_000.0, 10_000.5, w), Some(FLAT));
+        assert_eq!(label(10_000.0, 10_001.0, w), Some(UP));
+        assert_eq!(label(10_000.0, 9_998.0, w), Some(DOWN));
     }
 
     #[test]
-    fn scorer_resolves_at_the_horizon_with_the_mid_then() {
-        let s_ = 1_000_000_000u64;
-        let mut s = PressureScorer::new(s_, DeadBand::Ticks(1.0), 100, 2);
-        s.on_mid(0, 100.0, 0.01);
-        s.on_prediction(0, 100.0, [0.1, 0.2, 0.7]); // will be UP: hit
-        s.on_mid(s_ / 2, 100.02, 0.01);
-        s.on_prediction(s_ / 2, 100.02, [0.6, 0.3, 0.1]); // will be FLAT: miss
-        assert_eq!(s.report().resolved, 0);
-        assert_eq!(s.report().pending, 2);
-        // At 1.2 s the mid in force at 1.0 s was 100.02 (set at 0.5 s): UP for the first.
-        s.on_mid(s_ + s_ / 5, 100.03, 0.01);
-        let r = s.report();
-        assert_eq!((r.resolved, r.pending), (1, 1));
-        assert_eq!(r.hit_rate, Some(1.0));
-        let b1 = 0.01 + 0.04 + 0.09;
-        assert!((r.brier.unwrap() - b1).abs() < 1e-6);
-        // Exactly at 1.5 s: this mid is in force; 100.025 − 100.02 < 1 tick: FLAT.
-        s.on_mid(s_ + s_ / 2, 100.025, 0.01);
-        let r = s.report();
-        assert_eq!((r.resolved, r.pending), (2, 0));
-        assert_eq!(r.hit_rate, Some(0.5));
-        let b2 = 0.36 + 0.49 + 0.01;
-        assert!((r.brier.unwrap() - (b1 + b2) / 2.0).abs() < 1e-6);
-        // Buckets [0, .5), [.5, 1]: 0.6 and 0.7 both in the upper one, one hit.
-        assert_eq!(r.buckets[0].count, 0);
-        assert_eq!(r.buckets[1].count, 2);
-        assert!((r.buckets[1].mean_predicted.unwrap() - 0.65).abs() < 1e-6);
-        assert_eq!(r.buckets[1].observed, Some(0.5));
-        // A gap drops what is pending; the window keeps the last N.
-        s.on_prediction(2 * s_, 100.0, [0.2, 0.2, 0.6]);
-        s.reset();
-        s.on_mid(10 * s_, 101.0, 0.01);
-        assert_eq!(s.report().resolved, 2);
-        let mut w = PressureScorer::new(10, DeadBand::Bps(0.0), 3, 4);
-        for i in 0..10u64 {
-            w.on_prediction(i * 10, 100.0, [0.0, 1.0, 0.0]);
-            w.on_mid(i * 10 + 10, 100.0, 0.0);
-        }
-        let r = w.report();
-        assert_eq!((r.resolved, r.resolved_total), (3, 10));
-        assert_eq!(r.hit_rate, Some(1.0));
-        assert_eq!(r.brier, Some(0.0));
-    }
-
-    #[test]
-    fn inputs_read_the_default_schema_and_refuse_invalid_vectors() {
+    fn inputs_are_scale_free_read_the_default_schema_and_refuse_invalid_vectors() {
         let p = FeatureParams::default();
         let inp = PressureInputs::new(&p);
-        assert!(inp.len() > 40, "{}", inp.len());
         let names = inp.names();
-        assert!(names.contains(&"imbalance.1".to_string()));
-        assert!(names.contains(&"valid:window.60s".to_string()));
-        assert!(names.contains(&"depth_imbalance.10bps".to_string()));
+        assert_eq!(inp.len(), 50, "{names:?}");
+        for want in [
+            "imbalance.1",
+            "valid:window.60s",
+            "depth_imbalance.10bps",
+            "ret/vol.1s",
+            "depth_rate.1s/10s",
+            "trade_rate.10s/60s",
+            "trade_vs_mid/spread",
+        ] {
+            assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
+        }
+        // Nothing in raw units: no raw rate, return in bps, price or quantity.
+        for n in names {
+            let raw = [
+                "depth_rate.1s",
+                "trade_rate.10s",
+                "ret.1s",
+                "rv.1s",
+                "spread_bps",
+                "mid_age",
+            ];
+            assert!(!raw.contains(&n.as_str()), "{n} is not scale-free");
+        }
+        // Flags are never checked against a range; a gated input only while its flag is 1.
         let mut x = vec![0f32; inp.len()];
+        let f = names.iter().position(|n| n == "valid:window.60s").unwrap();
+        let g = names
+            .iter()
+            .position(|n| n == "depth_rate.10s/60s")
+            .unwrap();
+        assert!(!inp.checked(&x, f));
+        assert!(!inp.checked(&x, g));
+        x[f] = 1.0;
+        assert!(inp.checked(&x, g));
+        assert!(inp.checked(&x, 0));
         assert!(!inp.extract(&FeatureVector::default(), &mut x));
         // Other windows, other names: a model for the defaults is refused.
         let other = FeatureParams {
@@ -626,5 +770,116 @@ mod tests {
             ..p
         };
         assert_ne!(PressureInputs::new(&other).names(), names);
+    }
+
+    fn tiny_model(n_inputs_lo_hi: (f32, f32)) -> PressureModel {
+        use crate::ml::meta::DataInfo;
+        use crate::ml::scaler::Scaler;
+        use crate::ml::weights::{Architecture, TrainOptions};
+        let inputs = PressureInputs::new(&FeatureParams::default());
+        let n = inputs.len();
+        let arch = Architecture::logistic(n, 3);
+        let w = Weights::seeded(&arch, 1);
+        let clf = Classifier::from_parts(&arch, &w, &Scaler::identity(n), 1.0).unwrap();
+        let meta = ModelMeta {
+            schema: SCHEMA.into(),
+            schema_version: INPUTS_VERSION,
+            kind: "softmax-logistic".into(),
+            inputs: inputs.names().to_vec(),
+            outputs: CLASSES.iter().map(|s| s.to_string()).collect(),
+            horizons: vec!["1s".into()],
+            dead_band: Some("0.5vol".into()),
+            temperature: Some(1.0),
+            seed: 1,
+            command: "test".into(),
+            created_by: "test".into(),
+            architecture: arch,
+            scaler: Scaler::identity(n),
+            training: TrainOptions::default(),
+            data: DataInfo::default(),
+            details: toml::Table::new(),
+            metrics: toml::Table::new(),
+        };
+        let (lo, hi) = n_inputs_lo_hi;
+        PressureModel::from_parts(
+            meta,
+            inputs,
+            clf,
+            1_000_000_000,
+            DeadBand::Vol(0.5),
+            InputRanges {
+                lo: vec![lo; n],
+                hi: vec![hi; n],
+            },
+            BaselineParams::flat(),
+        )
+    }
+
+    #[test]
+    fn the_guard_names_the_input_farthest_outside_its_training_range() {
+        let mut m = tiny_model((-1.0, 1.0));
+        let n = m.inputs().len();
+        let names = m.inputs().names().to_vec();
+        let mut x = vec![0.5f32; n];
+        // Flags set so every gated input is checked.
+        for (i, nm) in names.iter().enumerate() {
+            if nm.starts_with("valid:") {
+                x[i] = 1.0;
+            }
+        }
+        m.predict_inputs(&x);
+        assert_eq!(m.out_of_range(1.0), None, "inside");
+        // 2.9 is 1.9 beyond hi, within one range-width (2): still fine.
+        let r = names.iter().position(|s| s == "trade_rate.1s/10s").unwrap();
+        x[r] = 2.9;
+        m.predict_inputs(&x);
+        assert_eq!(m.out_of_range(1.0), None);
+        // A rate ratio like COIN-M's raw rates against spot training (×5 beyond): out, named.
+        x[r] = 12.0;
+        let o = names.iter().position(|s| s == "ofi_norm.1s").unwrap();
+        x[o] = -4.0;
+        m.predict_inputs(&x);
+        let out = m.out_of_range(1.0).expect("out of range");
+        assert_eq!(names[out.input], "trade_rate.1s/10s", "the farthest wins");
+        assert_eq!((out.value, out.lo, out.hi), (12.0, -1.0, 1.0));
+        // The same value behind a flag that says the input is invalid is not held against it.
+        let f = names.iter().position(|s| s == "valid:window.10s").unwrap();
+        x[f] = 0.0;
+        m.predict_inputs(&x);
+        assert_eq!(names[m.out_of_range(1.0).unwrap().input], "ofi_norm.1s");
+        // A constant input in training is out at any other value.
+        let mut c = tiny_model((1.0, 1.0));
+        let mut y = vec![1.0f32; n];
+        c.predict_inputs(&y);
+        assert_eq!(c.out_of_range(1.0), None);
+        y[0] = 0.0;
+        c.predict_inputs(&y);
+        assert_eq!(c.out_of_range(1.0).map(|o| o.input), Some(0));
+    }
+
+    #[test]
+    fn published_weights_replace_the_prior_in_place() {
+        let mut m = tiny_model((-1.0, 1.0));
+        let x = vec![0.3f32; m.inputs().len()];
+        let before = m.predict_inputs(&x);
+        let arch = m.meta.architecture.clone();
+        let mut w = Weights::seeded(&arch, 2);
+        assert!(m.set_weights(&w));
+        assert_eq!(m.updates, 1);
+        let after = m.predict_inputs(&x);
+        assert_ne!(before, after);
+        // Weights of another shape are refused and change nothing.
+        w.layers[0].b.push(0.0);
+        assert!(!m.set_weights(&w));
+        assert_eq!(m.predict_inputs(&x), after);
+        // Baselines round-trip through the metadata table.
+        let b = BaselineParams {
+            class_freq: [0.2, 0.5, 0.3],
+            imbalance_mean: 0.1,
+            imbalance_std: 0.4,
+            imbalance_w: [-1.0, 0.0, 1.0],
+            imbalance_b: [0.1, 0.2, 0.3],
+        };
+        assert_eq!(baselines_from_toml(&baselines_to_toml(&b)), Some(b));
     }
 }
