@@ -169,7 +169,8 @@ pub struct PressureModelConfig {
     /// Label horizon: the mid change over this much event time.
     #[serde(with = "duration_str")]
     pub horizon: Duration,
-    /// Mid changes smaller than this are FLAT: `"1tick"` or `"0.5bps"`.
+    /// Mid changes smaller than this are FLAT (training; a model keeps its own): `"0.5vol"`
+    /// (half the EWMA volatility over the horizon), `"1spread"`, `"1tick"` or `"0.5bps"`.
     pub dead_band: microstate_core::ml::DeadBand,
     /// Infer at most this often in event time; `0s` = on every feature update.
     #[serde(with = "duration_str")]
@@ -178,6 +179,27 @@ pub struct PressureModelConfig {
     pub score_window: usize,
     /// Calibration buckets of live scoring (equal-width in the top probability).
     pub calibration_buckets: usize,
+    /// The live edge (model vs the best baseline, Brier) is taken over the last this many
+    /// resolved predictions.
+    pub edge_window: usize,
+    /// No direction is shown before this many predictions have been scored.
+    pub edge_min_scored: usize,
+    /// A direction is shown only while the edge exceeds this (Brier points).
+    pub min_edge: f64,
+    /// The out-of-range guard: an input more than this many widths of its training range
+    /// (0.5–99.5 % quantiles) outside it is out of range…
+    pub guard_tolerance: f64,
+    /// …and no direction is shown while at least `guard_share` of the last `guard_window`
+    /// predictions had one.
+    pub guard_window: usize,
+    pub guard_share: f64,
+    /// Adapt the model to each symbol online (candle, its own thread), test-then-train.
+    pub online: bool,
+    /// The online learner's step size (Adam), its pull back toward the shipped prior (L2 on
+    /// the difference), and how many updates between published weights.
+    pub online_lr: f64,
+    pub online_l2_prior: f64,
+    pub online_publish_every: usize,
 }
 
 /// The 15/30 min price-context model.
@@ -218,10 +240,20 @@ impl Default for PressureModelConfig {
     fn default() -> Self {
         PressureModelConfig {
             horizon: Duration::from_secs(1),
-            dead_band: microstate_core::ml::DeadBand::Ticks(1.0),
+            dead_band: microstate_core::ml::DeadBand::Vol(0.5),
             throttle: Duration::from_millis(100),
             score_window: 1000,
             calibration_buckets: 10,
+            edge_window: 1000,
+            edge_min_scored: 200,
+            min_edge: 0.0,
+            guard_tolerance: 1.0,
+            guard_window: 20,
+            guard_share: 0.5,
+            online: true,
+            online_lr: 1e-3,
+            online_l2_prior: 1e-3,
+            online_publish_every: 10,
         }
     }
 }
@@ -710,6 +742,46 @@ impl Config {
                     m.pressure.score_window, m.pressure.calibration_buckets
                 ),
                 "must be positive",
+            ));
+        }
+        let p = &m.pressure;
+        if p.edge_window == 0 || p.guard_window == 0 || p.online_publish_every == 0 {
+            return Err(bad(
+                "models.pressure.edge_window / guard_window / online_publish_every",
+                format!(
+                    "{} / {} / {}",
+                    p.edge_window, p.guard_window, p.online_publish_every
+                ),
+                "must be positive",
+            ));
+        }
+        if !(p.guard_share > 0.0 && p.guard_share <= 1.0) {
+            return Err(bad(
+                "models.pressure.guard_share",
+                p.guard_share.to_string(),
+                "must be above 0 and at most 1",
+            ));
+        }
+        for (key, v) in [
+            ("models.pressure.guard_tolerance", p.guard_tolerance),
+            ("models.pressure.online_l2_prior", p.online_l2_prior),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(bad(key, v.to_string(), "must be zero or positive"));
+            }
+        }
+        if !(p.online_lr.is_finite() && p.online_lr > 0.0) {
+            return Err(bad(
+                "models.pressure.online_lr",
+                p.online_lr.to_string(),
+                "must be positive",
+            ));
+        }
+        if !p.min_edge.is_finite() {
+            return Err(bad(
+                "models.pressure.min_edge",
+                p.min_edge.to_string(),
+                "must be a number",
             ));
         }
         let lh = m.context.label_horizon;

@@ -905,8 +905,10 @@ fn housekeeping(
             if is_stale && stale.insert(sym) {
                 *stale_events += 1;
                 tracing::warn!(%sym, "stale: no depth update for {}", format_duration(cfg.connection.stale_after));
+                engine.set_stale(sym, true);
             } else if !is_stale && stale.remove(&sym) {
                 tracing::info!(%sym, "depth updates resumed");
+                engine.set_stale(sym, false);
             }
             all_stale &= is_stale;
         }

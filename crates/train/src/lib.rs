@@ -18,6 +18,7 @@
 pub mod classifier;
 pub mod context;
 pub mod mlp;
+pub mod online;
 pub mod pressure;
 
 use microstate_core::ml::MlError;
