@@ -302,9 +302,14 @@ enum TrainCommand {
         /// Label horizon in event time (default: models.pressure.horizon).
         #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
         horizon: Option<Duration>,
-        /// Dead band, `1tick` or `0.5bps` (default: models.pressure.dead_band).
+        /// Dead band, `0.5vol`, `1spread`, `1tick` or `0.5bps` (default:
+        /// models.pressure.dead_band).
         #[arg(long, value_name = "BAND")]
         dead_band: Option<String>,
+        /// Also evaluate leaving each capture out in turn (trained on the others, run as live
+        /// on it); the table is printed and stored in the model's metadata.
+        #[arg(long)]
+        loco: bool,
         /// An MLP, or the logistic baseline through the same code.
         #[arg(long, value_enum, default_value = "mlp")]
         kind: PressureKind,
@@ -980,9 +985,9 @@ fn run_demo(
     finish_live(outcome, json.as_deref())
 }
 
-/// `eval --data`: the pressure model on the test part of captures.
+/// `eval --data`: the pressure model run as live over captures (`microstate_train::pressure_eval`).
 fn run_eval_pressure(a: EvalArgs) -> anyhow::Result<ExitCode> {
-    use microstate_train::pressure::{self as pt, CostOptions, PressureDataOptions};
+    use microstate_train::pressure_eval as pe;
     if !a.context_data.is_empty() {
         anyhow::bail!("give either --data (pressure) or --context-data (context), not both");
     }
@@ -994,54 +999,44 @@ fn run_eval_pressure(a: EvalArgs) -> anyhow::Result<ExitCode> {
         root.join("pressure")
     };
     let params = cfg.features.params().unwrap_or_default();
-    let mut model = microstate_io::models::load_pressure(&dir, &params)?;
-    let dopts = PressureDataOptions {
-        params,
-        horizon_ns: model.horizon_ns(),
-        throttle_ns: model
-            .meta
-            .details
-            .get("throttle_ns")
-            .and_then(|v| v.as_integer())
-            .map_or(cfg.models.pressure.throttle.as_nanos() as u64, |v| v as u64),
-        dead_band: model.dead_band(),
-        ..PressureDataOptions::default()
-    };
-    let ds = pt::build_dataset(&pt::group_captures(&a.data), &dopts)?;
-    let report = pt::eval_pressure(
-        &mut model,
-        &ds,
-        &CostOptions::default(),
+    let model = microstate_io::models::load_pressure(&dir, &params)?;
+    let captures = microstate_train::pressure::group_captures(&a.data);
+    let report = pe::eval_live(
+        &model,
+        &captures,
+        &live_eval_options(&cfg, params),
         &dir.display().to_string(),
-        1,
     )?;
     #[derive(serde::Serialize)]
     struct EvalOut<'a> {
-        pressure: &'a pt::PressureEval,
+        pressure: &'a pe::LiveEvalReport,
     }
-    let out = EvalOut { pressure: &report };
     match a.json.as_deref() {
-        Some(dest) => json_out(&out, dest)?,
-        None => {
-            let mut o = std::io::stdout().lock();
-            let _ = writeln!(
-                o,
-                "pressure model {} ({}), horizon {} ns, dead band {}; {}{}\n",
-                report.model_dir,
-                report.kind,
-                report.horizon_ns,
-                report.dead_band,
-                report.split.rule,
-                if report.same_data_as_training {
-                    ": the model's own held-out part"
-                } else {
-                    " (not the model's training data)"
-                }
-            );
-            let _ = o.write_all(pt::render_eval(&report).as_bytes());
-        }
+        Some(dest) => json_out(&EvalOut { pressure: &report }, dest)?,
+        None => print!("{}", pe::render_live_eval(&report)),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How `eval` and `train pressure --loco` run the pressure model: as live, from the config.
+fn live_eval_options(
+    cfg: &microstate::config::Config,
+    params: microstate_core::features::FeatureParams,
+) -> microstate_train::pressure_eval::LiveEvalOptions {
+    let p = &cfg.models.pressure;
+    microstate_train::pressure_eval::LiveEvalOptions {
+        params,
+        throttle_ns: p.throttle.as_nanos() as u64,
+        gate: microstate_drive::replay::pressure_gate(cfg, 0),
+        online: p.online.then(|| microstate_train::online::OnlineOptions {
+            lr: p.online_lr,
+            l2_prior: p.online_l2_prior,
+            publish_every: p.online_publish_every,
+            ..Default::default()
+        }),
+        stale_after_ns: cfg.connection.stale_after.as_nanos() as u64,
+        ..Default::default()
+    }
 }
 
 /// The command line as typed, for a model's metadata (`microstate-tui train …`).
@@ -1086,6 +1081,7 @@ fn run_train(cmd: TrainCommand) -> anyhow::Result<ExitCode> {
             horizon,
             dead_band,
             kind,
+            loco,
             config,
         } => {
             use microstate_train::pressure::{
@@ -1122,7 +1118,20 @@ fn run_train(cmd: TrainCommand) -> anyhow::Result<ExitCode> {
                 opts.hidden.clear();
             }
             let created_by = format!("microstate-tui {}", env!("CARGO_PKG_VERSION"));
-            let t = pt::train_pressure(&ds, &opts, &command_line(), &created_by)?;
+            let mut t = pt::train_pressure(&ds, &opts, &command_line(), &created_by)?;
+            let groups = pt::group_captures(&data);
+            let loco = if loco {
+                let lo = live_eval_options(&cfg, dopts.params);
+                let rows = microstate_train::pressure_eval::leave_one_capture_out(
+                    &groups, &dopts, &opts, &lo,
+                )?;
+                if let Ok(v) = toml::Value::try_from(&rows) {
+                    t.meta.details.insert("leave_one_capture_out".into(), v);
+                }
+                Some(rows)
+            } else {
+                None
+            };
             microstate_io::models::save_model(&out, &t.meta, &t.weights)?;
             println!(
                 "trained {} in {:.1} s: best epoch {} of {} (validation loss {:.4}), temperature {:.3}\n",
@@ -1135,6 +1144,9 @@ fn run_train(cmd: TrainCommand) -> anyhow::Result<ExitCode> {
             );
             println!("{}", pt::render_eval(&t.eval));
             println!("{}", pt::render_folds(&t.folds));
+            if let Some(rows) = loco {
+                println!("{}", microstate_train::pressure_eval::render_loco(&rows));
+            }
             Ok(ExitCode::SUCCESS)
         }
         TrainCommand::Context {

@@ -20,6 +20,7 @@ pub mod context;
 pub mod mlp;
 pub mod online;
 pub mod pressure;
+pub mod pressure_eval;
 
 use microstate_core::ml::MlError;
 

@@ -1218,14 +1218,26 @@ pub fn render_eval(e: &PressureEval) -> String {
 }
 
 /// Groups files into captures: files in the same folder are one capture played together (a
-/// capture split at midnight), in the order given.
+/// capture split at midnight), in the order given; cryptofeed files (`NAME.http.N`,
+/// `NAME.ws.N`) group by folder and `NAME` (spot and futures captures share a folder).
 pub fn group_captures(files: &[PathBuf]) -> Vec<Vec<PathBuf>> {
+    let key = |f: &PathBuf| {
+        let dir = f.parent().map(|p| p.to_path_buf());
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let prefix = [".http.", ".ws."]
+            .iter()
+            .find_map(|m| name.find(m).map(|i| name[..i].to_string()));
+        (dir, prefix)
+    };
     let mut groups: Vec<Vec<PathBuf>> = Vec::new();
     for f in files {
-        let dir = f.parent().map(|p| p.to_path_buf());
+        let k = key(f);
         match groups
             .iter_mut()
-            .find(|g| g.first().map(|x| x.parent().map(|p| p.to_path_buf())) == Some(dir.clone()))
+            .find(|g| g.first().map(key).as_ref() == Some(&k))
         {
             Some(g) => g.push(f.clone()),
             None => groups.push(vec![f.clone()]),
@@ -1327,6 +1339,28 @@ mod tests {
             assert!(f.n_test > 0 && (0.0..=2.0).contains(&f.model_brier));
         }
         assert!((folds[2].test_end - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn captures_group_by_folder_and_cryptofeed_exchange() {
+        let p = |s: &str| PathBuf::from(s);
+        let g = group_captures(&[
+            p("d/spot/a.gz"),
+            p("d/spot/b.gz"),
+            p("d/cf/BINANCE.ws.1.0"),
+            p("d/cf/BINANCE_FUTURES.ws.1.0"),
+            p("d/cf/BINANCE.http.0.0"),
+            p("d/usdm/c.gz"),
+        ]);
+        assert_eq!(
+            g,
+            vec![
+                vec![p("d/spot/a.gz"), p("d/spot/b.gz")],
+                vec![p("d/cf/BINANCE.ws.1.0"), p("d/cf/BINANCE.http.0.0")],
+                vec![p("d/cf/BINANCE_FUTURES.ws.1.0")],
+                vec![p("d/usdm/c.gz")],
+            ]
+        );
     }
 
     #[test]
