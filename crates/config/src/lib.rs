@@ -195,8 +195,8 @@ pub struct PressureModelConfig {
     pub guard_share: f64,
     /// Adapt the model to each symbol online (candle, its own thread), test-then-train.
     pub online: bool,
-    /// The online learner's step size (Adam), its pull back toward the shipped prior (L2 on
-    /// the difference), and how many updates between published weights.
+    /// The online learner's step size (Adam, on the output layer), its pull back toward the
+    /// shipped prior (L2 on the difference), and how many updates between published weights.
     pub online_lr: f64,
     pub online_l2_prior: f64,
     pub online_publish_every: usize,
@@ -251,8 +251,8 @@ impl Default for PressureModelConfig {
             guard_window: 20,
             guard_share: 0.5,
             online: true,
-            online_lr: 1e-3,
-            online_l2_prior: 1e-3,
+            online_lr: 1e-4,
+            online_l2_prior: 1e-2,
             online_publish_every: 10,
         }
     }

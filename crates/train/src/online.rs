@@ -49,17 +49,21 @@ pub struct OnlineOptions {
     pub buffer: usize,
     /// Steps between published weights.
     pub publish_every: usize,
+    /// Adapt only the output layer (the hidden features stay the prior's): far fewer
+    /// parameters to move on a few minutes of one market.
+    pub head_only: bool,
     pub seed: u64,
 }
 
 impl Default for OnlineOptions {
     fn default() -> Self {
         OnlineOptions {
-            lr: 1e-3,
-            l2_prior: 1e-3,
+            lr: 1e-4,
+            l2_prior: 1e-2,
             batch: 16,
             buffer: 2048,
             publish_every: 10,
+            head_only: true,
             seed: 1,
         }
     }
@@ -124,7 +128,11 @@ struct SymbolLearner {
 impl SymbolLearner {
     fn new(p: &Prior, o: &OnlineOptions, seed: u64) -> Result<SymbolLearner, TrainError> {
         let model = CandleMlp::new(&p.arch, &p.weights)?;
-        let vars = model.all_vars();
+        let mut vars = model.all_vars();
+        if o.head_only {
+            // The last layer's weight and bias.
+            vars = vars.split_off(vars.len().saturating_sub(2));
+        }
         let prior = vars
             .iter()
             .map(|v| v.as_tensor().copy())
@@ -181,7 +189,9 @@ impl SymbolLearner {
         let yt = Tensor::from_vec(labels, b, &cpu())?;
         let mut loss = candle_nn::loss::cross_entropy(&self.model.forward(&xt)?, &yt)?;
         if o.l2_prior > 0.0 {
-            for (v, p) in self.model.all_vars().iter().zip(&self.prior) {
+            let vars = self.model.all_vars();
+            let trained = &vars[vars.len() - self.prior.len()..];
+            for (v, p) in trained.iter().zip(&self.prior) {
                 let d = (v.as_tensor() - p)?.sqr()?.sum_all()?;
                 loss = (loss + (d * o.l2_prior)?)?;
             }

@@ -681,8 +681,8 @@ pub fn fit_baselines(ds: &PressureDataset, seed: u64) -> Result<FittedBaselines,
     })
 }
 
-/// Central quantiles of each input over the train part, where the input holds a value (see
-/// [`PressureInputs::checked`]): what the out-of-range guard holds live inputs against.
+/// Central quantiles of each input over the train part: what the out-of-range guard holds
+/// live inputs against.
 /// `lo > hi` (1, 0) for an input never present.
 pub fn input_ranges(ds: &PressureDataset, q: f64) -> InputRanges {
     let n = ds.n_inputs();
@@ -693,7 +693,7 @@ pub fn input_ranges(ds: &PressureDataset, q: f64) -> InputRanges {
     for i in 0..n {
         col.clear();
         for row in x.chunks_exact(n) {
-            if ds.inputs.checked(row, i) && row[i].is_finite() {
+            if row[i].is_finite() {
                 col.push(row[i]);
             }
         }

@@ -112,7 +112,9 @@ pub struct Delta {
 impl Delta {
     /// In words: better, worse, or not distinguishable at 95 %.
     pub fn verdict(&self) -> &'static str {
-        if self.hi < 0.0 {
+        if self.lo.is_nan() {
+            "not measurable against"
+        } else if self.hi < 0.0 {
             "better than"
         } else if self.lo > 0.0 {
             "worse than"
@@ -361,11 +363,15 @@ fn scores(probs: &[[f32; 3]], labels: &[u32], ret: &[f64]) -> Scores {
     }
 }
 
+/// Fewer blocks than this give no interval.
+pub const MIN_BLOCKS: usize = 4;
+
 /// Moving-block bootstrap of the mean of `d` over several series (each `(times ns, values)`,
 /// in time order): per series, blocks of as many consecutive values as `block_ns` of event
 /// time holds on average (at least 1), drawn with replacement from every start position,
 /// enough to cover the series; the mean over all series per resample; the 2.5 and 97.5 %
-/// percentiles of `resamples` resamples. Deterministic for a seed.
+/// percentiles of `resamples` resamples. Deterministic for a seed. No interval (NaN) from
+/// fewer than [`MIN_BLOCKS`] blocks.
 pub fn block_bootstrap(
     series: &[(&[u64], &[f64])],
     block_ns: u64,
@@ -409,6 +415,16 @@ pub fn block_bootstrap(
             (pre, l, n.div_ceil(l))
         })
         .collect();
+    // Too few blocks to resample: no interval (one block per series would resample to the
+    // same mean every time and claim a certainty the data does not have).
+    let blocks: usize = prep.iter().map(|p| p.2).sum();
+    if blocks < MIN_BLOCKS || prep.iter().all(|(pre, l, _)| pre.len() - 1 == *l) {
+        return Interval {
+            mean,
+            lo: f64::NAN,
+            hi: f64::NAN,
+        };
+    }
     let mut rng = Rng::new(seed, 0x424f_4f54);
     let mut means = Vec::with_capacity(resamples);
     for _ in 0..resamples {
@@ -678,6 +694,14 @@ fn name_of(key: &str) -> &'static str {
 }
 
 fn delta_line(what: &str, d: &Delta) -> String {
+    if d.lo.is_nan() {
+        return format!(
+            "Brier({what}) − Brier({}): {:+.4}; too short for an interval (fewer than {MIN_BLOCKS} blocks of {:.0} s)",
+            name_of(&d.baseline),
+            d.mean,
+            d.block_s
+        );
+    }
     format!(
         "Brier({what}) − Brier({}): {:+.4}, 95 % CI [{:+.4}, {:+.4}] (moving-block bootstrap, {:.0} s blocks): {} the best baseline",
         name_of(&d.baseline),
@@ -776,7 +800,11 @@ pub fn render_live_eval(r: &LiveEvalReport) -> String {
 }
 
 fn ci(d: &Delta) -> String {
-    format!("{:+.4} [{:+.4}, {:+.4}]", d.mean, d.lo, d.hi)
+    if d.lo.is_nan() {
+        format!("{:+.4} (too short for an interval)", d.mean)
+    } else {
+        format!("{:+.4} [{:+.4}, {:+.4}]", d.mean, d.lo, d.hi)
+    }
 }
 
 fn capture_table(rows: &[CaptureLive]) -> String {
@@ -942,6 +970,10 @@ mod tests {
             iid_hits <= 24,
             "i.i.d. resampling covered {iid_hits}/{reps}: too often for data this dependent"
         );
+        // Too short: one 30 s block per series gives no interval.
+        let (t, d) = ar1(8, 250, 0.0);
+        let one = block_bootstrap(&[(t.as_slice(), d.as_slice())], 30_000_000_000, 100, 1);
+        assert!(one.lo.is_nan() && one.hi.is_nan() && one.mean.is_finite());
         // Deterministic for a seed, and two series pool their means.
         let (t, d) = ar1(7, 500, 0.0);
         let s = [(t.as_slice(), d.as_slice()), (t.as_slice(), d.as_slice())];

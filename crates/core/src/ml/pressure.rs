@@ -9,17 +9,23 @@
 //! parameters stored with the model. Must not touch: clocks (every time is event time carried by
 //! the data), sockets, the screen, candle. The only I/O is in the io crate's `models`.
 //!
-//! Inputs (version [`INPUTS_VERSION`]). Nothing whose scale belongs to one symbol or market:
-//! no prices, quantities, notionals, raw OFI, raw event rates, nor returns in bps. The model
-//! reads ratios (imbalances, the ±band depth imbalance, OFI over depth), microprice − mid and
-//! the last trade − mid in spreads, the spread in ticks (log), the volatility per √s in spreads
-//! (log), window returns and realized volatilities in units of the recent (EWMA) volatility, and
-//! each event rate against the same rate over the next longer window (the symbol's own recent
-//! activity). The first (shortest) window, the book features and the EWMA volatility are
-//! *required*: when one is invalid (inside a gap, right after a resync, the first half-life)
-//! there is no prediction. The longer windows and the trade-dependent features are *optional*:
-//! an invalid one reads 0 and a validity flag input (`valid:…`) says so, so the model still runs
-//! while a 60 s window refills.
+//! Inputs (version [`INPUTS_VERSION`]): ten numbers that mean the same on any symbol and
+//! market, from the book now and the order flow and price path of the first two windows (1 s
+//! and 10 s by default):
+//! - level-1 imbalance `(B − A)/(B + A)` and microprice − mid in units of the spread;
+//! - per window: order-flow imbalance over average depth, best level and multi-level, in
+//!   signed-log form ([`slog`]); the mid return and its realized volatility in units of the
+//!   recent (EWMA) volatility scaled to the window.
+//!
+//! Nothing whose scale belongs to one symbol or market: no prices, quantities, notionals, raw
+//! OFI, event rates, returns in bps, tick or spread sizes. And no slow regime descriptors
+//! (60 s windows, volatility against the spread, activity ratios, spread regime, burstiness):
+//! with a handful of captures each of them tells a model *which capture it is in*, and it
+//! learns that capture's base rates instead of pressure. Measured leaving whole captures out
+//! (models/README.md): the full 50-input list of the first draft scored Brier 0.52–0.58 on the
+//! captures left out, this list 0.475, the level-1 imbalance logistic 0.496. Every input is
+//! *required*: inside a gap, right after a resync, and until the 10 s window and the EWMA
+//! volatility are valid again there is no prediction.
 
 use std::path::Path;
 
@@ -29,7 +35,7 @@ use super::meta::{Expected, ModelMeta};
 use super::prequential::BaselineParams;
 use super::weights::Weights;
 use super::{BandRef, DeadBand};
-use crate::features::schema::{FEATURE_SCHEMA_VERSION, N_WINDOWS, Schema, idx};
+use crate::features::schema::{FEATURE_SCHEMA_VERSION, Schema, idx};
 use crate::features::{FeatureParams, FeatureVector};
 
 pub use super::prequential::{CalibrationBucket, PressureScorer, ScoreReport};
@@ -87,55 +93,30 @@ pub fn band_ref(v: &FeatureVector, horizon_ns: u64) -> Option<BandRef> {
 /// Where one model input comes from.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Src {
-    /// A feature that must be valid (a ratio already: imbalances, OFI over depth, 0/1).
+    /// A feature that must be valid (a ratio already: level-1 imbalance).
     Required(usize),
-    /// A feature that reads 0 when invalid.
-    Optional(usize),
-    /// 1 when the feature is valid, else 0.
-    Flag(usize),
-    /// 1 when window `i` lies wholly after the last resync.
-    WindowFlag(usize),
-    /// (microprice − mid) / spread, in [−½, ½]; required.
+    /// (microprice − mid) / spread, in [−½, ½].
     MicroOverSpread {
         micro_minus_mid: usize,
         spread: usize,
     },
-    /// (bid − ask) / (bid + ask) depth within the ±band of mid; required.
-    BandImbalance { bid: usize, ask: usize },
-    /// ln(spread in ticks), ≥ 0; required.
-    LnSpreadTicks(usize),
-    /// ln(EWMA volatility [bps/√s] / spread [bps]): how many spreads the price moves per √s;
-    /// floored at ln 10⁻³ (no move yet); required.
-    LnVolOverSpread { vol: usize, spread_bps: usize },
+    /// A heavy-tailed ratio (OFI over depth) through [`slog`].
+    Slog(usize),
     /// A window's return or realized volatility [bps] over the EWMA volatility scaled to the
-    /// window (`ewma_vol · √window`): required for window 0, else 0 while the window is invalid.
-    PerVol {
-        x: usize,
-        vol: usize,
-        sqrt_w: f64,
-        window: usize,
-    },
-    /// An event rate over the same rate in the next longer window `long_window`: activity
-    /// against the symbol's own recent activity; 1 when both are 0; 0 while the longer window
-    /// is invalid.
-    RateRatio {
-        short: usize,
-        long: usize,
-        long_window: usize,
-    },
-    /// A quantity in bps over the spread in bps (the last trade − mid in spreads); optional.
-    OverSpread { x: usize, spread_bps: usize },
+    /// window (`ewma_vol · √window`); 0 while the volatility is 0 (no mid change yet).
+    PerVol { x: usize, vol: usize, sqrt_w: f64 },
 }
 
-/// When an input is checked against its training range.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Gate {
-    Always,
-    /// Validity flags: 0/1 by construction.
-    Never,
-    /// Only while input `j` (its validity flag) is 1: otherwise it holds a placeholder 0.
-    IfFlag(usize),
+/// `sign(x) · ln(1 + |x|)`: monotone, about `x` near 0, logarithmic in the tails. Flow over
+/// depth summed over a window runs to hundreds on a busy book; in this form one outlier
+/// cannot dominate the scaled inputs.
+#[inline]
+pub fn slog(x: f64) -> f64 {
+    x.signum() * x.abs().ln_1p()
 }
+
+/// Windows the inputs read (the first two of the feature schema's).
+const INPUT_WINDOWS: usize = 2;
 
 /// The model's input list for one feature configuration: names (as saved in the metadata) and
 /// how to read each from a [`FeatureVector`].
@@ -143,90 +124,30 @@ enum Gate {
 pub struct PressureInputs {
     names: Vec<String>,
     srcs: Vec<Src>,
-    gates: Vec<Gate>,
 }
 
 impl PressureInputs {
     pub fn new(params: &FeatureParams) -> PressureInputs {
         let schema = Schema::new(params);
-        let w = &schema.windows;
         let ix = |name: &str| schema.index(name);
-        let mut b = PressureInputs {
-            names: Vec::new(),
-            srcs: Vec::new(),
-            gates: Vec::new(),
+        let mut names = Vec::new();
+        let mut srcs = Vec::new();
+        let mut push = |name: String, src: Src| {
+            names.push(name);
+            srcs.push(src);
         };
-        // Adds an input; its index in the list.
-        let mut push = |name: String, src: Src, gate: Gate| {
-            b.names.push(name);
-            b.srcs.push(src);
-            b.gates.push(gate);
-            b.srcs.len() - 1
-        };
-        let (spread, spread_bps, vol) = (idx::SPREAD, idx::SPREAD_BPS, idx::EWMA_VOL);
-        push(
-            "one_tick".into(),
-            Src::Required(idx::ONE_TICK),
-            Gate::Always,
-        );
-        push(
-            "ln_spread_ticks".into(),
-            Src::LnSpreadTicks(idx::SPREAD_TICKS),
-            Gate::Always,
-        );
-        push(
-            "ln_vol_over_spread".into(),
-            Src::LnVolOverSpread { vol, spread_bps },
-            Gate::Always,
-        );
-        for f in &schema.features {
-            if f.name.starts_with("imbalance.")
-                && let Some(i) = ix(&f.name)
-            {
-                push(f.name.clone(), Src::Required(i), Gate::Always);
-            }
-        }
+        push("imbalance.1".into(), Src::Required(idx::IMBALANCE));
         push(
             "microprice_minus_mid/spread".into(),
             Src::MicroOverSpread {
                 micro_minus_mid: idx::MICRO_MINUS_MID,
-                spread,
+                spread: idx::SPREAD,
             },
-            Gate::Always,
         );
-        let band = format!("{}bps", params.band_bps);
-        if let (Some(b), Some(a)) = (
-            ix(&format!("bid_depth.{band}")),
-            ix(&format!("ask_depth.{band}")),
-        ) {
-            push(
-                format!("depth_imbalance.{band}"),
-                Src::BandImbalance { bid: b, ask: a },
-                Gate::Always,
-            );
-        }
-        // Index (in this list) of each window's validity flag.
-        let mut wflag = [None; N_WINDOWS];
-        for (wi, wl) in w.iter().enumerate().take(N_WINDOWS) {
-            let gate = if wi > 0 {
-                let f = push(
-                    format!("valid:window.{wl}"),
-                    Src::WindowFlag(wi),
-                    Gate::Never,
-                );
-                wflag[wi] = Some(f);
-                Gate::IfFlag(f)
-            } else {
-                Gate::Always
-            };
+        for (wi, wl) in schema.windows.iter().enumerate().take(INPUT_WINDOWS) {
             for fam in ["ofi_norm", "mlofi_norm"] {
                 if let Some(i) = ix(&format!("{fam}.{wl}")) {
-                    let src = if wi == 0 {
-                        Src::Required(i)
-                    } else {
-                        Src::Optional(i)
-                    };
-                    push(format!("{fam}.{wl}"), src, gate);
+                    push(format!("slog({fam}.{wl})"), Src::Slog(i));
                 }
             }
             let sqrt_w = (params.windows_ns[wi] as f64 / 1e9).sqrt();
@@ -236,61 +157,14 @@ impl PressureInputs {
                         format!("{fam}/vol.{wl}"),
                         Src::PerVol {
                             x: i,
-                            vol,
+                            vol: idx::EWMA_VOL,
                             sqrt_w,
-                            window: wi,
                         },
-                        gate,
                     );
                 }
             }
         }
-        for fam in ["depth_rate", "trade_rate", "ticker_rate"] {
-            for wi in 1..N_WINDOWS {
-                let (ws, wl) = (&w[wi - 1], &w[wi]);
-                if let (Some(s), Some(l), Some(flag)) = (
-                    ix(&format!("{fam}.{ws}")),
-                    ix(&format!("{fam}.{wl}")),
-                    wflag[wi],
-                ) {
-                    push(
-                        format!("{fam}.{ws}/{wl}"),
-                        Src::RateRatio {
-                            short: s,
-                            long: l,
-                            long_window: wi,
-                        },
-                        Gate::IfFlag(flag),
-                    );
-                }
-            }
-        }
-        let mut optional: Vec<String> = Vec::new();
-        for fam in ["burstiness", "trade_imbalance", "volume_imbalance"] {
-            for wl in w {
-                optional.push(format!("{fam}.{wl}"));
-            }
-        }
-        let f = push(
-            "valid:trade_vs_mid".into(),
-            Src::Flag(idx::TRADE_VS_MID),
-            Gate::Never,
-        );
-        push(
-            "trade_vs_mid/spread".into(),
-            Src::OverSpread {
-                x: idx::TRADE_VS_MID,
-                spread_bps,
-            },
-            Gate::IfFlag(f),
-        );
-        for name in optional {
-            if let Some(i) = ix(&name) {
-                let f = push(format!("valid:{name}"), Src::Flag(i), Gate::Never);
-                push(name, Src::Optional(i), Gate::IfFlag(f));
-            }
-        }
-        b
+        PressureInputs { names, srcs }
     }
 
     pub fn len(&self) -> usize {
@@ -306,49 +180,19 @@ impl PressureInputs {
         &self.names
     }
 
-    /// Whether input `i` of the raw row `x` holds a value to hold against the training range
-    /// (not a validity flag, not the placeholder 0 of an invalid optional input).
-    #[inline]
-    pub fn checked(&self, x: &[f32], i: usize) -> bool {
-        match self.gates.get(i) {
-            Some(Gate::Always) => true,
-            Some(Gate::IfFlag(j)) => x.get(*j).is_some_and(|&f| f == 1.0),
-            Some(Gate::Never) | None => false,
-        }
-    }
-
     /// Fills `out` (at least [`PressureInputs::len`] long) with the raw inputs; `false` (and
-    /// `out` unspecified) when a required input is invalid or the book is not synced.
+    /// `out` unspecified) when an input is invalid or the book is not synced.
     #[inline]
     pub fn extract(&self, v: &FeatureVector, out: &mut [f32]) -> bool {
         if !v.book_valid() || out.len() < self.srcs.len() {
             return false;
         }
-        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
         for (o, s) in out.iter_mut().zip(&self.srcs) {
             let x = match *s {
                 Src::Required(i) => match v.get(i) {
                     Some(x) if x.is_finite() => x,
                     _ => return false,
                 },
-                Src::Optional(i) => match v.get(i) {
-                    Some(x) if x.is_finite() => x,
-                    _ => 0.0,
-                },
-                Src::Flag(i) => {
-                    if v.get(i).is_some_and(f64::is_finite) {
-                        1.0
-                    } else {
-                        0.0
-                    }
-                }
-                Src::WindowFlag(w) => {
-                    if v.window_valid(w) {
-                        1.0
-                    } else {
-                        0.0
-                    }
-                }
                 Src::MicroOverSpread {
                     micro_minus_mid,
                     spread,
@@ -356,54 +200,16 @@ impl PressureInputs {
                     (Some(m), Some(s)) if s > 0.0 && m.is_finite() => m / s,
                     _ => return false,
                 },
-                Src::BandImbalance { bid, ask } => match (v.get(bid), v.get(ask)) {
-                    (Some(b), Some(a)) if b + a > 0.0 => (b - a) / (b + a),
-                    (Some(_), Some(_)) => 0.0,
+                Src::Slog(i) => match v.get(i) {
+                    Some(r) if r.is_finite() => slog(r),
                     _ => return false,
                 },
-                Src::LnSpreadTicks(i) => match v.get(i) {
-                    Some(t) if t.is_finite() && t > 0.0 => t.max(1.0).ln(),
-                    _ => return false,
-                },
-                Src::LnVolOverSpread { vol, spread_bps } => match (v.get(vol), v.get(spread_bps)) {
-                    (Some(s), Some(b)) if s.is_finite() && s >= 0.0 && b > 0.0 => {
-                        (s / b).max(1e-3).ln()
+                Src::PerVol { x, vol, sqrt_w } => match (v.get(x), v.get(vol)) {
+                    (Some(r), Some(s)) if r.is_finite() && s.is_finite() => {
+                        let d = s * sqrt_w;
+                        if d > 0.0 { r / d } else { 0.0 }
                     }
                     _ => return false,
-                },
-                Src::PerVol {
-                    x,
-                    vol,
-                    sqrt_w,
-                    window,
-                } => {
-                    let s = match v.get(vol) {
-                        Some(s) if s.is_finite() => s,
-                        _ => return false,
-                    };
-                    match v.get(x) {
-                        Some(r) if r.is_finite() => ratio(r, s * sqrt_w),
-                        _ if window > 0 => 0.0,
-                        _ => return false,
-                    }
-                }
-                Src::RateRatio {
-                    short,
-                    long,
-                    long_window,
-                } => match (v.get(short), v.get(long)) {
-                    (Some(a), Some(b)) if v.window_valid(long_window) => {
-                        if b > 0.0 {
-                            a / b
-                        } else {
-                            1.0
-                        }
-                    }
-                    _ => 0.0,
-                },
-                Src::OverSpread { x, spread_bps } => match (v.get(x), v.get(spread_bps)) {
-                    (Some(t), Some(b)) if t.is_finite() && b > 0.0 => t / b,
-                    _ => 0.0,
                 },
             };
             *o = x as f32;
@@ -431,8 +237,7 @@ pub const DETAIL_INPUT_HI: &str = "input_hi";
 /// Key of the baselines' parameters (a table, see [`baselines_to_toml`]).
 pub const DETAIL_BASELINES: &str = "baselines";
 
-/// Where in training an input's values lay: the central quantiles of the training rows where
-/// it was present (see [`PressureInputs::checked`]).
+/// Where in training an input's values lay: its central quantiles over the training rows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InputRanges {
     pub lo: Vec<f32>,
@@ -650,7 +455,7 @@ impl PressureModel {
         let mut worst: Option<(f32, OutOfRange)> = None;
         for i in 0..self.x.len() {
             let (lo, hi) = (self.ranges.lo[i], self.ranges.hi[i]);
-            if !(lo <= hi) || !self.inputs.checked(&self.x, i) {
+            if !(lo <= hi) {
                 continue;
             }
             let x = self.x[i];
@@ -697,6 +502,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn slog_is_odd_monotone_and_tames_tails() {
+        assert_eq!(slog(0.0), 0.0);
+        assert!((slog(1e-3) - 1e-3).abs() < 1e-6);
+        assert_eq!(slog(-5.0), -slog(5.0));
+        assert!(slog(1000.0) < 7.0 && slog(1000.0) > slog(999.0));
+    }
+
+    #[test]
     fn labels_against_a_band_width() {
         assert_eq!(label(100.0, 100.0, 0.01), Some(FLAT));
         assert_eq!(label(100.0, 100.005, 0.01), Some(FLAT));
@@ -726,50 +539,29 @@ mod tests {
     fn inputs_are_scale_free_read_the_default_schema_and_refuse_invalid_vectors() {
         let p = FeatureParams::default();
         let inp = PressureInputs::new(&p);
-        let names = inp.names();
-        assert_eq!(inp.len(), 50, "{names:?}");
-        for want in [
-            "imbalance.1",
-            "valid:window.60s",
-            "depth_imbalance.10bps",
-            "ret/vol.1s",
-            "depth_rate.1s/10s",
-            "trade_rate.10s/60s",
-            "trade_vs_mid/spread",
-        ] {
-            assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
-        }
-        // Nothing in raw units: no raw rate, return in bps, price or quantity.
-        for n in names {
-            let raw = [
-                "depth_rate.1s",
-                "trade_rate.10s",
-                "ret.1s",
-                "rv.1s",
-                "spread_bps",
-                "mid_age",
-            ];
-            assert!(!raw.contains(&n.as_str()), "{n} is not scale-free");
-        }
-        // Flags are never checked against a range; a gated input only while its flag is 1.
+        assert_eq!(
+            inp.names(),
+            [
+                "imbalance.1",
+                "microprice_minus_mid/spread",
+                "slog(ofi_norm.1s)",
+                "slog(mlofi_norm.1s)",
+                "ret/vol.1s",
+                "rv/vol.1s",
+                "slog(ofi_norm.10s)",
+                "slog(mlofi_norm.10s)",
+                "ret/vol.10s",
+                "rv/vol.10s",
+            ]
+        );
         let mut x = vec![0f32; inp.len()];
-        let f = names.iter().position(|n| n == "valid:window.60s").unwrap();
-        let g = names
-            .iter()
-            .position(|n| n == "depth_rate.10s/60s")
-            .unwrap();
-        assert!(!inp.checked(&x, f));
-        assert!(!inp.checked(&x, g));
-        x[f] = 1.0;
-        assert!(inp.checked(&x, g));
-        assert!(inp.checked(&x, 0));
         assert!(!inp.extract(&FeatureVector::default(), &mut x));
         // Other windows, other names: a model for the defaults is refused.
         let other = FeatureParams {
             windows_ns: [500_000_000, 10_000_000_000, 60_000_000_000],
             ..p
         };
-        assert_ne!(PressureInputs::new(&other).names(), names);
+        assert_ne!(PressureInputs::new(&other).names(), inp.names());
     }
 
     fn tiny_model(n_inputs_lo_hi: (f32, f32)) -> PressureModel {
@@ -821,33 +613,29 @@ mod tests {
         let n = m.inputs().len();
         let names = m.inputs().names().to_vec();
         let mut x = vec![0.5f32; n];
-        // Flags set so every gated input is checked.
-        for (i, nm) in names.iter().enumerate() {
-            if nm.starts_with("valid:") {
-                x[i] = 1.0;
-            }
-        }
         m.predict_inputs(&x);
         assert_eq!(m.out_of_range(1.0), None, "inside");
         // 2.9 is 1.9 beyond hi, within one range-width (2): still fine.
-        let r = names.iter().position(|s| s == "trade_rate.1s/10s").unwrap();
+        let r = names.iter().position(|s| s == "rv/vol.1s").unwrap();
         x[r] = 2.9;
         m.predict_inputs(&x);
         assert_eq!(m.out_of_range(1.0), None);
-        // A rate ratio like COIN-M's raw rates against spot training (×5 beyond): out, named.
+        // Volatility ten times what training saw (raw rates on COIN-M against spot were
+        // z ≈ 9–11): out, and the farthest input is the one named.
         x[r] = 12.0;
-        let o = names.iter().position(|s| s == "ofi_norm.1s").unwrap();
+        let o = names.iter().position(|s| s == "slog(ofi_norm.1s)").unwrap();
         x[o] = -4.0;
         m.predict_inputs(&x);
         let out = m.out_of_range(1.0).expect("out of range");
-        assert_eq!(names[out.input], "trade_rate.1s/10s", "the farthest wins");
+        assert_eq!(names[out.input], "rv/vol.1s", "the farthest wins");
         assert_eq!((out.value, out.lo, out.hi), (12.0, -1.0, 1.0));
-        // The same value behind a flag that says the input is invalid is not held against it.
-        let f = names.iter().position(|s| s == "valid:window.10s").unwrap();
-        x[f] = 0.0;
+        // A looser tolerance lets the nearer one through.
+        x[r] = 0.0;
         m.predict_inputs(&x);
-        assert_eq!(names[m.out_of_range(1.0).unwrap().input], "ofi_norm.1s");
-        // A constant input in training is out at any other value.
+        assert_eq!(names[m.out_of_range(1.0).unwrap().input], "slog(ofi_norm.1s)");
+        assert_eq!(m.out_of_range(1.6), None);
+        // A constant input in training is out at any other value; an input never seen
+        // (lo > hi) is not checked.
         let mut c = tiny_model((1.0, 1.0));
         let mut y = vec![1.0f32; n];
         c.predict_inputs(&y);
@@ -855,6 +643,8 @@ mod tests {
         y[0] = 0.0;
         c.predict_inputs(&y);
         assert_eq!(c.out_of_range(1.0).map(|o| o.input), Some(0));
+        let u = tiny_model((1.0, 0.0));
+        assert_eq!(u.out_of_range(0.0), None);
     }
 
     #[test]
