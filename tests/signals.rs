@@ -57,17 +57,26 @@ fn minute_mids_feed_the_context_model_and_the_interpretation_says_why_it_waits()
     assert!(e.best_baseline != "model");
     assert!((e.edge - (e.best_baseline_brier - e.model_brier)).abs() < 1e-12);
     // The direction is shown exactly when the edge is positive (inputs in range here).
-    assert_eq!(sig.pressure_shown(), e.edge > 0.0, "{e:?} {:?}", sig.pressure_quiet());
+    assert_eq!(
+        sig.pressure_shown(),
+        e.edge > 0.0,
+        "{e:?} {:?}",
+        sig.pressure_quiet()
+    );
     if !sig.pressure_shown() {
         let q = sig.pressure_quiet().expect("why");
         assert!(q.starts_with("no edge now (Brier "), "{q}");
-        assert!(q.contains(e.best_baseline_name) && q.contains("over the last 1,000"), "{q}");
+        assert!(
+            q.contains(e.best_baseline_name) && q.contains("over the last 1,000"),
+            "{q}"
+        );
         assert!(i.label.contains(&format!("pressure: {q}")), "{i:?}");
     }
 }
 
 fn demo() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/demo/btcusdt_20240808-excerpt.gz")
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/demo/btcusdt_20240808-excerpt.gz")
 }
 
 fn shipped() -> Config {
@@ -76,7 +85,10 @@ fn shipped() -> Config {
     cfg
 }
 
-fn play(files: &[std::path::PathBuf], models: std::sync::Arc<microstate_core::ml::signals::Models>) -> Player {
+fn play(
+    files: &[std::path::PathBuf],
+    models: std::sync::Arc<microstate_core::ml::signals::Models>,
+) -> Player {
     let mut p = Player::open(
         files,
         PlayerOptions {
@@ -103,9 +115,15 @@ fn the_guard_holds_the_direction_back_on_inputs_outside_training_and_the_screen_
     use ratatui::backend::TestBackend;
     let cfg = shipped();
     let loaded = load_models(&cfg);
-    let m = loaded.pressure.as_ref().expect("the shipped pressure model");
+    let m = loaded
+        .pressure
+        .as_ref()
+        .expect("the shipped pressure model");
     let names = m.inputs().names().to_vec();
-    let imb = names.iter().position(|n| n == "imbalance.1").expect("imbalance.1");
+    let imb = names
+        .iter()
+        .position(|n| n == "imbalance.1")
+        .expect("imbalance.1");
     let mut ranges: InputRanges = m.ranges().clone();
     ranges.lo[imb] = 0.95;
     ranges.hi[imb] = 1.0;
@@ -128,13 +146,21 @@ fn the_guard_holds_the_direction_back_on_inputs_outside_training_and_the_screen_
     assert!(q.starts_with("inputs out of range (imbalance.1 "), "{q}");
     assert!(q.contains("training 0.95 to 1.00"), "{q}");
     let i = sig.interpretation.as_ref().expect("interpretation");
-    assert!(i.label.contains("pressure: inputs out of range (imbalance.1"), "{i:?}");
+    assert!(
+        i.label
+            .contains("pressure: inputs out of range (imbalance.1"),
+        "{i:?}"
+    );
     // The screen: the pressure panel says "no direction" and why; no bars.
     let view = microstate_drive::replay::replay_view(&p);
     match &view.symbols[0].pressure {
         ModelView::Ready(pv) => {
             assert_eq!(pv.label, "—");
-            assert!(pv.quiet.as_deref().is_some_and(|w| w.contains("imbalance.1")));
+            assert!(
+                pv.quiet
+                    .as_deref()
+                    .is_some_and(|w| w.contains("imbalance.1"))
+            );
             assert!(pv.edge.is_some());
         }
         other => panic!("{other:?}"),
@@ -149,12 +175,16 @@ fn the_guard_holds_the_direction_back_on_inputs_outside_training_and_the_screen_
         .collect();
     assert!(text.contains("no direction"), "{text}");
     assert!(text.contains("inputs out of range"), "{text}");
-    assert!(!text.contains("FLAT "), "no probability bars while quiet: {text}");
+    assert!(
+        !text.contains("FLAT "),
+        "no probability bars while quiet: {text}"
+    );
     // The same capture with the shipped ranges: the guard stays silent.
     let p = play(&[demo()], loaded.clone());
     let sig = p.engine().symbols()[0].signals.as_deref().expect("signals");
     assert!(
-        !sig.pressure_quiet().is_some_and(|q| q.contains("out of range")),
+        !sig.pressure_quiet()
+            .is_some_and(|q| q.contains("out of range")),
         "{:?}",
         sig.pressure_quiet()
     );
@@ -180,7 +210,12 @@ fn a_stale_book_is_said_by_the_interpretation() {
     assert!(!label(&p).contains("book stale"), "{}", label(&p));
     p.engine_mut().set_stale(sym, true);
     assert!(label(&p).starts_with("book stale"), "{}", label(&p));
-    assert!(p.engine().symbols()[0].signals.as_deref().is_some_and(|s| s.stale()));
+    assert!(
+        p.engine().symbols()[0]
+            .signals
+            .as_deref()
+            .is_some_and(|s| s.stale())
+    );
     p.engine_mut().set_stale(sym, false);
     assert!(!label(&p).contains("book stale"), "{}", label(&p));
     // The same capture with its depth stream cut after the first half: trades and tickers keep

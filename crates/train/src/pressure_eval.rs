@@ -260,6 +260,10 @@ impl PressureLearner for Recorder<'_> {
     }
 }
 
+/// What a run over captures gave: every resolved prediction, each series' (capture, symbol,
+/// market), and the learner's counts.
+type Run = (Vec<Rec>, Vec<(String, String, String)>, LearnerStats);
+
 /// Replays each capture through the live path with `model` (a fresh learner per capture, as a
 /// fresh session would have), and returns every resolved prediction with its series, the
 /// series' (capture, symbol, market), and the learner's counts.
@@ -267,7 +271,7 @@ fn run_captures(
     model: &PressureModel,
     captures: &[Vec<PathBuf>],
     o: &LiveEvalOptions,
-) -> Result<(Vec<Rec>, Vec<(String, String, String)>, LearnerStats), TrainError> {
+) -> Result<Run, TrainError> {
     use microstate_drive::player::{Player, PlayerOptions, Poll};
     use microstate_drive::replay::ReplayOptions;
     let mut models = Models::none("not evaluated");

@@ -113,9 +113,9 @@ impl DeadBand {
             return None;
         }
         match self {
-            DeadBand::Ticks(n) => pos(r.tick).then(|| n * r.tick),
+            DeadBand::Ticks(n) => pos(r.tick).then_some(n * r.tick),
             DeadBand::Bps(b) => Some(b * 1e-4 * r.mid),
-            DeadBand::Spreads(k) => pos(r.spread).then(|| k * r.spread),
+            DeadBand::Spreads(k) => pos(r.spread).then_some(k * r.spread),
             DeadBand::Vol(k) => (r.ewma_vol.is_finite() && r.ewma_vol >= 0.0)
                 .then(|| k * r.ewma_vol * 1e-4 * (r.horizon_ns as f64 / 1e9).sqrt() * r.mid),
         }

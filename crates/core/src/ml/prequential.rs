@@ -171,8 +171,8 @@ impl Baselines {
             self.w[1] * z + self.b[1],
             self.w[2] * z + self.b[2],
         ]);
-        for k in 0..3 {
-            let g = p[k] - if k == y { 1.0 } else { 0.0 };
+        for (k, &pk) in p.iter().enumerate() {
+            let g = pk - if k == y { 1.0 } else { 0.0 };
             self.w[k] -= ONLINE_LOGISTIC_LR * g * z;
             self.b[k] -= ONLINE_LOGISTIC_LR * g;
         }

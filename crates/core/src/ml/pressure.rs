@@ -60,8 +60,12 @@ pub const UP: u32 = 2;
 /// see [`DeadBand::width`]): FLAT when |mid1 − mid0| is below it, else DOWN or UP. A zero width
 /// makes only an unchanged mid FLAT. `None` when an input is not a finite positive number.
 pub fn label(mid0: f64, mid1: f64, width: f64) -> Option<u32> {
-    if !(mid0.is_finite() && mid1.is_finite() && mid0 > 0.0 && mid1 > 0.0)
-        || !(width.is_finite() && width >= 0.0)
+    if !(mid0.is_finite()
+        && mid1.is_finite()
+        && mid0 > 0.0
+        && mid1 > 0.0
+        && width.is_finite()
+        && width >= 0.0)
     {
         return None;
     }
@@ -455,7 +459,8 @@ impl PressureModel {
         let mut worst: Option<(f32, OutOfRange)> = None;
         for i in 0..self.x.len() {
             let (lo, hi) = (self.ranges.lo[i], self.ranges.hi[i]);
-            if !(lo <= hi) {
+            // lo > hi (or NaN): never present in training, nothing to hold it against.
+            if lo.partial_cmp(&hi).is_none_or(|o| o == std::cmp::Ordering::Greater) {
                 continue;
             }
             let x = self.x[i];
@@ -632,7 +637,10 @@ mod tests {
         // A looser tolerance lets the nearer one through.
         x[r] = 0.0;
         m.predict_inputs(&x);
-        assert_eq!(names[m.out_of_range(1.0).unwrap().input], "slog(ofi_norm.1s)");
+        assert_eq!(
+            names[m.out_of_range(1.0).unwrap().input],
+            "slog(ofi_norm.1s)"
+        );
         assert_eq!(m.out_of_range(1.6), None);
         // A constant input in training is out at any other value; an input never seen
         // (lo > hi) is not checked.
