@@ -125,7 +125,22 @@ fn bench_pressure_model(c: &mut Criterion) {
         opts,
     )
     .expect("demo capture");
+    // Every feature vector of the replay, in order.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new((0u64, Vec::new())));
+    let tap = seen.clone();
+    p.set_observer(Box::new(move |e| {
+        if let (Some(st), Ok(mut t)) = (e.touched(), tap.lock())
+            && let Some(f) = st.features()
+            && f.updates() != t.0
+        {
+            t.0 = f.updates();
+            t.1.push(f.vector().clone());
+        }
+    }));
     while !matches!(p.poll(0), Ok(Poll::Done) | Err(_)) {}
+    let vectors: Vec<microstate_core::features::FeatureVector> =
+        seen.lock().map(|t| t.1.clone()).unwrap_or_default();
+    assert!(vectors.len() > 1000, "{}", vectors.len());
     let v = p.engine().symbols()[0]
         .features()
         .expect("features on")
@@ -188,6 +203,29 @@ fn bench_pressure_model(c: &mut Criterion) {
                 l.learn("BTCUSDT", black_box(&x), k % 3).expect("step")
             })
         });
+    }
+    // The whole per-event model path of one symbol over the demo's real feature vectors:
+    // staleness, resolving due predictions, the throttled prediction (one in ~100 ms of event
+    // time) with its guard and live edge, the interpretation. Per element = per feature update.
+    {
+        use microstate_core::ml::signals::{Models, Signals};
+        let mut models = Models::none("not benched");
+        models.pressure = Ok(model.clone());
+        let models = std::sync::Arc::new(models);
+        g.throughput(criterion::Throughput::Elements(vectors.len() as u64));
+        g.bench_function("signals_per_feature_update", |b| {
+            b.iter_batched(
+                || Signals::new(models.clone()),
+                |mut s| {
+                    for v in &vectors {
+                        s.on_features(v, true);
+                    }
+                    s
+                },
+                criterion::BatchSize::LargeInput,
+            )
+        });
+        g.throughput(criterion::Throughput::Elements(1));
     }
     // Taking published weights into the live model (a copy into its own buffers).
     let w = Prior::of(&model).weights;
