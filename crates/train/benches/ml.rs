@@ -176,7 +176,7 @@ fn bench_pressure_model(c: &mut Criterion) {
         b.iter(|| {
             t += 100_000_000;
             sc.on_mid(t, 100.0);
-            sc.on_prediction(t, 100.0, 0.01, probs, 0.2, 0.01, &x, true);
+            sc.on_prediction(t, 100.0, 0.01, probs, 0.2, 0.01, &x, true, false);
             sc.on_mid(t + 1_000_000_000, 100.02);
             sc.drain(|r| {
                 black_box(r.label);

@@ -502,7 +502,17 @@ mod tests {
             let t = i as u64 * S / 10;
             sc.on_mid(t, 100.0);
             let p = clf.predict(x);
-            sc.on_prediction(t, 100.0, 0.05, [p[0], p[1], p[2]], *imb, *micro, x, true);
+            sc.on_prediction(
+                t,
+                100.0,
+                0.05,
+                [p[0], p[1], p[2]],
+                *imb,
+                *micro,
+                x,
+                true,
+                false,
+            );
             // The mid at the horizon realises the planted label.
             let end = [99.9, 100.0, 100.1][*y as usize];
             sc.on_mid(t + S, end);
@@ -565,6 +575,7 @@ mod tests {
             x: x.to_vec().into_boxed_slice(),
             probs: [[1.0 / 3.0; 3]; 7],
             shown: false,
+            out_of_range: false,
             mid: 100.0,
             mid_end: 100.0,
         };

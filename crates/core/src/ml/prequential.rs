@@ -203,6 +203,8 @@ pub struct ResolvedSample {
     pub probs: [[f32; 3]; PREDICTORS],
     /// Whether the screen showed the model's direction for this prediction.
     pub shown: bool,
+    /// Whether the out-of-range guard was holding the direction back then.
+    pub out_of_range: bool,
     /// Mid at the prediction and at its horizon.
     pub mid: f64,
     pub mid_end: f64,
@@ -287,6 +289,7 @@ struct Pending {
     probs: [[f32; 3]; PREDICTORS],
     imb: f32,
     shown: bool,
+    out_of_range: bool,
     x: Option<Box<[f32]>>,
 }
 
@@ -396,8 +399,8 @@ impl PressureScorer {
 
     /// A prediction made at `ts_ns` with the mid then, the dead band's width then (price
     /// units), the model's probabilities, level-1 imbalance and microprice − mid (for the
-    /// baselines), the raw inputs (kept for a learner when a queue is on) and whether the
-    /// screen shows its direction.
+    /// baselines), the raw inputs (kept for a learner when a queue is on), whether the
+    /// screen shows its direction and whether the out-of-range guard holds it back.
     #[allow(clippy::too_many_arguments)]
     pub fn on_prediction(
         &mut self,
@@ -409,6 +412,7 @@ impl PressureScorer {
         micro: f32,
         x: &[f32],
         shown: bool,
+        out_of_range: bool,
     ) {
         if !(mid.is_finite() && mid > 0.0 && width.is_finite() && width >= 0.0) {
             return;
@@ -439,6 +443,7 @@ impl PressureScorer {
             probs,
             imb,
             shown,
+            out_of_range,
             x: xb,
         });
     }
@@ -482,6 +487,7 @@ impl PressureScorer {
                         x,
                         probs: p.probs,
                         shown: p.shown,
+                        out_of_range: p.out_of_range,
                         mid: p.mid,
                         mid_end,
                     });
@@ -638,9 +644,19 @@ mod tests {
         let mut s = PressureScorer::new(opts(100, 0), BaselineParams::flat());
         let w = 0.01; // one tick
         s.on_mid(0, 100.0);
-        s.on_prediction(0, 100.0, w, [0.1, 0.2, 0.7], 0.0, 0.0, &[], true); // UP: hit
+        s.on_prediction(0, 100.0, w, [0.1, 0.2, 0.7], 0.0, 0.0, &[], true, false); // UP: hit
         s.on_mid(S / 2, 100.02);
-        s.on_prediction(S / 2, 100.02, w, [0.6, 0.3, 0.1], 0.0, 0.0, &[], true); // FLAT: miss
+        s.on_prediction(
+            S / 2,
+            100.02,
+            w,
+            [0.6, 0.3, 0.1],
+            0.0,
+            0.0,
+            &[],
+            true,
+            false,
+        ); // FLAT: miss
         assert_eq!(s.report().resolved, 0);
         assert_eq!(s.report().pending, 2);
         // At 1.2 s the mid in force at 1.0 s was 100.02 (set at 0.5 s): UP for the first.
@@ -662,7 +678,7 @@ mod tests {
         assert!((r.buckets[1].mean_predicted.unwrap() - 0.65).abs() < 1e-6);
         assert_eq!(r.buckets[1].observed, Some(0.5));
         // A gap drops what is pending; the window keeps the last N.
-        s.on_prediction(2 * S, 100.0, w, [0.2, 0.2, 0.6], 0.0, 0.0, &[], true);
+        s.on_prediction(2 * S, 100.0, w, [0.2, 0.2, 0.6], 0.0, 0.0, &[], true, false);
         s.reset();
         s.on_mid(10 * S, 101.0);
         assert_eq!(s.report().resolved, 2);
@@ -674,7 +690,17 @@ mod tests {
             BaselineParams::flat(),
         );
         for i in 0..10u64 {
-            w3.on_prediction(i * 10, 100.0, 0.0, [0.0, 1.0, 0.0], 0.0, 0.0, &[], true);
+            w3.on_prediction(
+                i * 10,
+                100.0,
+                0.0,
+                [0.0, 1.0, 0.0],
+                0.0,
+                0.0,
+                &[],
+                true,
+                false,
+            );
             w3.on_mid(i * 10 + 10, 100.0);
         }
         let r = w3.report();
@@ -693,7 +719,17 @@ mod tests {
             let t = i * 2 * S;
             s.on_mid(t, 100.0);
             let micro = if up { 1.0 } else { -1.0 };
-            s.on_prediction(t, 100.0, 0.01, [1.0 / 3.0; 3], 0.0, micro, &[], false);
+            s.on_prediction(
+                t,
+                100.0,
+                0.01,
+                [1.0 / 3.0; 3],
+                0.0,
+                micro,
+                &[],
+                false,
+                false,
+            );
             s.on_mid(t + S, if up { 100.1 } else { 99.9 });
         }
         let e = s.edge().unwrap();
@@ -713,7 +749,7 @@ mod tests {
             let t = i * 2 * S;
             s.on_mid(t, 100.0);
             let p = if up { [0.0, 0.0, 1.0] } else { [0.0, 1.0, 0.0] };
-            s.on_prediction(t, 100.0, 0.01, p, 0.0, 0.0, &[], true);
+            s.on_prediction(t, 100.0, 0.01, p, 0.0, 0.0, &[], true, false);
             s.on_mid(t + S, if up { 100.1 } else { 100.0 });
         }
         let e = s.edge().unwrap();
@@ -736,6 +772,7 @@ mod tests {
                 0.0,
                 &[i as f32, 1.0],
                 true,
+                false,
             );
         }
         s.on_mid(3 * S, 100.0);
@@ -765,11 +802,22 @@ mod tests {
             0.0,
             &[5.0, 5.0],
             true,
+            false,
         );
         assert_eq!(s.free.len(), 9);
         // Without a queue nothing is kept.
         let mut n = PressureScorer::new(opts(100, 0), BaselineParams::flat());
-        n.on_prediction(0, 100.0, 0.01, [0.2, 0.6, 0.2], 0.1, 0.0, &[1.0], true);
+        n.on_prediction(
+            0,
+            100.0,
+            0.01,
+            [0.2, 0.6, 0.2],
+            0.1,
+            0.0,
+            &[1.0],
+            true,
+            false,
+        );
         n.on_mid(2 * S, 100.0);
         assert_eq!(n.queued(), 0);
     }

@@ -460,7 +460,10 @@ impl PressureModel {
         for i in 0..self.x.len() {
             let (lo, hi) = (self.ranges.lo[i], self.ranges.hi[i]);
             // lo > hi (or NaN): never present in training, nothing to hold it against.
-            if lo.partial_cmp(&hi).is_none_or(|o| o == std::cmp::Ordering::Greater) {
+            if lo
+                .partial_cmp(&hi)
+                .is_none_or(|o| o == std::cmp::Ordering::Greater)
+            {
                 continue;
             }
             let x = self.x[i];

@@ -375,6 +375,7 @@ impl Signals {
                 micro,
                 model.last_inputs(),
                 shown,
+                guarded,
             );
         }
         self.pressure = Some(PressureInput { probs });
