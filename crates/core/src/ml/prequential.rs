@@ -533,9 +533,9 @@ impl PressureScorer {
         self.briers.push_back((b, shown));
     }
 
-    /// The model against the best baseline over the last `edge_window` resolved predictions
-    /// (`None` before the first).
-    pub fn edge(&self) -> Option<EdgeReport> {
+    /// The model against the best baseline now, without allocating (the live path reads it
+    /// at every prediction): `(scored, model's Brier, best baseline's index, its Brier)`.
+    pub fn edge_now(&self) -> Option<(u64, f64, usize, f64)> {
         let n = self.briers.len();
         if n == 0 {
             return None;
@@ -549,6 +549,15 @@ impl PressureScorer {
                 best = k;
             }
         }
+        Some((n as u64, mean[MODEL], best, mean[best]))
+    }
+
+    /// The model against the best baseline over the last `edge_window` resolved predictions
+    /// (`None` before the first).
+    pub fn edge(&self) -> Option<EdgeReport> {
+        let n = self.briers.len();
+        let (_, _, best, _) = self.edge_now()?;
+        let mean = self.sums.map(|s| s / n as f64);
         Some(EdgeReport {
             n: n as u64,
             window: self.o.edge_window as u64,

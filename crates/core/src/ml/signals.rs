@@ -28,7 +28,7 @@ use crate::features::schema::idx;
 use crate::features::{EventKind, FeatureVector};
 use crate::ml::context::{ContextModel, ContextOutput, ContextState};
 use crate::ml::interpret::{self, ContextInput, Health, Interpretation, PressureInput, Thresholds};
-use crate::ml::prequential::{EdgeReport, ResolvedSample, ScorerOptions};
+use crate::ml::prequential::{EdgeReport, PREDICTOR_NAMES, ResolvedSample, ScorerOptions};
 use crate::ml::pressure::{PressureModel, PressureScorer, band_ref};
 use crate::ml::weights::Weights;
 
@@ -333,7 +333,7 @@ impl Signals {
         }
         let guarded = self.guard.out as f64 >= g.guard_share * self.guard.recent.len() as f64
             && self.guard.out > 0;
-        let edge = self.score.as_ref().and_then(PressureScorer::edge);
+        let edge = self.score.as_ref().and_then(PressureScorer::edge_now);
         self.pressure_quiet = if guarded {
             Some(match &self.guard.last {
                 Some((name, x, lo, hi)) => {
@@ -343,20 +343,18 @@ impl Signals {
             })
         } else {
             match edge {
-                Some(e) if e.n as usize >= g.edge_min_scored.max(1) => {
-                    (e.edge <= g.min_edge).then(|| {
+                Some((n, model_brier, best, best_brier)) if n as usize >= g.edge_min_scored.max(1) => {
+                    (best_brier - model_brier <= g.min_edge).then(|| {
                         format!(
-                            "no edge now (Brier {:.2} vs {:.2} for {} over the last {})",
-                            e.model_brier,
-                            e.best_baseline_brier,
-                            e.best_baseline_name,
-                            thousands(e.n)
+                            "no edge now (Brier {model_brier:.2} vs {best_brier:.2} for {} over the last {})",
+                            PREDICTOR_NAMES[best],
+                            thousands(n)
                         )
                     })
                 }
                 e => Some(format!(
                     "no edge yet ({} of {} predictions scored)",
-                    e.map_or(0, |e| e.n),
+                    e.map_or(0, |e| e.0),
                     g.edge_min_scored.max(1)
                 )),
             }
