@@ -516,38 +516,13 @@ fn eval_context_in_sample_check_on_other_and_training_klines() {
     );
 }
 
+/// `eval --data` on data that is not the model's training data scores every resolved
+/// prediction, prints the pinned JSON, and fits no baseline on it; on the model's own training
+/// capture it says so, warns, and scores only the held-out part. Training is reproducible.
 #[test]
-fn pressure_eval_json_shape_and_training_determinism_on_the_demo_capture() {
+fn pressure_eval_json_shape_training_check_and_training_determinism() {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let demo = root.join("assets/demo/btcusdt_20240808-excerpt.gz");
-    let out = bin()
-        .args(["eval", "--data"])
-        .arg(&demo)
-        .args(["--json", "-"])
-        .current_dir(&root)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    let p = &v["pressure"];
-    for k in ["macro_f1", "balanced_accuracy", "brier"] {
-        assert!(p["model"][k].is_f64(), "model.{k}: {p}");
-    }
-    assert!(p["model"]["n"].as_u64().unwrap() > 20);
-    for b in ["majority", "microprice_sign", "imbalance_logistic"] {
-        for k in ["macro_f1", "balanced_accuracy", "brier", "n"] {
-            assert!(!p["baselines"][b][k].is_null(), "{b}.{k}");
-        }
-    }
-    assert_eq!(p["split"]["test"], p["model"]["n"]);
-    assert!(p["split"]["rule"].as_str().unwrap().contains("embargo"));
-    assert!(p["model"]["costs"]["verdict"].is_string());
-    assert_eq!(p["same_data_as_training"], false);
-
     // Training on the same tiny data twice with one seed gives the same weights.
     let dir = std::env::temp_dir().join(format!("ms-cli-pressure-{}", std::process::id()));
     let mut weights = Vec::new();
@@ -569,18 +544,94 @@ fn pressure_eval_json_shape_and_training_determinism_on_the_demo_capture() {
         weights.push(std::fs::read(d.join("model.safetensors")).expect("weights"));
     }
     assert_eq!(weights[0], weights[1]);
-    // The model it wrote loads and evaluates.
-    let out = bin()
-        .args(["eval", "--data"])
-        .arg(&demo)
-        .arg("--model")
-        .arg(dir.join("0"))
-        .args(["--json", "-"])
-        .output()
-        .expect("run");
-    assert!(out.status.success());
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(v["pressure"]["same_data_as_training"], true);
+    let model = dir.join("0");
+    let eval = |files: &[std::path::PathBuf], json: bool| {
+        let mut c = bin();
+        c.args(["eval", "--data"])
+            .args(files)
+            .arg("--model")
+            .arg(&model);
+        if json {
+            c.args(["--json", "-"]);
+        }
+        let out = c.output().expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    // Not its training data: another market, another day.
+    let usdm = common::usdm_files();
+    let v: serde_json::Value = serde_json::from_slice(&eval(&usdm, true)).expect("json");
+    let p = &v["pressure"];
+    for s in ["shown", "model"] {
+        for k in ["macro_f1", "balanced_accuracy", "brier", "log_loss"] {
+            assert!(p[s][k].is_f64(), "{s}.{k}: {p}");
+        }
+        assert!(p[s]["n"].as_u64().unwrap() > 1000, "{s}.n");
+    }
+    for b in ["majority", "microprice_sign", "imbalance_logistic"] {
+        for k in ["macro_f1", "balanced_accuracy", "brier", "log_loss", "n"] {
+            assert!(!p["baselines"][b][k].is_null(), "{b}.{k}");
+        }
+    }
+    let d = &p["delta_brier_vs_best_baseline"];
+    let (mean, lo, hi) = (
+        d["mean"].as_f64().unwrap(),
+        d["lo"].as_f64().unwrap(),
+        d["hi"].as_f64().unwrap(),
+    );
+    assert!(lo <= mean && mean <= hi, "{d}");
+    // The difference is to the best baseline on this data, exactly.
+    let best = d["baseline"].as_str().unwrap();
+    let bb = p["baselines"][best]["brier"].as_f64().unwrap();
+    assert!(
+        (mean - (p["model"]["brier"].as_f64().unwrap() - bb)).abs() < 1e-6,
+        "{p}"
+    );
+    for b in p["baselines"].as_object().unwrap().values() {
+        assert!(b["brier"].as_f64().unwrap() >= bb - 1e-12);
+    }
+    // Every resolved prediction scored; nothing of it is training data.
+    let t = &p["training_data"];
+    assert_eq!(t["any_training_data"], false, "{t}");
+    assert_eq!(t["left_out"], 0);
+    for s in t["series"].as_array().unwrap() {
+        assert_eq!(s["scored"], s["resolved"]);
+        assert!(s["training_capture"].is_null());
+    }
+    assert_eq!(p["model"]["n"], t["series"][0]["scored"]);
+    let text = String::from_utf8(eval(&usdm, false)).expect("utf8");
+    assert!(text.contains("not the model's training data"), "{text}");
+    assert!(!text.contains("WARNING"), "{text}");
+    // Its own training capture: recognised, in-sample predictions left out, a warning.
+    let v: serde_json::Value =
+        serde_json::from_slice(&eval(std::slice::from_ref(&demo), true)).expect("json");
+    let t = &v["pressure"]["training_data"];
+    assert_eq!(t["all_training_data"], true, "{t}");
+    let s0 = &t["series"][0];
+    assert!(
+        s0["training_capture"]
+            .as_str()
+            .unwrap()
+            .ends_with("btcusdt_20240808-excerpt.gz")
+    );
+    let (scored, resolved) = (
+        s0["scored"].as_u64().unwrap(),
+        s0["resolved"].as_u64().unwrap(),
+    );
+    assert!(
+        scored > 0 && scored * 3 < resolved,
+        "only the held-out last part: {scored} of {resolved}"
+    );
+    assert_eq!(t["left_out"].as_u64().unwrap(), resolved - scored);
+    assert_eq!(v["pressure"]["model"]["n"].as_u64().unwrap(), scored);
+    let text = String::from_utf8(eval(std::slice::from_ref(&demo), false)).expect("utf8");
+    assert!(text.contains("are the model's training data"), "{text}");
+    assert!(text.contains("WARNING"), "{text}");
+    assert!(!text.contains("(not the model's training data)"), "{text}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -123,7 +123,7 @@ pub fn run(a: EvalCmd) -> anyhow::Result<ExitCode> {
 
 /// `eval --data`: the pressure model on the test part of captures.
 fn run_pressure(a: EvalCmd) -> anyhow::Result<ExitCode> {
-    use microstate_train::pressure::{self as pt, CostOptions, PressureDataOptions};
+    use microstate_train::pressure_eval as pe;
     if !a.context_data.is_empty() {
         anyhow::bail!("give either --data (pressure) or --context-data (context), not both");
     }
@@ -131,27 +131,35 @@ fn run_pressure(a: EvalCmd) -> anyhow::Result<ExitCode> {
     let root = a.model.unwrap_or_else(|| PathBuf::from(&cfg.models.dir));
     let dir = model_dir(root, "pressure");
     let params = cfg.features.params().unwrap_or_default();
-    let mut model = microstate_io::models::load_pressure(&dir, &params)?;
-    let dopts = PressureDataOptions {
-        params,
-        horizon_ns: model.horizon_ns(),
-        throttle_ns: model
-            .meta
-            .details
-            .get("throttle_ns")
-            .and_then(|v| v.as_integer())
-            .map_or(cfg.models.pressure.throttle.as_nanos() as u64, |v| v as u64),
-        dead_band: model.dead_band(),
-        ..PressureDataOptions::default()
-    };
-    let ds = pt::build_dataset(&pt::group_captures(&a.data), &dopts)?;
-    let report = pt::eval_pressure(
-        &mut model,
-        &ds,
-        &CostOptions::default(),
+    let model = microstate_io::models::load_pressure(&dir, &params)?;
+    let captures = microstate_train::pressure::group_captures(&a.data);
+    let report = pe::eval_live(
+        &model,
+        &captures,
+        &live_eval_options(&cfg, params),
         &dir.display().to_string(),
-        1,
     )?;
     report::eval_pressure(&report, a.json.as_deref())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How `eval` and `train pressure --loco` run the pressure model: as live, from the config.
+pub fn live_eval_options(
+    cfg: &microstate::config::Config,
+    params: microstate_core::features::FeatureParams,
+) -> microstate_train::pressure_eval::LiveEvalOptions {
+    let p = &cfg.models.pressure;
+    microstate_train::pressure_eval::LiveEvalOptions {
+        params,
+        throttle_ns: p.throttle.as_nanos() as u64,
+        gate: microstate_drive::models::pressure_gate(cfg, 0),
+        online: p.online.then(|| microstate_train::online::OnlineOptions {
+            lr: p.online_lr,
+            l2_prior: p.online_l2_prior,
+            publish_every: p.online_publish_every,
+            ..Default::default()
+        }),
+        stale_after_ns: cfg.connection.stale_after.as_nanos() as u64,
+        ..Default::default()
+    }
 }

@@ -13,7 +13,8 @@ use microstate_core::summary::Summary;
 use microstate_drive::recording::RecordingEnd;
 use microstate_io::record::writer::RecorderStats;
 use microstate_train::context::{self as context_train, ContextEvalReport, ContextTrained};
-use microstate_train::pressure::{self as pt, PressureEval, TrainedPressure};
+use microstate_train::pressure::{self as pt, TrainedPressure};
+use microstate_train::pressure_eval::{self as pe, LiveEvalReport};
 
 /// Writes `value` as one JSON line to stdout (`-`), or pretty to a file.
 pub fn json_out(value: &impl serde::Serialize, dest: &str) -> anyhow::Result<()> {
@@ -99,25 +100,6 @@ impl<T: serde::Serialize> serde::Serialize for Keyed<'_, T> {
     }
 }
 
-/// An evaluation: `{key: report}` as JSON to `json`, or a heading and the table on stdout.
-fn eval(
-    key: &'static str,
-    report: &impl serde::Serialize,
-    json: Option<&str>,
-    heading: impl FnOnce() -> String,
-    table: impl FnOnce() -> String,
-) -> anyhow::Result<()> {
-    match json {
-        Some(dest) => json_out(&Keyed(key, report), dest)?,
-        None => {
-            let mut o = std::io::stdout().lock();
-            let _ = writeln!(o, "{}\n", heading());
-            let _ = o.write_all(table().as_bytes());
-        }
-    }
-    Ok(())
-}
-
 /// `eval --context-data`: JSON under `context`, or the train crate's text (heading, the
 /// in-sample warning, the tables).
 pub fn eval_context(report: &ContextEvalReport, json: Option<&str>) -> anyhow::Result<()> {
@@ -132,33 +114,26 @@ pub fn eval_context(report: &ContextEvalReport, json: Option<&str>) -> anyhow::R
     Ok(())
 }
 
-/// `eval --data`.
-pub fn eval_pressure(report: &PressureEval, json: Option<&str>) -> anyhow::Result<()> {
-    eval(
-        "pressure",
-        report,
-        json,
-        || {
-            format!(
-                "pressure model {} ({}), horizon {} ns, dead band {}; {}{}",
-                report.model_dir,
-                report.kind,
-                report.horizon_ns,
-                report.dead_band,
-                report.split.rule,
-                if report.same_data_as_training {
-                    ": the model's own held-out part"
-                } else {
-                    " (not the model's training data)"
-                }
-            )
-        },
-        || pt::render_eval(report),
-    )
+/// `eval --data`: JSON under `pressure`, or the train crate's text.
+pub fn eval_pressure(report: &LiveEvalReport, json: Option<&str>) -> anyhow::Result<()> {
+    match json {
+        Some(dest) => json_out(&Keyed("pressure", report), dest)?,
+        None => {
+            let _ = std::io::stdout()
+                .lock()
+                .write_all(pe::render_live_eval(report).as_bytes());
+        }
+    }
+    Ok(())
 }
 
 /// `train pressure`: the result, the held-out evaluation and the walk-forward folds.
-pub fn trained_pressure(out: &Path, seconds: f64, t: &TrainedPressure) {
+pub fn trained_pressure(
+    out: &Path,
+    seconds: f64,
+    t: &TrainedPressure,
+    loco: Option<&[pe::LocoRow]>,
+) {
     println!(
         "trained {} in {:.1} s: best epoch {} of {} (validation loss {:.4}), temperature {:.3}\n",
         out.display(),
@@ -170,6 +145,9 @@ pub fn trained_pressure(out: &Path, seconds: f64, t: &TrainedPressure) {
     );
     println!("{}", pt::render_eval(&t.eval));
     println!("{}", pt::render_folds(&t.folds));
+    if let Some(rows) = loco {
+        println!("{}", pe::render_loco(rows));
+    }
 }
 
 /// `train context`: the result, the periods, the held-out test and the walk-forward folds.

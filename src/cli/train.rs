@@ -49,9 +49,14 @@ pub enum TrainCmd {
         /// Label horizon in event time (default: models.pressure.horizon).
         #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
         horizon: Option<Duration>,
-        /// Dead band, `1tick` or `0.5bps` (default: models.pressure.dead_band).
+        /// Dead band, `0.5vol`, `1spread`, `1tick` or `0.5bps` (default:
+        /// models.pressure.dead_band).
         #[arg(long, value_name = "BAND")]
         dead_band: Option<String>,
+        /// Also evaluate leaving each capture out in turn (trained on the others, run as live
+        /// on it); the table is printed and stored in the model's metadata.
+        #[arg(long)]
+        loco: bool,
         /// An MLP, or the logistic baseline through the same code.
         #[arg(long, value_enum, default_value = "mlp")]
         kind: PressureKind,
@@ -75,6 +80,7 @@ pub fn run(cmd: TrainCmd) -> anyhow::Result<ExitCode> {
             seed,
             horizon,
             dead_band,
+            loco,
             kind,
             config,
         } => {
@@ -111,9 +117,24 @@ pub fn run(cmd: TrainCmd) -> anyhow::Result<ExitCode> {
             if matches!(kind, PressureKind::Logistic) {
                 opts.hidden.clear();
             }
-            let t = pt::train_pressure(&ds, &opts, &command_line(), &created_by())?;
+            let mut t = pt::train_pressure(&ds, &opts, &command_line(), &created_by())?;
+            let loco = if loco {
+                let lo = super::eval::live_eval_options(&cfg, dopts.params);
+                let rows = microstate_train::pressure_eval::leave_one_capture_out(
+                    &pt::group_captures(&data),
+                    &dopts,
+                    &opts,
+                    &lo,
+                )?;
+                if let Ok(v) = toml::Value::try_from(&rows) {
+                    t.meta.details.insert("leave_one_capture_out".into(), v);
+                }
+                Some(rows)
+            } else {
+                None
+            };
             microstate_io::models::save_model(&out, &t.meta, &t.weights)?;
-            report::trained_pressure(&out, started.elapsed().as_secs_f64(), &t);
+            report::trained_pressure(&out, started.elapsed().as_secs_f64(), &t, loco.as_deref());
             Ok(ExitCode::SUCCESS)
         }
         TrainCmd::Context {

@@ -30,7 +30,8 @@ pub struct PressureModelConfig {
     /// Label horizon: the mid change over this much event time.
     #[serde(with = "duration_str")]
     pub horizon: Duration,
-    /// Mid changes smaller than this are FLAT: `"1tick"` or `"0.5bps"`.
+    /// Mid changes smaller than this are FLAT (training; a model keeps its own): `"0.5vol"`
+    /// (half the EWMA volatility over the horizon), `"1spread"`, `"1tick"` or `"0.5bps"`.
     pub dead_band: microstate_core::ml::DeadBand,
     /// Infer at most this often in event time; `0s` = on every feature update.
     #[serde(with = "duration_str")]
@@ -39,6 +40,27 @@ pub struct PressureModelConfig {
     pub score_window: usize,
     /// Calibration buckets of live scoring (equal-width in the top probability).
     pub calibration_buckets: usize,
+    /// The live edge (model vs the best baseline, Brier) is taken over the last this many
+    /// resolved predictions.
+    pub edge_window: usize,
+    /// No direction is shown before this many predictions have been scored.
+    pub edge_min_scored: usize,
+    /// A direction is shown only while the edge exceeds this (Brier points).
+    pub min_edge: f64,
+    /// The out-of-range guard: an input more than this many widths of its training range
+    /// (0.5–99.5 % quantiles) outside it is out of range…
+    pub guard_tolerance: f64,
+    /// …and no direction is shown while at least `guard_share` of the last `guard_window`
+    /// predictions had one.
+    pub guard_window: usize,
+    pub guard_share: f64,
+    /// Adapt the model to each symbol online (candle, its own thread), test-then-train.
+    pub online: bool,
+    /// The online learner's step size (Adam, on the output layer), its pull back toward the
+    /// shipped prior (L2 on the difference), and how many updates between published weights.
+    pub online_lr: f64,
+    pub online_l2_prior: f64,
+    pub online_publish_every: usize,
 }
 
 /// The 15/30 min price-context model.
@@ -85,10 +107,20 @@ impl Default for PressureModelConfig {
     fn default() -> Self {
         PressureModelConfig {
             horizon: Duration::from_secs(1),
-            dead_band: microstate_core::ml::DeadBand::Ticks(1.0),
+            dead_band: microstate_core::ml::DeadBand::Vol(0.5),
             throttle: Duration::from_millis(100),
             score_window: 1000,
             calibration_buckets: 10,
+            edge_window: 1000,
+            edge_min_scored: 200,
+            min_edge: 0.0,
+            guard_tolerance: 1.0,
+            guard_window: 20,
+            guard_share: 0.5,
+            online: true,
+            online_lr: 1e-4,
+            online_l2_prior: 1e-2,
+            online_publish_every: 10,
         }
     }
 }
@@ -142,7 +174,8 @@ impl ModelsConfig {
 }
 
 impl PressureModelConfig {
-    /// A positive horizon, score window and bucket count.
+    /// A positive horizon, score window and bucket count; positive edge/guard windows, a guard
+    /// share in (0, 1], non-negative tolerances, a positive learning rate.
     pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
         if self.horizon.is_zero() {
             return Err(ConfigError::invalid(
@@ -158,6 +191,54 @@ impl PressureModelConfig {
                 "models.pressure.score_window / calibration_buckets",
                 format!("{} / {}", self.score_window, self.calibration_buckets),
                 "must be positive",
+            ));
+        }
+        if self.edge_window == 0 || self.guard_window == 0 || self.online_publish_every == 0 {
+            return Err(ConfigError::invalid(
+                origin,
+                "models.pressure.edge_window / guard_window / online_publish_every",
+                format!(
+                    "{} / {} / {}",
+                    self.edge_window, self.guard_window, self.online_publish_every
+                ),
+                "must be positive",
+            ));
+        }
+        if !(self.guard_share > 0.0 && self.guard_share <= 1.0) {
+            return Err(ConfigError::invalid(
+                origin,
+                "models.pressure.guard_share",
+                self.guard_share.to_string(),
+                "must be above 0 and at most 1",
+            ));
+        }
+        for (key, v) in [
+            ("models.pressure.guard_tolerance", self.guard_tolerance),
+            ("models.pressure.online_l2_prior", self.online_l2_prior),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(ConfigError::invalid(
+                    origin,
+                    key,
+                    v.to_string(),
+                    "must be zero or positive",
+                ));
+            }
+        }
+        if !(self.online_lr.is_finite() && self.online_lr > 0.0) {
+            return Err(ConfigError::invalid(
+                origin,
+                "models.pressure.online_lr",
+                self.online_lr.to_string(),
+                "must be positive",
+            ));
+        }
+        if !self.min_edge.is_finite() {
+            return Err(ConfigError::invalid(
+                origin,
+                "models.pressure.min_edge",
+                self.min_edge.to_string(),
+                "must be a number",
             ));
         }
         Ok(())

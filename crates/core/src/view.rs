@@ -113,8 +113,16 @@ pub struct PressureView {
     pub p_up: f64,
     pub p_flat: f64,
     pub p_down: f64,
+    /// The top class when its direction is shown, else "—".
     pub label: String,
     pub hit_rate: Option<f64>,
+    /// Why no direction is shown (inputs out of range, no live edge yet or now); `None` when
+    /// it is.
+    pub quiet: Option<String>,
+    /// The live edge over the best baseline, one line (`None` before anything resolved).
+    pub edge: Option<String>,
+    /// Weights taken in from the online learner so far.
+    pub updates: u64,
 }
 
 /// The 15–30 min context, in two parts named for what they are: the *trend* describes what the
@@ -365,12 +373,29 @@ pub fn symbol_view(st: &SymbolState, stale: bool) -> SymbolView {
             Some(sig) => match (&sig.pressure, sig.pressure_missing()) {
                 (Some(p), _) => {
                     let (class, _) = p.top();
+                    let quiet = sig.pressure_quiet().map(str::to_string);
                     ModelView::Ready(PressureView {
                         p_down: f64::from(p.probs[0]),
                         p_flat: f64::from(p.probs[1]),
                         p_up: f64::from(p.probs[2]),
-                        label: class.as_str().to_string(),
+                        label: if quiet.is_none() {
+                            class.as_str().to_string()
+                        } else {
+                            "—".to_string()
+                        },
                         hit_rate: sig.score.as_ref().and_then(|s| s.report().hit_rate),
+                        quiet,
+                        edge: sig.pressure_edge().map(|e| {
+                            format!(
+                                "edge {:+.3} vs {} (Brier {:.3} vs {:.3}, last {})",
+                                e.edge,
+                                e.best_baseline_name,
+                                e.model_brier,
+                                e.best_baseline_brier,
+                                e.n
+                            )
+                        }),
+                        updates: sig.pressure_updates(),
                     })
                 }
                 (None, why) => ModelView::Missing(format!(

@@ -8,6 +8,24 @@ use std::sync::Arc;
 use microstate_config::Config;
 use microstate_core::ml::signals::Models;
 
+/// When the pressure direction is held back, from `[models.pressure]`; `learn_queue` resolved
+/// samples are kept per symbol for an online learner (0 when none is attached).
+pub fn pressure_gate(
+    cfg: &Config,
+    learn_queue: usize,
+) -> microstate_core::ml::signals::PressureGate {
+    let p = &cfg.models.pressure;
+    microstate_core::ml::signals::PressureGate {
+        edge_window: p.edge_window,
+        edge_min_scored: p.edge_min_scored,
+        min_edge: p.min_edge,
+        guard_tolerance: p.guard_tolerance as f32,
+        guard_window: p.guard_window,
+        guard_share: p.guard_share,
+        learn_queue,
+    }
+}
+
 /// Loads the models named by the config (`models.dir`); a missing or mismatched model becomes
 /// the reason shown in its place, and everything else runs.
 pub fn load_models(cfg: &Config) -> Arc<Models> {
@@ -39,6 +57,8 @@ pub fn load_models(cfg: &Config) -> Arc<Models> {
         pressure_throttle_ns: m.pressure.throttle.as_nanos() as u64,
         score_window: m.pressure.score_window,
         score_buckets: m.pressure.calibration_buckets,
+        pressure_gate: pressure_gate(cfg, 0),
+        stale_after_ns: cfg.connection.stale_after.as_nanos() as u64,
         context_label: m.context_label_index(),
         max_gap_fill_min: m.context.max_gap_fill.as_secs() / 60,
         thresholds: microstate_core::ml::interpret::Thresholds {

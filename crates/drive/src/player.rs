@@ -269,6 +269,12 @@ impl Player {
         &self.engine
     }
 
+    /// The engine, to exchange samples and weights with an online learner between polls
+    /// ([`Engine::exchange_with_learner`]).
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
+
     /// Calls `f` with the engine after every frame fed (not during a seek's restore).
     pub fn set_observer(&mut self, f: Observer) {
         self.observer = Some(f);

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
-pub use crate::models::load_models;
+pub use crate::models::{load_models, pressure_gate};
 pub use crate::player::{
     Player, PlayerOptions, Poll, ReplayCommand, ReplayOptions, StrictStop, TimeArg,
 };

@@ -187,10 +187,13 @@ pub fn load_weights(path: &Path, arch: &Architecture) -> Result<Weights, MlError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use microstate_core::features::schema::FEATURE_SCHEMA_VERSION;
     use microstate_core::ml::DeadBand;
     use microstate_core::ml::meta::DataInfo;
-    use microstate_core::ml::pressure::{CLASSES, DETAIL_HORIZON_NS, SCHEMA};
+    use microstate_core::ml::prequential::BaselineParams;
+    use microstate_core::ml::pressure::{
+        CLASSES, DETAIL_BASELINES, DETAIL_HORIZON_NS, DETAIL_INPUT_HI, DETAIL_INPUT_LO,
+        INPUTS_VERSION, SCHEMA, baselines_to_toml,
+    };
     use microstate_core::ml::scaler::Scaler;
     use microstate_core::ml::weights::{Activation, TrainOptions};
 
@@ -295,14 +298,21 @@ mod tests {
             DETAIL_HORIZON_NS.into(),
             toml::Value::Integer(1_000_000_000),
         );
+        let range = |v: f64| toml::Value::Array(vec![toml::Value::Float(v); n]);
+        details.insert(DETAIL_INPUT_LO.into(), range(-1.0));
+        details.insert(DETAIL_INPUT_HI.into(), range(1.0));
+        details.insert(
+            DETAIL_BASELINES.into(),
+            toml::Value::Table(baselines_to_toml(&BaselineParams::flat())),
+        );
         let mut meta = ModelMeta {
             schema: SCHEMA.into(),
-            schema_version: FEATURE_SCHEMA_VERSION,
+            schema_version: INPUTS_VERSION,
             kind: "softmax-mlp".into(),
             inputs: inp.names().to_vec(),
             outputs: CLASSES.iter().map(|s| s.to_string()).collect(),
             horizons: vec!["1s".into()],
-            dead_band: Some("1tick".into()),
+            dead_band: Some("0.5vol".into()),
             temperature: Some(1.0),
             seed: 1,
             command: "test".into(),
@@ -319,7 +329,9 @@ mod tests {
         save_model(&dir, &meta, &w).unwrap();
         let m = load_pressure(&dir, &p).unwrap();
         assert_eq!(m.horizon_ns(), 1_000_000_000);
-        assert_eq!(m.dead_band(), DeadBand::Ticks(1.0));
+        assert_eq!(m.dead_band(), DeadBand::Vol(0.5));
+        assert_eq!(m.ranges().lo, vec![-1.0; n]);
+        assert_eq!(m.baselines(), &BaselineParams::flat());
         // Another feature configuration: the input names differ.
         let other = FeatureParams {
             windows_ns: [2_000_000_000, 10_000_000_000, 60_000_000_000],
@@ -327,11 +339,23 @@ mod tests {
         };
         let e = load_pressure(&dir, &other).unwrap_err().to_string();
         assert!(e.contains("input") && e.contains("2s"), "{e}");
-        // Another schema version.
-        meta.schema_version = FEATURE_SCHEMA_VERSION + 1;
+        // A model of the first input version (raw rates, bps returns) is refused, saying so
+        // and how to get a current one.
+        meta.schema_version = 1;
         save_model(&dir, &meta, &w).unwrap();
         let e = load_pressure(&dir, &p).unwrap_err().to_string();
-        assert!(e.contains("feature schema") && e.contains("version"), "{e}");
+        assert!(
+            e.contains("`pressure` version 1")
+                && e.contains(&format!("`pressure` version {INPUTS_VERSION}")),
+            "{e}"
+        );
+        assert!(e.contains("microstate-tui train pressure"), "{e}");
+        // Without its input ranges (the guard's) a model is refused too.
+        meta.schema_version = INPUTS_VERSION;
+        meta.details.remove(DETAIL_INPUT_HI);
+        save_model(&dir, &meta, &w).unwrap();
+        let e = load_pressure(&dir, &p).unwrap_err().to_string();
+        assert!(e.contains("details.input_hi"), "{e}");
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -18,7 +18,9 @@
 pub mod classifier;
 pub mod context;
 pub mod mlp;
+pub mod online;
 pub mod pressure;
+pub mod pressure_eval;
 
 use microstate_core::ml::MlError;
 

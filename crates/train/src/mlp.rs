@@ -94,7 +94,8 @@ impl CandleMlp {
         Ok(Weights { layers })
     }
 
-    fn all_vars(&self) -> Vec<Var> {
+    /// Every weight and bias, layer by layer (weight then bias): what an optimizer updates.
+    pub fn all_vars(&self) -> Vec<Var> {
         self.vars
             .iter()
             .flat_map(|(w, b)| [w.clone(), b.clone()])

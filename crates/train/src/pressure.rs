@@ -23,15 +23,17 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 
 use crate::TrainError;
-use crate::classifier::TrainedClassifier;
 use microstate_core::engine::Engine;
 use microstate_core::features::FeatureParams;
 use microstate_core::features::schema::{FEATURE_SCHEMA_VERSION, idx};
 use microstate_core::ml::DeadBand;
-use microstate_core::ml::classifier::{ClassMetrics, argmax, class_metrics, pearson};
+use microstate_core::ml::classifier::{ClassMetrics, Classifier, argmax, class_metrics, pearson};
 use microstate_core::ml::meta::{DataDigest, DataInfo, ModelMeta};
+use microstate_core::ml::prequential::{BaselineParams, Baselines as LiveBaselines, PREDICTORS};
 use microstate_core::ml::pressure::{
-    CLASSES, DETAIL_HORIZON_NS, DOWN, FLAT, PressureInputs, PressureModel, SCHEMA, UP, label,
+    CLASSES, DETAIL_BASELINES, DETAIL_HORIZON_NS, DETAIL_INPUT_HI, DETAIL_INPUT_LO, FLAT,
+    INPUTS_VERSION, InputRanges, PressureInputs, PressureModel, SCHEMA, UP, band_ref,
+    baselines_to_toml, label,
 };
 use microstate_core::ml::weights::{Activation, Architecture, TrainOptions, TrainReport, Weights};
 
@@ -54,11 +56,39 @@ impl Default for PressureDataOptions {
             params: FeatureParams::default(),
             horizon_ns: 1_000_000_000,
             throttle_ns: 100_000_000,
-            dead_band: DeadBand::Ticks(1.0),
+            dead_band: DeadBand::Vol(0.5),
             train_frac: 0.6,
             val_frac: 0.8,
         }
     }
+}
+
+/// The inputs' training ranges are their 0.5 % and 99.5 % quantiles.
+pub const RANGE_QUANTILE: f64 = 0.005;
+
+/// Key of the training series in a model's `details` (what `eval` checks data against).
+pub const DETAIL_TRAINING_SERIES: &str = "training_series";
+
+/// One (capture, symbol) a model was trained on: `eval` recognises its training data by symbol,
+/// market and time, so a capture cut short, renamed or re-compressed is still recognised.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct TrainingSeries {
+    pub capture: String,
+    pub symbol: String,
+    pub market: String,
+    /// First sample, start of the held-out test part, last label end (event time, ns).
+    pub start_ns: i64,
+    pub test_start_ns: i64,
+    pub end_ns: i64,
+}
+
+/// The training series recorded in a model's metadata (empty for a model made without them).
+pub fn training_series(meta: &ModelMeta) -> Vec<TrainingSeries> {
+    meta.details
+        .get(DETAIL_TRAINING_SERIES)
+        .cloned()
+        .and_then(|v| v.try_into().ok())
+        .unwrap_or_default()
 }
 
 /// Which part of the split a sample is in.
@@ -78,6 +108,8 @@ pub struct Sample {
     /// Event time of the inputs, ns.
     pub ts_ns: u64,
     pub label: u32,
+    /// The dead band's width at `ts_ns`, price units.
+    pub width: f64,
     pub part: Part,
     pub mid: f64,
     pub bid: f64,
@@ -114,6 +146,8 @@ pub struct SplitBounds {
 pub struct Series {
     pub capture: String,
     pub symbol: String,
+    /// `spot`, `usdm`, `coinm` (as the engine learned it from the data).
+    pub market: String,
     pub samples: Vec<Sample>,
     /// Raw inputs, `n_inputs` per sample.
     pub x: Vec<f32>,
@@ -167,16 +201,16 @@ struct Ev {
     mid: f64,
     bid: f64,
     ask: f64,
-    tick: f64,
 }
 
 #[derive(Default)]
 struct SymbolLog {
     name: String,
+    market: String,
     updates: u64,
     events: Vec<Ev>,
-    /// (event index, raw inputs).
-    rows: Vec<(usize, Vec<f32>)>,
+    /// (event index, dead band width, raw inputs + level-1 imbalance + microprice − mid).
+    rows: Vec<(usize, f64, Vec<f32>)>,
     next_sample: u64,
 }
 
@@ -186,7 +220,7 @@ struct Collector {
 }
 
 impl Collector {
-    fn after_frame(&mut self, e: &Engine, inputs: &PressureInputs, throttle: u64) {
+    fn after_frame(&mut self, e: &Engine, inputs: &PressureInputs, o: &PressureDataOptions) {
         for st in e.symbols() {
             let Some(fs) = st.features() else { continue };
             let name = st.symbol.as_str();
@@ -201,6 +235,11 @@ impl Collector {
                 }
             };
             let log = &mut self.symbols[k];
+            if log.market.is_empty()
+                && let Some(m) = st.market
+            {
+                log.market = m.as_str().to_string();
+            }
             if fs.updates() == log.updates {
                 continue;
             }
@@ -209,7 +248,7 @@ impl Collector {
             let last_ts = log.events.last().map_or(0, |e| e.ts);
             let ts = v.ts_ns().max(last_ts);
             let g = |i| v.get(i).filter(|x: &f64| x.is_finite());
-            let (mid, bid, ask, tick) = (g(idx::MID), g(idx::BID_PX), g(idx::ASK_PX), g(idx::TICK));
+            let (mid, bid, ask) = (g(idx::MID), g(idx::BID_PX), g(idx::ASK_PX));
             let ok = v.book_valid() && mid.is_some() && bid.is_some() && ask.is_some();
             log.events.push(Ev {
                 ts,
@@ -217,16 +256,19 @@ impl Collector {
                 mid: mid.unwrap_or(f64::NAN),
                 bid: bid.unwrap_or(f64::NAN),
                 ask: ask.unwrap_or(f64::NAN),
-                tick: tick.unwrap_or(f64::NAN),
             });
             if ok && ts >= log.next_sample {
                 let mut x = vec![0f32; inputs.len()];
-                if inputs.extract(v, &mut x) {
+                // The band the live scorer would use for a prediction here.
+                let width = band_ref(v, o.horizon_ns).and_then(|r| o.dead_band.width(&r));
+                if let Some(width) = width
+                    && inputs.extract(v, &mut x)
+                {
                     let mut extra = x;
                     extra.push(g(idx::IMBALANCE).unwrap_or(0.0) as f32);
                     extra.push(g(idx::MICRO_MINUS_MID).unwrap_or(0.0) as f32);
-                    log.rows.push((log.events.len() - 1, extra));
-                    log.next_sample = ts.saturating_add(throttle);
+                    log.rows.push((log.events.len() - 1, width, extra));
+                    log.next_sample = ts.saturating_add(o.throttle_ns);
                 }
             }
         }
@@ -266,10 +308,10 @@ pub fn build_dataset(
         let col = Arc::new(Mutex::new(Collector::default()));
         let shared = col.clone();
         let inp = inputs.clone();
-        let throttle = opts.throttle_ns;
+        let o = opts.clone();
         player.set_observer(Box::new(move |e: &Engine| {
             if let Ok(mut c) = shared.lock() {
-                c.after_frame(e, &inp, throttle);
+                c.after_frame(e, &inp, &o);
             }
         }));
         loop {
@@ -310,7 +352,7 @@ fn label_series(capture: &str, log: SymbolLog, n: usize, o: &PressureDataOptions
     let mut samples = Vec::new();
     let mut x = Vec::new();
     let mut dropped = 0;
-    for (k, row) in &log.rows {
+    for (k, width, row) in &log.rows {
         let e0 = ev[*k];
         let due = e0.ts.saturating_add(o.horizon_ns);
         let mut j = k + 1;
@@ -325,13 +367,14 @@ fn label_series(capture: &str, log: SymbolLog, n: usize, o: &PressureDataOptions
             continue;
         }
         let end = ev[j - 1];
-        let Some(y) = label(e0.mid, end.mid, e0.tick, o.dead_band) else {
+        let Some(y) = label(e0.mid, end.mid, *width) else {
             dropped += 1;
             continue;
         };
         samples.push(Sample {
             ts_ns: e0.ts,
             label: y,
+            width: *width,
             part: Part::Embargo,
             mid: e0.mid,
             bid: e0.bid,
@@ -374,6 +417,7 @@ fn label_series(capture: &str, log: SymbolLog, n: usize, o: &PressureDataOptions
     Series {
         capture: capture.to_string(),
         symbol: log.name,
+        market: log.market,
         samples,
         x,
         split,
@@ -469,7 +513,8 @@ pub struct CaptureEval {
     pub baselines: Baselines,
 }
 
-/// The held-out evaluation `eval --data` prints under `pressure`.
+/// The evaluation of a just-trained model on its dataset's held-out test part (printed by
+/// `train pressure`; `eval --data` runs [`crate::pressure_eval`] instead).
 #[derive(Clone, Debug, Serialize)]
 pub struct PressureEval {
     pub model_dir: String,
@@ -480,8 +525,6 @@ pub struct PressureEval {
     /// Label shares in the test part (DOWN, FLAT, UP).
     pub test_label_shares: [f64; 3],
     pub data_digest: String,
-    /// Whether the data is the model's training data (then the test part is truly held out).
-    pub same_data_as_training: bool,
     pub split: SplitReport,
     pub model: PredictorEval,
     pub baselines: Baselines,
@@ -567,14 +610,16 @@ fn predictor_eval(rows: &[(&Sample, [f32; 3])], horizon: u64, c: &CostOptions) -
     }
 }
 
-/// Baseline predictors fitted on the train part.
-struct FittedBaselines {
-    freq: [f32; 3],
-    imb: microstate_core::ml::classifier::Classifier,
-    logistic: microstate_core::ml::classifier::Classifier,
+/// The baselines fitted on a dataset's train part (its validation part for early stopping and
+/// the temperature): the parameters stored in the model (majority, microprice sign, imbalance
+/// logistic) and the logistic twin on all the model's inputs (reported at training only).
+pub struct FittedBaselines {
+    pub params: BaselineParams,
+    pub logistic: Classifier,
 }
 
-fn fit_baselines(ds: &PressureDataset, seed: u64) -> Result<FittedBaselines, TrainError> {
+/// Fits the baselines on the train part of `ds`.
+pub fn fit_baselines(ds: &PressureDataset, seed: u64) -> Result<FittedBaselines, TrainError> {
     let (xt, yt) = ds.part(Part::Train);
     let (xv, yv) = ds.part(Part::Validation);
     if yt.is_empty() || yv.is_empty() {
@@ -614,40 +659,72 @@ fn fit_baselines(ds: &PressureDataset, seed: u64) -> Result<FittedBaselines, Tra
         &yv,
         &opts,
     )?;
-    let clf = |t: &TrainedClassifier| {
-        t.classifier()
-            .ok_or_else(|| TrainError::Data("baseline weights do not fit".into()))
-    };
+    let logistic = lg
+        .classifier()
+        .ok_or_else(|| TrainError::Data("baseline weights do not fit".into()))?;
+    let l = imb
+        .weights
+        .layers
+        .first()
+        .ok_or_else(|| TrainError::Data("imbalance logistic has no layer".into()))?;
+    let t = imb.temperature;
+    let three = |v: &[f32]| [v[0] / t, v[1] / t, v[2] / t];
     Ok(FittedBaselines {
-        freq: train_freq(&yt),
-        imb: clf(&imb)?,
-        logistic: clf(&lg)?,
+        params: BaselineParams {
+            class_freq: train_freq(&yt),
+            imbalance_mean: imb.scaler.mean[0],
+            imbalance_std: imb.scaler.std[0],
+            imbalance_w: three(&l.w),
+            imbalance_b: three(&l.b),
+        },
+        logistic,
     })
 }
 
-fn p3(p: &[f32]) -> [f32; 3] {
-    [
-        p.first().copied().unwrap_or(0.0),
-        p.get(1).copied().unwrap_or(0.0),
-        p.get(2).copied().unwrap_or(0.0),
-    ]
+/// Central quantiles of each input over the train part: what the out-of-range guard holds
+/// live inputs against.
+/// `lo > hi` (1, 0) for an input never present.
+pub fn input_ranges(ds: &PressureDataset, q: f64) -> InputRanges {
+    let n = ds.n_inputs();
+    let (x, _) = ds.part(Part::Train);
+    let mut lo = vec![1f32; n];
+    let mut hi = vec![0f32; n];
+    let mut col = Vec::new();
+    for i in 0..n {
+        col.clear();
+        for row in x.chunks_exact(n) {
+            if row[i].is_finite() {
+                col.push(row[i]);
+            }
+        }
+        if col.is_empty() {
+            continue;
+        }
+        col.sort_by(f32::total_cmp);
+        let at = |p: f64| col[((col.len() - 1) as f64 * p).round() as usize];
+        lo[i] = at(q);
+        hi[i] = at(1.0 - q);
+    }
+    InputRanges { lo, hi }
 }
 
-/// Evaluates `model` on the test part of `ds` against the baselines.
+/// Evaluates `model` on the test part of `ds` (the part training held out) against the
+/// baselines fitted on the same dataset's train part (the model's own, from its metadata) and
+/// the logistic twin.
 pub fn eval_pressure(
     model: &mut PressureModel,
     ds: &PressureDataset,
     costs: &CostOptions,
     model_dir: &str,
-    seed: u64,
+    twin: &mut Classifier,
 ) -> Result<PressureEval, TrainError> {
-    let fb = fit_baselines(ds, seed)?;
-    let mut fb = fb;
+    let fixed = LiveBaselines::new(model.baselines().clone());
     let n = ds.n_inputs();
     let h = ds.opts.horizon_ns;
     // Rows of the test part per predictor: model, majority, microprice, imbalance, logistic.
     let mut rows: [Vec<(&Sample, [f32; 3])>; 5] = Default::default();
     let mut caps: Vec<(String, usize, usize)> = Vec::new();
+    let mut b = [[0f32; 3]; PREDICTORS];
     for s in &ds.series {
         let from = rows[0].len();
         for (i, smp) in s.samples.iter().enumerate() {
@@ -656,19 +733,11 @@ pub fn eval_pressure(
             }
             let x = &s.x[i * n..(i + 1) * n];
             rows[0].push((smp, model.predict_inputs(x)));
-            rows[1].push((smp, fb.freq));
-            let sign = if smp.micro_minus_mid > 0.0 {
-                UP
-            } else if smp.micro_minus_mid < 0.0 {
-                DOWN
-            } else {
-                FLAT
-            };
-            let mut mp = fb.freq.map(|f| 0.5 * f);
-            mp[sign as usize] += 0.5;
-            rows[2].push((smp, mp));
-            rows[3].push((smp, p3(fb.imb.predict(&[smp.imbalance1 as f32]))));
-            rows[4].push((smp, p3(fb.logistic.predict(x))));
+            fixed.predict(smp.imbalance1 as f32, smp.micro_minus_mid as f32, &mut b);
+            rows[1].push((smp, b[1]));
+            rows[2].push((smp, b[2]));
+            rows[3].push((smp, b[3]));
+            rows[4].push((smp, p3(twin.predict(x))));
         }
         match caps.last_mut() {
             Some(c) if c.0 == s.capture => c.2 = rows[0].len(),
@@ -715,13 +784,20 @@ pub fn eval_pressure(
         throttle_ns: ds.opts.throttle_ns,
         test_label_shares: shares.map(|v| v / nt),
         data_digest: ds.digest.clone(),
-        same_data_as_training: model.meta.data.digest == ds.digest,
         split: split_report(ds),
         model: m,
         baselines: b,
         per_capture,
         cost_options: costs.clone(),
     })
+}
+
+fn p3(p: &[f32]) -> [f32; 3] {
+    [
+        p.first().copied().unwrap_or(0.0),
+        p.get(1).copied().unwrap_or(0.0),
+        p.get(2).copied().unwrap_or(0.0),
+    ]
 }
 
 pub fn split_report(ds: &PressureDataset) -> SplitReport {
@@ -877,6 +953,8 @@ pub struct PressureTrainOptions {
     /// Hidden layer widths (empty: the logistic model).
     pub hidden: Vec<usize>,
     pub costs: CostOptions,
+    /// Walk-forward folds reported beside the main split (0: none).
+    pub folds: usize,
 }
 
 impl Default for PressureTrainOptions {
@@ -892,6 +970,7 @@ impl Default for PressureTrainOptions {
             },
             hidden: vec![32],
             costs: CostOptions::default(),
+            folds: 3,
         }
     }
 }
@@ -938,8 +1017,12 @@ pub fn train_pressure(
         Architecture::mlp(n, &o.hidden, 3, Activation::Relu)
     };
     let t = crate::classifier::train_classifier(&arch, &xt, &yt, &xv, &yv, &o.train)?;
+    let fitted = fit_baselines(ds, o.train.seed)?;
+    let ranges = input_ranges(ds, RANGE_QUANTILE);
     let mut details = toml::Table::new();
     let int = |v: u64| toml::Value::Integer(v as i64);
+    let floats =
+        |v: &[f32]| toml::Value::Array(v.iter().map(|&x| toml::Value::Float(x as f64)).collect());
     details.insert(DETAIL_HORIZON_NS.into(), int(ds.opts.horizon_ns));
     details.insert("throttle_ns".into(), int(ds.opts.throttle_ns));
     details.insert("train_samples".into(), int(yt.len() as u64));
@@ -949,6 +1032,38 @@ pub fn train_pressure(
         "split".into(),
         toml::Value::String(split_report(ds).rule.clone()),
     );
+    details.insert(
+        "feature_schema_version".into(),
+        int(FEATURE_SCHEMA_VERSION as u64),
+    );
+    details.insert(DETAIL_INPUT_LO.into(), floats(&ranges.lo));
+    details.insert(DETAIL_INPUT_HI.into(), floats(&ranges.hi));
+    details.insert(
+        "input_range_quantiles".into(),
+        toml::Value::Array(vec![
+            toml::Value::Float(RANGE_QUANTILE),
+            toml::Value::Float(1.0 - RANGE_QUANTILE),
+        ]),
+    );
+    details.insert(
+        DETAIL_BASELINES.into(),
+        toml::Value::Table(baselines_to_toml(&fitted.params)),
+    );
+    let series: Vec<TrainingSeries> = ds
+        .series
+        .iter()
+        .map(|s| TrainingSeries {
+            capture: s.capture.clone(),
+            symbol: s.symbol.clone(),
+            market: s.market.clone(),
+            start_ns: s.split.start_ns as i64,
+            test_start_ns: s.split.test_start_ns as i64,
+            end_ns: s.split.end_ns as i64,
+        })
+        .collect();
+    if let Ok(v) = toml::Value::try_from(&series) {
+        details.insert(DETAIL_TRAINING_SERIES.into(), v);
+    }
     let kind = if o.hidden.is_empty() {
         "softmax-logistic"
     } else {
@@ -956,7 +1071,7 @@ pub fn train_pressure(
     };
     let mut meta = ModelMeta {
         schema: SCHEMA.into(),
-        schema_version: FEATURE_SCHEMA_VERSION,
+        schema_version: INPUTS_VERSION,
         kind: kind.into(),
         inputs: ds.inputs.names().to_vec(),
         outputs: CLASSES.iter().map(|s| s.to_string()).collect(),
@@ -986,8 +1101,11 @@ pub fn train_pressure(
         clf,
         ds.opts.horizon_ns,
         ds.opts.dead_band,
+        ranges,
+        fitted.params.clone(),
     );
-    let eval = eval_pressure(&mut model, ds, &o.costs, "(just trained)", o.train.seed)?;
+    let mut twin = fitted.logistic;
+    let eval = eval_pressure(&mut model, ds, &o.costs, "(just trained)", &mut twin)?;
     let mut metrics = toml::Table::new();
     let mut put = |name: &str, e: &PredictorEval| {
         let mut m = toml::Table::new();
@@ -1009,7 +1127,11 @@ pub fn train_pressure(
         &eval.baselines.imbalance_logistic,
     );
     put("test_logistic", &eval.baselines.logistic);
-    let folds = walk_forward(ds, o, 3)?;
+    let folds = if o.folds > 0 {
+        walk_forward(ds, o, o.folds)?
+    } else {
+        Vec::new()
+    };
     if let Ok(v) = toml::Value::try_from(&folds) {
         meta.details.insert("walk_forward".into(), v);
     }
@@ -1096,14 +1218,26 @@ pub fn render_eval(e: &PressureEval) -> String {
 }
 
 /// Groups files into captures: files in the same folder are one capture played together (a
-/// capture split at midnight), in the order given.
+/// capture split at midnight), in the order given; cryptofeed files (`NAME.http.N`,
+/// `NAME.ws.N`) group by folder and `NAME` (spot and futures captures share a folder).
 pub fn group_captures(files: &[PathBuf]) -> Vec<Vec<PathBuf>> {
+    let key = |f: &PathBuf| {
+        let dir = f.parent().map(|p| p.to_path_buf());
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let prefix = [".http.", ".ws."]
+            .iter()
+            .find_map(|m| name.find(m).map(|i| name[..i].to_string()));
+        (dir, prefix)
+    };
     let mut groups: Vec<Vec<PathBuf>> = Vec::new();
     for f in files {
-        let dir = f.parent().map(|p| p.to_path_buf());
+        let k = key(f);
         match groups
             .iter_mut()
-            .find(|g| g.first().map(|x| x.parent().map(|p| p.to_path_buf())) == Some(dir.clone()))
+            .find(|g| g.first().map(key).as_ref() == Some(&k))
         {
             Some(g) => g.push(f.clone()),
             None => groups.push(vec![f.clone()]),
@@ -1146,10 +1280,8 @@ mod tests {
                 Part::Embargo => {}
             }
             // The label is the rule applied to the mids now and at the horizon.
-            assert_eq!(
-                label(smp.mid, smp.mid_end, 0.01, o.dead_band),
-                Some(smp.label)
-            );
+            assert_eq!(label(smp.mid, smp.mid_end, smp.width), Some(smp.label));
+            assert!(smp.width > 0.0, "a volatility band is wider than nothing");
         }
         for p in [Part::Train, Part::Validation, Part::Test, Part::Embargo] {
             assert!(ds.count(p) > 0, "{p:?}");
@@ -1207,6 +1339,28 @@ mod tests {
             assert!(f.n_test > 0 && (0.0..=2.0).contains(&f.model_brier));
         }
         assert!((folds[2].test_end - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn captures_group_by_folder_and_cryptofeed_exchange() {
+        let p = |s: &str| PathBuf::from(s);
+        let g = group_captures(&[
+            p("d/spot/a.gz"),
+            p("d/spot/b.gz"),
+            p("d/cf/BINANCE.ws.1.0"),
+            p("d/cf/BINANCE_FUTURES.ws.1.0"),
+            p("d/cf/BINANCE.http.0.0"),
+            p("d/usdm/c.gz"),
+        ]);
+        assert_eq!(
+            g,
+            vec![
+                vec![p("d/spot/a.gz"), p("d/spot/b.gz")],
+                vec![p("d/cf/BINANCE.ws.1.0"), p("d/cf/BINANCE.http.0.0")],
+                vec![p("d/cf/BINANCE_FUTURES.ws.1.0")],
+                vec![p("d/usdm/c.gz")],
+            ]
+        );
     }
 
     #[test]

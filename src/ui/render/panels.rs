@@ -94,6 +94,20 @@ fn missing(f: &mut Frame, area: Rect, b: Block<'_>, why: &str, theme: &Theme) {
 pub fn pressure(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Theme) {
     let b = block(" Pressure ≈1 s ", theme);
     match s.map(|s| &s.pressure) {
+        // No direction shown (inputs out of range, no live edge): say why, no bars.
+        Some(ModelView::Ready(p)) if p.quiet.is_some() => {
+            let mut lines = vec![Line::from(Span::styled("no direction", theme.title))];
+            if let Some(q) = &p.quiet {
+                lines.push(Line::from(Span::styled(q.clone(), theme.dim)));
+            }
+            if let Some(e) = &p.edge {
+                lines.push(Line::from(Span::styled(e.clone(), theme.dim)));
+            }
+            f.render_widget(
+                Paragraph::new(lines).wrap(Wrap { trim: true }).block(b),
+                area,
+            );
+        }
         Some(ModelView::Ready(p)) => {
             let w = (area.width as usize).saturating_sub(14).max(4);
             let bar = |x: f64| "█".repeat((x * w as f64).round() as usize);
@@ -118,6 +132,7 @@ pub fn pressure(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Theme
                         theme.dim,
                     ),
                 ]),
+                Line::from(Span::styled(p.edge.clone().unwrap_or_default(), theme.dim)),
             ];
             f.render_widget(Paragraph::new(lines).block(b), area);
         }

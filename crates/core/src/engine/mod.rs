@@ -450,6 +450,54 @@ impl Engine {
         self.models = Some(models);
     }
 
+    /// A symbol's models state, to hand it weights or drain its resolved samples.
+    pub fn signals_mut(&mut self, s: Symbol) -> Option<&mut crate::ml::signals::Signals> {
+        self.symbols
+            .iter_mut()
+            .find(|x| x.symbol == s)
+            .and_then(|x| x.signals.as_deref_mut())
+    }
+
+    /// The driver's clock says a symbol is stale (no depth frame within `stale_after`) or
+    /// fresh again: the interpretation says so at once.
+    pub fn set_stale(&mut self, s: Symbol, stale: bool) {
+        if let Some(sig) = self.signals_mut(s) {
+            sig.set_stale(stale);
+        }
+    }
+
+    /// One exchange with an online learner, between frames: every symbol's resolved samples
+    /// go to it (scored before, so test-then-train holds), and whatever weights it has
+    /// published since the last call are taken in. Call it as often as convenient (after
+    /// each batch of frames); it does nothing when no learner queue is on
+    /// (`models.pressure_gate.learn_queue == 0`).
+    pub fn exchange_with_learner(
+        &mut self,
+        learner: &mut dyn crate::ml::prequential::PressureLearner,
+    ) {
+        for st in &mut self.symbols {
+            let sym = st.symbol;
+            if let Some(sig) = st.signals.as_deref_mut() {
+                let name = sym.as_str();
+                sig.drain_resolved(|r| learner.submit(name, r));
+            }
+        }
+        let symbols = &mut self.symbols;
+        learner.poll(&mut |name, w| {
+            if let Some(sig) = symbols
+                .iter_mut()
+                .find(|x| x.symbol.as_str() == name)
+                .and_then(|x| x.signals.as_deref_mut())
+                && !sig.set_pressure_weights(w)
+            {
+                tracing::warn!(
+                    symbol = name,
+                    "published pressure weights do not fit the model"
+                );
+            }
+        });
+    }
+
     /// Lends the engine a clock (ns, any origin) for stage timings in [`Self::last_times`].
     pub fn set_clock(&mut self, clock: fn() -> u64) {
         self.clock = Some(clock);

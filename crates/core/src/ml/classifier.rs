@@ -106,6 +106,25 @@ impl Classifier {
         self.temperature
     }
 
+    /// The MLP behind it (weights, scaler).
+    pub fn mlp(&self) -> &FastMlp {
+        &self.mlp
+    }
+
+    /// Replaces the weights and temperature in place (same architecture); `false` and nothing
+    /// changed when they do not fit.
+    pub fn set_weights(&mut self, w: &Weights, temperature: f32) -> bool {
+        if !self.mlp.set_weights(w) {
+            return false;
+        }
+        self.temperature = if temperature.is_finite() && temperature > 0.0 {
+            temperature
+        } else {
+            1.0
+        };
+        true
+    }
+
     /// Calibrated class probabilities for one raw feature vector.
     #[inline]
     pub fn predict(&mut self, x: &[f32]) -> &[f32] {

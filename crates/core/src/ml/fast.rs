@@ -60,6 +60,30 @@ impl FastMlp {
         &self.arch
     }
 
+    /// Replaces the weights in place (same architecture; the scaler stays). No allocation;
+    /// `false` and nothing changed when they do not fit.
+    pub fn set_weights(&mut self, w: &Weights) -> bool {
+        if !w.matches(&self.arch) {
+            return false;
+        }
+        for (d, s) in self.layers.iter_mut().zip(&w.layers) {
+            d.w.copy_from_slice(&s.w);
+            d.b.copy_from_slice(&s.b);
+        }
+        true
+    }
+
+    /// The weights as plain numbers (a copy).
+    pub fn weights(&self) -> Weights {
+        Weights {
+            layers: self.layers.clone(),
+        }
+    }
+
+    pub fn scaler(&self) -> &Scaler {
+        &self.scaler
+    }
+
     pub fn inputs(&self) -> usize {
         self.arch.inputs
     }

@@ -6,8 +6,12 @@
 //! screen (colours live in the UI's theme; [`Tone`] only says which kind of label it is).
 //!
 //! Precedence, first match wins:
-//! 1. the data is unreliable — book stale, a gap / resync in progress, the context warming up,
-//!    a model missing — "data unreliable: <why>";
+//! 1. something fails, and the label says exactly what (every failing part, joined by "; "):
+//!    the data (book stale, a gap / resync in progress), the pressure model (missing, no
+//!    output, inputs out of range, no live edge over its baselines — e.g. "pressure: no edge
+//!    now (Brier 0.61 vs 0.58 for microprice sign over the last 1,000)"), the context model
+//!    (missing, warming up). Never one blanket word for all of them: a trader must see whether
+//!    the feed, the model's fit to this market, or the history is the problem.
 //! 2. the pressure model's top probability is below `min_pressure_confidence` — "no clear
 //!    pressure";
 //! 3. the table cell of (pressure class, context label).
@@ -100,6 +104,8 @@ pub struct Health {
     pub pressure_missing: Option<String>,
     /// No context model (missing file, schema mismatch).
     pub context_missing: Option<String>,
+    /// The pressure direction is held back (inputs out of range, no live edge): why.
+    pub pressure_quiet: Option<String>,
 }
 
 /// Thresholds (from `[models.interpret]` in the config).
@@ -156,31 +162,66 @@ pub fn interpret(
     health: &Health,
     th: &Thresholds,
 ) -> Interpretation {
-    let mut why = Vec::new();
+    // What fails, in the order a trader should read it; `unreliable` when the feed itself or a
+    // missing model is the cause (the rest: the models are fine but have nothing to say).
+    let mut fails = Vec::new();
+    let mut unreliable = false;
     if health.stale {
-        why.push("book stale: no depth update within connection.stale_after".to_string());
+        fails.push("book stale: no depth update within connection.stale_after".to_string());
+        unreliable = true;
     }
     if health.resyncing {
-        why.push("sequence gap: book resyncing".to_string());
+        fails.push("sequence gap: book resyncing".to_string());
+        unreliable = true;
     }
-    if let Some(m) = health.context_warming_min {
-        why.push(format!("context warming up ({m} min)"));
-    }
-    if let Some(m) = &health.pressure_missing {
-        why.push(format!("no pressure model output: {m}"));
+    match (&health.pressure_missing, pressure) {
+        (Some(m), _) => {
+            fails.push(format!("pressure: no output ({m})"));
+            // A model that is not there (or made for other inputs) is a setup problem; an
+            // output not there yet is not.
+            unreliable |=
+                m.contains("not loaded") || m.contains("no model") || m.contains("does not match");
+        }
+        (None, None) => fails.push("pressure: no output yet".into()),
+        (None, Some(_)) => {
+            if let Some(q) = &health.pressure_quiet {
+                fails.push(format!("pressure: {q}"));
+            }
+        }
     }
     if let Some(m) = &health.context_missing {
-        why.push(format!("no context model: {m}"));
+        fails.push(format!("context: no model ({m})"));
+        unreliable = true;
+    } else if let Some(m) = health.context_warming_min {
+        fails.push(format!("context warming up ({m} min)"));
+    } else if context.is_none() {
+        fails.push("context: no forecast yet".into());
     }
-    let (Some(p), Some(c)) = (pressure, context) else {
-        if why.is_empty() {
-            why.push("a model output is missing".into());
+    let (Some(p), Some(c), true) = (pressure, context, fails.is_empty()) else {
+        // Say what still works beside what fails.
+        let mut reasons = fails.clone();
+        if let Some(p) = pressure.filter(|_| health.pressure_quiet.is_none()) {
+            let (class, conf) = p.top();
+            reasons.push(format!("pressure {} p={conf:.2}", class.as_str()));
         }
-        return unreliable(why);
+        if let Some(c) = context {
+            reasons.push(format!(
+                "context {} over {} min, confidence {:.2}",
+                c.label.as_str(),
+                c.horizon_min,
+                c.confidence
+            ));
+        }
+        return Interpretation {
+            label: fails.join("; "),
+            tone: if unreliable {
+                Tone::Unreliable
+            } else {
+                Tone::Neutral
+            },
+            reasons,
+        };
     };
-    if !why.is_empty() {
-        return unreliable(why);
-    }
     let (class, conf) = p.top();
     let mut reasons = vec![format!(
         "pressure {} p={conf:.2} (DOWN {:.2} / FLAT {:.2} / UP {:.2})",
@@ -217,14 +258,6 @@ pub fn interpret(
         label: label.into(),
         tone,
         reasons,
-    }
-}
-
-fn unreliable(why: Vec<String>) -> Interpretation {
-    Interpretation {
-        label: format!("data unreliable: {}", why.join("; ")),
-        tone: Tone::Unreliable,
-        reasons: why,
     }
 }
 
@@ -329,35 +362,61 @@ mod tests {
     }
 
     #[test]
-    fn unreliable_data_wins_and_says_why() {
-        let cases: [(Health, &str); 5] = [
+    fn each_failure_is_named_never_a_blanket_unreliable() {
+        let cases: [(Health, &str, Tone); 7] = [
             (
                 Health {
                     stale: true,
                     ..Health::default()
                 },
-                "data unreliable: book stale",
+                "book stale: no depth update within connection.stale_after",
+                Tone::Unreliable,
             ),
             (
                 Health {
                     resyncing: true,
                     ..Health::default()
                 },
-                "data unreliable: sequence gap: book resyncing",
+                "sequence gap: book resyncing",
+                Tone::Unreliable,
             ),
             (
                 Health {
                     context_warming_min: Some(37),
                     ..Health::default()
                 },
-                "data unreliable: context warming up (37 min)",
+                "context warming up (37 min)",
+                Tone::Neutral,
             ),
             (
                 Health {
                     context_missing: Some("no model at models/context/model.toml".into()),
                     ..Health::default()
                 },
-                "data unreliable: no context model: no model at models/context/model.toml",
+                "context: no model (no model at models/context/model.toml)",
+                Tone::Unreliable,
+            ),
+            (
+                Health {
+                    pressure_quiet: Some(
+                        "no edge now (Brier 0.61 vs 0.58 for microprice sign over the last 1,000)"
+                            .into(),
+                    ),
+                    ..Health::default()
+                },
+                "pressure: no edge now (Brier 0.61 vs 0.58 for microprice sign over the last 1,000)",
+                Tone::Neutral,
+            ),
+            (
+                Health {
+                    pressure_quiet: Some(
+                        "inputs out of range (trade_rate.1s/10s 12.00, training 0.10 to 3.00)"
+                            .into(),
+                    ),
+                    ..Health::default()
+                },
+                "pressure: inputs out of range (trade_rate.1s/10s 12.00",
+                Tone::Neutral,
             ),
             (
                 Health {
@@ -365,26 +424,66 @@ mod tests {
                     resyncing: true,
                     ..Health::default()
                 },
-                "data unreliable: book stale: no depth update within connection.stale_after; sequence gap",
+                "book stale: no depth update within connection.stale_after; sequence gap",
+                Tone::Unreliable,
             ),
         ];
-        for (h, want) in cases {
+        for (h, want, tone) in cases {
             // Even with a confident, aligned signal.
             let out = interpret(Some(&p(Up, 0.95)), Some(&c(Bullish)), &h, &TH);
             assert!(out.label.starts_with(want), "{h:?}: {}", out.label);
-            assert_eq!(out.tone, Tone::Unreliable);
+            assert!(!out.label.contains("data unreliable"), "{}", out.label);
+            assert_eq!(out.tone, tone, "{h:?}");
             assert!(!out.reasons.is_empty());
         }
+        // A quiet pressure next to a ready context: the context still reads in the reasons, the
+        // held-back direction does not.
+        let h = Health {
+            pressure_quiet: Some("no edge yet (12 of 200 predictions scored)".into()),
+            ..Health::default()
+        };
+        let out = interpret(Some(&p(Up, 0.95)), Some(&c(Bullish)), &h, &TH);
+        assert_eq!(
+            out.label,
+            "pressure: no edge yet (12 of 200 predictions scored)"
+        );
+        assert!(
+            out.reasons.iter().any(|r| r.starts_with("context BULLISH")),
+            "{out:?}"
+        );
+        assert!(
+            !out.reasons.iter().any(|r| r.starts_with("pressure UP")),
+            "{out:?}"
+        );
+        // Two parts fail: both are said.
+        let h = Health {
+            context_warming_min: Some(5),
+            pressure_quiet: Some(
+                "no edge now (Brier 0.70 vs 0.60 for majority (live) over the last 300)".into(),
+            ),
+            ..Health::default()
+        };
+        let out = interpret(Some(&p(Up, 0.95)), None, &h, &TH);
+        assert_eq!(
+            out.label,
+            "pressure: no edge now (Brier 0.70 vs 0.60 for majority (live) over the last 300); context warming up (5 min)"
+        );
         let out = interpret(None, Some(&c(Bullish)), &Health::default(), &TH);
-        assert_eq!(out.tone, Tone::Unreliable);
+        assert_eq!(out.label, "pressure: no output yet");
         let h = Health {
             pressure_missing: Some("waiting for features".into()),
             ..Health::default()
         };
         let out = interpret(None, Some(&c(Bullish)), &h, &TH);
+        assert_eq!(out.label, "pressure: no output (waiting for features)");
+        assert_eq!(out.tone, Tone::Neutral);
+        let h = Health {
+            pressure_missing: Some("pressure model not loaded: no model at x".into()),
+            ..Health::default()
+        };
         assert_eq!(
-            out.label,
-            "data unreliable: no pressure model output: waiting for features"
+            interpret(None, Some(&c(Bullish)), &h, &TH).tone,
+            Tone::Unreliable
         );
     }
 }

@@ -1,58 +1,74 @@
-//! The ≈1 s order-book pressure model at run time: inputs from the P4 feature vector, calibrated
-//! DOWN / FLAT / UP probabilities, the shared label rule, and live scoring of past predictions.
+//! The ≈1 s order-book pressure model at run time: inputs from the feature vector that mean the
+//! same on any symbol and market, calibrated DOWN / FLAT / UP probabilities, the shared label
+//! rule, the out-of-range guard, and the weights an online learner publishes.
 //!
 //! Owns: which features the model reads and how (the input list, [`PressureInputs`]), the label
-//! function used by both training ([`super::pressure_train`]) and scoring ([`label`]), the
-//! allocation-free inference path ([`PressureModel::predict`]) and [`PressureScorer`].
-//! Must not touch: clocks (every time is event time carried by the data), sockets, the screen.
-//! The only I/O is [`PressureModel::load`], called from the edge.
+//! function used by both training (the train crate's `pressure`) and live scoring ([`label`]),
+//! the allocation-free inference path ([`PressureModel::predict`]), the training ranges of the
+//! inputs and the check against them ([`PressureModel::out_of_range`]), the baselines'
+//! parameters stored with the model. Must not touch: clocks (every time is event time carried by
+//! the data), sockets, the screen, candle. The only I/O is in the io crate's `models`.
 //!
-//! Inputs. Absolute levels (prices, quantities, notionals, VWAP, raw OFI in base units) are left
-//! out: they do not transfer between markets or days. The model reads spread and imbalance
-//! features, microprice − mid in units of the spread, the ±band depth imbalance, and the
-//! normalised flow / return / volatility / activity features of every window. Features of the
-//! first (shortest) window and the book features are *required*: when one is invalid (inside a
-//! gap, right after a resync) there is no prediction. The longer windows and the trade-dependent
-//! features are *optional*: an invalid one reads 0 and a validity flag input (`valid:…`) says
-//! so, so the model still runs while a 60 s window refills.
+//! Inputs (version [`INPUTS_VERSION`]): ten numbers that mean the same on any symbol and
+//! market, from the book now and the order flow and price path of the first two windows (1 s
+//! and 10 s by default):
+//! - level-1 imbalance `(B − A)/(B + A)` and microprice − mid in units of the spread;
+//! - per window: order-flow imbalance over average depth, best level and multi-level, in
+//!   signed-log form ([`slog`]); the mid return and its realized volatility in units of the
+//!   recent (EWMA) volatility scaled to the window.
+//!
+//! Nothing whose scale belongs to one symbol or market: no prices, quantities, notionals, raw
+//! OFI, event rates, returns in bps, tick or spread sizes. And no slow regime descriptors
+//! (60 s windows, volatility against the spread, activity ratios, spread regime, burstiness):
+//! with a handful of captures each of them tells a model *which capture it is in*, and it
+//! learns that capture's base rates instead of pressure. Measured leaving whole captures out
+//! (models/README.md): the full 50-input list of the first draft scored Brier 0.52–0.58 on the
+//! captures left out, this list 0.475, the level-1 imbalance logistic 0.496. Every input is
+//! *required*: inside a gap, right after a resync, and until the 10 s window and the EWMA
+//! volatility are valid again there is no prediction.
 
-use std::collections::VecDeque;
 use std::path::Path;
 
-use serde::Serialize;
-
-use super::classifier::{Classifier, argmax};
+use super::MlError;
+use super::classifier::Classifier;
 use super::meta::{Expected, ModelMeta};
+use super::prequential::BaselineParams;
 use super::weights::Weights;
-use super::{DeadBand, MlError};
-use crate::features::schema::{FEATURE_SCHEMA_VERSION, N_WINDOWS, Schema};
+use super::{BandRef, DeadBand};
+use crate::features::schema::{FEATURE_SCHEMA_VERSION, Schema, idx};
 use crate::features::{FeatureParams, FeatureVector};
+
+pub use super::prequential::{CalibrationBucket, PressureScorer, ScoreReport};
 
 /// Schema name in the model metadata.
 pub const SCHEMA: &str = "pressure";
+/// Version of the input list below (the metadata's `schema_version`). 1 read raw event rates
+/// and bps returns; 2 reads only scale-free inputs. Bump on any change of the inputs' order,
+/// meaning or count, and on any change of the feature schema they read.
+pub const INPUTS_VERSION: u32 = 2;
+const _: () = assert!(
+    FEATURE_SCHEMA_VERSION == 1,
+    "the feature schema changed: review the pressure inputs and bump INPUTS_VERSION"
+);
 /// Class names, in output order.
 pub const CLASSES: [&str; 3] = ["DOWN", "FLAT", "UP"];
 pub const DOWN: u32 = 0;
 pub const FLAT: u32 = 1;
 pub const UP: u32 = 2;
 
-/// The label of a mid move from `mid0` to `mid1`: FLAT when |mid1 − mid0| is below the dead
-/// band (`tick` = the symbol's price tick, for a band in ticks; a band in bps is relative to
-/// `mid0`), else DOWN or UP. A zero band makes only an unchanged mid FLAT. `None` when an input
-/// is not a finite positive number (or the tick is unknown for a band in ticks).
-pub fn label(mid0: f64, mid1: f64, tick: f64, band: DeadBand) -> Option<u32> {
-    if !(mid0.is_finite() && mid1.is_finite() && mid0 > 0.0 && mid1 > 0.0) {
+/// The label of a mid move from `mid0` to `mid1` with a dead band `width` wide (price units,
+/// see [`DeadBand::width`]): FLAT when |mid1 − mid0| is below it, else DOWN or UP. A zero width
+/// makes only an unchanged mid FLAT. `None` when an input is not a finite positive number.
+pub fn label(mid0: f64, mid1: f64, width: f64) -> Option<u32> {
+    if !(mid0.is_finite()
+        && mid1.is_finite()
+        && mid0 > 0.0
+        && mid1 > 0.0
+        && width.is_finite()
+        && width >= 0.0)
+    {
         return None;
     }
-    let width = match band {
-        DeadBand::Ticks(n) => {
-            if !(tick.is_finite() && tick > 0.0) {
-                return None;
-            }
-            n * tick
-        }
-        DeadBand::Bps(b) => b * 1e-4 * mid0,
-    };
     let d = mid1 - mid0;
     // Prices are decimal numbers held in f64: a move of exactly one band must not read as
     // slightly less (0.3 − 0.2 < 0.1 in binary), so compare with a relative tolerance.
@@ -66,25 +82,45 @@ pub fn label(mid0: f64, mid1: f64, tick: f64, band: DeadBand) -> Option<u32> {
     }
 }
 
+/// What the dead band of a prediction at `v` is measured against (mid, tick, spread, EWMA
+/// volatility); `None` without a valid mid.
+pub fn band_ref(v: &FeatureVector, horizon_ns: u64) -> Option<BandRef> {
+    Some(BandRef {
+        mid: v.get(idx::MID)?,
+        tick: v.get(idx::TICK).unwrap_or(f64::NAN),
+        spread: v.get(idx::SPREAD).unwrap_or(f64::NAN),
+        ewma_vol: v.get(idx::EWMA_VOL).unwrap_or(f64::NAN),
+        horizon_ns,
+    })
+}
+
 /// Where one model input comes from.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Src {
-    /// A feature that must be valid.
+    /// A feature that must be valid (a ratio already: level-1 imbalance).
     Required(usize),
-    /// A feature that reads 0 when invalid.
-    Optional(usize),
-    /// 1 when the feature is valid, else 0.
-    Flag(usize),
-    /// 1 when window `i` lies wholly after the last resync.
-    WindowFlag(usize),
-    /// (microprice − mid) / spread, in [−½, ½]; required.
+    /// (microprice − mid) / spread, in [−½, ½].
     MicroOverSpread {
         micro_minus_mid: usize,
         spread: usize,
     },
-    /// (bid − ask) / (bid + ask) depth within the ±band of mid; required.
-    BandImbalance { bid: usize, ask: usize },
+    /// A heavy-tailed ratio (OFI over depth) through [`slog`].
+    Slog(usize),
+    /// A window's return or realized volatility [bps] over the EWMA volatility scaled to the
+    /// window (`ewma_vol · √window`); 0 while the volatility is 0 (no mid change yet).
+    PerVol { x: usize, vol: usize, sqrt_w: f64 },
 }
+
+/// `sign(x) · ln(1 + |x|)`: monotone, about `x` near 0, logarithmic in the tails. Flow over
+/// depth summed over a window runs to hundreds on a busy book; in this form one outlier
+/// cannot dominate the scaled inputs.
+#[inline]
+pub fn slog(x: f64) -> f64 {
+    x.signum() * x.abs().ln_1p()
+}
+
+/// Windows the inputs read (the first two of the feature schema's).
+const INPUT_WINDOWS: usize = 2;
 
 /// The model's input list for one feature configuration: names (as saved in the metadata) and
 /// how to read each from a [`FeatureVector`].
@@ -97,7 +133,6 @@ pub struct PressureInputs {
 impl PressureInputs {
     pub fn new(params: &FeatureParams) -> PressureInputs {
         let schema = Schema::new(params);
-        let w = &schema.windows;
         let ix = |name: &str| schema.index(name);
         let mut names = Vec::new();
         let mut srcs = Vec::new();
@@ -105,76 +140,32 @@ impl PressureInputs {
             names.push(name);
             srcs.push(src);
         };
-        for n in ["spread_ticks", "spread_bps", "one_tick"] {
-            if let Some(i) = ix(n) {
-                push(n.into(), Src::Required(i));
-            }
-        }
-        for f in &schema.features {
-            if f.name.starts_with("imbalance.")
-                && let Some(i) = ix(&f.name)
-            {
-                push(f.name.clone(), Src::Required(i));
-            }
-        }
-        if let (Some(m), Some(s)) = (ix("microprice_minus_mid"), ix("spread")) {
-            push(
-                "microprice_minus_mid/spread".into(),
-                Src::MicroOverSpread {
-                    micro_minus_mid: m,
-                    spread: s,
-                },
-            );
-        }
-        let band = format!("{}bps", params.band_bps);
-        if let (Some(b), Some(a)) = (
-            ix(&format!("bid_depth.{band}")),
-            ix(&format!("ask_depth.{band}")),
-        ) {
-            push(
-                format!("depth_imbalance.{band}"),
-                Src::BandImbalance { bid: b, ask: a },
-            );
-        }
-        const WINDOWED: [&str; 7] = [
-            "ofi_norm",
-            "mlofi_norm",
-            "ret",
-            "rv",
-            "depth_rate",
-            "trade_rate",
-            "ticker_rate",
-        ];
-        for (wi, wl) in w.iter().enumerate().take(N_WINDOWS) {
-            if wi > 0 {
-                push(format!("valid:window.{wl}"), Src::WindowFlag(wi));
-            }
-            for fam in WINDOWED {
-                let name = format!("{fam}.{wl}");
-                if let Some(i) = ix(&name) {
-                    let src = if wi == 0 {
-                        Src::Required(i)
-                    } else {
-                        Src::Optional(i)
-                    };
-                    push(name, src);
+        push("imbalance.1".into(), Src::Required(idx::IMBALANCE));
+        push(
+            "microprice_minus_mid/spread".into(),
+            Src::MicroOverSpread {
+                micro_minus_mid: idx::MICRO_MINUS_MID,
+                spread: idx::SPREAD,
+            },
+        );
+        for (wi, wl) in schema.windows.iter().enumerate().take(INPUT_WINDOWS) {
+            for fam in ["ofi_norm", "mlofi_norm"] {
+                if let Some(i) = ix(&format!("{fam}.{wl}")) {
+                    push(format!("slog({fam}.{wl})"), Src::Slog(i));
                 }
             }
-        }
-        let mut optional = vec![
-            "ewma_vol".to_string(),
-            "trade_vs_mid".into(),
-            "mid_age".into(),
-        ];
-        for fam in ["burstiness", "trade_imbalance", "volume_imbalance"] {
-            for wl in w {
-                optional.push(format!("{fam}.{wl}"));
-            }
-        }
-        for name in optional {
-            if let Some(i) = ix(&name) {
-                push(format!("valid:{name}"), Src::Flag(i));
-                push(name, Src::Optional(i));
+            let sqrt_w = (params.windows_ns[wi] as f64 / 1e9).sqrt();
+            for fam in ["ret", "rv"] {
+                if let Some(i) = ix(&format!("{fam}.{wl}")) {
+                    push(
+                        format!("{fam}/vol.{wl}"),
+                        Src::PerVol {
+                            x: i,
+                            vol: idx::EWMA_VOL,
+                            sqrt_w,
+                        },
+                    );
+                }
             }
         }
         PressureInputs { names, srcs }
@@ -194,7 +185,7 @@ impl PressureInputs {
     }
 
     /// Fills `out` (at least [`PressureInputs::len`] long) with the raw inputs; `false` (and
-    /// `out` unspecified) when a required input is invalid or the book is not synced.
+    /// `out` unspecified) when an input is invalid or the book is not synced.
     #[inline]
     pub fn extract(&self, v: &FeatureVector, out: &mut [f32]) -> bool {
         if !v.book_valid() || out.len() < self.srcs.len() {
@@ -206,24 +197,6 @@ impl PressureInputs {
                     Some(x) if x.is_finite() => x,
                     _ => return false,
                 },
-                Src::Optional(i) => match v.get(i) {
-                    Some(x) if x.is_finite() => x,
-                    _ => 0.0,
-                },
-                Src::Flag(i) => {
-                    if v.get(i).is_some_and(f64::is_finite) {
-                        1.0
-                    } else {
-                        0.0
-                    }
-                }
-                Src::WindowFlag(w) => {
-                    if v.window_valid(w) {
-                        1.0
-                    } else {
-                        0.0
-                    }
-                }
                 Src::MicroOverSpread {
                     micro_minus_mid,
                     spread,
@@ -231,9 +204,15 @@ impl PressureInputs {
                     (Some(m), Some(s)) if s > 0.0 && m.is_finite() => m / s,
                     _ => return false,
                 },
-                Src::BandImbalance { bid, ask } => match (v.get(bid), v.get(ask)) {
-                    (Some(b), Some(a)) if b + a > 0.0 => (b - a) / (b + a),
-                    (Some(_), Some(_)) => 0.0,
+                Src::Slog(i) => match v.get(i) {
+                    Some(r) if r.is_finite() => slog(r),
+                    _ => return false,
+                },
+                Src::PerVol { x, vol, sqrt_w } => match (v.get(x), v.get(vol)) {
+                    (Some(r), Some(s)) if r.is_finite() && s.is_finite() => {
+                        let d = s * sqrt_w;
+                        if d > 0.0 { r / d } else { 0.0 }
+                    }
                     _ => return false,
                 },
             };
@@ -247,7 +226,7 @@ impl PressureInputs {
 pub fn expected<'a>(names: &'a [&'a str]) -> Expected<'a> {
     Expected {
         schema: SCHEMA,
-        schema_version: FEATURE_SCHEMA_VERSION,
+        schema_version: INPUTS_VERSION,
         inputs: names,
         outputs: 3,
     }
@@ -255,6 +234,76 @@ pub fn expected<'a>(names: &'a [&'a str]) -> Expected<'a> {
 
 /// Key of the horizon (ns) in the metadata's `details`.
 pub const DETAIL_HORIZON_NS: &str = "horizon_ns";
+/// Keys of the inputs' training ranges (arrays, one value per input; `lo > hi` where an input
+/// was never present in training).
+pub const DETAIL_INPUT_LO: &str = "input_lo";
+pub const DETAIL_INPUT_HI: &str = "input_hi";
+/// Key of the baselines' parameters (a table, see [`baselines_to_toml`]).
+pub const DETAIL_BASELINES: &str = "baselines";
+
+/// Where in training an input's values lay: its central quantiles over the training rows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InputRanges {
+    pub lo: Vec<f32>,
+    pub hi: Vec<f32>,
+}
+
+/// An input far outside its training range.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OutOfRange {
+    /// Index into the input list.
+    pub input: usize,
+    pub value: f32,
+    pub lo: f32,
+    pub hi: f32,
+}
+
+/// The baselines' parameters as a metadata table.
+pub fn baselines_to_toml(b: &BaselineParams) -> toml::Table {
+    let arr =
+        |v: &[f32]| toml::Value::Array(v.iter().map(|&x| toml::Value::Float(x as f64)).collect());
+    let mut t = toml::Table::new();
+    t.insert("class_freq".into(), arr(&b.class_freq));
+    t.insert(
+        "imbalance_mean".into(),
+        toml::Value::Float(b.imbalance_mean as f64),
+    );
+    t.insert(
+        "imbalance_std".into(),
+        toml::Value::Float(b.imbalance_std as f64),
+    );
+    t.insert("imbalance_w".into(), arr(&b.imbalance_w));
+    t.insert("imbalance_b".into(), arr(&b.imbalance_b));
+    t
+}
+
+fn floats(v: Option<&toml::Value>) -> Option<Vec<f32>> {
+    v?.as_array()?
+        .iter()
+        .map(|x| {
+            x.as_float()
+                .or_else(|| x.as_integer().map(|i| i as f64))
+                .map(|f| f as f32)
+        })
+        .collect()
+}
+
+fn three(v: Option<&toml::Value>) -> Option<[f32; 3]> {
+    let f = floats(v)?;
+    (f.len() == 3).then(|| [f[0], f[1], f[2]])
+}
+
+/// The baselines' parameters from a metadata table.
+pub fn baselines_from_toml(t: &toml::Table) -> Option<BaselineParams> {
+    let one = |k: &str| t.get(k).and_then(|x| x.as_float()).map(|f| f as f32);
+    Some(BaselineParams {
+        class_freq: three(t.get("class_freq"))?,
+        imbalance_mean: one("imbalance_mean")?,
+        imbalance_std: one("imbalance_std")?,
+        imbalance_w: three(t.get("imbalance_w"))?,
+        imbalance_b: three(t.get("imbalance_b"))?,
+    })
+}
 
 /// The loaded pressure model: input extraction, scaler, weights, temperature; buffers sized once.
 #[derive(Clone, Debug)]
@@ -265,11 +314,15 @@ pub struct PressureModel {
     x: Vec<f32>,
     horizon_ns: u64,
     dead_band: DeadBand,
+    ranges: InputRanges,
+    baselines: BaselineParams,
+    /// Weights published by an online learner taken in so far.
+    pub updates: u64,
 }
 
 impl PressureModel {
     /// A model from its checked metadata and weights for `inputs` (`path` names the metadata
-    /// in errors): reads the horizon and dead band from the metadata.
+    /// in errors): reads the horizon, dead band, input ranges and baselines from the metadata.
     pub fn from_weights(
         meta: ModelMeta,
         w: &Weights,
@@ -294,11 +347,27 @@ impl PressureModel {
             Some(s) => DeadBand::parse(s).map_err(bad)?,
             None => return Err(bad("dead_band missing".into())),
         };
+        let n = inputs.len();
+        let range = |k: &str| {
+            floats(meta.details.get(k))
+                .filter(|v| v.len() == n)
+                .ok_or_else(|| bad(format!("details.{k} missing or not {n} numbers")))
+        };
+        let ranges = InputRanges {
+            lo: range(DETAIL_INPUT_LO)?,
+            hi: range(DETAIL_INPUT_HI)?,
+        };
+        let baselines = meta
+            .details
+            .get(DETAIL_BASELINES)
+            .and_then(|v| v.as_table())
+            .and_then(baselines_from_toml)
+            .ok_or_else(|| bad(format!("details.{DETAIL_BASELINES} missing or incomplete")))?;
         let t = meta.temperature.unwrap_or(1.0);
         let clf = Classifier::from_parts(&meta.architecture, w, &meta.scaler, t)
             .ok_or_else(|| bad("weights and scaler do not fit the architecture".into()))?;
         Ok(PressureModel::from_parts(
-            meta, inputs, clf, horizon_ns, dead_band,
+            meta, inputs, clf, horizon_ns, dead_band, ranges, baselines,
         ))
     }
 
@@ -309,6 +378,8 @@ impl PressureModel {
         clf: Classifier,
         horizon_ns: u64,
         dead_band: DeadBand,
+        ranges: InputRanges,
+        baselines: BaselineParams,
     ) -> PressureModel {
         PressureModel {
             x: vec![0.0; inputs.len()],
@@ -317,6 +388,9 @@ impl PressureModel {
             clf,
             horizon_ns,
             dead_band,
+            ranges,
+            baselines,
+            updates: 0,
         }
     }
 
@@ -332,6 +406,23 @@ impl PressureModel {
 
     pub fn inputs(&self) -> &PressureInputs {
         &self.inputs
+    }
+
+    pub fn ranges(&self) -> &InputRanges {
+        &self.ranges
+    }
+
+    pub fn baselines(&self) -> &BaselineParams {
+        &self.baselines
+    }
+
+    pub fn classifier(&self) -> &Classifier {
+        &self.clf
+    }
+
+    /// The raw inputs of the last successful [`Self::predict`] (or [`Self::predict_inputs`]).
+    pub fn last_inputs(&self) -> &[f32] {
+        &self.x
     }
 
     /// Calibrated [P(DOWN), P(FLAT), P(UP)] for a feature vector; None when an input the model
@@ -360,184 +451,57 @@ impl PressureModel {
             p.get(2).copied().unwrap_or(0.0),
         ]
     }
-}
 
-/// One calibration bucket of live scoring: predictions whose top probability fell in
-/// `[lo, hi)` (the last bucket includes 1).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct CalibrationBucket {
-    pub lo: f64,
-    pub hi: f64,
-    pub count: u64,
-    /// Mean top probability of the bucket's predictions (`None` when empty).
-    pub mean_predicted: Option<f64>,
-    /// Share of them whose top class happened (`None` when empty).
-    pub observed: Option<f64>,
-}
-
-/// Live score over the last `window` resolved predictions.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ScoreReport {
-    /// Resolved predictions in the window.
-    pub resolved: u64,
-    /// Resolved since the start (or the last reset of the window's contents: never reset).
-    pub resolved_total: u64,
-    /// Predictions waiting for their horizon.
-    pub pending: u64,
-    /// Share of resolved predictions whose arg-max class happened.
-    pub hit_rate: Option<f64>,
-    /// Mean multi-class Brier score (0 best, 2 worst).
-    pub brier: Option<f64>,
-    pub buckets: Vec<CalibrationBucket>,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Pending {
-    due_ns: u64,
-    mid: f64,
-    probs: [f32; 3],
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Resolved {
-    top: f32,
-    hit: bool,
-    brier: f32,
-}
-
-/// Most predictions kept waiting (a feed that stops sending mids must not grow memory).
-const MAX_PENDING: usize = 1 << 16;
-
-/// Live scoring of predictions once their horizon has passed (pure; times are event-time ns).
-///
-/// A prediction made at `t` resolves against the mid in force at `t + horizon`: the last mid
-/// seen at or before that time, known once a mid at or after it arrives (the rule the training
-/// labels use).
-#[derive(Clone, Debug)]
-pub struct PressureScorer {
-    horizon_ns: u64,
-    dead_band: DeadBand,
-    window: usize,
-    buckets: usize,
-    pending: VecDeque<Pending>,
-    resolved: VecDeque<Resolved>,
-    resolved_total: u64,
-    /// (ts, mid, tick) of the last mid seen.
-    last: Option<(u64, f64, f64)>,
-}
-
-impl PressureScorer {
-    pub fn new(horizon_ns: u64, dead_band: DeadBand, window: usize, buckets: usize) -> Self {
-        PressureScorer {
-            horizon_ns,
-            dead_band,
-            window: window.max(1),
-            buckets: buckets.max(1),
-            pending: VecDeque::new(),
-            resolved: VecDeque::new(),
-            resolved_total: 0,
-            last: None,
-        }
-    }
-
-    /// A prediction made at `ts_ns` with the mid then.
-    pub fn on_prediction(&mut self, ts_ns: u64, mid: f64, probs: [f32; 3]) {
-        if !mid.is_finite() || mid <= 0.0 {
-            return;
-        }
-        if self.pending.len() >= MAX_PENDING {
-            self.pending.pop_front();
-        }
-        self.pending.push_back(Pending {
-            due_ns: ts_ns.saturating_add(self.horizon_ns),
-            mid,
-            probs,
-        });
-    }
-
-    /// The mid at `ts_ns` (and the tick, for a tick dead band): resolves every pending
-    /// prediction whose horizon has passed.
-    pub fn on_mid(&mut self, ts_ns: u64, mid: f64, tick: f64) {
-        // Due strictly before now: the previous mid was the one in force at the due time.
-        if let Some((_, m, tk)) = self.last {
-            self.resolve(|due| due < ts_ns, m, tk);
-        }
-        self.last = Some((ts_ns, mid, tick));
-        // Due exactly now: this mid is in force.
-        self.resolve(|due| due <= ts_ns, mid, tick);
-    }
-
-    fn resolve(&mut self, is_due: impl Fn(u64) -> bool, mid: f64, tick: f64) {
-        while let Some(p) = self.pending.front().copied() {
-            if !is_due(p.due_ns) {
-                break;
+    /// The input of the last prediction farthest outside its training range, when one lies
+    /// more than `tolerance` range-widths beyond it (`x < lo − t·(hi − lo)` or
+    /// `x > hi + t·(hi − lo)`; an input constant in training is out at any other value).
+    pub fn out_of_range(&self, tolerance: f32) -> Option<OutOfRange> {
+        let mut worst: Option<(f32, OutOfRange)> = None;
+        for i in 0..self.x.len() {
+            let (lo, hi) = (self.ranges.lo[i], self.ranges.hi[i]);
+            // lo > hi (or NaN): never present in training, nothing to hold it against.
+            if lo
+                .partial_cmp(&hi)
+                .is_none_or(|o| o == std::cmp::Ordering::Greater)
+            {
+                continue;
             }
-            self.pending.pop_front();
-            let Some(y) = label(p.mid, mid, tick, self.dead_band) else {
+            let x = self.x[i];
+            let slack = tolerance * (hi - lo);
+            let beyond = if x < lo - slack {
+                lo - slack - x
+            } else if x > hi + slack {
+                x - hi - slack
+            } else {
                 continue;
             };
-            let top_class = argmax(&p.probs);
-            let brier: f32 = p
-                .probs
-                .iter()
-                .enumerate()
-                .map(|(c, &q)| {
-                    let t = if c as u32 == y { 1.0 } else { 0.0 };
-                    (q - t) * (q - t)
-                })
-                .sum();
-            if self.resolved.len() >= self.window {
-                self.resolved.pop_front();
+            // Compare in units of the range (constant inputs: of 1).
+            let rel = beyond / (hi - lo).max(1e-6);
+            if worst.is_none_or(|(r, _)| rel > r) {
+                worst = Some((
+                    rel,
+                    OutOfRange {
+                        input: i,
+                        value: x,
+                        lo,
+                        hi,
+                    },
+                ));
             }
-            self.resolved.push_back(Resolved {
-                top: p.probs[top_class],
-                hit: top_class as u32 == y,
-                brier,
-            });
-            self.resolved_total += 1;
         }
+        worst.map(|(_, o)| o)
     }
 
-    pub fn report(&self) -> ScoreReport {
-        let n = self.resolved.len();
-        let k = self.buckets;
-        let mut cnt = vec![0u64; k];
-        let mut sum_p = vec![0f64; k];
-        let mut hits_b = vec![0u64; k];
-        let (mut hits, mut brier) = (0u64, 0f64);
-        for r in &self.resolved {
-            let b = ((r.top as f64 * k as f64) as usize).min(k - 1);
-            cnt[b] += 1;
-            sum_p[b] += r.top as f64;
-            if r.hit {
-                hits += 1;
-                hits_b[b] += 1;
-            }
-            brier += r.brier as f64;
+    /// Takes in weights an online learner published (same architecture, the temperature
+    /// folded into the last layer: the model then runs at temperature 1). Copies into the
+    /// buffers the inference path already owns; `false` (and the weights unchanged) when they
+    /// do not fit.
+    pub fn set_weights(&mut self, w: &Weights) -> bool {
+        let ok = self.clf.set_weights(w, 1.0);
+        if ok {
+            self.updates += 1;
         }
-        let buckets = (0..k)
-            .map(|b| CalibrationBucket {
-                lo: b as f64 / k as f64,
-                hi: (b + 1) as f64 / k as f64,
-                count: cnt[b],
-                mean_predicted: (cnt[b] > 0).then(|| sum_p[b] / cnt[b] as f64),
-                observed: (cnt[b] > 0).then(|| hits_b[b] as f64 / cnt[b] as f64),
-            })
-            .collect();
-        ScoreReport {
-            resolved: n as u64,
-            resolved_total: self.resolved_total,
-            pending: self.pending.len() as u64,
-            hit_rate: (n > 0).then(|| hits as f64 / n as f64),
-            brier: (n > 0).then(|| brier / n as f64),
-            buckets,
-        }
-    }
-
-    /// After a gap: drop pending predictions (their outcome cannot be known).
-    pub fn reset(&mut self) {
-        self.pending.clear();
-        self.last = None;
+        ok
     }
 }
 
@@ -546,78 +510,58 @@ mod tests {
     use super::*;
 
     #[test]
-    fn labels_with_tick_and_bps_bands() {
-        let t = DeadBand::Ticks(1.0);
-        assert_eq!(label(100.0, 100.0, 0.01, t), Some(FLAT));
-        assert_eq!(label(100.0, 100.005, 0.01, t), Some(FLAT));
-        assert_eq!(label(100.0, 100.01, 0.01, t), Some(UP));
-        assert_eq!(label(0.3, 0.2, 0.1, t), Some(DOWN)); // exactly one tick despite binary
-        assert_eq!(label(100.0, 99.98, 0.01, t), Some(DOWN));
-        assert_eq!(label(100.0, 100.01, 0.0, t), None);
-        assert_eq!(label(f64::NAN, 1.0, 0.01, t), None);
-        let z = DeadBand::Ticks(0.0);
-        assert_eq!(label(100.0, 100.0, 0.01, z), Some(FLAT));
-        assert_eq!(label(100.0, 100.005, 0.01, z), Some(UP));
-        let b = DeadBand::Bps(1.0);
-        assert_eq!(label(10_000.0, 10_000.5, 0.0, b), Some(FLAT));
-        assert_eq!(label(10_000.0, 10_001.0, 0.0, b), Some(UP));
-        assert_eq!(label(10_000.0, 9_998.0, 0.0, b), Some(DOWN));
+    fn slog_is_odd_monotone_and_tames_tails() {
+        assert_eq!(slog(0.0), 0.0);
+        assert!((slog(1e-3) - 1e-3).abs() < 1e-6);
+        assert_eq!(slog(-5.0), -slog(5.0));
+        assert!(slog(1000.0) < 7.0 && slog(1000.0) > slog(999.0));
     }
 
     #[test]
-    fn scorer_resolves_at_the_horizon_with_the_mid_then() {
-        let s_ = 1_000_000_000u64;
-        let mut s = PressureScorer::new(s_, DeadBand::Ticks(1.0), 100, 2);
-        s.on_mid(0, 100.0, 0.01);
-        s.on_prediction(0, 100.0, [0.1, 0.2, 0.7]); // will be UP: hit
-        s.on_mid(s_ / 2, 100.02, 0.01);
-        s.on_prediction(s_ / 2, 100.02, [0.6, 0.3, 0.1]); // will be FLAT: miss
-        assert_eq!(s.report().resolved, 0);
-        assert_eq!(s.report().pending, 2);
-        // At 1.2 s the mid in force at 1.0 s was 100.02 (set at 0.5 s): UP for the first.
-        s.on_mid(s_ + s_ / 5, 100.03, 0.01);
-        let r = s.report();
-        assert_eq!((r.resolved, r.pending), (1, 1));
-        assert_eq!(r.hit_rate, Some(1.0));
-        let b1 = 0.01 + 0.04 + 0.09;
-        assert!((r.brier.unwrap() - b1).abs() < 1e-6);
-        // Exactly at 1.5 s: this mid is in force; 100.025 − 100.02 < 1 tick: FLAT.
-        s.on_mid(s_ + s_ / 2, 100.025, 0.01);
-        let r = s.report();
-        assert_eq!((r.resolved, r.pending), (2, 0));
-        assert_eq!(r.hit_rate, Some(0.5));
-        let b2 = 0.36 + 0.49 + 0.01;
-        assert!((r.brier.unwrap() - (b1 + b2) / 2.0).abs() < 1e-6);
-        // Buckets [0, .5), [.5, 1]: 0.6 and 0.7 both in the upper one, one hit.
-        assert_eq!(r.buckets[0].count, 0);
-        assert_eq!(r.buckets[1].count, 2);
-        assert!((r.buckets[1].mean_predicted.unwrap() - 0.65).abs() < 1e-6);
-        assert_eq!(r.buckets[1].observed, Some(0.5));
-        // A gap drops what is pending; the window keeps the last N.
-        s.on_prediction(2 * s_, 100.0, [0.2, 0.2, 0.6]);
-        s.reset();
-        s.on_mid(10 * s_, 101.0, 0.01);
-        assert_eq!(s.report().resolved, 2);
-        let mut w = PressureScorer::new(10, DeadBand::Bps(0.0), 3, 4);
-        for i in 0..10u64 {
-            w.on_prediction(i * 10, 100.0, [0.0, 1.0, 0.0]);
-            w.on_mid(i * 10 + 10, 100.0, 0.0);
-        }
-        let r = w.report();
-        assert_eq!((r.resolved, r.resolved_total), (3, 10));
-        assert_eq!(r.hit_rate, Some(1.0));
-        assert_eq!(r.brier, Some(0.0));
+    fn labels_against_a_band_width() {
+        assert_eq!(label(100.0, 100.0, 0.01), Some(FLAT));
+        assert_eq!(label(100.0, 100.005, 0.01), Some(FLAT));
+        assert_eq!(label(100.0, 100.01, 0.01), Some(UP));
+        assert_eq!(label(0.3, 0.2, 0.1), Some(DOWN)); // exactly one band despite binary
+        assert_eq!(label(100.0, 99.98, 0.01), Some(DOWN));
+        assert_eq!(label(f64::NAN, 1.0, 0.01), None);
+        assert_eq!(label(100.0, 100.01, f64::NAN), None);
+        // Zero width: only an unchanged mid is FLAT.
+        assert_eq!(label(100.0, 100.0, 0.0), Some(FLAT));
+        assert_eq!(label(100.0, 100.005, 0.0), Some(UP));
+        // A band in bps of the mid, through DeadBand.
+        let r = BandRef {
+            mid: 10_000.0,
+            tick: 0.0,
+            spread: 0.0,
+            ewma_vol: 0.0,
+            horizon_ns: 1_000_000_000,
+        };
+        let w = DeadBand::Bps(1.0).width(&r).unwrap();
+        assert_eq!(label(10_000.0, 10_000.5, w), Some(FLAT));
+        assert_eq!(label(10_000.0, 10_001.0, w), Some(UP));
+        assert_eq!(label(10_000.0, 9_998.0, w), Some(DOWN));
     }
 
     #[test]
-    fn inputs_read_the_default_schema_and_refuse_invalid_vectors() {
+    fn inputs_are_scale_free_read_the_default_schema_and_refuse_invalid_vectors() {
         let p = FeatureParams::default();
         let inp = PressureInputs::new(&p);
-        assert!(inp.len() > 40, "{}", inp.len());
-        let names = inp.names();
-        assert!(names.contains(&"imbalance.1".to_string()));
-        assert!(names.contains(&"valid:window.60s".to_string()));
-        assert!(names.contains(&"depth_imbalance.10bps".to_string()));
+        assert_eq!(
+            inp.names(),
+            [
+                "imbalance.1",
+                "microprice_minus_mid/spread",
+                "slog(ofi_norm.1s)",
+                "slog(mlofi_norm.1s)",
+                "ret/vol.1s",
+                "rv/vol.1s",
+                "slog(ofi_norm.10s)",
+                "slog(mlofi_norm.10s)",
+                "ret/vol.10s",
+                "rv/vol.10s",
+            ]
+        );
         let mut x = vec![0f32; inp.len()];
         assert!(!inp.extract(&FeatureVector::default(), &mut x));
         // Other windows, other names: a model for the defaults is refused.
@@ -625,6 +569,118 @@ mod tests {
             windows_ns: [500_000_000, 10_000_000_000, 60_000_000_000],
             ..p
         };
-        assert_ne!(PressureInputs::new(&other).names(), names);
+        assert_ne!(PressureInputs::new(&other).names(), inp.names());
+    }
+
+    fn tiny_model(n_inputs_lo_hi: (f32, f32)) -> PressureModel {
+        use crate::ml::meta::DataInfo;
+        use crate::ml::scaler::Scaler;
+        use crate::ml::weights::{Architecture, TrainOptions};
+        let inputs = PressureInputs::new(&FeatureParams::default());
+        let n = inputs.len();
+        let arch = Architecture::logistic(n, 3);
+        let w = Weights::seeded(&arch, 1);
+        let clf = Classifier::from_parts(&arch, &w, &Scaler::identity(n), 1.0).unwrap();
+        let meta = ModelMeta {
+            schema: SCHEMA.into(),
+            schema_version: INPUTS_VERSION,
+            kind: "softmax-logistic".into(),
+            inputs: inputs.names().to_vec(),
+            outputs: CLASSES.iter().map(|s| s.to_string()).collect(),
+            horizons: vec!["1s".into()],
+            dead_band: Some("0.5vol".into()),
+            temperature: Some(1.0),
+            seed: 1,
+            command: "test".into(),
+            created_by: "test".into(),
+            architecture: arch,
+            scaler: Scaler::identity(n),
+            training: TrainOptions::default(),
+            data: DataInfo::default(),
+            details: toml::Table::new(),
+            metrics: toml::Table::new(),
+        };
+        let (lo, hi) = n_inputs_lo_hi;
+        PressureModel::from_parts(
+            meta,
+            inputs,
+            clf,
+            1_000_000_000,
+            DeadBand::Vol(0.5),
+            InputRanges {
+                lo: vec![lo; n],
+                hi: vec![hi; n],
+            },
+            BaselineParams::flat(),
+        )
+    }
+
+    #[test]
+    fn the_guard_names_the_input_farthest_outside_its_training_range() {
+        let mut m = tiny_model((-1.0, 1.0));
+        let n = m.inputs().len();
+        let names = m.inputs().names().to_vec();
+        let mut x = vec![0.5f32; n];
+        m.predict_inputs(&x);
+        assert_eq!(m.out_of_range(1.0), None, "inside");
+        // 2.9 is 1.9 beyond hi, within one range-width (2): still fine.
+        let r = names.iter().position(|s| s == "rv/vol.1s").unwrap();
+        x[r] = 2.9;
+        m.predict_inputs(&x);
+        assert_eq!(m.out_of_range(1.0), None);
+        // Volatility ten times what training saw (raw rates on COIN-M against spot were
+        // z ≈ 9–11): out, and the farthest input is the one named.
+        x[r] = 12.0;
+        let o = names.iter().position(|s| s == "slog(ofi_norm.1s)").unwrap();
+        x[o] = -4.0;
+        m.predict_inputs(&x);
+        let out = m.out_of_range(1.0).expect("out of range");
+        assert_eq!(names[out.input], "rv/vol.1s", "the farthest wins");
+        assert_eq!((out.value, out.lo, out.hi), (12.0, -1.0, 1.0));
+        // A looser tolerance lets the nearer one through.
+        x[r] = 0.0;
+        m.predict_inputs(&x);
+        assert_eq!(
+            names[m.out_of_range(1.0).unwrap().input],
+            "slog(ofi_norm.1s)"
+        );
+        assert_eq!(m.out_of_range(1.6), None);
+        // A constant input in training is out at any other value; an input never seen
+        // (lo > hi) is not checked.
+        let mut c = tiny_model((1.0, 1.0));
+        let mut y = vec![1.0f32; n];
+        c.predict_inputs(&y);
+        assert_eq!(c.out_of_range(1.0), None);
+        y[0] = 0.0;
+        c.predict_inputs(&y);
+        assert_eq!(c.out_of_range(1.0).map(|o| o.input), Some(0));
+        let u = tiny_model((1.0, 0.0));
+        assert_eq!(u.out_of_range(0.0), None);
+    }
+
+    #[test]
+    fn published_weights_replace_the_prior_in_place() {
+        let mut m = tiny_model((-1.0, 1.0));
+        let x = vec![0.3f32; m.inputs().len()];
+        let before = m.predict_inputs(&x);
+        let arch = m.meta.architecture.clone();
+        let mut w = Weights::seeded(&arch, 2);
+        assert!(m.set_weights(&w));
+        assert_eq!(m.updates, 1);
+        let after = m.predict_inputs(&x);
+        assert_ne!(before, after);
+        // Weights of another shape are refused and change nothing.
+        w.layers[0].b.push(0.0);
+        assert!(!m.set_weights(&w));
+        assert_eq!(m.predict_inputs(&x), after);
+        // Baselines round-trip through the metadata table.
+        let b = BaselineParams {
+            class_freq: [0.2, 0.5, 0.3],
+            imbalance_mean: 0.1,
+            imbalance_std: 0.4,
+            imbalance_w: [-1.0, 0.0, 1.0],
+            imbalance_b: [0.1, 0.2, 0.3],
+        };
+        assert_eq!(baselines_from_toml(&baselines_to_toml(&b)), Some(b));
     }
 }

@@ -1,21 +1,70 @@
 //! The models on the live path, per symbol: the price-context model over the mid sampled at
-//! each minute boundary of event time, the interpretation of its output with the pressure
-//! model's and the data's health.
+//! each minute boundary of event time, the pressure model with its out-of-range guard and its
+//! live edge over the baselines, and the interpretation of both with the data's health.
 //!
-//! Owns: each symbol's [`ContextState`], the latest model outputs and the interpretation.
-//! Must not touch: files (models are loaded by the drivers and handed in as [`Models`]), clocks
-//! (time is the feature vector's event time), the screen.
+//! Owns: each symbol's [`ContextState`], the pressure model's weights for this symbol (the
+//! prior, then whatever an online learner publishes), the prequential scorer, the decision to
+//! show a pressure direction or to stay quiet and why, staleness as the data shows it, the
+//! latest model outputs and the interpretation. Must not touch: files (models are loaded by the
+//! drivers and handed in as [`Models`]), clocks (time is the feature vector's event time; the
+//! driver may say a symbol is stale by its own clock through [`Signals::set_stale`]), threads
+//! and candle (a learner is reached only through the samples drained here and the weights
+//! handed back), the screen.
 //!
 //! The signals stay independent and meet only here, in [`crate::ml::interpret`]: no ensembling, no
 //! horizon mixing.
+//!
+//! When the pressure direction is shown: the inputs are inside what training saw (the guard:
+//! fewer than `guard_share` of the last `guard_window` predictions had an input far outside
+//! its training range), at least `edge_min_scored` predictions have been scored, and over the
+//! last `edge_window` of them the model's Brier beats the best baseline's by more than
+//! `min_edge`. Otherwise the probabilities are still computed and scored (so the edge can come
+//! back), but the screen and the interpretation say why there is no direction.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::features::FeatureVector;
 use crate::features::schema::idx;
+use crate::features::{EventKind, FeatureVector};
 use crate::ml::context::{ContextModel, ContextOutput, ContextState, SeedOutcome};
 use crate::ml::interpret::{self, ContextInput, Health, Interpretation, PressureInput, Thresholds};
-use crate::ml::pressure::{PressureModel, PressureScorer};
+use crate::ml::prequential::{EdgeReport, PREDICTOR_NAMES, ResolvedSample, ScorerOptions};
+use crate::ml::pressure::{PressureModel, PressureScorer, band_ref};
+use crate::ml::weights::Weights;
+
+/// When the pressure direction is held back, and what is kept for a learner (from
+/// `[models.pressure]`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PressureGate {
+    /// Resolved predictions in the live edge.
+    pub edge_window: usize,
+    /// No direction before this many predictions have been scored.
+    pub edge_min_scored: usize,
+    /// A direction only while the edge (best baseline's Brier − the model's) exceeds this.
+    pub min_edge: f64,
+    /// An input is out of range beyond this many widths of its training range.
+    pub guard_tolerance: f32,
+    /// The guard looks at the last this many predictions…
+    pub guard_window: usize,
+    /// …and holds the direction back while at least this share of them was out of range.
+    pub guard_share: f64,
+    /// Resolved samples kept for an online learner (0: none attached, none kept).
+    pub learn_queue: usize,
+}
+
+impl Default for PressureGate {
+    fn default() -> Self {
+        PressureGate {
+            edge_window: 1000,
+            edge_min_scored: 200,
+            min_edge: 0.0,
+            guard_tolerance: 1.0,
+            guard_window: 20,
+            guard_share: 0.5,
+            learn_queue: 0,
+        }
+    }
+}
 
 /// The loaded models (or why each is missing), shared by every symbol.
 #[derive(Clone, Debug)]
@@ -27,6 +76,10 @@ pub struct Models {
     /// Live scoring: predictions kept in the window, calibration buckets.
     pub score_window: usize,
     pub score_buckets: usize,
+    /// When the pressure direction is shown.
+    pub pressure_gate: PressureGate,
+    /// A symbol whose last depth update is older than this (event time) is stale.
+    pub stale_after_ns: u64,
     /// Index of the context horizon that labels (into `HORIZONS_MIN`).
     pub context_label: usize,
     /// Gap in minutes the context history bridges by carrying the price forward.
@@ -43,6 +96,8 @@ impl Models {
             pressure_throttle_ns: 100_000_000,
             score_window: 1000,
             score_buckets: 10,
+            pressure_gate: PressureGate::default(),
+            stale_after_ns: 5_000_000_000,
             context_label: 0,
             max_gap_fill_min: 5,
             thresholds: Thresholds {
@@ -50,6 +105,15 @@ impl Models {
             },
         }
     }
+}
+
+/// The guard's state: which of the last predictions had an input far outside training.
+#[derive(Clone, Debug, Default)]
+struct Guard {
+    recent: VecDeque<bool>,
+    out: usize,
+    /// The last input found out of range: (name, value, lo, hi).
+    last: Option<(String, f32, f32, f32)>,
 }
 
 /// One symbol's model state and outputs.
@@ -68,10 +132,18 @@ pub struct Signals {
     pub pressure: Option<PressureInput>,
     /// Why there is no pressure output now.
     pressure_why: Option<String>,
+    /// Why the latest output's direction is not shown (out of range, no live edge).
+    pressure_quiet: Option<String>,
+    guard: Guard,
     next_pressure_ns: u64,
     /// Live scoring of the pressure predictions once their horizon has passed.
     pub score: Option<PressureScorer>,
     was_synced: bool,
+    /// Stale as the driver's clock says ([`Signals::set_stale`]) and as event time says (no
+    /// depth update within `stale_after` while other events of the symbol arrive).
+    stale_clock: bool,
+    stale_event: bool,
+    last_depth_ns: u64,
     pub interpretation: Option<Interpretation>,
     /// Minutes pushed into the context history.
     pub minutes: u64,
@@ -79,6 +151,7 @@ pub struct Signals {
 
 impl Signals {
     pub fn new(models: Arc<Models>) -> Signals {
+        let g = models.pressure_gate;
         Signals {
             context_model: models.context.as_ref().ok().cloned(),
             state: ContextState::new(models.max_gap_fill_min),
@@ -88,16 +161,25 @@ impl Signals {
             pressure_model: models.pressure.as_ref().ok().cloned(),
             pressure: None,
             pressure_why: models.pressure.as_ref().err().cloned(),
+            pressure_quiet: None,
+            guard: Guard::default(),
             next_pressure_ns: 0,
             score: models.pressure.as_ref().ok().map(|p| {
                 PressureScorer::new(
-                    p.horizon_ns(),
-                    p.dead_band(),
-                    models.score_window,
-                    models.score_buckets,
+                    ScorerOptions {
+                        horizon_ns: p.horizon_ns(),
+                        window: models.score_window,
+                        buckets: models.score_buckets,
+                        edge_window: g.edge_window,
+                        queue: g.learn_queue,
+                    },
+                    p.baselines().clone(),
                 )
             }),
             was_synced: false,
+            stale_clock: false,
+            stale_event: false,
+            last_depth_ns: 0,
             interpretation: None,
             minutes: 0,
             models,
@@ -139,6 +221,56 @@ impl Signals {
         &self.state
     }
 
+    /// Why the pressure direction is held back now (`None`: it is shown, or there is no output).
+    pub fn pressure_quiet(&self) -> Option<&str> {
+        self.pressure.as_ref().and(self.pressure_quiet.as_deref())
+    }
+
+    /// Whether the screen shows the pressure direction now.
+    pub fn pressure_shown(&self) -> bool {
+        self.pressure.is_some() && self.pressure_quiet.is_none()
+    }
+
+    /// The model against its baselines over the last resolved predictions.
+    pub fn pressure_edge(&self) -> Option<EdgeReport> {
+        self.score.as_ref().and_then(PressureScorer::edge)
+    }
+
+    /// Weights published by a learner taken in so far.
+    pub fn pressure_updates(&self) -> u64 {
+        self.pressure_model.as_ref().map_or(0, |m| m.updates)
+    }
+
+    /// Whether the book is stale (by the driver's clock or by event time).
+    pub fn stale(&self) -> bool {
+        self.stale_clock || self.stale_event
+    }
+
+    /// The driver's word on staleness (its clock: no depth frame within `stale_after`);
+    /// re-reads the interpretation at once, since no feature update may come while stale.
+    pub fn set_stale(&mut self, stale: bool) {
+        if self.stale_clock != stale {
+            self.stale_clock = stale;
+            let synced = self.was_synced;
+            self.interpret(synced);
+        }
+    }
+
+    /// Hands every resolved, labelled sample waiting for a learner to `f` (oldest first).
+    pub fn drain_resolved(&mut self, f: impl FnMut(&ResolvedSample)) {
+        if let Some(s) = self.score.as_mut() {
+            s.drain(f);
+        }
+    }
+
+    /// Takes in weights a learner published for this symbol (see
+    /// [`crate::ml::pressure::PressureModel::set_weights`]); `false` when they do not fit.
+    pub fn set_pressure_weights(&mut self, w: &Weights) -> bool {
+        self.pressure_model
+            .as_mut()
+            .is_some_and(|m| m.set_weights(w))
+    }
+
     /// A new feature vector; `synced` says whether the book is continuous.
     pub fn on_features(&mut self, v: &FeatureVector, synced: bool) {
         let ts_ms = (v.ts_ns() / 1_000_000) as i64;
@@ -160,6 +292,11 @@ impl Signals {
             None => self.minute = Some(minute),
             _ => {}
         }
+        if v.event() == EventKind::Depth || self.last_depth_ns == 0 {
+            self.last_depth_ns = v.ts_ns();
+        }
+        self.stale_event =
+            v.ts_ns().saturating_sub(self.last_depth_ns) > self.models.stale_after_ns;
         let mid = v.get(idx::MID);
         if let Some(mid) = mid {
             self.last_mid = mid;
@@ -181,7 +318,7 @@ impl Signals {
         }
         self.was_synced = synced;
         if let (Some(sc), Some(mid)) = (self.score.as_mut(), mid) {
-            sc.on_mid(ts, mid, v.get(idx::TICK).unwrap_or(0.0));
+            sc.on_mid(ts, mid);
         }
         if !synced {
             self.pressure = None;
@@ -192,20 +329,80 @@ impl Signals {
             return;
         }
         self.next_pressure_ns = ts.saturating_add(self.models.pressure_throttle_ns);
-        match (model.predict(v), mid) {
-            (Some(probs), Some(mid)) => {
-                self.pressure = Some(PressureInput { probs });
-                self.pressure_why = None;
-                if let Some(sc) = self.score.as_mut() {
-                    sc.on_prediction(ts, mid, probs);
-                }
-            }
-            _ => {
-                self.pressure = None;
-                self.pressure_why =
-                    Some("inputs invalid (after a gap, until the 1 s window refills)".into());
+        let Some((probs, mid)) = model.predict(v).zip(mid) else {
+            self.pressure = None;
+            self.pressure_why = Some(
+                "inputs invalid (after a gap, until the 1 s window and the volatility refill)"
+                    .into(),
+            );
+            return;
+        };
+        let g = self.models.pressure_gate;
+        // The guard: the share of recent predictions with an input far outside training.
+        let oor = model.out_of_range(g.guard_tolerance);
+        if let Some(o) = oor {
+            let name = model
+                .inputs()
+                .names()
+                .get(o.input)
+                .cloned()
+                .unwrap_or_default();
+            self.guard.last = Some((name, o.value, o.lo, o.hi));
+        }
+        self.guard.recent.push_back(oor.is_some());
+        self.guard.out += usize::from(oor.is_some());
+        while self.guard.recent.len() > g.guard_window.max(1) {
+            if self.guard.recent.pop_front() == Some(true) {
+                self.guard.out -= 1;
             }
         }
+        let guarded = self.guard.out as f64 >= g.guard_share * self.guard.recent.len() as f64
+            && self.guard.out > 0;
+        let edge = self.score.as_ref().and_then(PressureScorer::edge_now);
+        self.pressure_quiet = if guarded {
+            Some(match &self.guard.last {
+                Some((name, x, lo, hi)) => {
+                    format!("inputs out of range ({name} {x:.2}, training {lo:.2} to {hi:.2})")
+                }
+                None => "inputs out of range".into(),
+            })
+        } else {
+            match edge {
+                Some((n, model_brier, best, best_brier)) if n as usize >= g.edge_min_scored.max(1) => {
+                    (best_brier - model_brier <= g.min_edge).then(|| {
+                        format!(
+                            "no edge now (Brier {model_brier:.2} vs {best_brier:.2} for {} over the last {})",
+                            PREDICTOR_NAMES[best],
+                            thousands(n)
+                        )
+                    })
+                }
+                e => Some(format!(
+                    "no edge yet ({} of {} predictions scored)",
+                    e.map_or(0, |e| e.0),
+                    g.edge_min_scored.max(1)
+                )),
+            }
+        };
+        let shown = self.pressure_quiet.is_none();
+        let width = band_ref(v, model.horizon_ns()).and_then(|r| model.dead_band().width(&r));
+        if let (Some(sc), Some(width)) = (self.score.as_mut(), width) {
+            let imb = v.get(idx::IMBALANCE).unwrap_or(0.0) as f32;
+            let micro = v.get(idx::MICRO_MINUS_MID).unwrap_or(0.0) as f32;
+            sc.on_prediction(
+                ts,
+                mid,
+                width,
+                probs,
+                imb,
+                micro,
+                model.last_inputs(),
+                shown,
+                guarded,
+            );
+        }
+        self.pressure = Some(PressureInput { probs });
+        self.pressure_why = None;
     }
 
     fn interpret(&mut self, synced: bool) {
@@ -220,11 +417,12 @@ impl Signals {
             .as_ref()
             .and_then(|c| ContextInput::of(c, self.models.context_label));
         let health = Health {
-            stale: false,
+            stale: self.stale(),
             resyncing: !synced,
             context_warming_min: warming,
             pressure_missing: self.pressure_missing().map(str::to_string),
             context_missing: self.context_missing().map(str::to_string),
+            pressure_quiet: self.pressure_quiet().map(str::to_string),
         };
         self.interpretation = Some(interpret::interpret(
             self.pressure.as_ref(),
@@ -232,5 +430,30 @@ impl Signals {
             &health,
             &self.models.thresholds,
         ));
+    }
+}
+
+/// `1000` → `1,000`.
+fn thousands(n: u64) -> String {
+    let d = n.to_string();
+    let mut out = String::new();
+    for (i, c) in d.chars().enumerate() {
+        if i > 0 && (d.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(7), "7");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
     }
 }

@@ -149,6 +149,17 @@ pub struct ModelsSummary {
     pub pressure_missing: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pressure_score: Option<crate::ml::pressure::ScoreReport>,
+    /// Whether the pressure direction was shown at the end, and why not.
+    pub pressure_shown: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pressure_quiet: Option<String>,
+    /// The model against its baselines over the last resolved predictions (prequential).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pressure_edge: Option<crate::ml::prequential::EdgeReport>,
+    /// Weights taken in from an online learner.
+    pub pressure_updates: u64,
+    /// The book was stale at the end (event time, or the driver's clock).
+    pub stale: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interpretation: Option<crate::ml::interpret::Interpretation>,
 }
@@ -272,6 +283,11 @@ impl SymbolSummary {
                 pressure: sig.pressure,
                 pressure_missing: sig.pressure_missing().map(str::to_string),
                 pressure_score: sig.score.as_ref().map(|s| s.report()),
+                pressure_shown: sig.pressure_shown(),
+                pressure_quiet: sig.pressure_quiet().map(str::to_string),
+                pressure_edge: sig.pressure_edge(),
+                pressure_updates: sig.pressure_updates(),
+                stale: sig.stale(),
                 interpretation: sig.interpretation.clone(),
             }),
         }

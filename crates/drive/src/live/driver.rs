@@ -602,8 +602,10 @@ impl LiveDriver {
             if is_stale && self.stale.insert(sym) {
                 self.stale_events += 1;
                 tracing::warn!(%sym, "stale: no depth update for {}", format_duration(c.stale_after));
+                self.engine.set_stale(sym, true);
             } else if !is_stale && self.stale.remove(&sym) {
                 tracing::info!(%sym, "depth updates resumed");
+                self.engine.set_stale(sym, false);
             }
             all_stale &= is_stale;
         }
