@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::data::{live_eval_options, read_kline_files};
 use super::report;
-use super::train::read_kline_files;
 
 #[derive(clap::Args, Debug)]
 pub struct EvalCmd {
@@ -141,25 +141,4 @@ fn run_pressure(a: EvalCmd) -> anyhow::Result<ExitCode> {
     )?;
     report::eval_pressure(&report, a.json.as_deref())?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// How `eval` and `train pressure --loco` run the pressure model: as live, from the config.
-pub fn live_eval_options(
-    cfg: &microstate::config::Config,
-    params: microstate_core::features::FeatureParams,
-) -> microstate_train::pressure_eval::LiveEvalOptions {
-    let p = &cfg.models.pressure;
-    microstate_train::pressure_eval::LiveEvalOptions {
-        params,
-        throttle_ns: p.throttle.as_nanos() as u64,
-        gate: microstate_drive::models::pressure_gate(cfg, 0),
-        online: p.online.then(|| microstate_train::online::OnlineOptions {
-            lr: p.online_lr,
-            l2_prior: p.online_l2_prior,
-            publish_every: p.online_publish_every,
-            ..Default::default()
-        }),
-        stale_after_ns: cfg.connection.stale_after.as_nanos() as u64,
-        ..Default::default()
-    }
 }

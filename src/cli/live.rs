@@ -190,11 +190,12 @@ pub async fn session(
     let stop = Stop::new();
     stop.on_ctrl_c();
     let shutdown = stop.shutdown().or_after(duration);
-    let models = microstate_drive::models::load_models(&cfg);
+    let (models, learner) = super::setup::live_models(&cfg);
     let mut opts = LiveOptions::new(cfg, symbols);
     opts.status_every = Some(Duration::from_secs(1));
     opts.recording = recording;
     opts.models = Some(models);
+    opts.learner = learner;
     live::run(opts, shutdown).await
 }
 

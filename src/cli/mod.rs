@@ -8,6 +8,7 @@
 //!
 //! Precedence of settings: command line > config file > defaults ([`live::live_config`]).
 
+mod data;
 mod demo;
 mod eval;
 mod exchange;

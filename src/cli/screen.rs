@@ -69,11 +69,12 @@ pub fn live(
                     }
                     None => (cfg, None),
                 };
-                let models = microstate_drive::models::load_models(&cfg);
+                let (models, learner) = super::setup::live_models(&cfg);
                 let mut opts = LiveOptions::new(cfg, symbols);
                 opts.recording = recording;
                 opts.record = Some(setup);
                 opts.models = Some(models);
+                opts.learner = learner;
                 let view = Publisher::new(vtx, every, source);
                 let shutdown = session.or_after(duration);
                 let out = live::run_with(opts, Some(driver), Some(view), shutdown).await;

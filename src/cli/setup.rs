@@ -92,3 +92,39 @@ pub fn parse_time_arg(s: &str) -> Result<TimeArg, String> {
 pub fn parse_duration_arg(s: &str) -> Result<Duration, String> {
     microstate::config::parse_duration(s)
 }
+
+/// Resolved pressure samples kept per symbol for the online learner.
+const LEARN_QUEUE: usize = 4096;
+
+/// The models a live session runs, and the pressure model's online learner (candle, on its own
+/// thread: the train crate's) when `[models.pressure] online` is on and a pressure model is
+/// loaded. The drive crate never links candle: it only sees the learner's trait.
+pub fn live_models(
+    cfg: &Config,
+) -> (
+    std::sync::Arc<microstate_core::ml::signals::Models>,
+    Option<Box<dyn microstate_core::ml::prequential::PressureLearner + Send>>,
+) {
+    use microstate_train::online::{LearnerThread, OnlineOptions, Prior};
+    let p = &cfg.models.pressure;
+    if !p.online {
+        return (microstate_drive::models::load_models(cfg), None);
+    }
+    let models = microstate_drive::models::load_models_with(cfg, LEARN_QUEUE);
+    let learner = models.pressure.as_ref().ok().and_then(|m| {
+        let opts = OnlineOptions {
+            lr: p.online_lr,
+            l2_prior: p.online_l2_prior,
+            publish_every: p.online_publish_every,
+            ..Default::default()
+        };
+        match LearnerThread::spawn(Prior::of(m), opts, LEARN_QUEUE) {
+            Ok(t) => Some(Box::new(t) as Box<_>),
+            Err(e) => {
+                tracing::warn!("the pressure model's online learner did not start: {e}");
+                None
+            }
+        }
+    });
+    (models, learner)
+}

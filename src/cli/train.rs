@@ -119,7 +119,7 @@ pub fn run(cmd: TrainCmd) -> anyhow::Result<ExitCode> {
             }
             let mut t = pt::train_pressure(&ds, &opts, &command_line(), &created_by())?;
             let loco = if loco {
-                let lo = super::eval::live_eval_options(&cfg, dopts.params);
+                let lo = super::data::live_eval_options(&cfg, dopts.params);
                 let rows = microstate_train::pressure_eval::leave_one_capture_out(
                     &pt::group_captures(&data),
                     &dopts,
@@ -148,7 +148,7 @@ pub fn run(cmd: TrainCmd) -> anyhow::Result<ExitCode> {
             let (cfg, _) = microstate::config::load(config.as_deref())?;
             let out = out.unwrap_or_else(|| PathBuf::from(&cfg.models.dir).join("context"));
             let started = std::time::Instant::now();
-            let series = read_kline_files(&data)?;
+            let series = super::data::read_kline_files(&data)?;
             let mut opts = ContextTrainOptions::default();
             opts.train.seed = seed;
             opts.train.max_epochs = max_epochs;
@@ -189,24 +189,4 @@ fn command_line() -> String {
         }
     }
     parts.join(" ")
-}
-
-/// Kline CSVs, saying on stderr where each has gaps.
-pub fn read_kline_files(
-    files: &[PathBuf],
-) -> anyhow::Result<Vec<microstate_io::record::klines::KlineSeries>> {
-    let mut out = Vec::new();
-    for f in files {
-        let s = microstate_io::record::klines::read_klines(f)?;
-        if !s.gaps.is_empty() {
-            let missing: u64 = s.gaps.iter().map(|g| g.missing).sum();
-            eprintln!(
-                "{}: {} gaps, {missing} minutes missing (short gaps filled, long ones restart the history)",
-                f.display(),
-                s.gaps.len()
-            );
-        }
-        out.push(s);
-    }
-    Ok(out)
 }

@@ -29,6 +29,12 @@ pub fn pressure_gate(
 /// Loads the models named by the config (`models.dir`); a missing or mismatched model becomes
 /// the reason shown in its place, and everything else runs.
 pub fn load_models(cfg: &Config) -> Arc<Models> {
+    load_models_with(cfg, 0)
+}
+
+/// [`load_models`] keeping up to `learn_queue` resolved pressure samples per symbol for an
+/// online learner the caller attaches (0: none).
+pub fn load_models_with(cfg: &Config, learn_queue: usize) -> Arc<Models> {
     let dir = std::path::Path::new(&cfg.models.dir);
     let m = &cfg.models;
     let context = microstate_io::models::load_context(
@@ -57,7 +63,7 @@ pub fn load_models(cfg: &Config) -> Arc<Models> {
         pressure_throttle_ns: m.pressure.throttle.as_nanos() as u64,
         score_window: m.pressure.score_window,
         score_buckets: m.pressure.calibration_buckets,
-        pressure_gate: pressure_gate(cfg, 0),
+        pressure_gate: pressure_gate(cfg, learn_queue),
         stale_after_ns: cfg.connection.stale_after.as_nanos() as u64,
         context_label: m.context_label_index(),
         max_gap_fill_min: m.context.max_gap_fill.as_secs() / 60,

@@ -17,6 +17,7 @@
 //! - [`context`]: the price-context model (features, [`context::ContextState`] and its seeding,
 //!   the trend with hysteresis → BULLISH / NEUTRAL / BEARISH, calibrated forecast ranges).
 //! - [`dist`]: normal and Student-t densities, CDFs, quantiles and the t fit the forecast uses.
+//! - [`label`]: the pressure label rule (DOWN / FLAT / UP beyond a dead band).
 //! - [`pressure`]: the ≈1 s order-book pressure model (scale-free inputs, label rule, the
 //!   out-of-range guard, weights published by an online learner).
 //! - [`prequential`]: live test-then-train scoring of the model beside its baselines (the live
@@ -29,6 +30,7 @@ pub mod context;
 pub mod dist;
 pub mod fast;
 pub mod interpret;
+pub mod label;
 pub mod meta;
 pub mod prequential;
 pub mod pressure;

@@ -2,7 +2,7 @@
 //! the hand-over of resolved, labelled samples to an online learner.
 //!
 //! Owns: the predictions waiting for their horizon, the label of each once the mid at the
-//! horizon is known ([`super::pressure::label`], the rule training uses), the Brier score of the
+//! horizon is known ([`super::label::label`], the rule training uses), the Brier score of the
 //! model and of every baseline over the last N resolved predictions ([`EdgeReport`]: the
 //! model's edge over the best baseline), the calibration report ([`ScoreReport`]), the
 //! baselines themselves (fitted on the model's training data, and their online variants updated
@@ -23,7 +23,7 @@ use std::collections::VecDeque;
 use serde::Serialize;
 
 use super::classifier::argmax;
-use super::pressure::label;
+use super::label::label;
 use super::weights::Weights;
 
 /// Predictors scored side by side, in this order.
@@ -195,7 +195,7 @@ pub fn brier(p: &[f32; 3], y: u32) -> f32 {
 pub struct ResolvedSample {
     /// Event time of the prediction, ns.
     pub ts_ns: u64,
-    /// DOWN / FLAT / UP (see [`super::pressure::label`]).
+    /// DOWN / FLAT / UP (see [`super::label::label`]).
     pub label: u32,
     /// The model's raw inputs at the prediction (what a learner trains on).
     pub x: Box<[f32]>,

@@ -19,6 +19,7 @@ use microstate_config::{Config, format_duration};
 use microstate_core::book::sync::Phase;
 use microstate_core::engine::{Engine, EngineConfig, RawFrame};
 use microstate_core::latency::{Latency, LatencySummary, Percentiles, Stage};
+use microstate_core::ml::prequential::PressureLearner;
 use microstate_core::num::{Nanos, Symbol};
 use microstate_core::summary::{ClockReport, LiveReport};
 use microstate_core::view::{RecordingView, StageView};
@@ -51,6 +52,8 @@ const ERRORS_LOGGED: u64 = 20;
 /// A live session in progress.
 pub struct LiveDriver {
     cfg: Config,
+    /// The pressure model's online learner, fed and read at every tick.
+    learner: Option<Box<dyn PressureLearner + Send>>,
     status_every: Option<Duration>,
     stats: Arc<IngestStats>,
     engine: Engine,
@@ -176,6 +179,7 @@ impl LiveDriver {
             recording,
             record,
             models,
+            learner,
         } = opts;
         let ccfg = &cfg.connection;
         let stats = stats.unwrap_or_default();
@@ -224,6 +228,7 @@ impl LiveDriver {
         let now = Instant::now();
         LiveDriver {
             cfg,
+            learner,
             status_every,
             stats,
             engine,
@@ -552,6 +557,9 @@ impl LiveDriver {
     /// The tick: housekeeping, and the status line when one is due.
     fn on_tick(&mut self) {
         self.housekeeping();
+        if let Some(l) = self.learner.as_deref_mut() {
+            self.engine.exchange_with_learner(l);
+        }
         if let Some(every) = self.status_every
             && self.last_status.elapsed() >= every
         {

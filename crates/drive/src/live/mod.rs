@@ -32,6 +32,7 @@ use std::time::Duration;
 use microstate_config::Config;
 use microstate_core::engine::Engine;
 use microstate_core::latency::LatencySummary;
+use microstate_core::ml::prequential::PressureLearner;
 use microstate_core::ml::signals::Models;
 use microstate_core::num::Symbol;
 use microstate_core::summary::LiveReport;
@@ -46,7 +47,6 @@ use crate::recording::{RecordSetup, Recording, RecordingEnd};
 use crate::shutdown::Shutdown;
 
 /// A live run's settings.
-#[derive(Debug)]
 pub struct LiveOptions {
     pub cfg: Config,
     pub symbols: Vec<Symbol>,
@@ -61,6 +61,22 @@ pub struct LiveOptions {
     pub record: Option<RecordSetup>,
     /// Models run on the features (`None`: none).
     pub models: Option<Arc<Models>>,
+    /// An online learner of the pressure model (the train crate's, on its own thread): the
+    /// driver hands it resolved samples and takes its published weights at every tick. The
+    /// models must keep a learner queue (`models.pressure_gate.learn_queue > 0`).
+    pub learner: Option<Box<dyn PressureLearner + Send>>,
+}
+
+impl std::fmt::Debug for LiveOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveOptions")
+            .field("symbols", &self.symbols)
+            .field("status_every", &self.status_every)
+            .field("recording", &self.recording.is_some())
+            .field("models", &self.models.is_some())
+            .field("learner", &self.learner.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl LiveOptions {
@@ -73,6 +89,7 @@ impl LiveOptions {
             recording: None,
             record: None,
             models: None,
+            learner: None,
         }
     }
 }
