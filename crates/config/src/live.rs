@@ -233,8 +233,17 @@ impl Default for ClockConfig {
 }
 
 impl LiveConfig {
-    /// The depth speed must be one the market offers; the trade stream `trade` or `aggTrade`.
+    /// A market that streams live (spot or USD-M); the depth speed must be one the market
+    /// offers; the trade stream `trade` or `aggTrade`.
     pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        if self.market == Market::CoinM {
+            return Err(ConfigError::invalid(
+                origin,
+                "live.market",
+                "\"coinm\"",
+                "must be \"spot\" or \"usdm\": COIN-M is read in replays but not streamed live yet",
+            ));
+        }
         let speeds: &[&str] = match self.market {
             Market::Spot => &["100ms", "1000ms"],
             _ => &["100ms", "250ms", "500ms"],
