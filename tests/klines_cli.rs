@@ -41,8 +41,12 @@ fn replay_klines_seeds_only_minutes_over_before_the_capture_starts() {
     let mut f = std::fs::File::create(&csv).expect("csv");
     writeln!(f, "open_time_ms,open,high,low,close,volume").expect("write");
     for r in &k.klines {
-        writeln!(f, "{},{},{},{},{},1", r.open_time_ms, r.open, r.high, r.low, r.close)
-            .expect("write");
+        writeln!(
+            f,
+            "{},{},{},{},{},1",
+            r.open_time_ms, r.open, r.high, r.low, r.close
+        )
+        .expect("write");
     }
     let last = k.klines.last().expect("klines");
     for i in 1..=20u64 {
@@ -67,7 +71,10 @@ fn replay_klines_seeds_only_minutes_over_before_the_capture_starts() {
     let c = &v["symbols"][0]["models"]["context"];
     assert_eq!(c["state"], "ready", "{c}");
     assert_eq!(c["history_minutes"], 240, "{c}");
-    assert_eq!(c["seeded_minutes"], 245, "only the minutes before the start: {c}");
+    assert_eq!(
+        c["seeded_minutes"], 245,
+        "only the minutes before the start: {c}"
+    );
     assert_eq!(c["restarts"], 0, "{c}");
 
     // Without --klines the same capture warms up: the seed is what made it ready.
@@ -101,7 +108,14 @@ fn replay_klines_seeds_only_minutes_over_before_the_capture_starts() {
 #[test]
 fn the_demo_context_is_ready_within_ten_seconds_and_stays_ready_through_its_loops() {
     let out = bin()
-        .args(["demo", "--headless", "--duration", "10s", "--summary-json", "-"])
+        .args([
+            "demo",
+            "--headless",
+            "--duration",
+            "10s",
+            "--summary-json",
+            "-",
+        ])
         .output()
         .expect("run");
     let v = json(&out);
@@ -131,11 +145,72 @@ fn the_demo_context_is_ready_within_ten_seconds_and_stays_ready_through_its_loop
         .output()
         .expect("run");
     let v = json(&out);
-    let loops = v["live"]["connections"][0]["disconnects"].as_u64().unwrap_or(0);
+    let loops = v["live"]["connections"][0]["disconnects"]
+        .as_u64()
+        .unwrap_or(0);
     assert!(loops >= 2, "the capture looped: {}", v["live"]);
     let c = &v["symbols"][0]["models"]["context"];
     assert_eq!(c["state"], "ready", "{c}");
     assert_eq!(c["history_minutes"], 240, "{c}");
     assert_eq!(c["restarts"], 0, "{c}");
-    assert_eq!(v["live"]["klines"]["requests"], 1, "{}", v["live"]["klines"]);
+    assert_eq!(
+        v["live"]["klines"]["requests"], 1,
+        "{}",
+        v["live"]["klines"]
+    );
+}
+
+#[test]
+fn the_context_panel_says_when_its_history_is_synthetic() {
+    use microstate::ui::render::draw;
+    use microstate::ui::{Bindings, Theme, UiState};
+    use microstate_drive::replay::{Player, PlayerOptions, Poll, load_models, replay_view};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    let mut cfg = microstate::config::Config::default();
+    cfg.models.dir = workspace_root().join("models").display().to_string();
+    let mut p = Player::open(
+        &[demo_capture()],
+        PlayerOptions {
+            models: Some(load_models(&cfg)),
+            batch: 1,
+            latency: false,
+            ..PlayerOptions::default()
+        },
+    )
+    .expect("open");
+    let k = synthetic_history_for(&ExchangeSource::Captures(vec![demo_capture()]), 260, 1)
+        .expect("history")
+        .remove(0);
+    let minutes: Vec<(i64, f64)> = k
+        .klines
+        .iter()
+        .map(|k| {
+            let (t, c) = k.close_sample();
+            (t, c)
+        })
+        .collect();
+    let btc = k.symbol;
+    p.seed_context(
+        btc,
+        &minutes,
+        microstate_exchange::klines::SYNTHETIC_HISTORY,
+    )
+    .expect("seed");
+    while p.status().fed < 3_000 && p.poll(0).expect("poll") != Poll::Done {}
+    let view = replay_view(&p);
+    let theme = Theme::new(&Default::default(), true);
+    for (w, h) in [(120, 40), (200, 50)] {
+        let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+        t.draw(|f| draw(f, &view, &UiState::default(), &theme, &Bindings::default()))
+            .expect("draw");
+        let buf = t.backend().buffer();
+        let text: String = (0..h)
+            .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n")
+            .collect();
+        assert!(text.contains("Trend · forecast"), "{text}");
+        // On the panel's bottom border, whatever its width.
+        assert!(text.contains("└ synthetic history ─"), "{w}×{h}:\n{text}");
+    }
 }

@@ -116,8 +116,7 @@ pub fn run(a: DemoCmd) -> anyhow::Result<ExitCode> {
             endpoints: EndpointsConfig::local(&handle.ws_base(), &handle.rest_base()),
             ..Config::default()
         };
-        let outcome =
-            super::live::session(cfg, vec![btc], Some(duration), None, sources).await;
+        let outcome = super::live::session(cfg, vec![btc], Some(duration), None, sources).await;
         handle.shutdown().await;
         anyhow::Ok(outcome)
     })?;

@@ -176,13 +176,7 @@ pub fn run(
         )?;
         return finish(outcome, a.summary_json.as_deref());
     }
-    let outcome = runtime()?.block_on(session(
-        cfg,
-        symbols,
-        a.duration,
-        recording,
-        HashMap::new(),
-    ));
+    let outcome = runtime()?.block_on(session(cfg, symbols, a.duration, recording, HashMap::new()));
     report::recordings(&outcome.recordings)?;
     finish(outcome, a.summary_json.as_deref())
 }

@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use microstate_core::market::Market;
 use microstate_core::num::Symbol;
-use microstate_io::record::klines::format_utc_ms;
 use microstate_core::summary::Summary;
 use microstate_drive::replay::{
     Player, PlayerOptions, ReplayCommand, ReplayOptions, TimeArg, attach_feature_writer,
     finish_feature_writer, play_out, seed_from_klines,
 };
+use microstate_io::record::klines::format_utc_ms;
 
 use super::report;
 use super::setup::{

@@ -166,7 +166,7 @@ pub fn synthetic_history_for(
             symbol,
         } => crate::source::Opener::Memory {
             name: name.clone(),
-            bytes: *bytes,
+            bytes,
             symbol: *symbol,
         },
         crate::ExchangeSource::Sources(_) => {
@@ -198,7 +198,12 @@ pub fn synthetic_history_for(
                 mids.insert(st.symbol, Price((b.price.0 + a.price.0) / 2));
             }
         }
-        if !mids.is_empty() && engine.symbols().iter().all(|s| mids.contains_key(&s.symbol)) {
+        if !mids.is_empty()
+            && engine
+                .symbols()
+                .iter()
+                .all(|s| mids.contains_key(&s.symbol))
+        {
             break;
         }
     }

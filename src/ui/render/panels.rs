@@ -193,11 +193,7 @@ pub fn context_caption(c: &ContextView, width: u16) -> String {
     match &c.history_source {
         Some(src) => {
             let full = format!("{} · {src}", c.history);
-            if fits(&full) {
-                full
-            } else {
-                src.clone()
-            }
+            if fits(&full) { full } else { src.clone() }
         }
         None => c.history.clone(),
     }

@@ -32,7 +32,9 @@ use microstate_core::engine::{Engine, KLINE_WANT_MARGIN};
 use microstate_core::ml::context::{LOOKBACK, MINUTE_MS};
 use microstate_core::num::{Nanos, Symbol};
 use microstate_core::summary::KlineReport;
-use microstate_io::ingest::klines::{KlineFetchError, KlineSource, fetch_klines, fetch_recent_klines};
+use microstate_io::ingest::klines::{
+    KlineFetchError, KlineSource, fetch_klines, fetch_recent_klines,
+};
 use microstate_io::ingest::snapshots::SharedBudget;
 use microstate_io::ingest::{IngestMsg, IngestStats};
 use tokio::sync::mpsc;
@@ -94,7 +96,9 @@ async fn task(
                 stats.kline_errors.fetch_add(1, Ordering::Relaxed);
                 let retry_after = match &e {
                     KlineFetchError::RateLimited {
-                        status, retry_after, ..
+                        status,
+                        retry_after,
+                        ..
                     } => {
                         let c = if *status == 429 {
                             &stats.rest_429
@@ -218,8 +222,7 @@ impl ContextFill {
                 Some(_) => KlineAsk {
                     symbol: w.symbol,
                     range: Some((
-                        w.start_ms
-                            .max(w.end_ms - (MAX_MINUTES - 1) * MINUTE_MS),
+                        w.start_ms.max(w.end_ms - (MAX_MINUTES - 1) * MINUTE_MS),
                         w.end_ms,
                     )),
                     limit: 0,

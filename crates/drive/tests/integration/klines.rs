@@ -97,7 +97,11 @@ async fn a_live_session_is_ready_from_the_exchange_klines_and_its_recording_repl
 
     let cfg = client(&h);
     let models = load_models(&cfg);
-    assert!(models.context.is_ok(), "{:?}", models.context.as_ref().err());
+    assert!(
+        models.context.is_ok(),
+        "{:?}",
+        models.context.as_ref().err()
+    );
     let rec = dir.join("session.msrec");
     let header = microstate_io::record::format::Header {
         journal: true,
@@ -124,7 +128,9 @@ async fn a_live_session_is_ready_from_the_exchange_klines_and_its_recording_repl
     assert_eq!(c["history_minutes"], 240, "{c}");
     assert_eq!(c["restarts"], 0, "{c}");
     let k = klines(&out.report);
-    let ready_s = k["context_ready_after_s"].as_f64().expect("ready at some point");
+    let ready_s = k["context_ready_after_s"]
+        .as_f64()
+        .expect("ready at some point");
     eprintln!(
         "time to a ready context, live against the local exchange serving a kline file: {ready_s:.3} s \
          (session {:.1} s; {k})",
@@ -133,7 +139,10 @@ async fn a_live_session_is_ready_from_the_exchange_klines_and_its_recording_repl
     assert!(ready_s < 2.0, "ready after {ready_s} s");
     assert!(served >= 1 && k["answers"].as_u64() >= Some(1), "{k}");
     assert_eq!(k["errors"], 0, "{k}");
-    assert!(out.report.snapshots_ok >= 1, "the book synced beside the klines");
+    assert!(
+        out.report.snapshots_ok >= 1,
+        "the book synced beside the klines"
+    );
 
     // The recording holds the kline answer: its replay is ready from its first second.
     let ends = out.recordings;
@@ -168,7 +177,10 @@ async fn a_live_session_is_ready_from_the_exchange_klines_and_its_recording_repl
         "replay of the recording: context ready {:.3} s of recorded time after its first frame",
         ready_at as f64 / 1e9
     );
-    assert!(ready_at < 1_000_000_000, "ready {ready_at} ns into the replay");
+    assert!(
+        ready_at < 1_000_000_000,
+        "ready {ready_at} ns into the replay"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,7 +240,11 @@ async fn a_gap_longer_than_the_model_carries_is_refilled_by_a_fetch() {
         .max()
         .unwrap_or(0);
     assert!(longest_fetched >= 2, "{after:?}");
-    assert_eq!(origins.last(), Some(&Origin::Live), "the stream came back: {after:?}");
+    assert_eq!(
+        origins.last(),
+        Some(&Origin::Live),
+        "the stream came back: {after:?}"
+    );
     assert!(k["requests"].as_u64() >= Some(2), "{k}");
     assert_eq!(k["errors"], 0, "{k}");
 }
@@ -237,7 +253,9 @@ async fn a_gap_longer_than_the_model_carries_is_refilled_by_a_fetch() {
 fn a_replay_is_seeded_only_with_minutes_over_before_its_first_frame() {
     let dir = tmp("klines-replay");
     let source = ExchangeSource::Captures(vec![demo_capture()]);
-    let mut k = synthetic_history_for(&source, 250, 9).expect("history").remove(0);
+    let mut k = synthetic_history_for(&source, 250, 9)
+        .expect("history")
+        .remove(0);
     // Ten more minutes after the capture's start: none may be used.
     let last = *k.klines.last().expect("klines");
     for i in 1..=10u64 {
@@ -279,5 +297,8 @@ fn a_replay_is_seeded_only_with_minutes_over_before_its_first_frame() {
     let sig = st.signals.as_deref().expect("signals");
     let closes: Vec<f64> = sig.context_state().minutes().map(|m| m.1).collect();
     let top = closes.iter().cloned().fold(0.0, f64::max);
-    assert!(top < 1.5 * closes[0], "no doubled price from after the start: {top}");
+    assert!(
+        top < 1.5 * closes[0],
+        "no doubled price from after the start: {top}"
+    );
 }
