@@ -5,6 +5,7 @@
 //! headless session's end (summary, exit code). Must not touch: the session itself (the drive
 //! crate's live driver), the screen's wiring ([`super::screen`]).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -175,17 +176,19 @@ pub fn run(
         )?;
         return finish(outcome, a.summary_json.as_deref());
     }
-    let outcome = runtime()?.block_on(session(cfg, symbols, a.duration, recording));
+    let outcome = runtime()?.block_on(session(cfg, symbols, a.duration, recording, HashMap::new()));
     report::recordings(&outcome.recordings)?;
     finish(outcome, a.summary_json.as_deref())
 }
 
 /// A headless live session: status lines every second, until Ctrl-C or `duration`.
+/// `history_sources` says where the exchange's klines come from, when the caller knows.
 pub async fn session(
     cfg: Config,
     symbols: Vec<Symbol>,
     duration: Option<Duration>,
     recording: Option<Recording>,
+    history_sources: HashMap<Symbol, String>,
 ) -> LiveOutcome {
     let stop = Stop::new();
     stop.on_ctrl_c();
@@ -196,6 +199,7 @@ pub async fn session(
     opts.recording = recording;
     opts.models = Some(models);
     opts.learner = learner;
+    opts.history_sources = history_sources;
     live::run(opts, shutdown).await
 }
 

@@ -4,16 +4,18 @@
 //! Owns: the replay options on the command line and the run's end (summary). Must not touch:
 //! the player and its loops (the drive crate), the screen's wiring ([`super::screen`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use microstate_core::market::Market;
+use microstate_core::num::Symbol;
 use microstate_core::summary::Summary;
 use microstate_drive::replay::{
     Player, PlayerOptions, ReplayCommand, ReplayOptions, TimeArg, attach_feature_writer,
-    finish_feature_writer, play_out,
+    finish_feature_writer, play_out, seed_from_klines,
 };
+use microstate_io::record::klines::format_utc_ms;
 
 use super::report;
 use super::setup::{
@@ -65,6 +67,12 @@ pub struct ReplayCmd {
     /// (e.g. 100ms, 1s) instead of one per event.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg, requires = "features_jsonl")]
     features_every: Option<Duration>,
+    /// Seed the context history from 1-minute kline files ([SYMBOL=]FILE, the formats `eval
+    /// --context-data` reads; the symbol from the file name unless given), using only the
+    /// minutes that were over before the capture's first frame. For captures with no kline
+    /// answers of their own.
+    #[arg(long, value_name = "[SYMBOL=]FILE", num_args = 1..)]
+    klines: Vec<String>,
 }
 
 pub fn run(a: ReplayCmd) -> anyhow::Result<ExitCode> {
@@ -92,6 +100,7 @@ pub fn run(a: ReplayCmd) -> anyhow::Result<ExitCode> {
         ..PlayerOptions::default()
     };
     let mut player = Player::open(&a.files, opts)?;
+    seed_klines(&mut player, &a.klines, !screen)?;
     let writer = attach_feature_writer(&mut player, &replay)?;
     let epoch = std::time::Instant::now();
     let first = player.first_time()?;
@@ -125,4 +134,62 @@ pub fn run(a: ReplayCmd) -> anyhow::Result<ExitCode> {
         report::summary(&outcome.summary(), summary_json.as_deref())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--klines`: each file's minutes before the capture's first frame seed its symbol's context
+/// history (said on stderr headless; the screen shows the source beside the context).
+fn seed_klines(player: &mut Player, specs: &[String], tell: bool) -> anyhow::Result<()> {
+    use anyhow::Context;
+    for spec in specs {
+        let (symbol, file) = match spec.split_once('=') {
+            Some((s, f)) => (
+                s.parse::<Symbol>()
+                    .map_err(|e| anyhow::anyhow!("--klines {spec}: {e}"))?,
+                f,
+            ),
+            None => (
+                microstate_exchange::klines::symbol_from_name(spec).with_context(|| {
+                    format!(
+                        "--klines {spec}: cannot tell the symbol from the file name; write it \
+                         as SYMBOL=FILE"
+                    )
+                })?,
+                spec.as_str(),
+            ),
+        };
+        let series = microstate_io::record::klines::read_klines(Path::new(file))
+            .with_context(|| format!("--klines {spec}"))?;
+        let Some(seed) = seed_from_klines(player, symbol, &series)
+            .with_context(|| format!("seeding {symbol} from {file}"))?
+        else {
+            anyhow::bail!("--klines: the capture has no frame to seed before");
+        };
+        if seed.used == 0 {
+            eprintln!(
+                "warning: --klines {file}: no minute of it is over before the capture starts \
+                 ({}); {symbol}'s context warms up",
+                format_utc_ms(seed.first_frame_ms)
+            );
+            continue;
+        }
+        if tell {
+            eprintln!(
+                "{symbol}: context seeded with {} minutes from {file}, the last at {} \
+                 ({} later rows not used: the capture starts at {}){}",
+                seed.used,
+                seed.last_minute_ms.map_or("-".into(), format_utc_ms),
+                seed.after_start,
+                format_utc_ms(seed.first_frame_ms),
+                if seed.outcome.ready {
+                    String::new()
+                } else {
+                    format!(
+                        "; {} minutes held, not enough to be ready",
+                        seed.outcome.history_minutes
+                    )
+                }
+            );
+        }
+    }
+    Ok(())
 }

@@ -37,8 +37,9 @@ fn view_every(cfg: &Config) -> Duration {
 }
 
 /// A live session on the screen: the engine and its sockets on their own thread and runtime
-/// (with `local`, a local exchange they connect to), the screen on this one; quitting the
-/// screen stops the session, `duration` stops only the session (its last view stays up).
+/// (with `local`, a local exchange they connect to: where its klines come from is shown beside
+/// the context), the screen on this one; quitting the screen stops the session, `duration`
+/// stops only the session (its last view stays up).
 pub fn live(
     cfg: Config,
     symbols: Vec<Symbol>,
@@ -58,16 +59,17 @@ pub fn live(
         .name("engine".into())
         .spawn(move || -> anyhow::Result<LiveOutcome> {
             runtime()?.block_on(async move {
-                let (cfg, xh) = match local {
+                let (cfg, xh, sources) = match local {
                     Some(x) => {
+                        let sources = x.kline_sources();
                         let h = microstate_exchange::start(x).await?;
                         let cfg = Config {
                             endpoints: EndpointsConfig::local(&h.ws_base(), &h.rest_base()),
                             ..cfg
                         };
-                        (cfg, Some(h))
+                        (cfg, Some(h), sources)
                     }
-                    None => (cfg, None),
+                    None => (cfg, None, Default::default()),
                 };
                 let (models, learner) = super::setup::live_models(&cfg);
                 let mut opts = LiveOptions::new(cfg, symbols);
@@ -75,6 +77,7 @@ pub fn live(
                 opts.record = Some(setup);
                 opts.models = Some(models);
                 opts.learner = learner;
+                opts.history_sources = sources;
                 let view = Publisher::new(vtx, every, source);
                 let shutdown = session.or_after(duration);
                 let out = live::run_with(opts, Some(driver), Some(view), shutdown).await;

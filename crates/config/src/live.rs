@@ -18,7 +18,8 @@ use crate::units::duration_str;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LiveConfig {
-    /// `spot` or `usdm` (COIN-M is read in replays, not streamed live yet).
+    /// `spot` or `usdm` (COIN-M is read in replays, not streamed live yet: no depth or kline
+    /// requests go to a `dapi` base).
     pub market: Market,
     /// Diff-depth update speed: spot `100ms` or `1000ms`; USD-M `100ms`, `250ms` or `500ms`.
     pub depth_speed: String,
@@ -39,7 +40,8 @@ pub struct EndpointsConfig {
     pub usdm_rest: String,
 }
 
-/// REST depth snapshots and the request-weight budget.
+/// REST requests — depth snapshots and the context history's klines — and the request-weight
+/// budget they share.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SnapshotConfig {
@@ -54,7 +56,8 @@ pub struct SnapshotConfig {
     pub budget_fraction: f64,
     #[serde(with = "duration_str")]
     pub request_timeout: Duration,
-    /// Shortest wait before asking again for the same symbol; doubles while it keeps failing.
+    /// Shortest wait before asking again for the same symbol (a snapshot that failed or did not
+    /// sync the book, klines that did not add to the context); doubles while it keeps failing.
     #[serde(with = "duration_str")]
     pub retry_min: Duration,
     #[serde(with = "duration_str")]
@@ -230,8 +233,17 @@ impl Default for ClockConfig {
 }
 
 impl LiveConfig {
-    /// The depth speed must be one the market offers; the trade stream `trade` or `aggTrade`.
+    /// A market that streams live (spot or USD-M); the depth speed must be one the market
+    /// offers; the trade stream `trade` or `aggTrade`.
     pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        if self.market == Market::CoinM {
+            return Err(ConfigError::invalid(
+                origin,
+                "live.market",
+                "\"coinm\"",
+                "must be \"spot\" or \"usdm\": COIN-M is read in replays but not streamed live yet",
+            ));
+        }
         let speeds: &[&str] = match self.market {
             Market::Spot => &["100ms", "1000ms"],
             _ => &["100ms", "250ms", "500ms"],

@@ -138,6 +138,9 @@ pub struct ContextView {
     pub forecast: Vec<ForecastView>,
     /// The minute history behind it, for a person (`240 min held, 231 fetched`).
     pub history: String,
+    /// Where the fetched minutes came from, when the driver knows and it matters to a person
+    /// (`synthetic history`: the demo's exchange has no real klines of its capture's time).
+    pub history_source: Option<String>,
 }
 
 /// What the last `horizon_min` minutes did.
@@ -207,6 +210,7 @@ impl ContextView {
                 })
                 .collect(),
             history: history_text(state),
+            history_source: None,
         })
     }
 }

@@ -26,15 +26,17 @@
 //! just feeds forward. Players built from already opened sources cannot reopen them: they seek
 //! forward only.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use microstate_core::digest::Digest;
-use microstate_core::engine::{Engine, EngineConfig};
+use microstate_core::engine::{Engine, EngineConfig, SeedError};
 use microstate_core::features::FeatureParams;
 use microstate_core::latency::Latency;
 use microstate_core::market::Market;
-use microstate_core::num::Nanos;
+use microstate_core::ml::context::SeedOutcome;
+use microstate_core::num::{Nanos, Symbol};
 use microstate_io::record::{self, FrameKind, FrameSource, Merge, Merged, Speed};
 
 /// How a replay runs.
@@ -198,6 +200,8 @@ pub struct Player {
     latency: Option<Box<Latency>>,
     /// The caller's clock at the last poll.
     now: u64,
+    /// Per symbol: where context history seeded from outside the recording came from.
+    history_sources: HashMap<Symbol, String>,
 }
 
 impl Player {
@@ -261,8 +265,32 @@ impl Player {
                 .latency
                 .then(|| Box::new(Latency::new(60_000_000_000, 6))),
             now: 0,
+            history_sources: HashMap::new(),
             opts,
         }
+    }
+
+    /// Seeds `symbol`'s context history with minute prices from outside the recording (kline
+    /// files: `(minute_ms, price)`, see [`Engine::seed_context`]), `source` saying where they
+    /// came from. The caller passes only minutes that were over before the recording's first
+    /// frame (no look-ahead). The checkpoints are seeded too, so a seek back keeps the seed.
+    pub fn seed_context(
+        &mut self,
+        symbol: Symbol,
+        minutes: &[(i64, f64)],
+        source: &str,
+    ) -> Result<SeedOutcome, SeedError> {
+        let out = self.engine.seed_context(symbol, minutes)?;
+        for cp in &mut self.checkpoints {
+            cp.engine.seed_context(symbol, minutes)?;
+        }
+        self.history_sources.insert(symbol, source.to_string());
+        Ok(out)
+    }
+
+    /// Per symbol: where seeded context history came from ([`Self::seed_context`]).
+    pub fn history_sources(&self) -> &HashMap<Symbol, String> {
+        &self.history_sources
     }
 
     pub fn engine(&self) -> &Engine {

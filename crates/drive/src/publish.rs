@@ -9,14 +9,16 @@
 //! A view copies the top levels of each book and shares each symbol's history with the engine
 //! (an `Arc` the engine updates copy-on-write): publishing never copies a history.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use microstate_core::engine::Engine;
 use microstate_core::latency::{Latency, StageReport};
 use microstate_core::num::Symbol;
-use microstate_core::view::{RecordingView, ReplayView, Source, StageView, View, symbol_view};
+use microstate_core::view::{
+    ModelView, RecordingView, ReplayView, Source, StageView, View, symbol_view,
+};
 use tokio::sync::watch;
 
 /// What a driver knows besides the engine, for one view.
@@ -34,6 +36,9 @@ pub struct Extras<'a> {
     pub recording: Option<RecordingView>,
     pub replay: Option<ReplayView>,
     pub latency: Vec<StageView>,
+    /// Per symbol: where its fetched context history came from, when a person must be told
+    /// (`synthetic history`).
+    pub history_sources: Option<&'a HashMap<Symbol, String>>,
 }
 
 /// A view's identity: its number, when it was published, where its data comes from.
@@ -57,7 +62,16 @@ pub fn view(engine: &Engine, x: Extras<'_>, stamp: Stamp) -> View {
         symbols: engine
             .symbols()
             .iter()
-            .map(|st| symbol_view(st, x.stale.is_some_and(|s| s.contains(&st.symbol))))
+            .map(|st| {
+                let mut v = symbol_view(st, x.stale.is_some_and(|s| s.contains(&st.symbol)));
+                if let (ModelView::Ready(c), Some(src)) = (
+                    &mut v.context,
+                    x.history_sources.and_then(|m| m.get(&st.symbol)),
+                ) {
+                    c.history_source = Some(src.clone());
+                }
+                v
+            })
             .collect(),
         frames: engine.stats.frames,
         errors: engine.stats.errors,

@@ -2,7 +2,8 @@
 //!
 //! Owns: the real-time loops around the [`Player`] (which owns pacing, commands, checkpoints
 //! and error bookkeeping with file:line) — headless ([`play`], [`play_out`]) and with the
-//! screen ([`play_view`]) — a replay's view, and writing feature vectors as JSON lines. Must
+//! screen ([`play_view`]) — a replay's view, writing feature vectors as JSON lines, and
+//! seeding a replay's context history from kline files ([`seed_from_klines`]). Must
 //! not touch: market logic (the engine's), the summary's shape, how a view is assembled
 //! ([`crate::publish`]).
 
@@ -24,9 +25,68 @@ use microstate_core::features::json::FeatureRecord;
 use microstate_core::features::{FeatureParams, Schema};
 use microstate_core::latency::Percentiles;
 use microstate_core::latency::{LatencySummary, Stage};
+use microstate_core::ml::context::SeedOutcome;
+use microstate_core::num::Symbol;
 use microstate_core::summary::{RunInfo, Summary};
 use microstate_core::view::{ReplayView, StageView, View};
+use microstate_io::record::klines::KlineSeries;
 use microstate_io::record::{FrameSource, Speed};
+
+/// What seeding a replay's context from a kline file did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KlineSeed {
+    pub symbol: Symbol,
+    /// Minutes taken: the last ones over before the recording's first frame.
+    pub used: usize,
+    /// Rows left out because their minute was not over before the first frame (no look-ahead).
+    pub after_start: usize,
+    /// The last minute taken (ms, the price at that boundary), if any.
+    pub last_minute_ms: Option<i64>,
+    /// The recording's first frame (ms).
+    pub first_frame_ms: i64,
+    pub outcome: SeedOutcome,
+}
+
+/// Seeds `symbol`'s context history from a kline file, with only the minutes that were over
+/// before the recording's first frame: a kline opening at `t` gives the price at `t + 1 min`
+/// and is used when `t + 1 min` ≤ the first frame's receive time (the context's minutes are
+/// stamped by exchange event time, which a recording's first frame precedes or trails by the
+/// latency). Of those, the last `LOOKBACK` + margin minutes. `None` for a recording with no
+/// frame.
+pub fn seed_from_klines(
+    player: &mut Player,
+    symbol: Symbol,
+    series: &KlineSeries,
+) -> anyhow::Result<Option<KlineSeed>> {
+    use microstate_core::engine::KLINE_WANT_MARGIN;
+    use microstate_core::ml::context::{LOOKBACK, MINUTE_MS};
+    let Some(first) = player.first_time()? else {
+        return Ok(None);
+    };
+    let first_ms = (first.0 / 1_000_000) as i64;
+    let mut minutes: Vec<(i64, f64)> = series
+        .rows
+        .iter()
+        .map(|k| (k.open_time_ms + MINUTE_MS, k.close))
+        .filter(|&(t, _)| t <= first_ms)
+        .collect();
+    let after_start = series.rows.len() - minutes.len();
+    minutes.sort_by_key(|&(t, _)| t);
+    let keep = LOOKBACK + KLINE_WANT_MARGIN as usize + 1;
+    let minutes = &minutes[minutes.len().saturating_sub(keep)..];
+    let name = std::path::Path::new(&series.source)
+        .file_name()
+        .map_or(series.source.clone(), |n| n.to_string_lossy().into_owned());
+    let outcome = player.seed_context(symbol, minutes, &format!("klines from {name}"))?;
+    Ok(Some(KlineSeed {
+        symbol,
+        used: minutes.len(),
+        after_start,
+        last_minute_ms: minutes.last().map(|&(t, _)| t),
+        first_frame_ms: first_ms,
+        outcome,
+    }))
+}
 
 /// What a replay produced.
 pub struct ReplayOutcome {
@@ -207,7 +267,7 @@ pub fn replay_stage_views(player: &Player) -> Vec<StageView> {
 
 /// What a replay adds to the engine's view: its position as the clock, the player's state, the
 /// recorded session's clock offset, the given latency stages.
-fn replay_extras(player: &Player, latency: Vec<StageView>) -> Extras<'static> {
+fn replay_extras(player: &Player, latency: Vec<StageView>) -> Extras<'_> {
     let st = player.status();
     let now = st.position.map_or(0, |p| p.0);
     let clock = player.latency().and_then(|l| l.clock.in_use(now));
@@ -223,6 +283,7 @@ fn replay_extras(player: &Player, latency: Vec<StageView>) -> Extras<'static> {
         clock_offset: clock.map(|e| (e.offset_ns, e.uncertainty_ns * 2)),
         clock_source: clock.map_or(String::new(), |e| format!("{}, rec", e.source)),
         latency,
+        history_sources: Some(player.history_sources()),
         ..Extras::default()
     }
 }

@@ -1,8 +1,9 @@
 //! The exchange's 1-minute klines: what `/api/v3/klines`, `/fapi/v1/klines` and
 //! `/dapi/v1/klines` answer.
 //!
-//! Owns: per symbol, the klines handed in at start (kline CSV files, or the synthetic market's
-//! own history before it starts) and the klines built from the trades the replay clock passes
+//! Owns: per symbol, the klines handed in at start (kline CSV files, the synthetic market's own
+//! history before it starts, or a synthetic history for a capture that has no real klines of its
+//! time: [`synthetic_history_for`]) and the klines built from the trades the replay clock passes
 //! (the minute in progress included, as Binance does), the choice of which to answer for a
 //! range, and their JSON. Must not touch: sockets, weights (that is `rest`), the clock.
 //!
@@ -78,6 +79,146 @@ pub fn from_series(symbol: Symbol, s: &KlineSeries) -> SymbolKlines {
         klines,
         source: s.source.clone(),
     }
+}
+
+/// What every synthetic history is called where it is served and shown: a screen showing a
+/// context built on it must say so plainly.
+pub const SYNTHETIC_HISTORY: &str = "synthetic history";
+
+/// A synthetic 1-minute history of `minutes` klines for `symbol` ending where a capture starts:
+/// the last kline closes at the boundary of `end_ms`'s minute at `end_price`, so the history
+/// runs straight into the capture's prices. A random walk of about 2 bp a minute with a slowly
+/// changing drift, on a price grid of `tick`, deterministic from `seed` (integer arithmetic).
+/// For a capture that has no real klines of its time (the demo); labelled
+/// [`SYNTHETIC_HISTORY`].
+pub fn synthetic_history(
+    symbol: Symbol,
+    end_ms: u64,
+    end_price: Price,
+    tick: Price,
+    minutes: usize,
+    seed: u64,
+) -> SymbolKlines {
+    let tick = tick.0.max(1);
+    let end_min = end_ms - end_ms % MINUTE_MS;
+    let mut rng = microstate_core::rng::Rng::new(seed, 0x4B4C_4853);
+    let end_ticks = (end_price.0 / tick).max(1) as i64;
+    // 2 bp of the price, in ticks: the spread of one minute's step (the sum of 4 uniforms).
+    let sigma = (end_ticks * 2 / 10_000).max(1);
+    let floor = (end_ticks / 2).max(1);
+    let u = |rng: &mut microstate_core::rng::Rng, w: i64| rng.below(2 * w as u64 + 1) as i64 - w;
+    let mut p = vec![0i64; minutes + 1];
+    p[minutes] = end_ticks;
+    let mut drift = 0i64;
+    for k in (0..minutes).rev() {
+        drift = drift * 31 / 32 + u(&mut rng, (sigma / 8).max(1));
+        let step: i64 = (0..4).map(|_| u(&mut rng, sigma)).sum::<i64>() + drift;
+        p[k] = (p[k + 1] - step).max(floor);
+    }
+    let px = |t: i64| Price(t as u64 * tick);
+    let klines = (0..minutes)
+        .map(|j| {
+            let open_ms = end_min - (minutes - j) as u64 * MINUTE_MS;
+            let (o, c) = (p[j], p[j + 1]);
+            let wick = (sigma / 2).max(1) as u64;
+            let hi = o.max(c) + rng.below(wick) as i64;
+            let lo = (o.min(c) - rng.below(wick) as i64).max(1);
+            // 0.5 to 3 units of the base asset a minute: plausible, not real.
+            let volume = Qty(SCALE / 100 * (50 + rng.below(250)));
+            let close = px(c);
+            WireKline {
+                open_time_ms: open_ms,
+                open: px(o),
+                high: px(hi),
+                low: px(lo),
+                close,
+                volume,
+                close_time_ms: open_ms + MINUTE_MS - 1,
+                quote_volume: Qty(quote(close.0, volume.0)),
+                trades: 20 + rng.below(40),
+            }
+        })
+        .collect();
+    SymbolKlines {
+        symbol,
+        klines,
+        source: SYNTHETIC_HISTORY.into(),
+    }
+}
+
+/// A synthetic history ([`synthetic_history`]) for every symbol of a capture: each ends at the
+/// minute of the capture's first event at the mid of the symbol's first synced book (read
+/// with a books-only engine from the capture's start, at most [`crate::LOOKAHEAD_FRAMES`] × 4
+/// frames). A symbol whose book does not sync that early gets none. Given sources
+/// ([`ExchangeSource::Sources`]) cannot be read twice: an error.
+pub fn synthetic_history_for(
+    source: &crate::ExchangeSource,
+    minutes: usize,
+    seed: u64,
+) -> anyhow::Result<Vec<SymbolKlines>> {
+    use microstate_core::engine::{Engine, EngineConfig};
+    use microstate_io::record::{Merge, Merged};
+    let opener = match source {
+        crate::ExchangeSource::Captures(p) => crate::source::Opener::Captures(p.clone()),
+        crate::ExchangeSource::Memory {
+            name,
+            bytes,
+            symbol,
+        } => crate::source::Opener::Memory {
+            name: name.clone(),
+            bytes,
+            symbol: *symbol,
+        },
+        crate::ExchangeSource::Sources(_) => {
+            anyhow::bail!("a synthetic history needs a capture it can read from its start")
+        }
+    };
+    let mut opener = opener;
+    let mut merge = Merge::new(opener.open()?);
+    let mut engine = Engine::new(EngineConfig::books_only());
+    let mut first_event_ms: Option<u64> = None;
+    let mut mids: BTreeMap<Symbol, Price> = BTreeMap::new();
+    for _ in 0..crate::LOOKAHEAD_FRAMES * 4 {
+        let Some(m) = merge.next_frame() else { break };
+        let Merged::Frame { frame, .. } = m else {
+            continue;
+        };
+        if engine.on_frame(frame.raw()).is_err() {
+            continue;
+        }
+        if first_event_ms.is_none() {
+            first_event_ms = engine.last_times().event_ms;
+        }
+        if let Some(st) = engine.touched()
+            && st.sync.is_synced()
+            && !mids.contains_key(&st.symbol)
+        {
+            let bbo = st.book().bbo();
+            if let (Some(b), Some(a)) = (bbo.bid, bbo.ask) {
+                mids.insert(st.symbol, Price((b.price.0 + a.price.0) / 2));
+            }
+        }
+        if !mids.is_empty()
+            && engine
+                .symbols()
+                .iter()
+                .all(|s| mids.contains_key(&s.symbol))
+        {
+            break;
+        }
+    }
+    let Some(end_ms) = first_event_ms else {
+        anyhow::bail!("the capture has no event time to end a synthetic history at");
+    };
+    Ok(mids
+        .into_iter()
+        .map(|(symbol, mid)| {
+            // About seven significant digits (0.01 at 60,000): the walk's grid.
+            let digits = (mid.0 / SCALE).max(1).ilog10();
+            let tick = Price((SCALE / 10u64.pow(6)) * 10u64.pow(digits).min(10u64.pow(6)));
+            synthetic_history(symbol, end_ms, mid, tick, minutes, seed)
+        })
+        .collect())
 }
 
 /// `price × qty` as a mantissa (saturating).

@@ -172,6 +172,15 @@ impl ExchangeConfig {
             klines: Vec::new(),
         }
     }
+
+    /// Per symbol: where the klines handed in come from (`synthetic history`, a file), for a
+    /// client in the same process to tell a person what its context history rests on.
+    pub fn kline_sources(&self) -> std::collections::HashMap<Symbol, String> {
+        self.klines
+            .iter()
+            .map(|k| (k.symbol, k.source.clone()))
+            .collect()
+    }
 }
 
 /// One WebSocket connection, open or closed.

@@ -199,10 +199,32 @@ pub fn context_lines(c: &ContextView, width: u16) -> Vec<ContextLine> {
     out
 }
 
+/// The line under the context panel (its bottom border) for an inner width of `width`: the
+/// history behind it and where it came from (`240 min held, 251 fetched · synthetic history`).
+/// When both do not fit, the source wins: a synthetic history must always be said.
+pub fn context_caption(c: &ContextView, width: u16) -> String {
+    let w = usize::from(width);
+    let fits = |t: &str| t.chars().count() + 2 <= w;
+    match &c.history_source {
+        Some(src) => {
+            let full = format!("{} · {src}", c.history);
+            if fits(&full) { full } else { src.clone() }
+        }
+        None => c.history.clone(),
+    }
+}
+
 pub fn context(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Theme) {
     let b = block(" Trend · forecast ", theme);
     match s.map(|s| &s.context) {
         Some(ModelView::Ready(c)) => {
+            let caption = context_caption(c, area.width.saturating_sub(2));
+            let caption_style = if c.history_source.is_some() {
+                theme.warn
+            } else {
+                theme.dim
+            };
+            let b = b.title_bottom(Span::styled(format!(" {caption} "), caption_style));
             let style = |label: &str| match label {
                 "BULLISH" => theme.bid,
                 "BEARISH" => theme.ask,
@@ -280,7 +302,23 @@ mod tests {
                 call_note: "no direction: no out-of-sample skill".into(),
             }],
             history: "240 min held".into(),
+            history_source: None,
         };
+        assert_eq!(context_caption(&c, 40), "240 min held");
+        let synthetic = ContextView {
+            history: "240 min held, 251 fetched".into(),
+            history_source: Some("synthetic history".into()),
+            ..c.clone()
+        };
+        assert_eq!(
+            context_caption(&synthetic, 50),
+            "240 min held, 251 fetched · synthetic history"
+        );
+        assert_eq!(
+            context_caption(&synthetic, 20),
+            "synthetic history",
+            "a narrow panel still says it"
+        );
         let wide = context_lines(&c, 40);
         assert_eq!(
             wide[0],

@@ -66,7 +66,20 @@ pub struct LiveReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clock: Option<ClockReport>,
     pub connections: Vec<SlotReport>,
+    /// The kline requests that seed and refill the context history.
+    pub klines: KlineReport,
     pub elapsed_s: f64,
+}
+
+/// The context history's kline requests in a live run.
+#[derive(Serialize, Debug, Clone, Copy, Default)]
+pub struct KlineReport {
+    /// Requests asked of the kline task, answers (pages) that parsed, requests that failed.
+    pub requests: u64,
+    pub answers: u64,
+    pub errors: u64,
+    /// Seconds from the session's start until every symbol's context was ready (null: never).
+    pub context_ready_after_s: Option<f64>,
 }
 
 /// The exchange clock against ours, from the time endpoint (exchange − local, ns).

@@ -91,6 +91,20 @@ impl Summary {
                     format!("; stale at the end: {}", l.stale_symbols.join(", "))
                 }
             );
+            let k = &l.klines;
+            if k.requests > 0 {
+                let _ = writeln!(
+                    o,
+                    "klines (context history): {} requests, {} answers, {} failed; {}",
+                    k.requests,
+                    k.answers,
+                    k.errors,
+                    match k.context_ready_after_s {
+                        Some(t) => format!("context ready {t:.1} s after the start"),
+                        None => "context not ready".into(),
+                    }
+                );
+            }
         } else if s.errors_total > 0 {
             let _ = writeln!(o, "{} frames or lines could not be used:", s.errors_total);
             for e in &s.errors {

@@ -2,9 +2,10 @@
 //! thing that can happen to it (a message from the sockets, a tick, a command, a view due).
 //!
 //! Owns: the engine during the session, the connection slots and which connection each
-//! message came from, the outstanding snapshot requests, staleness, latency, the journal and
-//! recording, the view publisher. Must not touch: socket details (the slot tasks and
-//! [`microstate_io::ingest`]), how a view is assembled ([`crate::publish`]).
+//! message came from, the outstanding snapshot requests, the context history's kline requests
+//! (through [`super::klines`]), staleness, latency, the journal and recording, the view
+//! publisher. Must not touch: socket details (the slot tasks and [`microstate_io::ingest`]),
+//! how a view is assembled ([`crate::publish`]).
 //!
 //! The loop ([`LiveDriver::run`]) is one `select!` over shutdown, the screen's commands, a
 //! housekeeping tick and the ingest queue; at shutdown it still feeds what had already
@@ -19,6 +20,7 @@ use microstate_config::{Config, format_duration};
 use microstate_core::book::sync::Phase;
 use microstate_core::engine::{Engine, EngineConfig, RawFrame};
 use microstate_core::latency::{Latency, LatencySummary, Percentiles, Stage};
+use microstate_core::market::Market;
 use microstate_core::ml::prequential::PressureLearner;
 use microstate_core::num::{Nanos, Symbol};
 use microstate_core::summary::{ClockReport, LiveReport};
@@ -27,7 +29,8 @@ use microstate_core::wire::Event as WireEvent;
 use microstate_core::wire::binance::Decoder;
 use microstate_io::ingest::clock::ClockSample;
 use microstate_io::ingest::endpoints::ws_plans;
-use microstate_io::ingest::snapshots::{self, SnapshotRequest};
+use microstate_io::ingest::klines::{KlineFetch, KlineSource};
+use microstate_io::ingest::snapshots::{self, Budget, SharedBudget, SnapshotRequest};
 use microstate_io::ingest::ws;
 use microstate_io::ingest::{ConnId, IngestMsg, IngestStats, now_nanos};
 use microstate_io::record::format::journal as events;
@@ -37,6 +40,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::journal::Journal;
+use super::klines::{self, ContextFill};
 use super::slots::{Pending, Slot, SlotCmd, SlotEnv, connection_state, short_url, switch_ready};
 use super::{LiveOptions, LiveOutcome};
 use crate::command::{Command, Event, LiveEnd, Switch};
@@ -62,6 +66,10 @@ pub struct LiveDriver {
     tasks: Tasks,
     conns: Conns,
     snapshots: Snapshots,
+    /// The context history's kline requests and what came of them.
+    context: ContextFill,
+    /// Per symbol: where the exchange's klines come from, for the screen.
+    history_sources: HashMap<Symbol, String>,
     /// Symbols with no depth update for `stale_after`, and how often one turned stale.
     stale: HashSet<Symbol>,
     stale_events: u64,
@@ -87,6 +95,8 @@ struct Tasks {
     slots: Vec<JoinHandle<()>>,
     snapshots: JoinHandle<()>,
     clock: JoinHandle<()>,
+    /// The kline task (none without models, or on COIN-M).
+    klines: Option<JoinHandle<()>>,
 }
 
 /// The connections: one slot per planned URL, and which slot each connection belongs to.
@@ -180,18 +190,40 @@ impl LiveDriver {
             record,
             models,
             learner,
+            history_sources,
         } = opts;
         let ccfg = &cfg.connection;
         let stats = stats.unwrap_or_default();
         let (tx, rx) = mpsc::channel::<IngestMsg>(ccfg.queue_capacity);
         let (snap_tx, snap_rx) = mpsc::unbounded_channel::<SnapshotRequest>();
         let clock = tokio::spawn(microstate_io::ingest::clock::probe(cfg.clone(), tx.clone()));
+        // One request-weight budget for every REST request of the session.
+        let budget = SharedBudget::new(Budget::for_config(&cfg));
         let snapshot_task = tokio::spawn(snapshots::run(
             cfg.clone(),
             snap_rx,
             tx.clone(),
             stats.clone(),
+            budget.clone(),
         ));
+        // The context history is fetched only where a context runs. COIN-M is not streamed
+        // live in this build (the CLI refuses it): its klines would need a dapi base.
+        let (kline_tx, kline_task) = match (&models, cfg.live.market) {
+            (Some(_), Market::Spot | Market::UsdM) => {
+                let src = KlineSource {
+                    base: cfg.endpoints.rest(cfg.live.market).to_string(),
+                    market: cfg.live.market,
+                    timeout: cfg.snapshot.request_timeout,
+                };
+                let (t, h) = klines::spawn(src, budget, tx.clone(), stats.clone());
+                (Some(t), Some(h))
+            }
+            (Some(_), Market::CoinM) => {
+                tracing::warn!("COIN-M: no kline requests live; the context warms up");
+                (None, None)
+            }
+            (None, _) => (None, None),
+        };
 
         let mut engine = Engine::new(EngineConfig {
             market: Some(cfg.live.market),
@@ -226,6 +258,12 @@ impl LiveDriver {
         drop(env);
 
         let now = Instant::now();
+        let context = ContextFill::new(
+            kline_tx,
+            cfg.snapshot.retry_min,
+            cfg.snapshot.retry_max,
+            now,
+        );
         LiveDriver {
             cfg,
             learner,
@@ -237,6 +275,7 @@ impl LiveDriver {
                 slots: slot_tasks,
                 snapshots: snapshot_task,
                 clock,
+                klines: kline_task,
             },
             conns: Conns {
                 slots,
@@ -248,6 +287,8 @@ impl LiveDriver {
                 outstanding: HashSet::new(),
                 failures: HashMap::new(),
             },
+            context,
+            history_sources,
             stale: HashSet::new(),
             stale_events: 0,
             timing: Timing::new(),
@@ -306,6 +347,9 @@ impl LiveDriver {
             symbol_hint: hint,
         });
         let done = now_nanos().0;
+        if let Some(e) = self.engine.last_times().event_ms {
+            self.context.on_event_time(recv, e);
+        }
         self.timing
             .after_frame(&self.engine, recv, taken, done, r.is_ok());
         self.journal.after_frame(&self.engine);
@@ -356,8 +400,28 @@ impl LiveDriver {
                 tracing::warn!(%symbol, %reason, "snapshot request failed; will retry");
                 self.last_failure = Some(format!("snapshot {symbol}: {reason}"));
             }
+            IngestMsg::Klines { symbol, pages } => self.on_klines(symbol, &pages),
+            IngestMsg::KlinesFailed {
+                symbol,
+                reason,
+                retry_after,
+            } => {
+                tracing::warn!(%symbol, %reason, "kline request failed; will retry");
+                self.last_failure = Some(format!("klines {symbol}: {reason}"));
+                self.context.on_failed(symbol, retry_after);
+            }
             IngestMsg::ClockSample(c) => self.on_clock_sample(&c),
         }
+    }
+
+    /// Kline answers for `symbol`'s context history: fed (the engine seeds the context from
+    /// the minutes that were over when each arrived); one that changed nothing backs off.
+    fn on_klines(&mut self, symbol: Symbol, pages: &[KlineFetch]) {
+        let before = self.context.before_answer(&self.engine, symbol);
+        for p in pages {
+            self.feed(p.recv, &p.body, Some(symbol));
+        }
+        self.context.after_answer(&self.engine, symbol, before);
     }
 
     /// A slot task starts connecting (`conn` is the id the connection will have).
@@ -420,6 +484,7 @@ impl LiveDriver {
 
     /// A clock-offset sample from the exchange's time endpoint.
     fn on_clock_sample(&mut self, c: &ClockSample) {
+        self.context.on_clock_sample(c.wall_ns, c.offset_ns);
         self.timing
             .lat
             .clock
@@ -581,6 +646,9 @@ impl LiveDriver {
             self.check_slot(si, now);
         }
         self.request_snapshots();
+        self.context
+            .ask(&self.engine, (now.0 / 1_000_000) as i64, Instant::now());
+        self.context.check_ready(&self.engine);
     }
 
     /// A connected slot: replaced before Binance's 24 h cut, its symbols judged stale from
@@ -703,6 +771,8 @@ impl LiveDriver {
                 self.snapshots.request(st.symbol, 0);
             }
         }
+        self.context
+            .ask_for_recording(&self.engine, (now_nanos().0 / 1_000_000) as i64);
     }
 
     /// Stops recording (the writer finishes on the blocking pool).
@@ -760,6 +830,7 @@ impl LiveDriver {
                 recording,
                 replay: None,
                 latency: t.stage_cache.1.clone(),
+                history_sources: Some(&self.history_sources),
             },
         );
     }
@@ -783,6 +854,11 @@ impl LiveDriver {
                 IngestMsg::Snapshot {
                     symbol, recv, body, ..
                 } => self.feed(recv, &body, Some(symbol)),
+                IngestMsg::Klines { symbol, pages } => {
+                    for p in &pages {
+                        self.feed(p.recv, &p.body, Some(symbol));
+                    }
+                }
                 _ => {}
             }
         }
@@ -814,13 +890,17 @@ impl LiveDriver {
         for s in &self.conns.slots {
             let _ = s.cmds.send(SlotCmd::Shutdown);
         }
-        // The snapshot task ends with its request channel.
+        // The snapshot and kline tasks end with their request channels.
         self.snapshots.tx = None;
+        self.context.stop();
         for t in self.tasks.slots.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
         }
         self.tasks.snapshots.abort();
         self.tasks.clock.abort();
+        if let Some(t) = &self.tasks.klines {
+            t.abort();
+        }
     }
 
     /// What the session's connections did.
@@ -852,6 +932,7 @@ impl LiveDriver {
                 .unwrap_or_default(),
             clock: self.clock,
             connections: self.conns.slots.iter().map(|s| s.report.clone()).collect(),
+            klines: self.context.report(&self.stats),
             elapsed_s: self.started.elapsed().as_secs_f64(),
         }
     }

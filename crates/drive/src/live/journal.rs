@@ -1,6 +1,7 @@
-//! The live session's recording: what came off the wire, byte for byte, and the journal of the
-//! driver's decisions (connection switches, resets, sync changes), in the order it takes them,
-//! so a replay feeds the engine the same frames (see `microstate_io::record::format`).
+//! The live session's recording: what came off the wire, byte for byte (frames, depth snapshots,
+//! kline answers), and the journal of the driver's decisions (connection switches, resets, sync
+//! changes), in the order it takes them, so a replay feeds the engine the same frames (see
+//! `microstate_io::record::format`).
 //!
 //! Owns: the recording being written (and its writer thread, through [`Recording`]), the
 //! recordings already ended, and per symbol the gaps and phase last noted. Must not touch: the
@@ -159,6 +160,18 @@ impl Journal {
             }
             IngestMsg::SnapshotFailed { symbol, reason } => {
                 r.offer(life("snapshot failed", format!("{symbol}: {reason}")))
+            }
+            // Each page as a REST request and its response, like a snapshot: replay feeds the
+            // response, and the engine seeds the context from it.
+            IngestMsg::Klines { pages, .. } => {
+                for p in pages {
+                    for rec in p.records(p.sent.0) {
+                        r.offer(rec);
+                    }
+                }
+            }
+            IngestMsg::KlinesFailed { symbol, reason, .. } => {
+                r.offer(life("klines failed", format!("{symbol}: {reason}")))
             }
             IngestMsg::ClockSample(c) => r.offer(Record::ClockOffset {
                 wall_ns: c.wall_ns,

@@ -7,7 +7,8 @@
 //!
 //! - [`driver`]: [`LiveDriver`], the struct that owns a session and its loop;
 //! - [`slots`]: the connection slot tasks and the switch-over rule;
-//! - [`journal`]: the recording and the journal of the driver's decisions.
+//! - [`journal`]: the recording and the journal of the driver's decisions;
+//! - [`klines`]: the kline requests that seed and refill each symbol's context history.
 //!
 //! Continuity rules:
 //! - an unplanned disconnect resets the books carried by that connection (they resync from a new
@@ -20,12 +21,18 @@
 //! - a symbol is asked a snapshot only once its diffs are buffering (Binance's order: stream
 //!   first, then snapshot), one request per symbol at a time;
 //! - a symbol with no depth update for `stale_after` while connected is STALE; when all symbols
-//!   of a connection are stale for `stale_reconnect_after`, the connection is replaced.
+//!   of a connection are stale for `stale_reconnect_after`, the connection is replaced;
+//! - the context history is asked for at start (beside the snapshots, in the same request-weight
+//!   budget), whenever a symbol's context lacks minutes (after a gap: the missing ones), and when
+//!   a recording starts; the answers are recorded like snapshots, so a replay of the recording
+//!   has its context from the first second.
 
 pub mod driver;
 pub mod journal;
+pub mod klines;
 pub mod slots;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,6 +72,10 @@ pub struct LiveOptions {
     /// driver hands it resolved samples and takes its published weights at every tick. The
     /// models must keep a learner queue (`models.pressure_gate.learn_queue > 0`).
     pub learner: Option<Box<dyn PressureLearner + Send>>,
+    /// Per symbol: where the exchange's klines come from, when a person must be told (the
+    /// demo's exchange serves a synthetic history: `synthetic history`). Shown beside the
+    /// context's history.
+    pub history_sources: HashMap<Symbol, String>,
 }
 
 impl std::fmt::Debug for LiveOptions {
@@ -75,6 +86,7 @@ impl std::fmt::Debug for LiveOptions {
             .field("recording", &self.recording.is_some())
             .field("models", &self.models.is_some())
             .field("learner", &self.learner.is_some())
+            .field("history_sources", &self.history_sources)
             .finish_non_exhaustive()
     }
 }
@@ -90,6 +102,7 @@ impl LiveOptions {
             record: None,
             models: None,
             learner: None,
+            history_sources: HashMap::new(),
         }
     }
 }

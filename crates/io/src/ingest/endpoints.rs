@@ -170,6 +170,20 @@ pub fn klines_request(
     )
 }
 
+/// URL and weight of one request for the `limit` most recent 1-minute klines of `s` (no time
+/// range: the exchange answers by its own clock, the minute in progress included).
+pub fn klines_recent_request(base: &str, market: Market, s: Symbol, limit: u32) -> (String, u32) {
+    let limit = limit.clamp(1, klines_max_limit(market));
+    (
+        format!(
+            "{}{}?symbol={s}&interval=1m&limit={limit}",
+            base.trim_end_matches('/'),
+            klines_path(market)
+        ),
+        klines_weight(market, limit),
+    )
+}
+
 /// Server time URL (weight 1 on both markets).
 pub fn time_url(cfg: &Config) -> String {
     let market = cfg.live.market;
@@ -286,6 +300,14 @@ mod tests {
             [1, 1, 2, 2, 5, 5, 10, 10]
         );
         assert_eq!(klines_weight(Market::Spot, 1000), 2);
+        let (u, w) = klines_recent_request("http://h:1", Market::UsdM, s, 253);
+        assert_eq!(
+            u,
+            "http://h:1/fapi/v1/klines?symbol=BTCUSDT&interval=1m&limit=253"
+        );
+        assert_eq!(w, 2);
+        let (u, _) = klines_recent_request("http://h:1", Market::Spot, s, 5000);
+        assert!(u.ends_with("/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=1000"));
     }
 
     #[test]

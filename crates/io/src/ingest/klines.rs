@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::http::{self, HttpError};
-use super::snapshots::Budget;
+use super::snapshots::{WeightBudget, spend_when_allowed};
 use super::{endpoints, now_nanos};
 use crate::record::format::Record;
 use microstate_core::market::Market;
@@ -118,15 +118,16 @@ pub struct KlineSource {
 }
 
 /// Fetches the 1-minute klines of `symbol` opening in `start_ms ..= end_ms`, in as few
-/// requests as the market's maximum limit allows, each after waiting for `budget`. Returns one
-/// [`KlineFetch`] per request, in time order. Stops early when the exchange has nothing
+/// requests as the market's maximum limit allows, each after waiting for `budget` (a
+/// [`super::snapshots::Budget`], or the session's [`super::snapshots::SharedBudget`]). Returns
+/// one [`KlineFetch`] per request, in time order. Stops early when the exchange has nothing
 /// further (an empty or short page).
 pub async fn fetch_klines(
     src: &KlineSource,
     symbol: Symbol,
     start_ms: i64,
     end_ms: i64,
-    budget: &mut Budget,
+    budget: &mut impl WeightBudget,
 ) -> Result<Vec<KlineFetch>, KlineFetchError> {
     if start_ms > end_ms {
         return Err(KlineFetchError::BadRange { start_ms, end_ms });
@@ -139,7 +140,15 @@ pub async fn fetch_klines(
         // Each page's range holds at most `limit` klines, so every market's rule for choosing
         // within a range (spot and USD-M from the start, COIN-M from the end) gives them all.
         let to = from + (minutes - 1) * MINUTE_MS + (MINUTE_MS - 1);
-        let page = fetch_page(src, symbol, from, to.min(end_ms), minutes as u32, budget).await?;
+        let (url, weight) = endpoints::klines_request(
+            &src.base,
+            src.market,
+            symbol,
+            from,
+            to.min(end_ms),
+            minutes as u32,
+        );
+        let page = fetch_page(src, symbol, url, weight, budget).await?;
         let last = page.klines.last().map(|k| k.open_time_ms as i64);
         let full = page.klines.len() as i64 >= minutes;
         out.push(page);
@@ -151,23 +160,32 @@ pub async fn fetch_klines(
     Ok(out)
 }
 
-/// One request.
+/// Fetches the `limit` most recent 1-minute klines of `symbol` as the exchange's own clock
+/// sees them (no `startTime`/`endTime`: Binance then answers the latest `limit`, the minute in
+/// progress included). One request (`limit` is clamped to the market's maximum). For a client
+/// that does not know the exchange's clock yet: the local exchange's replay clock and its
+/// synthetic market run on their own time, not the wall clock.
+pub async fn fetch_recent_klines(
+    src: &KlineSource,
+    symbol: Symbol,
+    limit: u32,
+    budget: &mut impl WeightBudget,
+) -> Result<KlineFetch, KlineFetchError> {
+    let (url, weight) = endpoints::klines_recent_request(&src.base, src.market, symbol, limit);
+    fetch_page(src, symbol, url, weight, budget).await
+}
+
+/// One request, once `budget` allows its weight.
 async fn fetch_page(
     src: &KlineSource,
     symbol: Symbol,
-    start_ms: i64,
-    end_ms: i64,
-    limit: u32,
-    budget: &mut Budget,
+    url: String,
+    weight: u32,
+    budget: &mut impl WeightBudget,
 ) -> Result<KlineFetch, KlineFetchError> {
-    let (url, weight) =
-        endpoints::klines_request(&src.base, src.market, symbol, start_ms, end_ms, limit);
-    let wait = budget.wait_for(weight, Instant::now());
-    if !wait.is_zero() {
-        tracing::info!(%symbol, wait_ms = wait.as_millis() as u64, "klines wait for request-weight budget");
-        tokio::time::sleep(wait).await;
+    if spend_when_allowed(budget, weight).await {
+        tracing::info!(%symbol, "klines waited for the request-weight budget");
     }
-    budget.spend(Instant::now(), weight);
     let sent = now_nanos();
     let resp = http::get(&url, src.timeout)
         .await
@@ -204,10 +222,13 @@ async fn fetch_page(
                 .header("retry-after")
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .unwrap_or(default);
+            let retry_after = Duration::from_secs(secs.max(1));
+            // Every REST request of this IP stops, not only the klines.
+            budget.block_until(Instant::now() + retry_after);
             Err(KlineFetchError::RateLimited {
                 status,
                 url,
-                retry_after: Duration::from_secs(secs.max(1)),
+                retry_after,
             })
         }
         status => Err(KlineFetchError::Status {

@@ -6,7 +6,8 @@
 //! ```text
 //! slot task ×N ──(connect, back-off, make-before-break)──▶ ws::read_loop ──┐ bounded queue
 //! snapshots::run (weight budget, 429/418) ─────────────────────────────────┤ (frames shed,
-//!                                                                          ▼  never blocks)
+//! klines (the driver's kline task, same budget) ────────────────────────────┤  never blocks)
+//!                                                                          ▼
 //!                                      live::run: Engine::on_frame, staleness, switch-overs
 //! ```
 
@@ -75,6 +76,18 @@ pub enum IngestMsg {
         symbol: Symbol,
         reason: String,
     },
+    /// Kline answers asked for a symbol's context history, one per request, in time order
+    /// (each body byte for byte: recorded, then fed with the symbol as hint).
+    Klines {
+        symbol: Symbol,
+        pages: Vec<klines::KlineFetch>,
+    },
+    /// A kline request for `symbol` failed; `retry_after` when the server limited the rate.
+    KlinesFailed {
+        symbol: Symbol,
+        reason: String,
+        retry_after: Option<Duration>,
+    },
     /// A clock-offset sample from the exchange's time endpoint.
     ClockSample(clock::ClockSample),
 }
@@ -93,6 +106,10 @@ pub struct IngestStats {
     pub snapshot_budget_waits: AtomicU64,
     pub rest_429: AtomicU64,
     pub rest_418: AtomicU64,
+    /// Kline requests sent (context history), answers that parsed, failures.
+    pub kline_requests: AtomicU64,
+    pub klines_ok: AtomicU64,
+    pub kline_errors: AtomicU64,
 }
 
 /// Monotonic ns since the first call in this process.

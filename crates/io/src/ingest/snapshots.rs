@@ -1,17 +1,20 @@
 //! The REST snapshot scheduler: one request at a time, inside a request-weight budget.
 //!
-//! Owns: when depth snapshots are fetched. Must not touch: the engine (bodies go out through the
-//! ingest channel with the symbol they were asked for). Rules, from Binance's limits:
+//! Owns: when depth snapshots are fetched, and the request-weight budget ([`Budget`]) that every
+//! REST request of the session spends from ([`SharedBudget`]: the snapshot scheduler and the
+//! kline fetches share one). Must not touch: the engine (bodies go out through the ingest
+//! channel with the symbol they were asked for). Rules, from Binance's limits:
 //! - requests are sequential (never a storm after a reconnect, whatever the symbol count);
 //! - the weight spent in the last minute (ours, or the server's `X-MBX-USED-WEIGHT-1M` when
 //!   higher) plus the next request's weight stays within `budget_fraction` of the limit;
 //! - HTTP 429 stops all requests for `Retry-After`; 418 (IP ban) likewise, at least 2 minutes;
+//!   the stop is kept in the shared budget, so the kline fetches wait too;
 //! - a failed or unusable snapshot for a symbol is asked again after `retry_min`, doubling up to
 //!   `retry_max`.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -36,6 +39,8 @@ pub struct Budget {
     spent: VecDeque<(Instant, u32)>,
     server_used: Option<(Instant, u32)>,
     budget: u32,
+    /// After a 429/418: nothing is spent before this.
+    blocked_until: Option<Instant>,
 }
 
 impl Budget {
@@ -45,7 +50,17 @@ impl Budget {
             spent: VecDeque::new(),
             server_used: None,
             budget,
+            blocked_until: None,
         }
+    }
+
+    /// The session's budget: `snapshot.budget_fraction` of the live market's weight limit.
+    pub fn for_config(cfg: &Config) -> Budget {
+        let limit = match cfg.live.market {
+            Market::Spot => cfg.snapshot.spot_weight_per_min,
+            _ => cfg.snapshot.futures_weight_per_min,
+        };
+        Budget::new(((limit as f64) * cfg.snapshot.budget_fraction).max(1.0) as u32)
     }
 
     /// Records `w` spent at `now`.
@@ -56,6 +71,11 @@ impl Budget {
     /// Records the server's count (`X-MBX-USED-WEIGHT-1M`) seen at `now`.
     pub fn note_server_used(&mut self, now: Instant, used: u32) {
         self.server_used = Some((now, used));
+    }
+
+    /// The server said 429/418: nothing may be spent before `until`.
+    pub fn block_until(&mut self, until: Instant) {
+        self.blocked_until = Some(self.blocked_until.map_or(until, |b| b.max(until)));
     }
 
     /// Weight counted in the minute before `now` (ours, or the server's when higher).
@@ -75,8 +95,15 @@ impl Budget {
         ours.max(server)
     }
 
-    /// How long to wait before spending `w`.
+    /// How long to wait before spending `w` (a 429/418 stop included).
     pub fn wait_for(&mut self, w: u32, now: Instant) -> Duration {
+        let blocked = self
+            .blocked_until
+            .map_or(Duration::ZERO, |u| u.saturating_duration_since(now));
+        blocked.max(self.weight_wait(w, now))
+    }
+
+    fn weight_wait(&mut self, w: u32, now: Instant) -> Duration {
         if self.used(now) + w <= self.budget {
             return Duration::ZERO;
         }
@@ -97,6 +124,88 @@ impl Budget {
         }
         Duration::from_secs(60)
     }
+
+    /// Spends `w` at `now` if it fits (`Ok`), else says how long to wait (`Err`). One step, so
+    /// two users of a shared budget cannot both take the last room.
+    pub fn try_spend(&mut self, w: u32, now: Instant) -> Result<(), Duration> {
+        match self.wait_for(w, now) {
+            d if d.is_zero() => {
+                self.spend(now, w);
+                Ok(())
+            }
+            d => Err(d),
+        }
+    }
+}
+
+/// What spends request weight: one [`Budget`], or a [`SharedBudget`] several tasks spend from.
+pub trait WeightBudget {
+    /// Spends `w` at `now` if it fits, else how long to wait.
+    fn try_spend(&mut self, w: u32, now: Instant) -> Result<(), Duration>;
+    /// Records the server's count (`X-MBX-USED-WEIGHT-1M`) seen at `now`.
+    fn note_server_used(&mut self, now: Instant, used: u32);
+    /// The server said 429/418: nothing may be spent before `until`.
+    fn block_until(&mut self, until: Instant);
+}
+
+impl WeightBudget for Budget {
+    fn try_spend(&mut self, w: u32, now: Instant) -> Result<(), Duration> {
+        Budget::try_spend(self, w, now)
+    }
+    fn note_server_used(&mut self, now: Instant, used: u32) {
+        Budget::note_server_used(self, now, used);
+    }
+    fn block_until(&mut self, until: Instant) {
+        Budget::block_until(self, until);
+    }
+}
+
+/// One budget for every REST request of a session (snapshots and klines): a lock held only for
+/// the bookkeeping, never across a request or a wait.
+#[derive(Clone)]
+pub struct SharedBudget(Arc<Mutex<Budget>>);
+
+impl SharedBudget {
+    pub fn new(b: Budget) -> SharedBudget {
+        SharedBudget(Arc::new(Mutex::new(b)))
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Budget) -> T) -> T {
+        // A panic while holding the lock leaves plain numbers behind: still usable.
+        let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut g)
+    }
+
+    /// Weight counted in the minute before `now`.
+    pub fn used(&self, now: Instant) -> u32 {
+        self.with(|b| b.used(now))
+    }
+}
+
+impl WeightBudget for SharedBudget {
+    fn try_spend(&mut self, w: u32, now: Instant) -> Result<(), Duration> {
+        self.with(|b| b.try_spend(w, now))
+    }
+    fn note_server_used(&mut self, now: Instant, used: u32) {
+        self.with(|b| b.note_server_used(now, used));
+    }
+    fn block_until(&mut self, until: Instant) {
+        self.with(|b| b.block_until(until));
+    }
+}
+
+/// Waits until `w` fits in `budget`, then spends it; `true` when it had to wait.
+pub async fn spend_when_allowed(budget: &mut impl WeightBudget, w: u32) -> bool {
+    let mut waited = false;
+    loop {
+        match budget.try_spend(w, Instant::now()) {
+            Ok(()) => return waited,
+            Err(wait) => {
+                waited = true;
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
 }
 
 /// Runs until `requests` closes.
@@ -105,16 +214,8 @@ pub async fn run(
     mut requests: mpsc::UnboundedReceiver<SnapshotRequest>,
     tx: mpsc::Sender<IngestMsg>,
     stats: Arc<IngestStats>,
+    mut budget: SharedBudget,
 ) {
-    let limit = match cfg.live.market {
-        Market::Spot => cfg.snapshot.spot_weight_per_min,
-        _ => cfg.snapshot.futures_weight_per_min,
-    };
-    let mut budget = Budget {
-        spent: VecDeque::new(),
-        server_used: None,
-        budget: ((limit as f64) * cfg.snapshot.budget_fraction).max(1.0) as u32,
-    };
     let mut blocked_until: Option<Instant> = None;
     let mut queue: VecDeque<(SnapshotRequest, u32)> = VecDeque::new();
     loop {
@@ -147,13 +248,11 @@ pub async fn run(
             blocked_until = None;
         }
         let (url, weight) = endpoints::depth_request(&cfg, req.symbol);
-        let wait = budget.wait_for(weight, Instant::now());
-        if !wait.is_zero() {
+        if let Err(wait) = budget.try_spend(weight, Instant::now()) {
             stats.snapshot_budget_waits.fetch_add(1, Ordering::Relaxed);
             tracing::info!(symbol = %req.symbol, wait_ms = wait.as_millis() as u64, "snapshot waits for request-weight budget");
-            tokio::time::sleep(wait).await;
+            spend_when_allowed(&mut budget, weight).await;
         }
-        budget.spent.push_back((Instant::now(), weight));
         stats.snapshot_requests.fetch_add(1, Ordering::Relaxed);
         let sent = now_nanos();
         let result = http::get(&url, cfg.snapshot.request_timeout).await;
@@ -169,7 +268,7 @@ pub async fn run(
                     .header("x-mbx-used-weight-1m")
                     .and_then(|v| v.trim().parse().ok())
                 {
-                    budget.server_used = Some((Instant::now(), used));
+                    budget.note_server_used(Instant::now(), used);
                 }
                 match resp.status {
                     200 => {
@@ -213,6 +312,7 @@ pub async fn run(
                             })
                             .await;
                         blocked_until = Some(Instant::now() + wait);
+                        budget.block_until(Instant::now() + wait);
                         queue.push_front((req, tries));
                     }
                     status => {
@@ -250,11 +350,7 @@ mod tests {
     #[test]
     fn budget_waits_for_the_window() {
         let t0 = Instant::now();
-        let mut b = Budget {
-            spent: VecDeque::new(),
-            server_used: None,
-            budget: 500,
-        };
+        let mut b = Budget::new(500);
         assert_eq!(b.wait_for(250, t0), Duration::ZERO);
         b.spent.push_back((t0, 250));
         assert_eq!(b.wait_for(250, t0), Duration::ZERO);
