@@ -40,7 +40,10 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).expect("readable source folder").flatten() {
+        for e in std::fs::read_dir(&d)
+            .expect("readable source folder")
+            .flatten()
+        {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
@@ -235,7 +238,10 @@ fn the_cycle_finder_finds_cycles() {
     .collect();
     assert_eq!(cycles(&g), vec![vec!["a", "b", "c"]]);
     assert_eq!(
-        names_after("use crate::{book::Side, engine};\nlet x = crate::view::View;", "crate::"),
+        names_after(
+            "use crate::{book::Side, engine};\nlet x = crate::view::View;",
+            "crate::"
+        ),
         ["book", "engine", "view"].map(String::from).into()
     );
 }

@@ -2,15 +2,13 @@
 //! with real captures: the books it ends with equal the P1 replay of the same capture, with and
 //! without faults injected (one test per fault), and it says plainly when there is no network.
 
-mod common;
-
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use microstate::config::{Config, EndpointsConfig};
 use microstate_core::engine::Engine;
 use microstate_core::market::Market;

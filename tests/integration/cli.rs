@@ -1,9 +1,7 @@
 //! The real binary, run as a user would: headless replay JSON shape, the demo, help, and errors
 //! a person can act on.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn headless_replay_prints_the_documented_summary_shape() {

@@ -4,8 +4,6 @@
 //!
 //! Needs tmux (`.ci/run` installs it).
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -119,7 +117,9 @@ fn s(x: &str) -> String {
 
 #[test]
 fn replay_on_screen_switch_pause_speed_zoom_help_heatmap_quit() {
-    let capture = common::data_dir().join("cryptofeed").join("BINANCE.ws.1.0");
+    let capture = crate::common::data_dir()
+        .join("cryptofeed")
+        .join("BINANCE.ws.1.0");
     let t = Session::start(
         "replay",
         &[

@@ -1,0 +1,24 @@
+//! The app package's integration tests, in one binary (one link of tokio, ratatui and candle
+//! instead of one per file): each module is one ring of tests.
+//!
+//! - [`cli`]: the real binary as a user runs it (headless replay, demo, record, eval, errors);
+//! - [`faults`]: replay of real captures with faults written into real files;
+//! - [`layout`]: the workspace's shape (core cannot reach I/O, no module cycles, `//!` docs);
+//! - [`live`]: the live client against the local exchange on 127.0.0.1:0, fed real captures;
+//! - [`replay`]: paced replay in virtual time and through the binary;
+//! - [`tmux`]: the real binary on a real terminal;
+//! - [`ui`]: the screen drawn into `TestBackend` (insta snapshots in `snapshots/`).
+//!
+//! [`common`] holds what they share. No outcome here waits on the wall clock: tests stop on
+//! conditions (end of stream, a view showing something) with generous timeouts as hang guards
+//! only; the few real-time waits left measure pacing itself or pace keystrokes, and say so.
+
+mod common;
+
+mod cli;
+mod faults;
+mod layout;
+mod live;
+mod replay;
+mod tmux;
+mod ui;
