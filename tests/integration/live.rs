@@ -840,7 +840,7 @@ async fn recording_toggled_on_mid_session_replays_to_the_live_book_and_resync_is
                 v.frames >= 4_000 && btc_view(v).is_some_and(|s| s.phase == Phase::Synced)
             })
             .await
-            .expect("views")
+            .expect("the session ended before its view showed 4,000 frames, synced")
             .clone();
         let snapshots = btc_view(&v).map_or(0, |s| s.snapshots);
         assert!(screen.send(Command::Record(Switch::On)), "send");
@@ -848,7 +848,7 @@ async fn recording_toggled_on_mid_session_replays_to_the_live_book_and_resync_is
         watch
             .wait_for(|v| v.frames >= 9_000 && btc_view(v).is_some_and(|s| s.snapshots > snapshots))
             .await
-            .expect("views");
+            .expect("the session ended before its view showed the recording's snapshot");
         assert!(screen.send(Command::Resync(btc())), "send");
         screen
     };
