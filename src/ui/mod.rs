@@ -71,7 +71,7 @@ async fn ui_loop(
     let mut dirty = true;
     let mut engine_gone = false;
     let mut driver_events = true;
-    // The end-to-end test of the panic path (tests/tmux.rs) needs the real binary to panic
+    // The end-to-end test of the panic path (tests/integration/tmux.rs) needs the real binary to panic
     // with the screen up. Compiled only with the `test-hooks` feature — which the package's
     // own dev-dependency on itself turns on for its tests — so a release build has no such
     // path; a cargo feature rather than a constructor argument because the panic must happen

@@ -61,6 +61,8 @@ pub struct SymbolView {
     pub gaps: u64,
     pub resyncs: u64,
     pub applied: u64,
+    /// REST snapshots fed to the book's sync (used, or ignored while synced).
+    pub snapshots: u64,
     pub trades: u64,
     pub last_update_id: u64,
     /// Receive time of the last depth update (ns).
@@ -240,6 +242,23 @@ pub struct RecordingView {
     pub last_error: Option<String>,
 }
 
+/// One WebSocket connection a live session reads: the primary of its slot, or the successor
+/// it is switching over to. What has been taken in from it, so a caller that knows what the
+/// server sent (the local exchange's per-connection counts) can tell when everything is in.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnectionView {
+    /// The URL it was opened on.
+    pub url: String,
+    /// Its place among the connections of its slot that came up: 1 for the first, 2 after a
+    /// reconnect or a switch-over, … (the order the server accepted them in).
+    pub nth: u64,
+    /// A successor whose frames are held back until it takes over.
+    pub pending: bool,
+    /// Text frames the driver has taken off its queue from this connection (fed to the
+    /// engine, or held while pending).
+    pub frames: u64,
+}
+
 /// Replay state, for the status bar.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReplayView {
@@ -276,6 +295,8 @@ pub struct View {
     pub source: Source,
     /// Connection state, for a person ("up", "reconnecting: …").
     pub connection: String,
+    /// The connections a live session reads, slot by slot (empty in a replay).
+    pub connections: Vec<ConnectionView>,
     /// Exchange − local clock, ns, and its round trip, when measured.
     pub clock_offset: Option<(i64, u64)>,
     /// Which estimate is in use: `active` (time endpoint) or `passive` (receive − E envelope).
@@ -333,6 +354,7 @@ pub fn symbol_view(st: &SymbolState, stale: bool) -> SymbolView {
         gaps: c.gaps,
         resyncs: c.resyncs,
         applied: c.applied,
+        snapshots: c.snapshots,
         trades: st.trades,
         last_update_id: book.last_update_id,
         last_depth_recv_ns: st.last_depth_recv.0,

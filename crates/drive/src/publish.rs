@@ -17,7 +17,7 @@ use microstate_core::engine::Engine;
 use microstate_core::latency::{Latency, StageReport};
 use microstate_core::num::Symbol;
 use microstate_core::view::{
-    ModelView, RecordingView, ReplayView, Source, StageView, View, symbol_view,
+    ConnectionView, ModelView, RecordingView, ReplayView, Source, StageView, View, symbol_view,
 };
 use tokio::sync::watch;
 
@@ -30,6 +30,8 @@ pub struct Extras<'a> {
     pub stale: Option<&'a HashSet<Symbol>>,
     /// Connection state for a person (live; empty in a replay).
     pub connection: String,
+    /// The connections read and what was taken from each (live; empty in a replay).
+    pub connections: Vec<ConnectionView>,
     /// Exchange − local clock and its round trip (ns), and which estimate it is.
     pub clock_offset: Option<(i64, u64)>,
     pub clock_source: String,
@@ -57,6 +59,7 @@ pub fn view(engine: &Engine, x: Extras<'_>, stamp: Stamp) -> View {
         now_ns: x.now_ns,
         source: stamp.source,
         connection: x.connection,
+        connections: x.connections,
         clock_offset: x.clock_offset,
         clock_source: x.clock_source,
         symbols: engine

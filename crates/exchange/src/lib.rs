@@ -34,7 +34,9 @@
 //!   WebSocket frame index.
 //! - End of a non-looped source: [`ExchangeHandle::finished`] resolves once every frame has been
 //!   written to every connected socket; sockets stay open (no more data, pings go on). Compare
-//!   what a client received with [`ConnectionStats::frames_sent`] to know it has read everything.
+//!   what a client received with [`ConnectionStats::frames_sent`] (plus
+//!   [`ConnectionStats::injected_sent`] where faults injected frames) to know it has read
+//!   everything.
 //! - Looping: at the end every socket gets a close frame (code 1001, reason "capture
 //!   restarted"), the exchange's book is reset and the source restarts (update ids jump back).
 //! - Depth answers wait (up to [`ExchangeConfig::depth_wait`]) until the exchange's book for the
@@ -192,6 +194,9 @@ pub struct ConnectionStats {
     pub path: String,
     /// Market-data frames written to this socket (not answers, pings or injected faults).
     pub frames_sent: u64,
+    /// Frames injected by a fault (malformed, oversize, `serverShutdown`) written to this
+    /// socket: with `frames_sent`, every text frame the client was sent.
+    pub injected_sent: u64,
     /// Messages received from the client (text, binary, ping, pong).
     pub incoming: u64,
     pub open: bool,

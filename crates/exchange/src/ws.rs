@@ -74,6 +74,8 @@ pub(crate) struct ClientSlot {
 #[derive(Default)]
 pub(crate) struct ConnCounters {
     pub sent: AtomicU64,
+    /// Frames injected by a fault, written.
+    pub injected: AtomicU64,
     pub incoming: AtomicU64,
 }
 
@@ -191,6 +193,7 @@ pub(crate) fn connection_stats(shared: &Shared) -> (Vec<ConnectionStats>, u64) {
             id: r.id,
             path: r.path.clone(),
             frames_sent: r.counters.sent.load(Ordering::Relaxed),
+            injected_sent: r.counters.injected.load(Ordering::Relaxed),
             incoming: r.counters.incoming.load(Ordering::Relaxed),
             open: r.open,
             close_reason: r.close_reason.clone(),
@@ -418,6 +421,7 @@ impl Writer {
     async fn batch(&mut self, first: Out, shutdown: &mut Shutdown) -> Result<After, End> {
         let mut msgs = Vec::new();
         let mut frames = 0u64;
+        let mut injected = 0u64;
         let mut acks = Vec::new();
         let mut after = After::Continue;
         let mut next = Some(first);
@@ -427,7 +431,10 @@ impl Writer {
                     msgs.push(m);
                     frames += 1;
                 }
-                Out::Inject(m) if !self.silent => msgs.push(m),
+                Out::Inject(m) if !self.silent => {
+                    msgs.push(m);
+                    injected += 1;
+                }
                 Out::Frame(_) | Out::Inject(_) => {}
                 Out::Flush(ack) => acks.push(ack),
                 Out::Control(c) => match c {
@@ -453,6 +460,9 @@ impl Writer {
         if !msgs.is_empty() {
             self.write(msgs, shutdown).await?;
             self.counters.sent.fetch_add(frames, Ordering::Relaxed);
+            self.counters
+                .injected
+                .fetch_add(injected, Ordering::Relaxed);
         }
         for a in acks {
             let _ = a.send(());

@@ -24,7 +24,7 @@ use microstate_core::market::Market;
 use microstate_core::ml::prequential::PressureLearner;
 use microstate_core::num::{Nanos, Symbol};
 use microstate_core::summary::{ClockReport, LiveReport};
-use microstate_core::view::{RecordingView, StageView};
+use microstate_core::view::{ConnectionView, RecordingView, StageView};
 use microstate_core::wire::Event as WireEvent;
 use microstate_core::wire::binance::Decoder;
 use microstate_io::ingest::clock::ClockSample;
@@ -103,8 +103,44 @@ struct Tasks {
 struct Conns {
     slots: Vec<Slot>,
     by_id: HashMap<ConnId, usize>,
+    /// Per connection that came up (until it ends): its place in its slot and the frames
+    /// taken from it, for the view.
+    taken: HashMap<ConnId, Taken>,
     /// Shared with the socket readers: where frames the queue cannot take are recorded.
     readers: Arc<ws::ReaderShared>,
+}
+
+/// What a connection has given: see [`ConnectionView`].
+#[derive(Clone, Copy, Debug)]
+struct Taken {
+    nth: u64,
+    frames: u64,
+}
+
+impl Conns {
+    /// The connections read (each slot's primary, then its successor) for the view.
+    fn views(&self) -> Vec<ConnectionView> {
+        let mut out = Vec::new();
+        for s in &self.slots {
+            let pending = s.pending.as_ref().map(|p| p.conn);
+            for (conn, pending) in s
+                .primary
+                .map(|c| (c, false))
+                .into_iter()
+                .chain(pending.map(|c| (c, true)))
+            {
+                if let Some(t) = self.taken.get(&conn) {
+                    out.push(ConnectionView {
+                        url: s.plan.url.clone(),
+                        nth: t.nth,
+                        pending,
+                        frames: t.frames,
+                    });
+                }
+            }
+        }
+        out
+    }
 }
 
 /// REST snapshots: requests to the snapshot task, one outstanding per symbol at a time.
@@ -280,6 +316,7 @@ impl LiveDriver {
             conns: Conns {
                 slots,
                 by_id: HashMap::new(),
+                taken: HashMap::new(),
                 readers,
             },
             snapshots: Snapshots {
@@ -508,6 +545,9 @@ impl LiveDriver {
         let Some(&si) = self.conns.by_id.get(&conn) else {
             return;
         };
+        if let Some(t) = self.conns.taken.get_mut(&conn) {
+            t.frames += 1;
+        }
         let slot = &mut self.conns.slots[si];
         if slot.primary == Some(conn) {
             self.feed(recv, text.as_bytes(), None);
@@ -541,6 +581,13 @@ impl LiveDriver {
         self.ever_connected = true;
         let s = &mut self.conns.slots[slot];
         s.report.connections += 1;
+        self.conns.taken.insert(
+            conn,
+            Taken {
+                nth: s.report.connections,
+                frames: 0,
+            },
+        );
         if s.primary.is_none() {
             let now = now_nanos().0;
             for &sym in &s.plan.depth_symbols {
@@ -565,6 +612,7 @@ impl LiveDriver {
     /// replaced by a waiting successor at once, or its books are reset until it reconnects.
     fn on_disconnected(&mut self, slot: usize, conn: ConnId, reason: &str, planned: bool) {
         self.conns.by_id.remove(&conn);
+        self.conns.taken.remove(&conn);
         let s = &mut self.conns.slots[slot];
         if s.pending.as_ref().is_some_and(|p| p.conn == conn) {
             s.pending = None;
@@ -825,6 +873,7 @@ impl LiveDriver {
                 now_ns: now,
                 stale: Some(&self.stale),
                 connection: connection_state(&self.conns.slots),
+                connections: self.conns.views(),
                 clock_offset: clock.map(|e| (e.offset_ns, e.uncertainty_ns * 2)),
                 clock_source: clock.map_or(String::new(), |e| e.source.to_string()),
                 recording,

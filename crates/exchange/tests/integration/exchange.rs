@@ -666,6 +666,9 @@ async fn stream_faults_show_up_in_a_fresh_engine() {
     }
     assert_eq!(malformed, 1);
     assert_eq!(e.stats.errors, 1, "the malformed frame");
+    // Counted apart from market data (it was written before frames the client read since).
+    let c = &h.stats().connections[0];
+    assert_eq!(c.injected_sent, 1, "{c:?}");
     let k = *e.symbol(btc()).expect("BTCUSDT").sync.counters();
     assert_eq!(k.stale, 1, "the duplicated diff");
     assert_eq!(k.gaps, 1, "the dropped diff");

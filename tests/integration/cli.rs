@@ -1,9 +1,7 @@
 //! The real binary, run as a user would: headless replay JSON shape, the demo, help, and errors
 //! a person can act on.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn headless_replay_prints_the_documented_summary_shape() {
@@ -67,19 +65,40 @@ fn summary_json_to_a_file_and_market_override() {
 
 #[test]
 fn demo_runs_offline_through_the_local_exchange_and_the_live_client() {
-    let out = bin()
-        .args([
-            "demo",
-            "--duration",
-            "4s",
-            "--speed",
-            "5",
-            "--summary-json",
-            "-",
-        ])
-        .output()
+    use std::io::{BufRead, BufReader, Read};
+    // Headless (stdout is a pipe): status lines on stderr every second. The demo is stopped
+    // with Ctrl-C (SIGINT) once a status line shows the book synced with more than 20 diffs
+    // applied; `--duration` only guards against a hang (the demo would end by itself).
+    let mut child = bin()
+        .args(["demo", "--duration", "120s", "--speed", "5"])
+        .args(["--summary-json", "-"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut err = String::new();
+    let diffs = |line: &str| -> Option<u64> {
+        let rest = &line[line.find("BTCUSDT SYNCED")?..];
+        let n = &rest[rest.find(" diffs ")? + " diffs ".len()..];
+        n.split_whitespace().next()?.parse().ok()
+    };
+    loop {
+        let mut line = String::new();
+        let n = stderr.read_line(&mut line).expect("stderr");
+        err.push_str(&line);
+        assert!(n > 0, "the demo ended before showing a synced book:\n{err}");
+        if diffs(&line).is_some_and(|d| d > 20) {
+            break;
+        }
+    }
+    let sigint = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(sigint.success());
+    stderr.read_to_string(&mut err).expect("stderr");
+    let out = child.wait_with_output().expect("wait");
     assert!(out.status.success(), "{err}");
     assert!(err.contains("local Binance-compatible exchange"), "{err}");
     assert!(
@@ -220,9 +239,47 @@ fn replay_into_a_pipe_runs_headless_and_prints_the_readable_summary() {
     assert!(text.contains("bookTicker check 1072/1072"), "{text}");
 }
 
+/// What a recording on disk holds in whole chunks, read through the real reader (a chunk being
+/// written is a cut tail, which the reader stops at).
+#[derive(Debug, Default, Clone, Copy)]
+struct OnDisk {
+    frames: usize,
+    synced: bool,
+    /// Wall time of the newest record (ns).
+    newest_ns: u64,
+}
+
+fn on_disk(path: &std::path::Path) -> OnDisk {
+    use microstate_io::record::format::{Record, RecordingReader};
+    let mut seen = OnDisk::default();
+    let Ok(mut r) = RecordingReader::open(path) else {
+        return seen; // the header is not on disk yet
+    };
+    while let Some(rec) = r.next_record() {
+        seen.newest_ns = seen.newest_ns.max(rec.wall_ns());
+        match rec {
+            Record::WsFrame { .. } => seen.frames += 1,
+            Record::Lifecycle { event, .. } if event == "synced" => seen.synced = true,
+            _ => {}
+        }
+    }
+    seen
+}
+
+/// The one file in a recording folder, once there is one.
+fn the_recording(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    let files: Vec<_> = std::fs::read_dir(dir)
+        .ok()?
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert!(files.len() <= 1, "one recording: {files:?}");
+    files.into_iter().next()
+}
+
 #[test]
 fn record_killed_with_sigkill_loses_at_most_the_last_second_and_replays() {
     use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
     let excerpt = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("assets/demo/btcusdt_20240808-excerpt.gz");
     let mut exchange = bin()
@@ -250,7 +307,27 @@ fn record_killed_with_sigkill_loses_at_most_the_last_second_and_replays() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn record");
-    std::thread::sleep(std::time::Duration::from_secs(4));
+    // Kill it mid-stream once the file on disk (read through the real reader) holds the sync
+    // and a thousand frames in whole chunks. The file is polled; what it holds decides when.
+    let guard = Instant::now();
+    let before = loop {
+        if let Some(seen) = the_recording(&out).map(|p| on_disk(&p))
+            && seen.synced
+            && seen.frames >= 1_000
+        {
+            break seen;
+        }
+        assert!(
+            rec.try_wait().expect("wait").is_none(),
+            "record exited before the kill"
+        );
+        assert!(
+            guard.elapsed() < Duration::from_secs(60),
+            "no synced recording with 1,000 frames on disk within 60 s (a hang guard): {:?}",
+            the_recording(&out).map(|p| on_disk(&p))
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
     let killed_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
@@ -275,18 +352,15 @@ fn record_killed_with_sigkill_loses_at_most_the_last_second_and_replays() {
         name.starts_with("spot_BTCUSDT_") && name.ends_with("Z.msrec"),
         "{name}"
     );
-    let mut last = 0u64;
-    let mut frames = 0;
-    let mut r = microstate_io::record::format::RecordingReader::open(&files[0]).expect("open");
-    while let Some(rec) = r.next_record() {
-        last = last.max(rec.wall_ns());
-        frames += usize::from(matches!(
-            rec,
-            microstate_io::record::format::Record::WsFrame { .. }
-        ));
-    }
-    assert!(frames > 100, "{frames} frames kept");
-    let lost_ns = killed_at.saturating_sub(last);
+    // What was on disk before the kill is still there, and more may have been flushed since.
+    let after = on_disk(&files[0]);
+    assert!(
+        after.synced && after.frames >= before.frames,
+        "{after:?} after the kill, {before:?} before"
+    );
+    // The writer flushes a chunk at least every `flush_every` (1 s): this checks that pacing
+    // itself, so it is measured against the wall clock (the kill's and the records' times).
+    let lost_ns = killed_at.saturating_sub(after.newest_ns);
     assert!(
         lost_ns < 1_600_000_000,
         "the newest record kept is {:.2} s older than the kill",
@@ -563,7 +637,7 @@ fn pressure_eval_json_shape_training_check_and_training_determinism() {
         out.stdout
     };
     // Not its training data: another market, another day.
-    let usdm = common::usdm_files();
+    let usdm = crate::common::usdm_files();
     let v: serde_json::Value = serde_json::from_slice(&eval(&usdm, true)).expect("json");
     let p = &v["pressure"];
     for s in ["shown", "model"] {

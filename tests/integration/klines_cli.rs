@@ -2,12 +2,10 @@
 //! the demo has a ready context within 10 s (from a history the screen labels synthetic) that
 //! it keeps through every loop of its capture.
 
-mod common;
-
 use std::io::Write;
 use std::path::PathBuf;
 
-use common::*;
+use crate::common::*;
 use microstate_exchange::ExchangeSource;
 use microstate_exchange::klines::synthetic_history_for;
 

@@ -1,8 +1,12 @@
 //! The live client against the project's local Binance-compatible exchange on 127.0.0.1:0, fed
 //! with real captures: the books it ends with equal the P1 replay of the same capture, with and
 //! without faults injected (one test per fault), and it says plainly when there is no network.
-
-mod common;
+//!
+//! Nothing here waits on the wall clock to decide an outcome. A session against a finite
+//! capture stops at the end of the stream as both sides count it ([`end_of_stream`]: the
+//! exchange's frames sent per connection against the frames the client took in, published on
+//! its `View`); other sessions stop when their view shows what the test needs; back-off runs in
+//! paused tokio time. Timeouts only guard against a hang, and fail with what was seen.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,37 +14,107 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use microstate::config::{Config, EndpointsConfig};
+use microstate_core::book::sync::Phase;
 use microstate_core::engine::Engine;
 use microstate_core::market::Market;
 use microstate_core::num::Symbol;
 use microstate_core::summary::SymbolSummary;
+use microstate_core::view::{Source, View};
 use microstate_drive::command::{Command, LiveEnd, Switch};
 use microstate_drive::live::{self, LiveOptions, LiveOutcome};
+use microstate_drive::publish::Publisher;
 use microstate_drive::recording::{RecordSetup, Recording};
 use microstate_drive::replay::{ReplayOptions, replay_paths};
 use microstate_drive::shutdown::{Shutdown, Stop};
-use microstate_exchange::{self, ExchangeConfig, ExchangeSource, ExchangeStats, Speed};
+use microstate_exchange::{
+    self, ExchangeConfig, ExchangeHandle, ExchangeSource, ExchangeStats, Speed,
+};
 use microstate_io::ingest::IngestStats;
+use tokio::sync::watch;
 
 fn btc() -> Symbol {
     Symbol::new(b"BTCUSDT").expect("symbol")
 }
 
-/// Runs a session (taking commands from `screen`, if given) until `until` resolves.
+/// A publisher for a session and the end to watch its views from, as the screen does (at the
+/// screen's default rate: each view shares the histories, so the engine copies one on its next
+/// write; publishing much faster than a screen would slow the client down).
+fn views() -> (Publisher, watch::Receiver<Arc<View>>) {
+    let (tx, rx) = watch::channel(Arc::new(View::default()));
+    let every = Duration::from_secs(1) / Config::default().ui.fps.max(1);
+    (Publisher::new(tx, every, Source::None), rx)
+}
+
+/// Runs a session (taking commands from `screen`, if given, publishing to `views`) until
+/// `until` resolves.
 async fn run_until(
     opts: LiveOptions,
     screen: Option<LiveEnd>,
+    views: Publisher,
     until: impl std::future::Future<Output = ()>,
 ) -> LiveOutcome {
     let stop = Stop::new();
-    let session = live::run_with(opts, screen, None, stop.shutdown());
+    let session = live::run_with(opts, screen, Some(views), stop.shutdown());
     let until = async {
         until.await;
         stop.stop();
     };
     tokio::join!(session, until).0
+}
+
+/// The path and query of a URL (`/stream?streams=…`), as the exchange records it.
+fn path_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.find('/').map_or("", |i| &rest[i..])
+}
+
+/// Whether the client has taken in everything the exchange sent: every path the exchange
+/// served is read by a primary connection, and every connection the client reads has taken
+/// exactly the text frames the exchange wrote to it (market data plus injected frames). The
+/// client's n-th connection of a URL is the exchange's n-th of that path: a slot opens its
+/// connections one after the other.
+fn taken_in_everything(v: &View, x: &ExchangeStats) -> bool {
+    let served = x.connections.iter().all(|c| {
+        v.connections
+            .iter()
+            .any(|r| !r.pending && path_of(&r.url) == c.path)
+    });
+    served
+        && v.connections.iter().all(|r| {
+            x.connections
+                .iter()
+                .filter(|c| c.path == path_of(&r.url))
+                .nth(r.nth.saturating_sub(1) as usize)
+                .is_some_and(|c| r.frames == c.frames_sent + c.injected_sent)
+        })
+}
+
+/// Resolves at the end of the stream: once the exchange has written its whole (finite) source
+/// to every socket and the client has taken in every frame of every connection it reads. Fails
+/// after `guard` (a hang, not a slow machine) with what each side counted.
+async fn end_of_stream(
+    x: &ExchangeHandle,
+    views: &mut watch::Receiver<Arc<View>>,
+    guard: Duration,
+) {
+    let end = async {
+        x.finished().await;
+        views
+            .wait_for(|v| taken_in_everything(v, &x.stats()))
+            .await
+            .map(|_| ())
+    };
+    match tokio::time::timeout(guard, end).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => panic!("the session stopped publishing views before the end of the stream"),
+        Err(_) => panic!(
+            "no end of stream within {guard:?}: the client read {:#?}, the exchange sent {:#?}",
+            views.borrow().connections,
+            x.stats().connections
+        ),
+    }
 }
 
 /// The first 20,000 lines of the real spot capture (~130 s of market time, snapshot included),
@@ -129,9 +203,7 @@ async fn run(case: Case) -> (LiveOutcome, ExchangeStats) {
         .expect("exchange starts");
     let mut cfg = test_config(&handle.ws_base(), &handle.rest_base(), case.market);
     (case.tweak_client)(&mut cfg);
-    let stats = Arc::new(IngestStats::default());
     let mut opts = LiveOptions::new(cfg, vec![btc()]);
-    opts.stats = Some(stats.clone());
     opts.recording = case.record.as_ref().map(|p| {
         let header = microstate_io::record::format::Header {
             journal: true,
@@ -150,20 +222,14 @@ async fn run(case: Case) -> (LiveOutcome, ExchangeStats) {
         };
         Recording::start(p, &header, opts).expect("recording")
     });
-    let stop = async {
-        handle.finished().await;
-        // Then until nothing more arrives for a while.
-        loop {
-            let before = stats.frames.load(Ordering::Relaxed);
-            tokio::time::sleep(Duration::from_millis(600)).await;
-            if stats.frames.load(Ordering::Relaxed) == before {
-                break;
-            }
-        }
-    };
-    let outcome = tokio::time::timeout(Duration::from_secs(90), run_until(opts, None, stop))
-        .await
-        .expect("the live run ends");
+    let (publisher, mut views) = views();
+    let stop = end_of_stream(&handle, &mut views, Duration::from_secs(90));
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(120),
+        run_until(opts, None, publisher, stop),
+    )
+    .await
+    .expect("the live run ends");
     let xstats = handle.stats();
     handle.shutdown().await;
     // The driver closed the recording it was given before returning.
@@ -441,9 +507,10 @@ async fn fault_stale_snapshot_is_detected_and_fetched_again() {
     assert!(o.report.snapshots_ok >= 3, "initial, stale, good");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn no_network_is_reported_plainly_without_a_busy_loop() {
-    // A port with nobody listening.
+    // A port with nobody listening: every attempt is refused at once (loopback), so in paused
+    // time the attempts fall exactly on the back-off schedule.
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr").port()
@@ -455,16 +522,31 @@ async fn no_network_is_reported_plainly_without_a_busy_loop() {
     );
     cfg.connection.backoff_initial = Duration::from_millis(200);
     cfg.connection.backoff_max = Duration::from_secs(2);
-    let o = live::run(
-        LiveOptions::new(cfg, vec![btc()]),
-        Shutdown::after(Duration::from_secs(3)),
-    )
-    .await;
+    // The schedule: attempt n (connection id n, one slot) waits backoff(n) after failing:
+    // 0.2, 0.4, 0.8, 1.6 s (± jitter). Stop half-way between the 5th and the 6th attempt,
+    // far from either.
+    let mut starts = vec![Duration::ZERO];
+    for n in 1..=5u32 {
+        let next = starts[starts.len() - 1] + live::backoff(&cfg.connection, n, u64::from(n));
+        starts.push(next);
+    }
+    assert!(
+        starts[5] - starts[4] >= Duration::from_secs(1),
+        "{starts:?}"
+    );
+    let stop_at = starts[4] + (starts[5] - starts[4]) / 2;
+    let t0 = tokio::time::Instant::now();
+    let o = live::run(LiveOptions::new(cfg, vec![btc()]), Shutdown::after(stop_at)).await;
+    assert!(t0.elapsed() >= stop_at, "paused time ran to the stop");
     let r = &o.report;
     assert!(!r.ever_connected);
-    let attempts = r.connections[0].attempts;
-    // Back-off 0.2, 0.4, 0.8, 1.6 s (± 20 %): a handful of attempts in 3 s, not thousands.
-    assert!((3..=7).contains(&attempts), "attempts {attempts}");
+    // Five attempts in ~4 s, each after its back-off: not a busy loop.
+    let c = &r.connections[0];
+    assert_eq!(
+        (c.attempts, c.failures),
+        (5, 5),
+        "schedule {starts:?}: {c:?}"
+    );
     let why = r.last_failure.clone().unwrap_or_default();
     assert!(
         why.contains(&port.to_string()) && why.to_lowercase().contains("refused"),
@@ -538,11 +620,32 @@ async fn synthetic_market_served_live_stays_synced_with_a_clean_cross_check() {
     x.faithful_snapshots = false;
     let handle = microstate_exchange::start(x).await.expect("exchange");
     let cfg = test_config(&handle.ws_base(), &handle.rest_base(), Market::Spot);
-    let o = live::run(
-        LiveOptions::new(cfg, syms.clone()),
-        Shutdown::after(Duration::from_secs(4)),
-    )
-    .await;
+    // Until the view shows every symbol synced with more than 100 diffs applied and a trade.
+    let (publisher, views) = views();
+    let enough = |v: &Arc<View>| {
+        v.symbols.len() == syms.len()
+            && v.symbols
+                .iter()
+                .all(|s| s.phase == Phase::Synced && s.applied > 100 && s.trades > 0)
+    };
+    let mut watch = views.clone();
+    let until = async move {
+        let seen = matches!(
+            tokio::time::timeout(Duration::from_secs(60), watch.wait_for(enough)).await,
+            Ok(Ok(_))
+        );
+        assert!(
+            seen,
+            "no view with every symbol synced, >100 diffs and a trade in 60 s (a hang guard): {:#?}",
+            watch
+                .borrow()
+                .symbols
+                .iter()
+                .map(|s| (s.symbol, s.phase, s.applied, s.trades))
+                .collect::<Vec<_>>()
+        );
+    };
+    let o = run_until(LiveOptions::new(cfg, syms.clone()), None, publisher, until).await;
     handle.shutdown().await;
     for s in syms {
         let st = SymbolSummary::of(o.engine.symbol(s).expect("symbol"));
@@ -707,9 +810,7 @@ async fn recording_toggled_on_mid_session_replays_to_the_live_book_and_resync_is
         .await
         .expect("exchange starts");
     let cfg = test_config(&handle.ws_base(), &handle.rest_base(), Market::Spot);
-    let stats = Arc::new(IngestStats::default());
     let mut opts = LiveOptions::new(cfg, vec![btc()]);
-    opts.stats = Some(stats.clone());
     let (screen, driver) = microstate_drive::command::live_channel();
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("toggle");
     std::fs::create_dir_all(&dir).expect("dir");
@@ -728,36 +829,41 @@ async fn recording_toggled_on_mid_session_replays_to_the_live_book_and_resync_is
         header,
         options: Default::default(),
     });
-    let frames = stats.clone();
+    let (publisher, mut views) = views();
+    // The commands go when the published view shows the session where the test wants it.
+    let mut watch = views.clone();
     let script = async move {
-        let wait_for = |n: u64| {
-            let frames = frames.clone();
-            async move {
-                while frames.frames.load(Ordering::Relaxed) < n {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            }
-        };
-        wait_for(4_000).await;
+        let btc_view = |v: &View| v.symbols.iter().find(|s| s.symbol == btc()).cloned();
+        // Part-way through, synced: recording on (it asks a snapshot of its own).
+        let v = watch
+            .wait_for(|v| {
+                v.frames >= 4_000 && btc_view(v).is_some_and(|s| s.phase == Phase::Synced)
+            })
+            .await
+            .expect("the session ended before its view showed 4,000 frames, synced")
+            .clone();
+        let snapshots = btc_view(&v).map_or(0, |s| s.snapshots);
         assert!(screen.send(Command::Record(Switch::On)), "send");
-        wait_for(9_000).await;
+        // Once the recording's snapshot is in, and later still: a resync.
+        watch
+            .wait_for(|v| v.frames >= 9_000 && btc_view(v).is_some_and(|s| s.snapshots > snapshots))
+            .await
+            .expect("the session ended before its view showed the recording's snapshot");
         assert!(screen.send(Command::Resync(btc())), "send");
         screen
     };
-    let script = tokio::spawn(script);
-    let stop = async {
-        handle.finished().await;
-        loop {
-            let before = stats.frames.load(Ordering::Relaxed);
-            tokio::time::sleep(Duration::from_millis(600)).await;
-            if stats.frames.load(Ordering::Relaxed) == before {
-                break;
-            }
-        }
-    };
-    let o = tokio::time::timeout(Duration::from_secs(90), run_until(opts, Some(driver), stop))
-        .await
-        .expect("the live run ends");
+    let script = tokio::spawn(async move {
+        tokio::time::timeout(Duration::from_secs(60), script)
+            .await
+            .expect("the view showed the session part-way (a hang guard)")
+    });
+    let stop = end_of_stream(&handle, &mut views, Duration::from_secs(90));
+    let o = tokio::time::timeout(
+        Duration::from_secs(120),
+        run_until(opts, Some(driver), publisher, stop),
+    )
+    .await
+    .expect("the live run ends");
     handle.shutdown().await;
     let mut screen = script.await.expect("script");
     // What the screen was told: where the recording goes, and the resync.

@@ -2,9 +2,8 @@
 //! comes out with `capture-pane`. Replay of a multi-symbol capture and the offline demo; quit
 //! must leave the terminal restored (the shell's text back, no alternate screen).
 //!
-//! Needs tmux (`.ci/run` installs it).
-
-mod common;
+//! Needs tmux (`.ci/run` installs it). Outcomes are what the screen shows, waited for with a
+//! generous limit; the only fixed pause paces keystrokes.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -67,6 +66,8 @@ impl Session {
                 .status()
                 .expect("send-keys");
             assert!(ok.success());
+            // Paces the keystrokes like a person (each key's effect is then checked with
+            // `wait_for`); the pause decides nothing.
             std::thread::sleep(Duration::from_millis(150));
         }
     }
@@ -79,7 +80,8 @@ impl Session {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Waits until the screen shows `text` (or fails with the last screen).
+    /// Waits until the screen shows `text` (or fails with the last screen after `within`, a
+    /// hang guard): the screen is polled, what it shows decides.
     fn wait_for(&self, text: &str, within: Duration) -> String {
         let t = Instant::now();
         loop {
@@ -119,7 +121,9 @@ fn s(x: &str) -> String {
 
 #[test]
 fn replay_on_screen_switch_pause_speed_zoom_help_heatmap_quit() {
-    let capture = common::data_dir().join("cryptofeed").join("BINANCE.ws.1.0");
+    let capture = crate::common::data_dir()
+        .join("cryptofeed")
+        .join("BINANCE.ws.1.0");
     let t = Session::start(
         "replay",
         &[

@@ -1,12 +1,10 @@
 //! Fault cases built from the real spot capture, written to real files: a missing diff, a
 //! duplicated diff, a snapshot newer than every diff, a malformed line, a truncated gzip file.
 
-mod common;
-
 use std::io::Write;
 use std::path::PathBuf;
 
-use common::*;
+use crate::common::*;
 use microstate_core::num::Symbol;
 use microstate_core::summary::SymbolSummary;
 use microstate_drive::replay::{ReplayOptions, ReplayOutcome, replay_paths};

@@ -1,8 +1,6 @@
 //! The screen, drawn from a real replay into ratatui's `TestBackend`: full-screen snapshots at
 //! 120×40 and 80×24 (insta), and widget checks against the buffer.
 
-mod common;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -150,7 +148,7 @@ fn quantities_that_changed_since_the_last_view_are_marked() {
 
 #[test]
 fn several_symbols_switch_and_each_book_stays_live() {
-    let d = common::data_dir().join("cryptofeed");
+    let d = crate::common::data_dir().join("cryptofeed");
     let v = view_after(&[d.join("BINANCE.ws.1.0")], 1_000_000);
     assert_eq!(v.symbols.len(), 4, "four symbols in the cryptofeed capture");
     let v = Arc::new(v);
