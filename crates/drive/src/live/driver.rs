@@ -102,17 +102,17 @@ struct Tasks {
 /// The connections: one slot per planned URL, and which slot each connection belongs to.
 struct Conns {
     slots: Vec<Slot>,
-    by_id: HashMap<ConnId, usize>,
-    /// Per connection that came up (until it ends): its place in its slot and the frames
-    /// taken from it, for the view.
-    taken: HashMap<ConnId, Taken>,
+    /// Per connection, from its first attempt until it ends: its slot, and what it gave.
+    by_id: HashMap<ConnId, Conn>,
     /// Shared with the socket readers: where frames the queue cannot take are recorded.
     readers: Arc<ws::ReaderShared>,
 }
 
-/// What a connection has given: see [`ConnectionView`].
+/// One connection: its slot and, for the view ([`ConnectionView`]), its place among the
+/// slot's connections that came up (0 until it does) and the frames taken from it.
 #[derive(Clone, Copy, Debug)]
-struct Taken {
+struct Conn {
+    slot: usize,
     nth: u64,
     frames: u64,
 }
@@ -129,7 +129,7 @@ impl Conns {
                 .into_iter()
                 .chain(pending.map(|c| (c, true)))
             {
-                if let Some(t) = self.taken.get(&conn) {
+                if let Some(t) = self.by_id.get(&conn) {
                     out.push(ConnectionView {
                         url: s.plan.url.clone(),
                         nth: t.nth,
@@ -316,7 +316,6 @@ impl LiveDriver {
             conns: Conns {
                 slots,
                 by_id: HashMap::new(),
-                taken: HashMap::new(),
                 readers,
             },
             snapshots: Snapshots {
@@ -463,7 +462,14 @@ impl LiveDriver {
 
     /// A slot task starts connecting (`conn` is the id the connection will have).
     fn on_connecting(&mut self, slot: usize, conn: ConnId, url: &str, attempt: u32) {
-        self.conns.by_id.insert(conn, slot);
+        self.conns.by_id.insert(
+            conn,
+            Conn {
+                slot,
+                nth: 0,
+                frames: 0,
+            },
+        );
         let s = &mut self.conns.slots[slot];
         s.report.attempts += 1;
         if s.primary.is_none() {
@@ -493,7 +499,7 @@ impl LiveDriver {
 
     /// The server announced it will close this connection: open a successor first.
     fn on_server_shutdown(&mut self, conn: ConnId) {
-        if let Some(&si) = self.conns.by_id.get(&conn) {
+        if let Some(si) = self.conns.by_id.get(&conn).map(|c| c.slot) {
             let s = &mut self.conns.slots[si];
             s.report.server_shutdowns += 1;
             if s.primary == Some(conn) && s.pending.is_none() {
@@ -542,12 +548,11 @@ impl LiveDriver {
     /// successor being switched to, dropped if its connection was retired (the successor has
     /// it).
     fn on_frame(&mut self, conn: ConnId, recv: Nanos, text: Utf8Bytes) {
-        let Some(&si) = self.conns.by_id.get(&conn) else {
+        let Some(c) = self.conns.by_id.get_mut(&conn) else {
             return;
         };
-        if let Some(t) = self.conns.taken.get_mut(&conn) {
-            t.frames += 1;
-        }
+        c.frames += 1;
+        let si = c.slot;
         let slot = &mut self.conns.slots[si];
         if slot.primary == Some(conn) {
             self.feed(recv, text.as_bytes(), None);
@@ -581,13 +586,9 @@ impl LiveDriver {
         self.ever_connected = true;
         let s = &mut self.conns.slots[slot];
         s.report.connections += 1;
-        self.conns.taken.insert(
-            conn,
-            Taken {
-                nth: s.report.connections,
-                frames: 0,
-            },
-        );
+        if let Some(c) = self.conns.by_id.get_mut(&conn) {
+            c.nth = s.report.connections;
+        }
         if s.primary.is_none() {
             let now = now_nanos().0;
             for &sym in &s.plan.depth_symbols {
@@ -612,7 +613,6 @@ impl LiveDriver {
     /// replaced by a waiting successor at once, or its books are reset until it reconnects.
     fn on_disconnected(&mut self, slot: usize, conn: ConnId, reason: &str, planned: bool) {
         self.conns.by_id.remove(&conn);
-        self.conns.taken.remove(&conn);
         let s = &mut self.conns.slots[slot];
         if s.pending.as_ref().is_some_and(|p| p.conn == conn) {
             s.pending = None;
@@ -894,7 +894,7 @@ impl LiveDriver {
                 IngestMsg::Frame {
                     conn, recv, text, ..
                 } => {
-                    if let Some(&si) = self.conns.by_id.get(&conn)
+                    if let Some(si) = self.conns.by_id.get(&conn).map(|c| c.slot)
                         && self.conns.slots[si].primary == Some(conn)
                     {
                         self.feed(recv, text.as_bytes(), None);

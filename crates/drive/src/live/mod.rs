@@ -59,7 +59,8 @@ pub struct LiveOptions {
     pub symbols: Vec<Symbol>,
     /// Print a status line to stderr this often (headless); `None` prints nothing.
     pub status_every: Option<Duration>,
-    /// Counters to share with the caller (tests watch `frames` to know what arrived).
+    /// Counters to share with the caller (the live bench watches `frames` to know what
+    /// arrived; a test that must know what the driver took in reads `View::connections`).
     pub stats: Option<Arc<IngestStats>>,
     /// A recording started with the session: the driver owns it from here and closes it at
     /// the end (records are offered, never waited on).
