@@ -50,27 +50,7 @@ pub fn fit_temperature(logits: &[f32], k: usize, labels: &[u32]) -> f32 {
         return 1.0;
     }
     let f = |lt: f64| nll_at_temperature(logits, k, labels, lt.exp() as f32);
-    let (mut a, mut b) = (0.05f64.ln(), 20f64.ln());
-    let g = (5f64.sqrt() - 1.0) / 2.0;
-    let mut c = b - g * (b - a);
-    let mut d = a + g * (b - a);
-    let (mut fc, mut fd) = (f(c), f(d));
-    for _ in 0..48 {
-        if fc < fd {
-            b = d;
-            d = c;
-            fd = fc;
-            c = b - g * (b - a);
-            fc = f(c);
-        } else {
-            a = c;
-            c = d;
-            fc = fd;
-            d = a + g * (b - a);
-            fd = f(d);
-        }
-    }
-    ((a + b) / 2.0).exp() as f32
+    super::dist::golden_min(f, 0.05f64.ln(), 20f64.ln(), 48).exp() as f32
 }
 
 /// A classifier ready to run live: raw features in, calibrated probabilities out, nothing

@@ -279,6 +279,32 @@ pub fn mean_nll(u: &[f64], df: f64, scale: f64) -> f64 {
         / u.len() as f64
 }
 
+/// The minimiser of a unimodal `f` on `[a, b]` by golden-section search, `iters` steps: the
+/// midpoint of the last bracket. Deterministic (no tolerance test: a fixed number of steps).
+pub fn golden_min(f: impl Fn(f64) -> f64, a: f64, b: f64, iters: usize) -> f64 {
+    let (mut a, mut b) = (a, b);
+    let g = (5f64.sqrt() - 1.0) / 2.0;
+    let mut c = b - g * (b - a);
+    let mut d = a + g * (b - a);
+    let (mut fc, mut fd) = (f(c), f(d));
+    for _ in 0..iters {
+        if fc < fd {
+            b = d;
+            d = c;
+            fd = fc;
+            c = b - g * (b - a);
+            fc = f(c);
+        } else {
+            a = c;
+            c = d;
+            fc = fd;
+            d = a + g * (b - a);
+            fd = f(d);
+        }
+    }
+    0.5 * (a + b)
+}
+
 /// Maximum-likelihood `(df, scale)` for standardized residuals: `df` over [`DF_GRID`], `scale`
 /// by golden-section search on a log scale for each. Deterministic.
 pub fn fit_shape(u: &[f64]) -> ErrorShape {
@@ -288,27 +314,7 @@ pub fn fit_shape(u: &[f64]) -> ErrorShape {
     let mut best = (f64::INFINITY, f64::INFINITY, 1.0);
     for &df in &DF_GRID {
         let f = |ls: f64| mean_nll(u, df, ls.exp());
-        let (mut a, mut b) = (-4.0f64, 3.0f64);
-        let g = (5f64.sqrt() - 1.0) / 2.0;
-        let mut c = b - g * (b - a);
-        let mut d = a + g * (b - a);
-        let (mut fc, mut fd) = (f(c), f(d));
-        for _ in 0..60 {
-            if fc < fd {
-                b = d;
-                d = c;
-                fd = fc;
-                c = b - g * (b - a);
-                fc = f(c);
-            } else {
-                a = c;
-                c = d;
-                fc = fd;
-                d = a + g * (b - a);
-                fd = f(d);
-            }
-        }
-        let ls = 0.5 * (a + b);
+        let ls = golden_min(f, -4.0, 3.0, 60);
         let v = f(ls);
         if v < best.0 {
             best = (v, df, ls.exp());
