@@ -276,13 +276,8 @@ async fn route(shared: &Arc<Shared>, req: &RequestHead) -> Response {
             _ => 20,
         },
     };
-    let admit =
-        lock(&shared.rest).admit(Instant::now(), weight, shared.settings.weight_limit_per_min);
-    let used = weight_used(shared).to_string();
-    let resp = match admit {
-        Admit::TooMany { retry_after } => too_many(shared, retry_after),
-        Admit::Banned { retry_after } => banned(retry_after),
-        Admit::Ok => match limit_error {
+    weighted(shared, weight, || async move {
+        match limit_error {
             Some(e) => e,
             None => match endpoint {
                 Endpoint::Ping => Response::json(200, "{}".into()),
@@ -293,7 +288,25 @@ async fn route(shared: &Arc<Shared>, req: &RequestHead) -> Response {
                 Endpoint::ExchangeInfo => exchange_info(shared, api, req).await,
                 Endpoint::Depth => depth(shared, api, req, limit as usize).await,
             },
-        },
+        }
+    })
+    .await
+}
+
+/// Admits `weight` against the per-minute limit: 429 past it, 418 while banned, else
+/// `answer()`. Every answer carries the used-weight header, as Binance's do.
+async fn weighted<F: std::future::Future<Output = Response>>(
+    shared: &Arc<Shared>,
+    weight: u32,
+    answer: impl FnOnce() -> F,
+) -> Response {
+    let admit =
+        lock(&shared.rest).admit(Instant::now(), weight, shared.settings.weight_limit_per_min);
+    let used = weight_used(shared).to_string();
+    let resp = match admit {
+        Admit::TooMany { retry_after } => too_many(shared, retry_after),
+        Admit::Banned { retry_after } => banned(retry_after),
+        Admit::Ok => answer().await,
     };
     resp.with_header(WEIGHT_HEADER, used)
 }
@@ -327,18 +340,13 @@ async fn klines(shared: &Arc<Shared>, market: Market, req: &RequestHead) -> Resp
             _ => 10,
         },
     };
-    let admit =
-        lock(&shared.rest).admit(Instant::now(), weight, shared.settings.weight_limit_per_min);
-    let used = weight_used(shared).to_string();
-    let resp = match admit {
-        Admit::TooMany { retry_after } => too_many(shared, retry_after),
-        Admit::Banned { retry_after } => banned(retry_after),
-        Admit::Ok => match bad {
+    weighted(shared, weight, || async move {
+        match bad {
             Some(e) => e,
             None => kline_answer(shared, market, req, limit as usize).await,
-        },
-    };
-    resp.with_header(WEIGHT_HEADER, used)
+        }
+    })
+    .await
 }
 
 async fn kline_answer(
