@@ -12,6 +12,7 @@ mod data;
 mod demo;
 mod eval;
 mod exchange;
+mod export;
 mod live;
 mod replay;
 mod report;
@@ -41,7 +42,8 @@ microstate-tui live btcusdt --duration 30s --summary-json -\n  \
 microstate-tui replay capture.gz --summary-json - # replay a capture as fast as possible\n  \
 microstate-tui exchange --capture capture.gz --speed 10   # serve a capture on 127.0.0.1\n  \
 microstate-tui train context --data klines.csv.gz  # train the price-context model\n  \
-microstate-tui eval --context-data klines.csv.gz --held-out --json -",
+microstate-tui eval --context-data klines.csv.gz --held-out --json -\n  \
+microstate-tui export capture.gz --out parquet/            # Parquet for DuckDB, Polars, Spark",
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
@@ -85,6 +87,13 @@ enum Command {
     /// Evaluate the models on data against simple baselines, e.g.
     /// `eval --context-data klines.csv.gz --held-out --json -`.
     Eval(eval::EvalCmd),
+    /// Export captures and recordings to hive-partitioned Parquet (book, trades, features,
+    /// signals, events) for DuckDB, Polars and Spark, through the replay engine.
+    ///
+    /// Writes OUT/<table>/symbol=<SYMBOL>/date=<YYYY-MM-DD>/part-<n>.parquet. Files get their
+    /// final names only once all are complete; an existing export is refused unless
+    /// --overwrite. The same input gives byte-identical files.
+    Export(export::ExportCmd),
 }
 
 /// Runs what the command line asks. With SYMBOLs and no subcommand: `live`; with nothing: the
@@ -106,5 +115,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Exchange(c) => exchange::run(c),
         Command::Train { model } => train::run(model),
         Command::Eval(c) => eval::run(c),
+        Command::Export(c) => export::run(c),
     }
 }

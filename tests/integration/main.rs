@@ -2,6 +2,8 @@
 //! instead of one per file): each module is one ring of tests.
 //!
 //! - [`cli`]: the real binary as a user runs it (headless replay, demo, record, eval, errors);
+//! - [`export`]: `export` to Parquet read back with the `parquet` crate (round trip, re-runs,
+//!   a recording, bad input);
 //! - [`faults`]: replay of real captures with faults written into real files;
 //! - [`guard_screen`]: the pressure guard as the user sees it on the screen;
 //! - [`klines_cli`]: context from the first second (`replay --klines`, the demo's history);
@@ -19,6 +21,7 @@
 mod common;
 
 mod cli;
+mod export;
 mod faults;
 mod guard_screen;
 mod klines_cli;

@@ -16,8 +16,9 @@
 //!     ui        [ui] [ui.theme] (+ Colour; [ui.keys] is checked by the app)
 //!     features  [features]
 //!     models    [models] [models.pressure] [models.context] [models.interpret]
+//!     export    [export]
 //! ```
-//! - Each section module (`live`, `record`, `ui`, `features`, `models`) owns its types, their
+//! - Each section module (`live`, `record`, `ui`, `features`, `models`, `export`) owns its types, their
 //!   defaults and one `validate(origin)` per section that returns the first bad value as
 //!   [`ConfigError::Invalid`]; [`Config::validate`] calls them in a fixed order. Every type is
 //!   re-exported here: callers name `microstate_config::LiveConfig`, not the module.
@@ -30,6 +31,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 mod error;
+mod export;
 mod features;
 mod live;
 mod models;
@@ -38,6 +40,7 @@ mod ui;
 mod units;
 
 pub use error::ConfigError;
+pub use export::ExportConfig;
 pub use features::FeaturesConfig;
 pub use live::{
     ClockConfig, ConnectionConfig, EndpointsConfig, LiveConfig, SnapshotConfig, SyncConfig,
@@ -61,6 +64,7 @@ pub struct Config {
     pub ui: UiConfig,
     pub features: FeaturesConfig,
     pub models: ModelsConfig,
+    pub export: ExportConfig,
 }
 
 impl Config {
@@ -86,7 +90,8 @@ impl Config {
         self.live.validate(origin)?;
         self.endpoints.validate(origin)?;
         self.ui.validate(origin)?;
-        self.clock.validate(origin)
+        self.clock.validate(origin)?;
+        self.export.validate(origin)
     }
 }
 
@@ -134,6 +139,8 @@ mod tests {
             "[connection]\nmax_streams = 1024",
             "[record]\nqueue = 1\nflush_interval = \"1ms\"\nrotate_size = \"0\"\nrotate_every = \"0s\"",
             "[sync]\nmax_buffered_diffs = 1",
+            "[export]\ndepth = 1\nrow_group_rows = 1\nbatch_rows = 1\nzstd_level = 1",
+            "[export]\ndepth = 1000\nzstd_level = 22",
             "[features]\nwindows = [\"1ms\", \"2ms\", \"24h\"]\ndepth_levels = [1, 2, 50]",
             "[features]\nofi_levels = 1\ndepth_band_bps = 1\newma_half_life = \"1ms\"",
             "[features]\nofi_levels = 20\ndepth_band_bps = 1000",

@@ -1,0 +1,97 @@
+//! Parquet export throughput: the spot capture (from memory) through the replay engine and the
+//! exporter, `trades` + `book` at depth 20 (books only: no features, no models), written to a
+//! temporary folder with zstd, fsync and rename included — input frames per second. Also the
+//! same with every table (features and signals cost the features' own time on top).
+//!
+//! Run: `cargo bench --bench export` (goal: ≥ 1 M input frames/s for trades + book).
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+mod common;
+
+use common::spot_capture;
+use criterion::{Criterion, Throughput};
+use microstate_core::num::Symbol;
+use microstate_drive::replay::{Player, PlayerOptions, ReplayOptions, play_out};
+use microstate_export::{ExportOptions, Exporter, Table};
+use microstate_io::record::FrameSource;
+use microstate_io::record::hftbacktest::HftSource;
+
+fn tmp() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("export-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+/// One export of the in-memory spot capture; the number of frames fed.
+fn export(tables: &[Table], out: &std::path::Path) -> u64 {
+    let features = (tables.contains(&Table::Features) || tables.contains(&Table::Signals))
+        .then(microstate_core::features::FeatureParams::default);
+    let source: Vec<Box<dyn FrameSource + Send>> = vec![Box::new(HftSource::from_reader(
+        "btcusdt_20240808+09",
+        Box::new(spot_capture()),
+        Symbol::new(b"BTCUSDT"),
+    ))];
+    let mut player = Player::from_sources(
+        source,
+        PlayerOptions {
+            replay: ReplayOptions {
+                features,
+                ..ReplayOptions::default()
+            },
+            checkpoint_every_ns: u64::MAX,
+            latency: false,
+            ..PlayerOptions::default()
+        },
+    );
+    let exporter = Exporter::create(ExportOptions {
+        tables: tables.to_vec(),
+        overwrite: true,
+        features,
+        ..ExportOptions::new(out.to_path_buf())
+    })
+    .expect("exporter");
+    let exporter = Arc::new(Mutex::new(exporter));
+    let shared = exporter.clone();
+    player.set_observer(Box::new(move |e| {
+        if let Ok(mut x) = shared.lock() {
+            x.after_frame(e);
+        }
+    }));
+    let outcome = play_out(player, Instant::now()).expect("replay");
+    let exporter = Arc::try_unwrap(exporter)
+        .ok()
+        .expect("one owner")
+        .into_inner()
+        .expect("lock");
+    black_box(exporter.finish().expect("finish"));
+    outcome.engine.stats.frames
+}
+
+fn bench_export(c: &mut Criterion) {
+    let out = tmp();
+    let frames = export(&[Table::Trades, Table::Book], &out.join("probe"));
+    let mut g = c.benchmark_group("export");
+    g.throughput(Throughput::Elements(frames));
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(15));
+    g.bench_function("spot_trades_book_depth20", |b| {
+        let dir = out.join("tb");
+        b.iter(|| export(&[Table::Trades, Table::Book], &dir))
+    });
+    g.bench_function("spot_all_tables", |b| {
+        let dir = out.join("all");
+        b.iter(|| export(&Table::ALL, &dir))
+    });
+    g.finish();
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    bench_export(&mut c);
+    c.final_summary();
+}

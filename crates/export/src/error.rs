@@ -1,0 +1,48 @@
+//! Why an export failed, naming the file, folder or option at fault.
+//!
+//! Owns: [`ExportError`]. Must not touch: anything else (every other module returns it).
+
+use std::path::PathBuf;
+
+/// Why an export failed. Every variant names what it is about (a path, an option, a value).
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("cannot create the output folder {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the output folder {path} is not writable: {source}")]
+    NotWritable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("writing {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("writing Parquet to {path}: {source}")]
+    Parquet {
+        path: PathBuf,
+        source: parquet::errors::ParquetError,
+    },
+    #[error("building the {table} rows: {source}")]
+    Arrow {
+        table: &'static str,
+        source: arrow_schema::ArrowError,
+    },
+    #[error(
+        "{path} already exists (exported before?): pass --overwrite to replace it; nothing was \
+         written"
+    )]
+    Exists { path: PathBuf },
+    #[error("invalid export option {option} = {value}: {why}")]
+    Option {
+        option: &'static str,
+        value: String,
+        why: &'static str,
+    },
+    #[error("unknown table {0:?} (the tables are book, trades, features, signals, events)")]
+    UnknownTable(String),
+}

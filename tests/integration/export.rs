@@ -1,0 +1,464 @@
+//! `export` as a user runs it, read back with the Apache `parquet` crate: the spot capture's
+//! trades and final book against the replay summary and an independent rebuild, the features
+//! against `--features-jsonl`, byte-identical re-runs, a recording (.msrec) giving the same
+//! rows as the capture it was written from, a corrupt capture, and an unwritable `--out`.
+
+use std::path::{Path, PathBuf};
+
+use arrow_array::{
+    Array, BooleanArray, Decimal128Array, Float64Array, Int64Array, RecordBatch, StringArray,
+};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::Value;
+
+use crate::common::*;
+
+fn tmp(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("export")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("tmp dir");
+    d
+}
+
+/// Runs `export FILES --out OUT ARGS --summary-json -`: (success, stdout JSON or Null, stderr).
+fn export(files: &[PathBuf], out: &Path, args: &[&str]) -> (bool, Value, String) {
+    let o = bin()
+        .arg("export")
+        .args(files)
+        .arg("--out")
+        .arg(out)
+        .args(args)
+        .args(["--summary-json", "-"])
+        .output()
+        .expect("run export");
+    let json = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    (
+        o.status.success(),
+        json,
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Every part file of a table, in time order: by date folder, then part number.
+fn parts(out: &Path, table: &str, symbol: &str) -> Vec<PathBuf> {
+    let dir = out.join(table).join(format!("symbol={symbol}"));
+    let mut days: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("entry").path())
+        .collect();
+    days.sort();
+    let mut files = Vec::new();
+    for d in days {
+        assert!(
+            d.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("date=")),
+            "{}",
+            d.display()
+        );
+        let mut p: Vec<(u32, PathBuf)> = std::fs::read_dir(&d)
+            .expect("day")
+            .map(|e| e.expect("entry").path())
+            .map(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).expect("name");
+                let n = name
+                    .strip_prefix("part-")
+                    .and_then(|n| n.strip_suffix(".parquet"))
+                    .unwrap_or_else(|| panic!("only part files in a partition: {name}"));
+                (n.parse().expect("part number"), p.clone())
+            })
+            .collect();
+        p.sort();
+        files.extend(p.into_iter().map(|(_, p)| p));
+    }
+    files
+}
+
+fn read(files: &[PathBuf]) -> Vec<RecordBatch> {
+    let mut out = Vec::new();
+    for f in files {
+        let file = std::fs::File::open(f).expect("open part");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("a Parquet file")
+            .build()
+            .expect("reader");
+        for b in reader {
+            out.push(b.expect("batch"));
+        }
+    }
+    out
+}
+
+fn rows(batches: &[RecordBatch]) -> usize {
+    batches.iter().map(RecordBatch::num_rows).sum()
+}
+
+fn col<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> &'a T {
+    b.column_by_name(name)
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .as_any()
+        .downcast_ref::<T>()
+        .unwrap_or_else(|| panic!("column {name} has another type"))
+}
+
+/// A decimal cell as the exact decimal string (`61602.01`), None when null.
+fn dec(b: &RecordBatch, name: &str, row: usize) -> Option<String> {
+    let c = col::<Decimal128Array>(b, name);
+    assert_eq!(c.scale(), 8, "{name} has 8 decimals");
+    (!c.is_null(row)).then(|| show8(c.value(row) as u128))
+}
+
+/// Splits hftbacktest lines into depth payloads (in order) and the snapshot.
+fn hft_parts(lines: &[String]) -> (Vec<Value>, Value) {
+    let mut diffs = Vec::new();
+    let mut snap = None;
+    for l in lines {
+        let (_, json) = l.split_once(' ').expect("ts json");
+        let v: Value = serde_json::from_str(json).expect("json");
+        if v.get("lastUpdateId").is_some() {
+            snap = Some(v);
+        } else if v["stream"].as_str().is_some_and(|s| s.contains("@depth")) {
+            diffs.push(v["data"].clone());
+        }
+    }
+    (diffs, snap.expect("a snapshot line"))
+}
+
+#[test]
+fn the_spot_capture_round_trips_through_parquet() {
+    let files = spot_files();
+    let out = tmp("spot");
+    let (ok, json, err) = export(&files, &out, &[]);
+    assert!(ok, "{err}");
+    assert!(err.contains("exported 99574 frames of BTCUSDT"), "{err}");
+
+    // Trades: as many as the replay summary counts.
+    let replay = bin()
+        .arg("replay")
+        .args(&files)
+        .args(["--headless", "--summary-json", "-"])
+        .output()
+        .expect("replay");
+    let summary: Value = serde_json::from_slice(&replay.stdout).expect("summary");
+    let trades_summary = summary["symbols"][0]["trades"].as_u64().expect("trades");
+    assert_eq!(trades_summary, 19_904);
+    let trades = read(&parts(&out, "trades", "BTCUSDT"));
+    assert_eq!(rows(&trades) as u64, trades_summary);
+    assert_eq!(json["export"]["tables"]["trades"], trades_summary);
+    // Two UTC days: 2024-08-08 and 2024-08-09, each sorted by time.
+    assert!(out.join("trades/symbol=BTCUSDT/date=2024-08-08").is_dir());
+    assert!(out.join("trades/symbol=BTCUSDT/date=2024-08-09").is_dir());
+    let mut ids = Vec::new();
+    for f in parts(&out, "trades", "BTCUSDT") {
+        let mut last = i64::MIN;
+        for b in read(&[f]) {
+            let ts = col::<Int64Array>(&b, "ts_ns");
+            for i in 0..b.num_rows() {
+                assert!(ts.value(i) >= last, "a part file is sorted by ts_ns");
+                last = ts.value(i);
+            }
+            ids.extend(col::<Int64Array>(&b, "trade_id").values().iter().copied());
+            let side = col::<StringArray>(&b, "taker_side");
+            assert!((0..b.num_rows()).all(|i| matches!(side.value(i), "buy" | "sell")));
+        }
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "trade ids increase");
+
+    // Book: one row per book change (every applied diff), the last one the golden final book:
+    // the independent rebuild (serde_json + BTreeMap) of the same capture, 20 levels a side.
+    let book = read(&parts(&out, "book", "BTCUSDT"));
+    // Every applied diff changes the book's id: one row each.
+    assert_eq!(rows(&book), 6_493, "one row per applied diff");
+    let b = book.last().expect("book rows");
+    let r = b.num_rows() - 1;
+    let (diffs, snap) = hft_parts(&gz_lines(&files));
+    let golden = microstate_testkit::rebuild(&diffs, &snap, false).book;
+    assert_eq!(
+        col::<Int64Array>(b, "last_update_id").value(r) as u64,
+        golden.last
+    );
+    assert_eq!(golden.last, 50_093_696_318);
+    for (side, levels) in [("bid", golden.top_bids(20)), ("ask", golden.top_asks(20))] {
+        assert_eq!(levels.len(), 20);
+        for (k, [px, qty]) in levels.iter().enumerate() {
+            let k = k + 1;
+            assert_eq!(
+                dec(b, &format!("{side}_px_{k}"), r).as_deref(),
+                Some(px.as_str())
+            );
+            assert_eq!(
+                dec(b, &format!("{side}_qty_{k}"), r).as_deref(),
+                Some(qty.as_str())
+            );
+        }
+    }
+    assert_eq!(dec(b, "bid_px_1", r).as_deref(), Some("61602.01"));
+
+    // Events: one `synced`, no gaps on this capture.
+    let events = read(&parts(&out, "events", "BTCUSDT"));
+    let kinds: Vec<String> = events
+        .iter()
+        .flat_map(|b| {
+            let k = col::<StringArray>(b, "kind");
+            (0..b.num_rows())
+                .map(|i| k.value(i).to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "synced").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert!(!kinds.iter().any(|k| k == "gap"), "{kinds:?}");
+
+    // Features: the same vectors as --features-jsonl, at the same events.
+    let jsonl = out.join("features.jsonl");
+    let r = bin()
+        .arg("replay")
+        .args(&files)
+        .args(["--headless", "--features-jsonl"])
+        .arg(&jsonl)
+        .output()
+        .expect("replay --features-jsonl");
+    assert!(r.status.success());
+    let lines: Vec<String> = std::fs::read_to_string(&jsonl)
+        .expect("jsonl")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let feats = read(&parts(&out, "features", "BTCUSDT"));
+    assert_eq!(rows(&feats), lines.len(), "one row per feature vector");
+    let schema = microstate_core::features::Schema::new(&Default::default());
+    let mut row = 0usize;
+    let mut compared = 0;
+    for b in &feats {
+        let ts = col::<Int64Array>(b, "ts_ns");
+        let event = col::<StringArray>(b, "event");
+        let valid = col::<BooleanArray>(b, "valid_book");
+        for i in 0..b.num_rows() {
+            // Every 37th line in full (and the last): parsing all 100k lines is slow in debug.
+            if row.is_multiple_of(37) || row + 1 == lines.len() {
+                let v: Value = serde_json::from_str(&lines[row]).expect("line");
+                assert_eq!(v["ts_ns"].as_i64(), Some(ts.value(i)), "row {row}");
+                assert_eq!(v["event"].as_str(), Some(event.value(i)), "row {row}");
+                assert_eq!(v["valid"]["book"].as_bool(), Some(valid.value(i)));
+                for f in &schema.features {
+                    let (family, key) = f.split();
+                    let want = match key {
+                        Some(k) => &v[family][k],
+                        None => &v[family],
+                    };
+                    let c = col::<Float64Array>(b, &f.name.replace('.', "_"));
+                    let got = (!c.is_null(i)).then(|| c.value(i));
+                    match (want.as_f64(), got) {
+                        (None, None) => {}
+                        (Some(w), Some(g)) => assert!(
+                            (w - g).abs() <= 1e-12 * w.abs().max(1.0),
+                            "row {row} {}: jsonl {w} parquet {g}",
+                            f.name
+                        ),
+                        (w, g) => panic!("row {row} {}: jsonl {w:?} parquet {g:?}", f.name),
+                    }
+                }
+                compared += 1;
+            }
+            row += 1;
+        }
+    }
+    assert!(compared > 2_000, "{compared}");
+}
+
+/// Every part file under a folder, with its bytes.
+fn snapshot(out: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut stack = vec![out.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).expect("read");
+                files.push((p, bytes));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn excerpt() -> PathBuf {
+    workspace_root().join("assets/demo/btcusdt_20240808-excerpt.gz")
+}
+
+#[test]
+fn a_second_export_is_refused_or_byte_identical_with_overwrite() {
+    let out = tmp("idempotent");
+    let (ok, _, err) = export(&[excerpt()], &out, &[]);
+    assert!(ok, "{err}");
+    let first = snapshot(&out);
+    assert!(first.len() >= 5, "{} files", first.len());
+    assert!(
+        first.iter().all(|(p, _)| {
+            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            n.starts_with("part-") && n.ends_with(".parquet")
+        }),
+        "no temporary file is left: {:?}",
+        first.iter().map(|(p, _)| p).collect::<Vec<_>>()
+    );
+
+    let (ok, _, err) = export(&[excerpt()], &out, &[]);
+    assert!(!ok, "a second export into the same partitions is refused");
+    assert!(
+        err.contains("already exists") && err.contains("--overwrite"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&out), first, "and changes nothing");
+
+    let (ok, json, err) = export(&[excerpt()], &out, &["--overwrite"]);
+    assert!(ok, "{err}");
+    assert_eq!(json["export"]["replaced"].as_array().map(Vec::len), Some(0));
+    assert_eq!(snapshot(&out), first, "the same input gives the same bytes");
+
+    // A narrower export over the same partitions replaces what it writes and leaves no stale part.
+    let (ok, _, err) = export(&[excerpt()], &out, &["--overwrite", "--every", "1s"]);
+    assert!(ok, "{err}");
+    let sampled = snapshot(&out);
+    assert_eq!(sampled.len(), first.len());
+    assert_ne!(sampled, first, "sampled rows differ");
+}
+
+#[test]
+fn a_recording_exports_the_same_rows_as_the_capture_it_holds() {
+    use microstate_io::record::format::{Header, Record, RecordingWriter, WriterOptions};
+    use microstate_io::record::{FrameKind, Merge, Merged, open_captures};
+    let dir = tmp("msrec");
+    let rec = dir.join("market_BTCUSDT_20240808T235413Z.msrec");
+    let header = Header {
+        journal: true,
+        ..Header::new(
+            "spot",
+            vec!["BTCUSDT".into()],
+            vec![],
+            serde_json::Value::Null,
+            0,
+        )
+    };
+    let mut w = RecordingWriter::new(
+        std::io::BufWriter::new(std::fs::File::create(&rec).expect("create")),
+        &header,
+        WriterOptions::default(),
+    )
+    .expect("writer");
+    let mut merge = Merge::new(open_captures(&[excerpt()]).expect("open"));
+    let mut first = true;
+    let mut id = 0;
+    while let Some(Merged::Frame { frame, .. }) = merge.next_frame() {
+        let recv = frame.recv.0;
+        if first {
+            w.push(&Record::Lifecycle {
+                wall_ns: recv,
+                event: "primary".into(),
+                detail: "1".into(),
+            })
+            .expect("push");
+            first = false;
+        }
+        let r = match frame.kind {
+            FrameKind::Rest => {
+                id += 1;
+                Record::RestResponse {
+                    id,
+                    symbol: Some("BTCUSDT".into()),
+                    recv_wall_ns: recv,
+                    status: 200,
+                    body: frame.body().to_vec(),
+                }
+            }
+            _ => Record::WsFrame {
+                conn: 1,
+                recv_wall_ns: recv,
+                recv_mono_ns: recv,
+                text: frame.body().to_vec(),
+            },
+        };
+        w.push(&r).expect("push");
+    }
+    w.finish().expect("finish");
+
+    let from_gz = dir.join("from-gz");
+    let from_rec = dir.join("from-msrec");
+    let tables = ["--tables", "book,trades,events"];
+    let (ok, _, err) = export(&[excerpt()], &from_gz, &tables);
+    assert!(ok, "{err}");
+    let (ok, json, err) = export(&[rec], &from_rec, &tables);
+    assert!(ok, "{err}");
+    assert!(json["export"]["tables"]["trades"].as_u64() > Some(100));
+    let strip = |root: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        snapshot(root)
+            .into_iter()
+            .map(|(p, b)| (p.strip_prefix(root).expect("under root").to_path_buf(), b))
+            .collect()
+    };
+    let (a, b) = (strip(&from_gz), strip(&from_rec));
+    assert_eq!(
+        a.iter().map(|x| &x.0).collect::<Vec<_>>(),
+        b.iter().map(|x| &x.0).collect::<Vec<_>>()
+    );
+    assert!(
+        a == b,
+        "the recording's rows are byte for byte the capture's"
+    );
+}
+
+#[test]
+fn a_corrupt_capture_exports_what_is_valid_and_reports_the_rest() {
+    let dir = tmp("corrupt");
+    let bytes = std::fs::read(&spot_files()[0]).expect("read");
+    let p = dir.join("btcusdt_20240808.gz");
+    std::fs::write(&p, &bytes[..bytes.len() / 2]).expect("write");
+    let out = dir.join("out");
+    let (ok, json, err) = export(std::slice::from_ref(&p), &out, &["--tables", "book,trades"]);
+    assert!(ok, "what is valid is exported: {err}");
+    assert!(
+        err.contains("could not be used") && err.contains("btcusdt_20240808.gz"),
+        "the rest is reported: {err}"
+    );
+    assert_eq!(json["summary"]["errors_total"], 1);
+    let trades = json["summary"]["symbols"][0]["trades"].as_u64().expect("n");
+    assert!(trades > 1_000, "{trades}");
+    assert_eq!(
+        rows(&read(&parts(&out, "trades", "BTCUSDT"))) as u64,
+        trades
+    );
+    assert!(rows(&read(&parts(&out, "book", "BTCUSDT"))) > 100);
+}
+
+#[test]
+fn an_unwritable_out_fails_with_a_clear_message_and_leaves_nothing() {
+    let dir = tmp("unwritable");
+    let file = dir.join("a-file");
+    std::fs::write(&file, b"not a folder").expect("write");
+    let out = file.join("parquet");
+    let (ok, _, err) = export(&[excerpt()], &out, &[]);
+    assert!(!ok);
+    assert!(
+        err.contains("cannot create the output folder") && err.contains("a-file/parquet"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&dir).expect("dir").count(),
+        1,
+        "nothing but the file"
+    );
+
+    // A bad option is refused before anything is written.
+    let out = dir.join("out");
+    let (ok, _, err) = export(&[excerpt()], &out, &["--depth", "0"]);
+    assert!(!ok);
+    assert!(err.contains("--depth = 0"), "{err}");
+    assert!(!out.exists(), "nothing created");
+}
