@@ -577,6 +577,19 @@ impl FeatureState {
         st
     }
 
+    /// Caps the entries each window stream keeps (diffs, trades, tickers), whatever the event
+    /// clock says ([`crate::limits::Limits::max_window_entries`]).
+    pub fn set_max_window_entries(&mut self, max: usize) {
+        self.diffs.set_max(max);
+        self.trades.set_max(max);
+        self.tickers.set_max(max);
+    }
+
+    /// Window entries dropped early because a stream was at its cap.
+    pub fn window_evictions(&self) -> u64 {
+        self.diffs.evicted() + self.trades.evicted() + self.tickers.evicted()
+    }
+
     pub fn params(&self) -> &FeatureParams {
         &self.p
     }
