@@ -78,6 +78,11 @@ impl LimitCounters {
         self.bad_ids += o.bad_ids;
     }
 
+    /// No bound tripped.
+    pub fn is_clear(&self) -> bool {
+        *self == LimitCounters::default()
+    }
+
     /// The bounds that tripped, by name, with their counts (empty when none did).
     pub fn tripped(&self) -> Vec<(&'static str, u64)> {
         [
