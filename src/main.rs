@@ -23,7 +23,11 @@ fn main() -> ExitCode {
     match cli::run(cli::Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Escaped: an error may quote a file or a peer (no control bytes reach the terminal).
+            eprintln!(
+                "error: {}",
+                microstate_core::limits::escape_controls(&format!("{e:#}"))
+            );
             ExitCode::FAILURE
         }
     }

@@ -203,10 +203,17 @@ pub async fn session(
     live::run(opts, shutdown).await
 }
 
-/// The end of a live session: the summary; exit code 2 when it never connected.
+/// The end of a live session: the summary, and the exit code ([`super::exit`]): never
+/// connected, a recording that lost data, a requested symbol that never synced.
 pub fn finish(outcome: LiveOutcome, json: Option<&str>) -> anyhow::Result<ExitCode> {
     let mut summary = Summary::of(&outcome.engine, outcome.report.frames_refused, Vec::new());
     summary.latency = Some(outcome.latency.clone());
+    // A stale symbol is not shown as `synced` beside the list that calls it stale.
+    for s in &mut summary.symbols {
+        if outcome.report.stale_symbols.contains(&s.symbol) && s.state == "synced" {
+            s.state = "stale".to_string();
+        }
+    }
     let never = !outcome.report.ever_connected;
     let why = outcome.report.last_failure.clone();
     summary.live = Some(outcome.report);
@@ -217,7 +224,25 @@ pub fn finish(outcome: LiveOutcome, json: Option<&str>) -> anyhow::Result<ExitCo
              tool offline.",
             why.map(|w| format!(" ({w})")).unwrap_or_default()
         );
-        return Ok(ExitCode::from(2));
+        return Ok(ExitCode::from(super::exit::NEVER_CONNECTED));
+    }
+    if report::recordings_lost_data(&outcome.recordings) {
+        eprintln!("error: the recording lost data (see the account above)");
+        return Ok(ExitCode::from(super::exit::RECORDING_LOST_DATA));
+    }
+    let unsynced: Vec<String> = outcome
+        .engine
+        .symbols()
+        .iter()
+        .filter(|s| s.sync.counters().applied == 0)
+        .map(|s| s.symbol.to_string())
+        .collect();
+    if !unsynced.is_empty() {
+        eprintln!(
+            "error: never synced: {} (no snapshot bridged by the stream during the session)",
+            unsynced.join(", ")
+        );
+        return Ok(ExitCode::from(super::exit::NEVER_SYNCED));
     }
     Ok(ExitCode::SUCCESS)
 }

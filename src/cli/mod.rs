@@ -24,6 +24,18 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// Exit codes scripts can trust (also in `--help` and the README's reliability section).
+pub mod exit {
+    /// Live, record, demo: the session never connected.
+    pub const NEVER_CONNECTED: u8 = 2;
+    /// Replay: nothing usable was read.
+    pub const NOTHING_READ: u8 = 3;
+    /// Record: the recording lost data.
+    pub const RECORDING_LOST_DATA: u8 = 4;
+    /// Live, record, demo: a requested symbol never synced.
+    pub const NEVER_SYNCED: u8 = 5;
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "microstate-tui",
@@ -43,7 +55,14 @@ microstate-tui replay capture.gz --summary-json - # replay a capture as fast as 
 microstate-tui exchange --capture capture.gz --speed 10   # serve a capture on 127.0.0.1\n  \
 microstate-tui train context --data klines.csv.gz  # train the price-context model\n  \
 microstate-tui eval --context-data klines.csv.gz --held-out --json -\n  \
-microstate-tui export capture.gz --out parquet/            # Parquet for DuckDB, Polars, Spark",
+microstate-tui export capture.gz --out parquet/            # Parquet for DuckDB, Polars, Spark\n\n\
+Exit codes (scripts can trust them; the first that applies):\n  \
+0  success\n  \
+1  an error, said on stderr (bad arguments or config, a file that cannot be opened)\n  \
+2  live/record/demo: never connected\n  \
+3  replay: nothing usable was read (no frame the engine could take)\n  \
+4  record: the recording lost data (records dropped or lost to write failures)\n  \
+5  live/record/demo: a requested symbol never synced",
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {

@@ -90,6 +90,7 @@ pub fn run(a: ReplayCmd) -> anyhow::Result<ExitCode> {
         features: cfg.features.params(),
         features_jsonl: a.features_jsonl,
         features_every: a.features_every,
+        limits: cfg.limits.limits(),
         ..ReplayOptions::default()
     };
     let opts = PlayerOptions {
@@ -121,9 +122,11 @@ pub fn run(a: ReplayCmd) -> anyhow::Result<ExitCode> {
             let mut s = Summary::of(&engine, errors_total, errors);
             s.digest = digest.map(|d| d.hex());
             report::summary(&s, summary_json.as_deref())?;
+            finish_feature_writer(writer, &replay)?;
+            return Ok(usable(&engine, &a.files));
         }
         finish_feature_writer(writer, &replay)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(usable(player.engine(), &a.files));
     }
     let outcome = play_out(player, epoch)?;
     finish_feature_writer(writer, &replay)?;
@@ -133,7 +136,23 @@ pub fn run(a: ReplayCmd) -> anyhow::Result<ExitCode> {
     } else {
         report::summary(&outcome.summary(), summary_json.as_deref())?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(usable(&outcome.engine, &a.files))
+}
+
+/// Success when the engine took in at least one frame; else exit code
+/// [`super::exit::NOTHING_READ`] with a message (the summary above lists the errors).
+fn usable(engine: &microstate_core::engine::Engine, files: &[PathBuf]) -> ExitCode {
+    let taken = engine.stats.frames.saturating_sub(engine.stats.errors);
+    if taken > 0 {
+        return ExitCode::SUCCESS;
+    }
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    eprintln!(
+        "error: nothing usable was read from {} ({} frames offered, all refused)",
+        microstate_core::limits::escape_controls(&names.join(", ")),
+        engine.stats.frames
+    );
+    ExitCode::from(super::exit::NOTHING_READ)
 }
 
 /// `--klines`: each file's minutes before the capture's first frame seed its symbol's context

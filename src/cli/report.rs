@@ -61,6 +61,18 @@ pub fn recordings(ends: &[RecordingEnd]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Whether any recording of the session lost data: records dropped (disk behind) or lost to
+/// write failures, a writer that failed or panicked. `record` then exits non-zero.
+pub fn recordings_lost_data(ends: &[RecordingEnd]) -> bool {
+    use std::sync::atomic::Ordering::Relaxed;
+    ends.iter().any(|e| {
+        !matches!(e.result, Some(Ok(())))
+            || e.stats.dropped.load(Relaxed) > 0
+            || e.stats.lost.load(Relaxed) > 0
+            || e.stats.failures.load(Relaxed) > 0
+    })
+}
+
 /// A recording's account when it ends (stderr): what it holds and whether writing failed.
 fn recording(stats: &RecorderStats, ended: &std::io::Result<()>) {
     use std::sync::atomic::Ordering::Relaxed;

@@ -15,6 +15,7 @@
 //!     record    [record]
 //!     ui        [ui] [ui.theme] (+ Colour; [ui.keys] is checked by the app)
 //!     features  [features]
+//!     limits    [limits]
 //!     models    [models] [models.pressure] [models.context] [models.interpret]
 //!     export    [export]
 //! ```
@@ -33,6 +34,7 @@ use serde::{Deserialize, Serialize};
 mod error;
 mod export;
 mod features;
+mod limits;
 mod live;
 mod models;
 mod record;
@@ -42,6 +44,7 @@ mod units;
 pub use error::ConfigError;
 pub use export::ExportConfig;
 pub use features::FeaturesConfig;
+pub use limits::LimitsConfig;
 pub use live::{
     ClockConfig, ConnectionConfig, EndpointsConfig, LiveConfig, SnapshotConfig, SyncConfig,
 };
@@ -65,6 +68,7 @@ pub struct Config {
     pub features: FeaturesConfig,
     pub models: ModelsConfig,
     pub export: ExportConfig,
+    pub limits: LimitsConfig,
 }
 
 impl Config {
@@ -87,6 +91,7 @@ impl Config {
         self.sync.validate(origin)?;
         self.features.validate(origin)?;
         self.models.validate(origin)?;
+        self.limits.validate(origin)?;
         self.live.validate(origin)?;
         self.endpoints.validate(origin)?;
         self.ui.validate(origin)?;
@@ -159,6 +164,8 @@ mod tests {
             "[ui.theme]\nbid = \"Dark-Gray\"\nask = \"light_red\"\ngood = \"reset\"\ndim = \"grey\"",
             "[ui.keys]\nquit = [\"x\"]",
             "[clock]\nprobe_every = \"0s\"\nprobe_timeout = \"0s\"",
+            "[limits]\nmax_line_bytes = \"64KiB\"\nmax_levels = 1\nmax_symbols = 1\nmax_window_entries = 1\nmax_stale_run = 1",
+            "[limits]\nmax_line_bytes = \"1GiB\"",
         ];
         let refused: Vec<String> = cases
             .iter()

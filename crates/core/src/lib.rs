@@ -24,7 +24,8 @@
 //! - [`features`]: incremental microstructure features per symbol, in exchange event time.
 //! - [`ml`]: model weights as plain numbers, the allocation-free inference path, the pressure and
 //!   context models at run time, live scoring, the signals per symbol and the interpretation.
-//! - [`latency`]: per-stage HDR histograms and their percentiles.
+//! - [`latency`]: per-stage HDR histograms and their percentiles; [`limits`]: the caps on what
+//!   input decides (bytes, levels, symbols, window entries) and the count of their trips.
 //! - [`view`]: the trimmed snapshot the screen draws; [`summary`]: the headless summary JSON;
 //!   [`digest`]: a stable digest of the engine's outputs (replay determinism).
 
@@ -33,6 +34,7 @@ pub mod digest;
 pub mod engine;
 pub mod features;
 pub mod latency;
+pub mod limits;
 pub mod market;
 pub mod ml;
 pub mod num;

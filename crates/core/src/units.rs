@@ -27,18 +27,21 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         let u = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
         let unit = &rest[..u];
         rest = &rest[u..];
+        let too_large = || format!("{s:?}: too large");
         let d = match unit {
             "ms" => Duration::from_millis(value),
             "s" => Duration::from_secs(value),
-            "m" => Duration::from_secs(value * 60),
-            "h" => Duration::from_secs(value * 3600),
+            // Checked: "9223372036854775807h" used to overflow (a panic in debug builds, a
+            // wrapped, wrong duration in release). Found by the fuzzing ring.
+            "m" => Duration::from_secs(value.checked_mul(60).ok_or_else(too_large)?),
+            "h" => Duration::from_secs(value.checked_mul(3600).ok_or_else(too_large)?),
             _ => {
                 return Err(format!(
                     "{s:?}: unknown unit {unit:?} (use ms, s, m or h, e.g. \"10s\")"
                 ));
             }
         };
-        total += d;
+        total = total.checked_add(d).ok_or_else(too_large)?;
     }
     Ok(total)
 }
@@ -99,4 +102,26 @@ pub fn format_size(b: u64) -> String {
         }
     }
     b.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the fuzzing ring: hours or minutes past `u64` seconds, or a sum past
+    /// `Duration::MAX`, are refused instead of overflowing.
+    #[test]
+    fn huge_durations_are_refused_not_overflowed() {
+        assert_eq!(
+            parse_duration("9223372036854775807h"),
+            Err("\"9223372036854775807h\": too large".into())
+        );
+        assert!(parse_duration("18446744073709551615m").is_err());
+        assert!(parse_duration("18446744073709551615s18446744073709551615s").is_err());
+        assert_eq!(
+            parse_duration("5124095576030431h"),
+            Ok(Duration::from_secs(5_124_095_576_030_431 * 3600))
+        );
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+    }
 }

@@ -308,6 +308,9 @@ pub struct View {
     pub replay: Option<ReplayView>,
     /// Latency stages; empty until measured (P6).
     pub latency: Vec<StageView>,
+    /// Bounds that turned input away so far (`[limits]`); `tripped()` names
+    /// them for the screen ([`crate::limits::LimitCounters::tripped`]).
+    pub limits: crate::limits::LimitCounters,
 }
 
 /// One symbol as the screen sees it: the top [`VIEW_LEVELS`] of each side, the numbers drawn

@@ -54,6 +54,9 @@ pub struct ReplayOptions {
     pub features_jsonl: Option<String>,
     /// Write one vector per symbol per this much event time instead of one per event.
     pub features_every: Option<Duration>,
+    /// Caps on what the input decides (`[limits]`): line bytes for the readers, the rest for
+    /// the engine.
+    pub limits: microstate_core::limits::Limits,
 }
 
 impl Default for ReplayOptions {
@@ -65,6 +68,7 @@ impl Default for ReplayOptions {
             features: Some(FeatureParams::default()),
             features_jsonl: None,
             features_every: None,
+            limits: microstate_core::limits::Limits::default(),
         }
     }
 }
@@ -208,7 +212,8 @@ impl Player {
     /// Opens files or folders (formats detected), ready to play.
     pub fn open(paths: &[PathBuf], opts: PlayerOptions) -> anyhow::Result<Player> {
         use anyhow::Context;
-        let sources = record::open_captures(paths).context("opening the capture")?;
+        let sources = record::open_captures_capped(paths, opts.replay.limits.max_line_bytes)
+            .context("opening the capture")?;
         if sources.is_empty() {
             anyhow::bail!("no capture files found in {paths:?}");
         }
@@ -222,6 +227,7 @@ impl Player {
         let engine = Engine::new(EngineConfig {
             market: opts.replay.market,
             features: opts.replay.features,
+            limits: opts.replay.limits,
             ..EngineConfig::default()
         });
         let digest = opts.digest.then(Digest::default);
@@ -356,7 +362,7 @@ impl Player {
                     None => break,
                     Some(Merged::Error(e)) => {
                         self.consumed += 1;
-                        self.note(e.to_string())?;
+                        self.read_error(e)?;
                     }
                     Some(Merged::Frame { frame, .. }) => {
                         self.first = Some(frame.recv.0);
@@ -476,7 +482,7 @@ impl Player {
                 }
                 Some(Merged::Error(e)) => {
                     self.consumed += 1;
-                    self.note(e.to_string())?;
+                    self.read_error(e)?;
                 }
                 Some(Merged::Frame { frame, .. }) => return Ok(Some(frame.recv.0)),
             }
@@ -552,7 +558,19 @@ impl Player {
         );
     }
 
+    /// A read error: noted; a line over the byte cap is also counted with the engine's other
+    /// tripped bounds (so checkpoints and the summary carry it).
+    fn read_error(&mut self, e: record::ReadError) -> Result<(), StrictStop> {
+        if matches!(e, record::ReadError::TooLong { .. }) {
+            self.engine.stats.limits.line_bytes += 1;
+        }
+        self.note(e.to_string())
+    }
+
+    /// Counts an error and keeps its text (control bytes from the data escaped, so a message
+    /// cannot drive the terminal it is printed on).
     fn note(&mut self, msg: String) -> Result<(), StrictStop> {
+        let msg = microstate_core::limits::escape_controls(&msg);
         self.errors_total += 1;
         if self.opts.replay.strict {
             return Err(StrictStop(msg));

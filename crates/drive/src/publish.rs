@@ -78,6 +78,7 @@ pub fn view(engine: &Engine, x: Extras<'_>, stamp: Stamp) -> View {
             .collect(),
         frames: engine.stats.frames,
         errors: engine.stats.errors,
+        limits: engine.limit_counters(),
         recording: x.recording,
         replay: x.replay,
         latency: x.latency,

@@ -23,6 +23,12 @@
 //! offending diff is buffered, and a new snapshot is needed. A snapshot that arrives while the
 //! book is synced is not loaded (it could only be older than or equal to the book) and counted
 //! as ignored.
+//!
+//! Ids that cannot be right are refused before any of that, counted in `bad_ids`: a diff with
+//! `U > u`, a diff or snapshot at `u` = 2^64 − 1 (nothing could follow it: every later diff
+//! would be "stale" while the book showed synced). And a run of `max_stale_run` stale diffs
+//! in a row while synced means the book's id ran ahead of the stream (a bogus huge `u` got
+//! in): it is taken as a gap (`stale_runs`), so the symbol resyncs instead of freezing.
 
 use std::collections::VecDeque;
 
@@ -90,6 +96,8 @@ pub enum DiffOutcome {
     /// Wholly at or before the last applied id.
     Stale,
     Gap(Gap),
+    /// Ids that cannot be right (`U > u`, or `u` = 2^64 − 1): refused, counted in `bad_ids`.
+    Rejected,
 }
 
 /// What happened to one snapshot.
@@ -115,6 +123,10 @@ pub struct SyncCounters {
     pub crossed_events: u64,
     /// Buffered diffs shed because the buffer was full (oldest first).
     pub buffer_overflow: u64,
+    /// Diffs and snapshots refused for impossible ids (see [`DiffOutcome::Rejected`]).
+    pub bad_ids: u64,
+    /// Runs of stale diffs long enough to be taken as a gap.
+    pub stale_runs: u64,
 }
 
 /// One symbol's book and its synchronisation.
@@ -125,6 +137,9 @@ pub struct BookSync {
     rules: Option<Rules>,
     buffer: VecDeque<DepthUpdate>,
     max_buffer: usize,
+    /// Consecutive stale diffs while synced, and the run taken as a gap.
+    stale_run: u64,
+    max_stale_run: u64,
     after_gap: bool,
     last_gap: Option<Gap>,
     counters: SyncCounters,
@@ -142,10 +157,18 @@ impl BookSync {
             rules,
             buffer: VecDeque::new(),
             max_buffer: max_buffer.max(1),
+            stale_run: 0,
+            max_stale_run: crate::limits::DEFAULT_MAX_STALE_RUN,
             after_gap: false,
             last_gap: None,
             counters: SyncCounters::default(),
         }
+    }
+
+    /// Sets the run of stale diffs (while synced) taken as a gap; at least 1.
+    pub fn with_max_stale_run(mut self, n: u64) -> Self {
+        self.max_stale_run = n.max(1);
+        self
     }
 
     pub fn book(&self) -> &OrderBook {
@@ -188,6 +211,10 @@ impl BookSync {
         d: &DepthUpdate,
         on_applied: &mut dyn FnMut(&OrderBook, &DepthUpdate),
     ) -> DiffOutcome {
+        if d.first_id > d.final_id || d.final_id == UpdateId::MAX {
+            self.counters.bad_ids += 1;
+            return DiffOutcome::Rejected;
+        }
         let rules = *self.rules.get_or_insert(if d.prev_final_id.is_some() {
             Rules::Futures
         } else {
@@ -204,9 +231,9 @@ impl BookSync {
             }
             SyncState::Bridging { snapshot_id: lid } => match rules {
                 Rules::Spot if d.final_id <= lid => DiffOutcome::DroppedBeforeSync,
-                Rules::Spot if d.first_id <= lid + 1 => DiffOutcome::Applied,
+                Rules::Spot if d.first_id <= lid.saturating_add(1) => DiffOutcome::Applied,
                 Rules::Spot => DiffOutcome::Gap(Gap {
-                    expected: lid + 1,
+                    expected: lid.saturating_add(1),
                     got: d.first_id,
                 }),
                 Rules::Futures if d.final_id < lid => DiffOutcome::DroppedBeforeSync,
@@ -219,24 +246,41 @@ impl BookSync {
             SyncState::Synced {
                 last_final_id: last,
             } => {
+                let next = last.checked_add(1);
                 let continues = match rules {
-                    Rules::Spot => d.first_id == last + 1,
+                    Rules::Spot => next == Some(d.first_id),
                     // Futures data without `pu` (rules forced by the user): fall back on U.
                     Rules::Futures => match d.prev_final_id {
                         Some(pu) => pu == last,
-                        None => d.first_id == last + 1,
+                        None => next == Some(d.first_id),
                     },
+                };
+                let expected = match rules {
+                    Rules::Spot => last.saturating_add(1),
+                    Rules::Futures => last,
                 };
                 if continues {
                     DiffOutcome::Applied
-                } else if d.final_id <= last {
+                } else if d.final_id <= last && self.stale_run + 1 < self.max_stale_run {
+                    self.stale_run += 1;
                     DiffOutcome::Stale
+                } else if d.final_id <= last {
+                    // Every diff for a long run is "older" than the book: the book's id ran
+                    // ahead of the stream. Resync rather than freeze.
+                    self.counters.stale_runs += 1;
+                    tracing::warn!(
+                        last_update_id = last,
+                        got = d.first_id,
+                        run = self.max_stale_run,
+                        "every recent diff is older than the book: the chain is broken, resyncing"
+                    );
+                    DiffOutcome::Gap(Gap {
+                        expected,
+                        got: d.first_id,
+                    })
                 } else {
                     DiffOutcome::Gap(Gap {
-                        expected: match rules {
-                            Rules::Spot => last + 1,
-                            Rules::Futures => last,
-                        },
+                        expected,
                         got: match (rules, d.prev_final_id) {
                             (Rules::Futures, Some(pu)) => pu,
                             _ => d.first_id,
@@ -247,6 +291,7 @@ impl BookSync {
         };
         match outcome {
             DiffOutcome::Applied => {
+                self.stale_run = 0;
                 self.book.apply(&d.bids, &d.asks, d.final_id);
                 self.state = SyncState::Synced {
                     last_final_id: d.final_id,
@@ -264,6 +309,7 @@ impl BookSync {
             DiffOutcome::DroppedBeforeSync => self.counters.dropped_before_sync += 1,
             DiffOutcome::Stale => self.counters.stale += 1,
             DiffOutcome::Gap(g) => {
+                self.stale_run = 0;
                 self.counters.gaps += 1;
                 self.last_gap = Some(g);
                 self.after_gap = true;
@@ -271,7 +317,7 @@ impl BookSync {
                 self.buffer.clear();
                 self.buffer.push_back(d.clone());
             }
-            DiffOutcome::Buffered => {}
+            DiffOutcome::Buffered | DiffOutcome::Rejected => {}
         }
         outcome
     }
@@ -283,6 +329,12 @@ impl BookSync {
         on_applied: &mut dyn FnMut(&OrderBook, &DepthUpdate),
     ) -> SnapshotOutcome {
         self.counters.snapshots += 1;
+        if s.last_update_id == UpdateId::MAX {
+            // No diff could ever follow it: refused like such a diff.
+            self.counters.bad_ids += 1;
+            self.counters.snapshots_ignored += 1;
+            return SnapshotOutcome::Ignored;
+        }
         match self.state {
             SyncState::Synced { .. } => {
                 self.counters.snapshots_ignored += 1;
@@ -311,6 +363,7 @@ impl BookSync {
             self.after_gap = self.counters.applied > 0 || self.after_gap;
         }
         self.state = SyncState::AwaitingSnapshot;
+        self.stale_run = 0;
         self.buffer.clear();
     }
 }
@@ -426,6 +479,51 @@ mod tests {
             SnapshotOutcome::Ignored
         );
         assert_eq!(s.book().last_update_id, 3);
+    }
+
+    /// A diff with `u` = 2^64 − 1 used to be applied, and every later diff was then "stale"
+    /// while the book showed synced, for ever. Now it is refused; a bogus `u` short of that
+    /// freezes the book only for `max_stale_run` diffs, then it is a gap.
+    #[test]
+    fn a_huge_u_never_freezes_a_synced_book() {
+        for rules in [Rules::Spot, Rules::Futures] {
+            let pu = |x: u64| (rules == Rules::Futures).then_some(x);
+            let mut s = BookSync::new(Some(rules), 100).with_max_stale_run(5);
+            s.on_snapshot(&snap(10), &mut |_, _| {});
+            assert_eq!(run(&mut s, diff(9, 12, pu(8), 1)), DiffOutcome::Applied);
+            assert_eq!(
+                run(&mut s, diff(13, u64::MAX, pu(12), 2)),
+                DiffOutcome::Rejected
+            );
+            assert_eq!(run(&mut s, diff(14, 12, pu(12), 2)), DiffOutcome::Rejected);
+            assert_eq!(s.counters().bad_ids, 2);
+            assert_eq!(run(&mut s, diff(13, 14, pu(12), 2)), DiffOutcome::Applied);
+            assert!(s.is_synced());
+            // Just short of the end of the id space: taken in (it continues the chain)...
+            let huge = u64::MAX - 1;
+            assert_eq!(run(&mut s, diff(15, huge, pu(14), 3)), DiffOutcome::Applied);
+            // ...then the real stream looks stale, until the run is long enough: a gap.
+            let mut outcomes = Vec::new();
+            for i in 0..5 {
+                outcomes.push(run(&mut s, diff(16 + i, 16 + i, pu(15 + i), 4)));
+            }
+            assert_eq!(outcomes[..4], [DiffOutcome::Stale; 4]);
+            assert!(matches!(outcomes[4], DiffOutcome::Gap(_)), "{outcomes:?}");
+            assert_eq!(s.counters().stale_runs, 1);
+            assert_eq!(s.phase(), Phase::Resyncing);
+            assert!(s.needs_snapshot());
+            // A new snapshot brings it back.
+            s.on_snapshot(&snap(20), &mut |_, _| {});
+            assert_eq!(run(&mut s, diff(21, 22, pu(20), 5)), DiffOutcome::Applied);
+            assert!(s.is_synced());
+            // A snapshot at 2^64 − 1 is refused too.
+            let mut s = BookSync::new(Some(rules), 100);
+            assert_eq!(
+                s.on_snapshot(&snap(u64::MAX), &mut |_, _| {}),
+                SnapshotOutcome::Ignored
+            );
+            assert!(s.needs_snapshot());
+        }
     }
 
     #[test]

@@ -7,11 +7,12 @@
 
 pub mod history;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use crate::book::sync::{BookSync, DEFAULT_MAX_BUFFER, Rules};
 use crate::book::{Bbo, OrderBook};
 use crate::features::{FeatureParams, FeatureState};
+use crate::limits::{LimitCounters, Limits};
 use crate::market::Market;
 use crate::ml::context::SeedOutcome;
 use crate::num::{Nanos, Symbol, UpdateId};
@@ -48,6 +49,16 @@ pub enum EngineError {
         expected: Market,
         got: Market,
     },
+    #[error(
+        "{symbol}: {levels} levels on one side, more than limits.max_levels ({max}): refused whole"
+    )]
+    TooManyLevels {
+        symbol: Symbol,
+        levels: usize,
+        max: usize,
+    },
+    #[error("{symbol}: a new symbol beyond limits.max_symbols ({max}): its frames are refused")]
+    TooManySymbols { symbol: Symbol, max: usize },
 }
 
 /// Engine settings.
@@ -57,6 +68,8 @@ pub struct EngineConfig {
     pub market: Option<Market>,
     /// Diffs kept while waiting for a snapshot.
     pub max_buffer: usize,
+    /// Caps on what the input decides (levels, symbols, window entries, stale runs).
+    pub limits: Limits,
     /// Recent history kept per symbol for the screen (`None`: none kept).
     pub history: Option<history::HistoryConfig>,
     /// Per-symbol features (`None`: off, the engine keeps books only).
@@ -85,6 +98,7 @@ impl Default for EngineConfig {
         EngineConfig {
             market: None,
             max_buffer: DEFAULT_MAX_BUFFER,
+            limits: Limits::default(),
             history: Some(history::HistoryConfig::default()),
             features: Some(FeatureParams::default()),
             #[cfg(feature = "tap")]
@@ -214,7 +228,8 @@ impl SymbolState {
         SymbolState {
             symbol,
             market: cfg.market,
-            sync: BookSync::new(cfg.market.map(Market::rules), cfg.max_buffer),
+            sync: BookSync::new(cfg.market.map(Market::rules), cfg.max_buffer)
+                .with_max_stale_run(cfg.limits.max_stale_run),
             frames: 0,
             trades: 0,
             book_tickers: 0,
@@ -232,6 +247,7 @@ impl SymbolState {
             features: cfg.features.map(|p| {
                 #[allow(unused_mut)]
                 let mut f = Box::new(FeatureState::new(p));
+                f.set_max_window_entries(cfg.limits.max_window_entries);
                 #[cfg(feature = "tap")]
                 if cfg.feature_tap {
                     f.enable_tap();
@@ -279,6 +295,46 @@ impl SymbolState {
     }
 }
 
+/// The engine's symbol table, borrowed apart from the decoder (whose event borrows it).
+struct Slots<'a> {
+    symbols: &'a mut Vec<SymbolState>,
+    by_symbol: &'a mut HashMap<Symbol, usize>,
+    last: &'a mut usize,
+    refused: &'a mut u64,
+    cfg: &'a EngineConfig,
+}
+
+impl Slots<'_> {
+    /// The symbol's slot, made if new; `None` (counted) when a new one would pass
+    /// `limits.max_symbols`. O(1): the last symbol, else a hash lookup.
+    fn index(self, s: Symbol) -> Option<usize> {
+        if self.symbols.get(*self.last).is_some_and(|x| x.symbol == s) {
+            return Some(*self.last);
+        }
+        let i = match self.by_symbol.get(&s) {
+            Some(&i) => i,
+            None if self.symbols.len() >= self.cfg.limits.max_symbols => {
+                *self.refused += 1;
+                if *self.refused == 1 {
+                    tracing::warn!(
+                        %s, max = self.cfg.limits.max_symbols,
+                        "more symbols than limits.max_symbols: frames of new ones are refused"
+                    );
+                }
+                return None;
+            }
+            None => {
+                self.symbols.push(SymbolState::new(s, self.cfg));
+                let i = self.symbols.len() - 1;
+                self.by_symbol.insert(s, i);
+                i
+            }
+        };
+        *self.last = i;
+        Some(i)
+    }
+}
+
 /// Engine-wide counters.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EngineStats {
@@ -287,6 +343,9 @@ pub struct EngineStats {
     /// Valid frames that name no symbol (subscription answers, errors).
     pub unattributed: u64,
     pub errors: u64,
+    /// Frames and symbols the engine's own bounds refused (levels, symbols); the sync's and
+    /// the features' trips are per symbol ([`Engine::limit_counters`] adds them up).
+    pub limits: LimitCounters,
 }
 
 /// The engine. Cloning it is a checkpoint (replay seeks restore one).
@@ -295,6 +354,8 @@ pub struct Engine {
     cfg: EngineConfig,
     decoder: Decoder,
     symbols: Vec<SymbolState>,
+    /// Where each symbol is in `symbols` (a linear search took seconds at 30k symbols).
+    by_symbol: HashMap<Symbol, usize>,
     last_idx: usize,
     /// The symbol the last frame changed, if it named one and was taken in.
     touched: Option<usize>,
@@ -333,6 +394,7 @@ impl Engine {
             cfg,
             decoder: Decoder::new(),
             symbols: Vec::new(),
+            by_symbol: HashMap::new(),
             last_idx: 0,
             touched: None,
             last: FrameTimes::default(),
@@ -349,7 +411,28 @@ impl Engine {
     }
 
     pub fn symbol(&self, s: Symbol) -> Option<&SymbolState> {
-        self.symbols.iter().find(|x| x.symbol == s)
+        self.by_symbol.get(&s).and_then(|&i| self.symbols.get(i))
+    }
+
+    fn symbol_mut(&mut self, s: Symbol) -> Option<&mut SymbolState> {
+        self.by_symbol
+            .get(&s)
+            .and_then(|&i| self.symbols.get_mut(i))
+    }
+
+    /// Every bound that tripped so far: the engine's own (levels, symbols) plus each symbol's
+    /// sync (impossible ids, stale runs) and features (window entries).
+    pub fn limit_counters(&self) -> LimitCounters {
+        let mut c = self.stats.limits;
+        for st in &self.symbols {
+            let k = st.sync.counters();
+            c.bad_ids += k.bad_ids;
+            c.stale_runs += k.stale_runs;
+            if let Some(f) = st.features.as_deref() {
+                c.window_entries += f.window_evictions();
+            }
+        }
+        c
     }
 
     /// Symbols whose books wait for a REST snapshot (live ingest fetches one for each).
@@ -360,24 +443,17 @@ impl Engine {
             .map(|s| s.symbol)
     }
 
-    fn index(
-        symbols: &mut Vec<SymbolState>,
-        last: &mut usize,
-        s: Symbol,
-        cfg: &EngineConfig,
-    ) -> usize {
-        if symbols.get(*last).is_some_and(|x| x.symbol == s) {
-            return *last;
+    /// The symbol's slot, made if new; `None` (counted) when a new one would pass
+    /// `limits.max_symbols`.
+    fn index(&mut self, s: Symbol) -> Option<usize> {
+        Slots {
+            symbols: &mut self.symbols,
+            by_symbol: &mut self.by_symbol,
+            last: &mut self.last_idx,
+            refused: &mut self.stats.limits.symbols,
+            cfg: &self.cfg,
         }
-        let i = match symbols.iter().position(|x| x.symbol == s) {
-            Some(i) => i,
-            None => {
-                symbols.push(SymbolState::new(s, cfg));
-                symbols.len() - 1
-            }
-        };
-        *last = i;
-        i
+        .index(s)
     }
 
     /// Forgets a symbol's book continuity (its stream connection was lost): it waits for a new
@@ -385,7 +461,7 @@ impl Engine {
     /// duplicate filters, since a new connection may legitimately restart from older ids (e.g. a
     /// restarted local exchange).
     pub fn reset_symbol(&mut self, s: Symbol) {
-        if let Some(st) = self.symbols.iter_mut().find(|x| x.symbol == s) {
+        if let Some(st) = self.symbol_mut(s) {
             st.sync.reset();
             st.ticker_check.on_gap();
             if let Some(f) = &mut st.features {
@@ -397,8 +473,9 @@ impl Engine {
     }
 
     /// Makes sure a symbol exists (live: before its first frame arrives, so it shows up).
-    pub fn add_symbol(&mut self, s: Symbol) {
-        Self::index(&mut self.symbols, &mut self.last_idx, s, &self.cfg);
+    /// `false` when `limits.max_symbols` refused it.
+    pub fn add_symbol(&mut self, s: Symbol) -> bool {
+        self.index(s).is_some()
     }
 
     /// The symbol the last frame was about, when it was taken in (not for frames that failed
@@ -419,7 +496,7 @@ impl Engine {
         minutes: &[(i64, f64)],
     ) -> Result<SeedOutcome, SeedError> {
         let models = self.models.clone().ok_or(SeedError::NoModels)?;
-        let i = Self::index(&mut self.symbols, &mut self.last_idx, symbol, &self.cfg);
+        let i = self.index(symbol).ok_or(SeedError::TooManySymbols)?;
         let sig = self.symbols[i]
             .signals
             .get_or_insert_with(|| Box::new(crate::ml::signals::Signals::new(models)));
@@ -452,10 +529,7 @@ impl Engine {
 
     /// A symbol's models state, to hand it weights or drain its resolved samples.
     pub fn signals_mut(&mut self, s: Symbol) -> Option<&mut crate::ml::signals::Signals> {
-        self.symbols
-            .iter_mut()
-            .find(|x| x.symbol == s)
-            .and_then(|x| x.signals.as_deref_mut())
+        self.symbol_mut(s).and_then(|x| x.signals.as_deref_mut())
     }
 
     /// The driver's clock says a symbol is stale (no depth frame within `stale_after`) or
@@ -601,7 +675,32 @@ impl Engine {
                 }
             },
         };
-        let i = Self::index(&mut self.symbols, &mut self.last_idx, symbol, &self.cfg);
+        let max = self.cfg.limits.max_levels;
+        let levels = match &ev {
+            Event::Depth(d) => d.bids.len().max(d.asks.len()),
+            Event::Snapshot(s) => s.bids.len().max(s.asks.len()),
+            _ => 0,
+        };
+        if levels > max {
+            self.stats.limits.levels += 1;
+            return Err(EngineError::TooManyLevels {
+                symbol,
+                levels,
+                max,
+            });
+        }
+        let i = Slots {
+            symbols: &mut self.symbols,
+            by_symbol: &mut self.by_symbol,
+            last: &mut self.last_idx,
+            refused: &mut self.stats.limits.symbols,
+            cfg: &self.cfg,
+        }
+        .index(symbol)
+        .ok_or(EngineError::TooManySymbols {
+            symbol,
+            max: self.cfg.limits.max_symbols,
+        })?;
         self.touched = Some(i);
         let st = &mut self.symbols[i];
         st.last_recv = f.recv;
@@ -698,7 +797,7 @@ impl Engine {
         if let Err(e) = self.seed_context(symbol, &minutes) {
             tracing::debug!(%symbol, "klines not used: {e}");
         }
-        self.touched = self.symbols.iter().position(|s| s.symbol == symbol);
+        self.touched = self.by_symbol.get(&symbol).copied();
         Ok(())
     }
 }
@@ -708,6 +807,8 @@ impl Engine {
 pub enum SeedError {
     #[error("no models: the engine keeps no context history without them")]
     NoModels,
+    #[error("a new symbol beyond limits.max_symbols")]
+    TooManySymbols,
 }
 
 /// Klines a symbol's context wants: open times `start_ms ..= end_ms` (1-minute klines).

@@ -29,7 +29,7 @@ fn spot_diff(s: &str, first: u64, last: u64, b: &[(&str, &str)], a: &[(&str, &st
         "{{\"stream\":\"{}@depth@100ms\",\"data\":{{\"e\":\"depthUpdate\",\"E\":{},\
          \"s\":\"{s}\",\"U\":{first},\"u\":{last},\"b\":{},\"a\":{}}}}}",
         s.to_lowercase(),
-        SPOT_MS + last,
+        SPOT_MS + last % 1_000_000,
         levels(b),
         levels(a)
     )
@@ -600,4 +600,102 @@ fn book_ticker_cross_check_in_both_arrival_orders() {
         assert_eq!((c.compared, c.matched, c.mismatched), *want, "{name}");
         assert_eq!(st.book_tickers, 1, "{name}");
     }
+}
+
+/// Issue 19 item 3: a diff with `u` = 2^64 − 1 froze the book while it showed synced (every
+/// later diff "stale", no gap). Now it is refused, counted and the book goes on.
+#[test]
+fn a_diff_at_the_end_of_the_id_space_is_refused_and_the_book_goes_on() {
+    let mut e = Engine::new(EngineConfig::default());
+    let b = [("100.00", "1")];
+    let a = [("101.00", "1")];
+    feed(&mut e, 1, &spot_diff("BTCUSDT", 5, 10, &b, &a), None).unwrap();
+    feed(&mut e, 2, &spot_snapshot(8, &b, &a), Some("BTCUSDT")).unwrap();
+    assert!(e.symbol(sym("BTCUSDT")).unwrap().sync.is_synced());
+    let bogus = spot_diff("BTCUSDT", 11, u64::MAX, &[("100.00", "9")], &[]);
+    feed(&mut e, 3, &bogus, None).unwrap();
+    feed(
+        &mut e,
+        4,
+        &spot_diff("BTCUSDT", 11, 12, &[("100.00", "2")], &[]),
+        None,
+    )
+    .unwrap();
+    let st = e.symbol(sym("BTCUSDT")).unwrap();
+    assert!(st.sync.is_synced());
+    assert_eq!(st.sync.counters().applied, 2);
+    assert_eq!(st.sync.counters().stale, 0);
+    assert_eq!(st.book().last_update_id, 12);
+    assert_eq!(sides(&e, "BTCUSDT").0, vec![lv("100.00", "2")]);
+    assert_eq!(e.limit_counters().bad_ids, 1);
+    assert_eq!(e.limit_counters().tripped(), vec![("bad_ids", 1)]);
+}
+
+/// Issue 19 items 6 and 7: symbols are found by hash (100k distinct symbols replay in one
+/// pass), and no more than `limits.max_symbols` are ever kept: the rest are refused, counted.
+#[test]
+fn symbols_are_capped_and_counted() {
+    let mut e = Engine::new(EngineConfig {
+        features: None,
+        history: None,
+        limits: crate::limits::Limits {
+            max_symbols: 1_000,
+            ..Default::default()
+        },
+        ..EngineConfig::default()
+    });
+    let mut refused = 0;
+    for i in 0..100_000u64 {
+        let s = format!("S{i}USDT");
+        match feed(&mut e, i, &trade(&s, 1), None) {
+            Ok(()) => {}
+            Err(EngineError::TooManySymbols { max: 1_000, .. }) => refused += 1,
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert_eq!(e.symbols().len(), 1_000);
+    assert_eq!(refused, 99_000);
+    assert_eq!(e.limit_counters().symbols, 99_000);
+    // Known symbols still go through, found by hash.
+    feed(&mut e, 1, &trade("S999USDT", 2), None).unwrap();
+    feed(&mut e, 1, &trade("S0USDT", 2), None).unwrap();
+    assert_eq!(e.symbol(sym("S999USDT")).unwrap().trades, 2);
+    assert_eq!(e.symbol(sym("S0USDT")).unwrap().trades, 2);
+    assert!(!e.add_symbol(sym("NEWUSDT")));
+}
+
+/// Issue 19 item 7: a diff or snapshot with more levels on a side than `limits.max_levels` is
+/// refused whole (the book is untouched), counted and named.
+#[test]
+fn too_many_levels_are_refused_whole() {
+    let mut e = Engine::new(EngineConfig {
+        limits: crate::limits::Limits {
+            max_levels: 3,
+            ..Default::default()
+        },
+        ..EngineConfig::default()
+    });
+    let b = [("100.00", "1")];
+    feed(&mut e, 1, &spot_diff("BTCUSDT", 5, 10, &b, &[]), None).unwrap();
+    feed(&mut e, 2, &spot_snapshot(8, &b, &[]), Some("BTCUSDT")).unwrap();
+    let four = [
+        ("99.00", "1"),
+        ("98.00", "1"),
+        ("97.00", "1"),
+        ("96.00", "1"),
+    ];
+    let err = feed(&mut e, 3, &spot_diff("BTCUSDT", 11, 12, &four, &[]), None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "BTCUSDT: 4 levels on one side, more than limits.max_levels (3): refused whole"
+    );
+    let err = feed(&mut e, 4, &spot_snapshot(20, &[], &four), Some("ETHUSDT")).unwrap_err();
+    assert!(matches!(err, EngineError::TooManyLevels { .. }), "{err}");
+    assert!(
+        e.symbol(sym("ETHUSDT")).is_none(),
+        "a refused frame makes no symbol"
+    );
+    assert_eq!(sides(&e, "BTCUSDT").0, vec![lv("100.00", "1")]);
+    assert_eq!(e.limit_counters().levels, 2);
+    assert_eq!(e.stats.errors, 2);
 }

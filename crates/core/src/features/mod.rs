@@ -403,26 +403,32 @@ impl Sums<TradeEntry> for TradeSums {
     fn add(&mut self, e: &TradeEntry) {
         self.n += 1;
         self.n_buy += e.buy as u64;
-        self.vol += e.qty as u128;
-        self.vol_buy += if e.buy { e.qty as u128 } else { 0 };
-        self.notional += e.notional;
+        // Wrapping: add and sub stay exact inverses (mod 2^128) even for absurd input (a
+        // hostile peer's times and sizes); only the read-out of such a sum is meaningless.
+        self.vol = self.vol.wrapping_add(e.qty as u128);
+        self.vol_buy = self
+            .vol_buy
+            .wrapping_add(if e.buy { e.qty as u128 } else { 0 });
+        self.notional = self.notional.wrapping_add(e.notional);
         if let Some(iv) = e.iv {
             self.n_iv += 1;
-            self.s_iv += iv as u128;
-            self.s_iv2 += iv as u128 * iv as u128;
+            self.s_iv = self.s_iv.wrapping_add(iv as u128);
+            self.s_iv2 = self.s_iv2.wrapping_add(iv as u128 * iv as u128);
         }
     }
     #[inline]
     fn sub(&mut self, e: &TradeEntry) {
         self.n -= 1;
         self.n_buy -= e.buy as u64;
-        self.vol -= e.qty as u128;
-        self.vol_buy -= if e.buy { e.qty as u128 } else { 0 };
-        self.notional -= e.notional;
+        self.vol = self.vol.wrapping_sub(e.qty as u128);
+        self.vol_buy = self
+            .vol_buy
+            .wrapping_sub(if e.buy { e.qty as u128 } else { 0 });
+        self.notional = self.notional.wrapping_sub(e.notional);
         if let Some(iv) = e.iv {
             self.n_iv -= 1;
-            self.s_iv -= iv as u128;
-            self.s_iv2 -= iv as u128 * iv as u128;
+            self.s_iv = self.s_iv.wrapping_sub(iv as u128);
+            self.s_iv2 = self.s_iv2.wrapping_sub(iv as u128 * iv as u128);
         }
     }
 }
@@ -575,6 +581,19 @@ impl FeatureState {
             st.ticker_window(w);
         }
         st
+    }
+
+    /// Caps the entries each window stream keeps (diffs, trades, tickers), whatever the event
+    /// clock says ([`crate::limits::Limits::max_window_entries`]).
+    pub fn set_max_window_entries(&mut self, max: usize) {
+        self.diffs.set_max(max);
+        self.trades.set_max(max);
+        self.tickers.set_max(max);
+    }
+
+    /// Window entries dropped early because a stream was at its cap.
+    pub fn window_evictions(&self) -> u64 {
+        self.diffs.evicted() + self.trades.evicted() + self.tickers.evicted()
     }
 
     pub fn params(&self) -> &FeatureParams {
@@ -1047,7 +1066,9 @@ impl FeatureState {
         let v = &mut self.v.values;
         v[idx::TRADE_RATE + w] = s.n as f64 / self.w_s[w];
         v[idx::VOLUME + w] = fu(s.vol) / S8;
-        let signed = 2 * s.vol_buy as i128 - s.vol as i128;
+        let signed = (s.vol_buy as i128)
+            .wrapping_mul(2)
+            .wrapping_sub(s.vol as i128);
         v[idx::SIGNED_VOLUME + w] = fi(signed) / S8;
         let mut def = bit(idx::TRADE_RATE + w) | bit(idx::VOLUME + w) | bit(idx::SIGNED_VOLUME + w);
         let mask = bit(idx::TRADE_IMBALANCE + w)
@@ -1065,8 +1086,18 @@ impl FeatureState {
         }
         if s.n_iv >= 2 {
             // (σ − μ)/(σ + μ) = (√(nΣτ² − (Στ)²) − Στ) / (√(…) + Στ): n cancels.
-            let var = s.n_iv as u128 * s.s_iv2 - s.s_iv * s.s_iv;
-            let sd = fu(var).sqrt();
+            // Exact while it fits; intervals of absurd length (found by the fuzzing ring: a
+            // trade time near 2^64 ns) fall back on floats instead of overflowing.
+            let exact = (s.n_iv as u128)
+                .checked_mul(s.s_iv2)
+                .zip(s.s_iv.checked_mul(s.s_iv))
+                .and_then(|(a, b)| a.checked_sub(b));
+            let sd = match exact {
+                Some(var) => fu(var).sqrt(),
+                None => (s.n_iv as f64 * fu(s.s_iv2) - fu(s.s_iv) * fu(s.s_iv))
+                    .max(0.0)
+                    .sqrt(),
+            };
             let mu = fu(s.s_iv);
             if sd + mu > 0.0 {
                 v[idx::BURSTINESS + w] = (sd - mu) / (sd + mu);

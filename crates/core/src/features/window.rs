@@ -8,6 +8,10 @@
 //! equal timestamps are all in, an entry exactly `w` old is out. Every entry is added once and
 //! subtracted once per window, so an update is O(1) amortized. The sums are exact integers (the
 //! callers make them so), hence no drift and no periodic recompute.
+//!
+//! The ring is bounded by count as well as by time ([`Windows::set_max`]): a peer that freezes
+//! its event clock would otherwise grow it without limit. At the cap the oldest entry leaves
+//! every window that still holds it (counted in [`Windows::evicted`]), as if it had aged out.
 
 use std::collections::VecDeque;
 
@@ -34,6 +38,10 @@ pub(crate) struct Windows<E, S> {
     /// Sequence number of the first entry inside each window.
     cursor: [u64; N_WINDOWS],
     pub sums: [S; N_WINDOWS],
+    /// Most entries kept; the oldest leaves early beyond it.
+    max: usize,
+    /// Entries that left early because of `max`.
+    evicted: u64,
 }
 
 impl<E: Timed, S: Sums<E>> Default for Windows<E, S> {
@@ -43,14 +51,40 @@ impl<E: Timed, S: Sums<E>> Default for Windows<E, S> {
             base: 0,
             cursor: [0; N_WINDOWS],
             sums: Default::default(),
+            max: crate::limits::DEFAULT_MAX_WINDOW_ENTRIES,
+            evicted: 0,
         }
     }
 }
 
 impl<E: Timed, S: Sums<E>> Windows<E, S> {
-    /// Adds an entry (no older than the previous one) to every window.
+    /// Caps the entries kept (at least 1).
+    pub fn set_max(&mut self, max: usize) {
+        self.max = max.max(1);
+    }
+
+    /// Entries that left early because the ring was full.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Adds an entry (no older than the previous one) to every window. At the cap the oldest
+    /// entry leaves every window first.
     #[inline]
     pub fn push(&mut self, e: E) {
+        while self.ring.len() >= self.max {
+            let Some(old) = self.ring.pop_front() else {
+                break;
+            };
+            for (c, s) in self.cursor.iter_mut().zip(&mut self.sums) {
+                if *c == self.base {
+                    s.sub(&old);
+                    *c += 1;
+                }
+            }
+            self.base += 1;
+            self.evicted += 1;
+        }
         for s in &mut self.sums {
             s.add(&e);
         }
@@ -147,6 +181,27 @@ mod tests {
         w.push(E(200, 9));
         assert_eq!(w.advance(200, &lengths), 0);
         assert_eq!(w.sums.clone().map(|s| s.sum), [9, 9, 9]);
+    }
+
+    /// A frozen clock used to grow the ring without limit; now the cap holds, and the sums
+    /// equal a recount of the entries kept.
+    #[test]
+    fn a_frozen_clock_is_bounded_by_count() {
+        let lengths = [1, 10, 100];
+        let mut w: Windows<E, Count> = Windows::default();
+        w.set_max(1000);
+        for i in 0..100_000u64 {
+            w.push(E(7, i));
+            w.advance(7, &lengths);
+        }
+        assert_eq!(w.len(), 1000);
+        assert_eq!(w.evicted(), 99_000);
+        let kept: u64 = (99_000..100_000).sum();
+        assert_eq!(w.sums.clone().map(|s| (s.n, s.sum)), [(1000, kept); 3]);
+        // Time still works after evictions: everything ages out.
+        assert_eq!(w.advance(1000, &lengths), 0b111);
+        assert_eq!(w.len(), 0);
+        assert_eq!(w.sums.clone().map(|s| s.n), [0, 0, 0]);
     }
 
     /// Against a recount from scratch on a long pseudo-random stream.

@@ -36,6 +36,9 @@ pub struct Summary {
     /// Connection facts of a live run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live: Option<LiveReport>,
+    /// Bounds that turned input away (`[limits]`), by name; absent when none tripped.
+    #[serde(skip_serializing_if = "crate::limits::LimitCounters::is_clear")]
+    pub limits: crate::limits::LimitCounters,
 }
 
 /// What a live run's connections did.
@@ -318,6 +321,7 @@ impl Summary {
             digest: None,
             latency: None,
             live: None,
+            limits: engine.limit_counters(),
         }
     }
 }

@@ -111,6 +111,15 @@ impl Summary {
                 let _ = writeln!(o, "  {e}");
             }
         }
+        let tripped = s.limits.tripped();
+        if !tripped.is_empty() {
+            let named: Vec<String> = tripped.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            let _ = writeln!(
+                o,
+                "bounds tripped (input turned away, see [limits]): {}",
+                named.join(", ")
+            );
+        }
         if let Some(r) = &s.run {
             let _ = writeln!(
                 o,
@@ -138,6 +147,7 @@ mod tests {
             digest: None,
             latency: None,
             live: None,
+            limits: Default::default(),
         };
         assert_eq!(
             s.to_text(),

@@ -265,6 +265,7 @@ impl LiveDriver {
             market: Some(cfg.live.market),
             max_buffer: cfg.sync.max_buffered_diffs,
             features: cfg.features.params(),
+            limits: cfg.limits.limits(),
             ..EngineConfig::default()
         });
         for &s in &symbols {

@@ -67,6 +67,16 @@ impl CryptofeedSource {
         })
     }
 
+    /// Caps the bytes of one line (`limits.max_line_bytes`).
+    pub fn with_max_line(mut self, max: usize) -> Self {
+        let r = std::mem::replace(
+            &mut self.reader,
+            LineReader::new(Box::new(std::io::empty())),
+        );
+        self.reader = r.with_max(max);
+        self
+    }
+
     fn bad(&self, msg: &str) -> ReadError {
         ReadError::Line {
             path: self.names[0].clone(),
@@ -87,12 +97,7 @@ impl FrameSource for CryptofeedSource {
             match self.reader.next(&mut f.buf) {
                 Ok(true) => {}
                 Ok(false) => return Ok(false),
-                Err(source) => {
-                    return Err(ReadError::Io {
-                        path: format!("{} (after line {})", self.names[0], self.reader.line),
-                        source,
-                    });
-                }
+                Err(e) => return Err(e.into_read_error(&self.names[0], self.reader.line)),
             }
             f.line = self.reader.line;
             f.file = 0;

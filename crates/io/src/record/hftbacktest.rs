@@ -3,7 +3,10 @@
 //! Owns: reading such files (gzip or plain), chaining the day files of one capture, converting the
 //! timestamp to ns. Must not touch: the JSON (passed on as is). The timestamp unit is read from
 //! its size: ≥ 10^17 is ns, ≥ 10^14 µs, ≥ 10^11 ms, else seconds. The REST snapshot line carries
-//! no symbol; the file name does (`btcusdt_20240808.gz` → BTCUSDT), and it is passed as a hint.
+//! no symbol: it gets the symbol of the stream frames before it in the data (the collector
+//! writes one symbol per file). Only when no frame came before it does the file name stand in
+//! (`btcusdt_20240808.gz` → BTCUSDT), with a warning; a file name that disagrees with the data
+//! is warned about too, and the data wins.
 
 use std::path::{Path, PathBuf};
 
@@ -60,7 +63,26 @@ pub struct HftSource {
     next_file: usize,
     reader: Option<LineReader>,
     frame: CapturedFrame,
+    /// The symbol the file name gives (a fallback only).
     hint: Option<Symbol>,
+    /// The symbol of the last stream frame read.
+    seen: Option<Symbol>,
+    /// Warned already that the name and the data disagree / that the name stood in.
+    warned: bool,
+    max_line: usize,
+}
+
+/// The symbol a stream frame names: the combined stream's name before `@`, else `"s"`.
+pub fn frame_symbol(body: &[u8]) -> Option<Symbol> {
+    const STREAM: &[u8] = b"{\"stream\":\"";
+    if let Some(rest) = body.strip_prefix(STREAM) {
+        let end = rest.iter().position(|&c| c == b'@' || c == b'"')?;
+        return Symbol::new(&rest[..end]);
+    }
+    let at = body.windows(5).position(|w| w == b"\"s\":\"")?;
+    let rest = &body[at + 5..];
+    let end = rest.iter().position(|&c| c == b'"')?;
+    Symbol::new(&rest[..end])
 }
 
 impl HftSource {
@@ -74,7 +96,17 @@ impl HftSource {
             reader: None,
             frame: CapturedFrame::default(),
             hint,
+            seen: None,
+            warned: false,
+            max_line: microstate_core::limits::DEFAULT_MAX_LINE_BYTES,
         })
+    }
+
+    /// Caps the bytes of one line (`limits.max_line_bytes`).
+    pub fn with_max_line(mut self, max: usize) -> Self {
+        self.max_line = max;
+        self.reader = self.reader.take().map(|r| r.with_max(max));
+        self
     }
 
     /// A source over in-memory content (benchmarks, tests).
@@ -90,6 +122,9 @@ impl HftSource {
             reader: Some(LineReader::new(reader)),
             frame: CapturedFrame::default(),
             hint,
+            seen: None,
+            warned: false,
+            max_line: microstate_core::limits::DEFAULT_MAX_LINE_BYTES,
         }
     }
 }
@@ -107,7 +142,7 @@ impl FrameSource for HftSource {
                     path: p.display().to_string(),
                     source,
                 })?;
-                self.reader = Some(LineReader::new(r));
+                self.reader = Some(LineReader::new(r).with_max(self.max_line));
                 continue;
             };
             let f = &mut self.frame;
@@ -117,13 +152,12 @@ impl FrameSource for HftSource {
                     self.reader = None;
                     continue;
                 }
-                Err(source) => {
-                    let line = reader.line + 1;
-                    self.reader = None;
-                    return Err(ReadError::Io {
-                        path: format!("{} (after line {})", self.names[file], line - 1),
-                        source,
-                    });
+                Err(e) => {
+                    let line = reader.line;
+                    if matches!(e, super::LineError::Io(_)) {
+                        self.reader = None;
+                    }
+                    return Err(e.into_read_error(&self.names[file], line));
                 }
             }
             f.file = file;
@@ -138,18 +172,49 @@ impl FrameSource for HftSource {
                     line: f.line,
                     msg: format!(
                         "expected `<timestamp> <json>`, found `{}`",
-                        String::from_utf8_lossy(&f.buf[..f.buf.len().min(40)])
+                        microstate_core::limits::escape_bytes(&f.buf[..f.buf.len().min(40)])
                     ),
                 });
             };
             f.recv = to_nanos(ts);
             f.body = digits + 1..f.buf.len();
-            f.kind = if f.buf[digits + 1..].starts_with(b"{\"lastUpdateId\"") {
+            let body = &f.buf[digits + 1..];
+            f.kind = if body.starts_with(b"{\"lastUpdateId\"") {
                 FrameKind::Rest
             } else {
                 FrameKind::Ws
             };
-            f.symbol_hint = self.hint;
+            let name = &self.names[file];
+            if f.kind == FrameKind::Ws {
+                if let Some(s) = frame_symbol(body) {
+                    if !self.warned && self.hint.is_some_and(|h| h != s) {
+                        self.warned = true;
+                        tracing::warn!(
+                            "{name}: the file name says {}, the data says {s}: the data is used",
+                            self.hint.map(|h| h.to_string()).unwrap_or_default()
+                        );
+                    }
+                    self.seen = Some(s);
+                }
+                f.symbol_hint = self.seen;
+            } else {
+                f.symbol_hint = self.seen.or(self.hint);
+                if self.seen.is_none() && !self.warned {
+                    self.warned = true;
+                    match self.hint {
+                        Some(h) => tracing::warn!(
+                            "{name}:{}: a snapshot before any stream frame: its symbol is taken \
+                             from the file name ({h})",
+                            f.line
+                        ),
+                        None => tracing::warn!(
+                            "{name}:{}: a snapshot before any stream frame, and the file name \
+                             names no symbol: it goes to the only symbol, if there is one",
+                            f.line
+                        ),
+                    }
+                }
+            }
             return Ok(true);
         }
     }
@@ -194,6 +259,66 @@ mod tests {
             to_nanos(1_723_161_253_937),
             Nanos(1_723_161_253_937_000_000)
         );
+    }
+
+    /// Issue 19 item 8: the snapshot's symbol comes from the data, not the file name: a
+    /// capture renamed `capture.gz` still syncs, a misnamed one builds the right book.
+    #[test]
+    fn the_snapshot_symbol_comes_from_the_data() {
+        let data = b"1723161253937085768 {\"stream\":\"ethusdt@depth@100ms\",\"data\":{}}\n\
+            1723161253937085769 {\"lastUpdateId\":1,\"bids\":[],\"asks\":[]}\n\
+            1723161253937085770 {\"e\":\"trade\",\"s\":\"BNBUSDT\"}\n\
+            1723161253937085771 {\"lastUpdateId\":2,\"bids\":[],\"asks\":[]}\n";
+        let btc = Symbol::new(b"BTCUSDT");
+        for hint in [None, btc] {
+            let mut s = HftSource::from_reader("mem", Box::new(&data[..]), hint);
+            let mut got = Vec::new();
+            while s.advance().unwrap() {
+                let f = s.current();
+                got.push((f.kind, f.symbol_hint.map(|s| s.to_string())));
+            }
+            let some = |x: &str| Some(x.to_string());
+            assert_eq!(
+                got,
+                vec![
+                    (FrameKind::Ws, some("ETHUSDT")),
+                    (FrameKind::Rest, some("ETHUSDT")),
+                    (FrameKind::Ws, some("BNBUSDT")),
+                    (FrameKind::Rest, some("BNBUSDT")),
+                ]
+            );
+        }
+        // Nothing before the snapshot: the file name stands in (with a warning).
+        let data = b"1723161253937085769 {\"lastUpdateId\":1,\"bids\":[],\"asks\":[]}\n";
+        let mut s = HftSource::from_reader("mem", Box::new(&data[..]), btc);
+        assert!(s.advance().unwrap());
+        assert_eq!(s.current().symbol_hint, btc);
+    }
+
+    /// Issue 19 item 7: a line over the cap is skipped while read (never held whole), named,
+    /// and reading goes on with the next line.
+    #[test]
+    fn a_line_over_the_cap_is_skipped_and_reading_goes_on() {
+        let mut data = b"1723161253937085768 {\"a\":1}\n1723161253937085769 ".to_vec();
+        data.extend(std::iter::repeat_n(b'x', 100_000));
+        data.extend_from_slice(b"\n1723161253937085770 {\"b\":2}\n");
+        let r = std::io::BufReader::with_capacity(1024, std::io::Cursor::new(data));
+        let mut s = HftSource::from_reader("mem", Box::new(r), None).with_max_line(1000);
+        assert!(s.advance().unwrap());
+        let e = s.advance().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "mem:2: a line of 100021 bytes, longer than limits.max_line_bytes (1000): skipped"
+        );
+        assert!(
+            s.frame.buf.capacity() < 10_000,
+            "{}",
+            s.frame.buf.capacity()
+        );
+        assert!(s.advance().unwrap());
+        assert_eq!(s.current().body(), b"{\"b\":2}");
+        assert_eq!(s.current().line, 3);
+        assert!(!s.advance().unwrap());
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //! Kline (candlestick) CSVs for the context model are read by [`klines`], apart from frames.
 //!
 //! Every reader yields [`CapturedFrame`]s; a bad line is an error naming file and line, after
-//! which reading goes on with the next line. A truncated or corrupt gzip stream ends that file
+//! which reading goes on with the next line. A line longer than the byte cap
+//! ([`microstate_core::limits::Limits::max_line_bytes`]) is skipped while it is read — never held
+//! whole in memory — and reported as [`ReadError::TooLong`]. A truncated or corrupt gzip stream ends that file
 //! with an error; everything before it has been delivered.
 
 pub mod cryptofeed;
@@ -173,6 +175,15 @@ pub enum ReadError {
     Recording { path: String, msg: String },
     #[error("{path}: not a capture format this tool reads (first line starts `{head}`)")]
     Unrecognised { path: String, head: String },
+    #[error(
+        "{path}:{line}: a line of {bytes} bytes, longer than limits.max_line_bytes ({max}): skipped"
+    )]
+    TooLong {
+        path: String,
+        line: u64,
+        bytes: u64,
+        max: usize,
+    },
 }
 
 /// A stream of frames from one or more files of one capture, in file order.
@@ -213,11 +224,39 @@ fn read_fully(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Reads lines into a reused buffer, counting them.
+/// Why [`LineReader::next`] gave no line.
+#[derive(Debug)]
+pub(crate) enum LineError {
+    /// The stream cannot be read further (a corrupt gzip stream cannot be resumed).
+    Io(io::Error),
+    /// Line `line` had `bytes` bytes, more than the cap: skipped, reading goes on after it.
+    TooLong { line: u64, bytes: u64, max: usize },
+}
+
+impl LineError {
+    /// The error a source reports, naming `path`.
+    pub(crate) fn into_read_error(self, path: &str, line: u64) -> ReadError {
+        match self {
+            LineError::Io(source) => ReadError::Io {
+                path: format!("{path} (after line {line})"),
+                source,
+            },
+            LineError::TooLong { line, bytes, max } => ReadError::TooLong {
+                path: path.to_string(),
+                line,
+                bytes,
+                max,
+            },
+        }
+    }
+}
+
+/// Reads lines into a reused buffer, counting them, holding at most `max` bytes of one line.
 pub(crate) struct LineReader {
     inner: Box<dyn BufRead + Send>,
     pub line: u64,
     done: bool,
+    max: usize,
 }
 
 impl LineReader {
@@ -226,29 +265,71 @@ impl LineReader {
             inner,
             line: 0,
             done: false,
+            max: microstate_core::limits::DEFAULT_MAX_LINE_BYTES,
         }
     }
 
+    /// Caps the bytes of one line (at least 1).
+    pub fn with_max(mut self, max: usize) -> Self {
+        self.max = max.max(1);
+        self
+    }
+
     /// Reads the next non-empty line (without its end) into `buf`. `Ok(false)` at the end. An I/O
-    /// error ends the reader (a corrupt gzip stream cannot be resumed).
-    pub fn next(&mut self, buf: &mut Vec<u8>) -> io::Result<bool> {
+    /// error ends the reader; a line over the cap is consumed without being kept and reported,
+    /// and the next call goes on after it.
+    pub fn next(&mut self, buf: &mut Vec<u8>) -> Result<bool, LineError> {
         loop {
             if self.done {
                 return Ok(false);
             }
             buf.clear();
-            let n = match self.inner.read_until(b'\n', buf) {
-                Ok(n) => n,
-                Err(e) => {
-                    self.done = true;
-                    return Err(e);
+            let mut total: u64 = 0;
+            let mut over = false;
+            loop {
+                let avail = match self.inner.fill_buf() {
+                    Ok(b) => b,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        self.done = true;
+                        return Err(LineError::Io(e));
+                    }
+                };
+                if avail.is_empty() {
+                    break;
                 }
-            };
-            if n == 0 {
+                let (n, found) = match avail.iter().position(|&c| c == b'\n') {
+                    Some(i) => (i + 1, true),
+                    None => (avail.len(), false),
+                };
+                total += n as u64;
+                if !over {
+                    // The line end itself does not count against the cap.
+                    let body = n - usize::from(found);
+                    if buf.len() + body > self.max {
+                        over = true;
+                        buf.clear();
+                    } else {
+                        buf.extend_from_slice(&avail[..n]);
+                    }
+                }
+                self.inner.consume(n);
+                if found {
+                    break;
+                }
+            }
+            if total == 0 {
                 self.done = true;
                 return Ok(false);
             }
             self.line += 1;
+            if over {
+                return Err(LineError::TooLong {
+                    line: self.line,
+                    bytes: total,
+                    max: self.max,
+                });
+            }
             while matches!(buf.last(), Some(b'\n' | b'\r')) {
                 buf.pop();
             }
@@ -258,6 +339,11 @@ impl LineReader {
         }
     }
 }
+
+/// Bytes of a first line that format detection looks at (a recording's magic, a
+/// timestamp, a URL; an hftbacktest first line is a diff of a few KB at most — a snapshot
+/// line comes after diffs).
+const DETECT_LINE_BYTES: usize = 1 << 20;
 
 /// Capture formats this reader knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -275,13 +361,18 @@ pub fn detect(path: &Path) -> Result<Format, ReadError> {
         path: path.display().to_string(),
         source,
     };
-    let mut r = LineReader::new(open_maybe_gz(path).map_err(io_err)?);
+    // The first line of any format is short: a capped read keeps a huge one out of memory.
+    let mut r = LineReader::new(open_maybe_gz(path).map_err(io_err)?).with_max(DETECT_LINE_BYTES);
     let mut first = Vec::new();
     // A corrupt file may still show a valid first line; reading stops at the first line anyway.
-    r.next(&mut first).map_err(io_err)?;
+    match r.next(&mut first) {
+        Ok(_) => {}
+        Err(LineError::Io(e)) => return Err(io_err(e)),
+        Err(LineError::TooLong { .. }) => first.clear(),
+    }
     detect_line(&first).ok_or_else(|| ReadError::Unrecognised {
         path: path.display().to_string(),
-        head: String::from_utf8_lossy(&first[..first.len().min(60)]).into_owned(),
+        head: microstate_core::limits::escape_bytes(&first[..first.len().min(60)]),
     })
 }
 
@@ -324,6 +415,14 @@ pub(crate) fn parse_seconds(s: &[u8]) -> Option<Nanos> {
 /// Opens everything the user named (files or folders) as frame sources, grouped into captures.
 /// Files in a folder that are not captures are skipped; a named file that is not is an error.
 pub fn open_captures(paths: &[PathBuf]) -> Result<Vec<Box<dyn FrameSource + Send>>, ReadError> {
+    open_captures_capped(paths, microstate_core::limits::DEFAULT_MAX_LINE_BYTES)
+}
+
+/// [`open_captures`] with a byte cap per line (`limits.max_line_bytes`).
+pub fn open_captures_capped(
+    paths: &[PathBuf],
+    max_line: usize,
+) -> Result<Vec<Box<dyn FrameSource + Send>>, ReadError> {
     let mut files: Vec<(PathBuf, Format)> = Vec::new();
     fn add(files: &mut Vec<(PathBuf, Format)>, p: PathBuf, f: Format) {
         let canon = p.canonicalize().unwrap_or_else(|_| p.clone());
@@ -399,13 +498,17 @@ pub fn open_captures(paths: &[PathBuf]) -> Result<Vec<Box<dyn FrameSource + Send
                 }
             }
             Format::CryptofeedHttp | Format::CryptofeedWs => {
-                sources.push(Box::new(cryptofeed::CryptofeedSource::open(p, *f)?));
+                sources.push(Box::new(
+                    cryptofeed::CryptofeedSource::open(p, *f)?.with_max_line(max_line),
+                ));
             }
         }
     }
     for (_, mut group) in hft {
         group.sort();
-        sources.push(Box::new(hftbacktest::HftSource::open(group)?));
+        sources.push(Box::new(
+            hftbacktest::HftSource::open(group)?.with_max_line(max_line),
+        ));
     }
     for (_, mut parts) in sessions {
         parts.sort();

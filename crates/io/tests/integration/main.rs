@@ -5,8 +5,12 @@
 //! - `features`: the incremental features against `feature_batch`, an independent from-scratch
 //!   recomputation, on every capture and on random streams.
 //!
+//! - `fuzz`: the fuzzing ring (a mutation fuzzer of our own over every decoder and reader,
+//!   seeded from the real captures; a quick run here, the CI run ignored, its regressions).
+//!
 //! Proptest keeps its regression seeds in `tests/proptest-regressions/<module>.txt`.
 
 mod feature_batch;
 mod features;
+mod fuzz;
 mod wire_vs_serde;

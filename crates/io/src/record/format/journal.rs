@@ -210,6 +210,16 @@ impl FrameSource for RecordingSource {
                 self.serve(r);
                 return Ok(true);
             }
+            if let Some(s) = self.reader.take_skipped() {
+                return Err(ReadError::Line {
+                    path: self.files[self.file].clone(),
+                    line: self.reader.served(),
+                    msg: format!(
+                        "corrupt chunk at byte {} ({}): skipped {} bytes to the next good chunk",
+                        s.at_byte, s.reason, s.bytes
+                    ),
+                });
+            }
             let line = self.reader.served() + 1;
             if let Some(r) = self.reader.next_ref() {
                 if take(&mut self.journal, &mut self.frame, self.file, line, r) {

@@ -68,10 +68,12 @@
 //!   and [`index`] can list chunks by reading only their 36-byte headers.
 //! - The writer flushes the underlying `Write` after every chunk: a `kill -9` loses at most the
 //!   records not yet in a chunk.
-//! - A truncated or corrupt tail (short read, bad magic, implausible lengths, CRC mismatch, zstd
-//!   error, records that do not match the chunk header) ends reading with
-//!   [`ReadOutcome::TruncatedTail`] after every whole chunk before it has been yielded. It is a
-//!   warning, not an error: nothing read before it is lost. The CRC covers the compressed bytes;
+//! - A corrupt chunk (bad magic, implausible lengths, CRC mismatch, zstd error, records that do
+//!   not match the chunk header) costs that chunk only: the reader resynchronises on the next
+//!   `CHNK` that is a whole good chunk and reports the bytes skipped
+//!   ([`RecordingReader::take_skipped`]). When no good chunk follows (a truncated or corrupt
+//!   tail), reading ends with [`ReadOutcome::TruncatedTail`] after every whole chunk before it
+//!   has been yielded. It is a warning, not an error: nothing read before it is lost. The CRC covers the compressed bytes;
 //!   the chunk header's own fields are cross-checked against the decoded records instead.
 //! - A file whose magic or header line is missing or broken is refused by
 //!   [`RecordingReader::open`] ([`FormatError`]): it holds no chunk to keep.
@@ -89,7 +91,7 @@ mod writer;
 
 pub use codec::{DecodeError, Record, RecordRef, crc32};
 pub use journal::RecordingSource;
-pub use reader::{ChunkInfo, Index, ReadOutcome, RecordingReader, index};
+pub use reader::{ChunkInfo, Index, ReadOutcome, RecordingReader, Skipped, index};
 pub use writer::{RecordingWriter, WriterOptions};
 
 /// First bytes of every recording.

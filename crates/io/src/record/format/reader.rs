@@ -1,6 +1,9 @@
 //! Reading a recording: the header, then chunk after chunk — read, CRC-checked, inflated and
-//! every record checked before any is served — with a bad tail ending reading as a warning, the
-//! chunk index from headers alone, and seeking by time.
+//! every record checked before any is served. A corrupt chunk costs that chunk only: the
+//! reader resynchronises on the next chunk header whose magic, lengths, CRC and records all
+//! check out ([`Skipped`], reported, with the bytes skipped); when no good chunk follows, the
+//! bad tail ends reading as a warning. Also the chunk index from headers alone, and seeking by
+//! time.
 //!
 //! Owns: [`RecordingReader`], [`ReadOutcome`], the index ([`index`], [`Index`], [`ChunkInfo`]).
 //! Must not touch: writing, record encoding (codec), what records mean to replay (the journal
@@ -16,6 +19,8 @@ use super::{
 };
 use crate::record::read_fully;
 
+const CHUNK_MAGIC_LEN: usize = 4;
+
 /// How reading a recording ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadOutcome {
@@ -24,6 +29,18 @@ pub enum ReadOutcome {
     /// A warning: everything before `at_byte` (the offset of the first bad chunk) was read.
     TruncatedTail { at_byte: u64, reason: TailReason },
 }
+
+/// A corrupt stretch the reader stepped over: from the bad chunk at `at_byte`, `bytes` bytes
+/// up to the next good chunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub at_byte: u64,
+    pub bytes: u64,
+    pub reason: TailReason,
+}
+
+/// Bytes scanned per read while looking for the next chunk header.
+const SCAN_BLOCK: usize = 1 << 16;
 
 /// One chunk as listed by [`index`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,6 +134,8 @@ pub struct RecordingReader {
     outcome: Option<ReadOutcome>,
     /// Records handed out so far (1-based ordinal of the last one).
     served: u64,
+    /// Corrupt stretches stepped over and not yet taken by [`Self::take_skipped`].
+    skipped: std::collections::VecDeque<Skipped>,
 }
 
 impl RecordingReader {
@@ -142,6 +161,7 @@ impl RecordingReader {
             dctx: None,
             outcome: None,
             served: 0,
+            skipped: std::collections::VecDeque::new(),
         })
     }
 
@@ -176,14 +196,23 @@ impl RecordingReader {
             if self.outcome.is_some() {
                 return None;
             }
-            if let Err(reason) = self.read_chunk() {
-                self.outcome = Some(match reason {
-                    None => ReadOutcome::Complete,
-                    Some(reason) => ReadOutcome::TruncatedTail {
-                        at_byte: self.pos,
-                        reason,
-                    },
-                });
+            match self.read_chunk() {
+                Ok(()) => {}
+                Err(None) => self.outcome = Some(ReadOutcome::Complete),
+                Err(Some(reason)) => {
+                    let at_byte = self.pos;
+                    match self.resync(at_byte) {
+                        Some(found) => self.skipped.push_back(Skipped {
+                            at_byte,
+                            bytes: found - at_byte,
+                            reason,
+                        }),
+                        None => {
+                            self.pos = at_byte;
+                            self.outcome = Some(ReadOutcome::TruncatedTail { at_byte, reason });
+                        }
+                    }
+                }
             }
         }
         let mut rest = &self.chunk[self.at..];
@@ -192,6 +221,46 @@ impl RecordingReader {
         self.left -= 1;
         self.served += 1;
         Some(r)
+    }
+
+    /// The next corrupt stretch stepped over since the last call, if any.
+    pub fn take_skipped(&mut self) -> Option<Skipped> {
+        self.skipped.pop_front()
+    }
+
+    /// Looks for the first good chunk after the bad one at `bad_at`: every `CHNK` after it is
+    /// tried as a whole chunk (header, CRC, inflate, records). On success that chunk is loaded
+    /// (as by `read_chunk`) and its offset returned.
+    fn resync(&mut self, bad_at: u64) -> Option<u64> {
+        let mut from = bad_at + 1;
+        let mut block = vec![0u8; SCAN_BLOCK];
+        loop {
+            self.inner.seek(SeekFrom::Start(from)).ok()?;
+            let n = read_fully(&mut self.inner, &mut block).ok()?;
+            if n < CHUNK_MAGIC_LEN {
+                return None;
+            }
+            let candidates: Vec<u64> = block[..n]
+                .windows(CHUNK_MAGIC_LEN)
+                .enumerate()
+                .filter(|(_, w)| *w == super::CHUNK_MAGIC)
+                .map(|(i, _)| from + i as u64)
+                .collect();
+            for at in candidates {
+                if self.inner.seek(SeekFrom::Start(at)).is_err() {
+                    return None;
+                }
+                self.pos = at;
+                if self.read_chunk().is_ok() {
+                    return Some(at);
+                }
+            }
+            if n < block.len() {
+                return None;
+            }
+            // Overlap so a magic split across blocks is seen.
+            from += (n - (CHUNK_MAGIC_LEN - 1)) as u64;
+        }
     }
 
     /// Lists the chunks (headers only), then puts the reader back where it was.
@@ -267,6 +336,7 @@ impl RecordingReader {
         self.left = 0;
         self.at = 0;
         self.outcome = None;
+        self.skipped.clear();
         Ok(())
     }
 
@@ -299,6 +369,16 @@ impl RecordingReader {
                 stored: h.crc,
                 computed,
             }));
+        }
+        // A corrupt header length must not decide an allocation the frame does not need: the
+        // zstd frame states its own content size, and they must agree.
+        if let Ok(Some(size)) = zstd::zstd_safe::get_frame_content_size(data)
+            && size != u64::from(h.uncompressed_len)
+        {
+            return Err(Some(TailReason::BadRecords(format!(
+                "chunk inflates to {size} bytes, header says {}",
+                h.uncompressed_len
+            ))));
         }
         self.chunk.resize(h.uncompressed_len as usize, 0);
         let zerr = |e: io::Error| Some(TailReason::Zstd(e.to_string()));
@@ -538,22 +618,48 @@ mod tests {
         assert_eq!(read_all(&cut_path.0), (Vec::new(), ReadOutcome::Complete));
     }
 
+    /// Issue 19 item 9: a corrupt chunk costs that chunk only (it used to end reading and lose
+    /// every later intact chunk): the reader finds the next chunk and says what it skipped.
     #[test]
-    fn corrupt_middle_chunk_is_a_crc_mismatch_and_earlier_chunks_stay() {
+    fn a_corrupt_chunk_costs_that_chunk_only() {
+        let p = TempPath::new("flip");
+        let (bytes, recs, offsets) = three_chunks(&p.0);
+        for (chunk, skip_to) in [(0, 1), (1, 2)] {
+            // A flipped byte in the compressed data (CRC), in a length field, in the magic.
+            for at in [CHUNK_HEADER_LEN + 5, 5, 0] {
+                let mut bytes = bytes.clone();
+                bytes[offsets[chunk] as usize + at] ^= 0x01;
+                std::fs::write(&p.0, &bytes).unwrap();
+                let mut r = RecordingReader::open(&p.0).unwrap();
+                let got: Vec<Record> = r.by_ref().collect();
+                let mut want = recs.clone();
+                want.drain(chunk * 20..skip_to * 20);
+                assert_eq!(got, want, "chunk {chunk}, byte {at}");
+                assert_eq!(r.outcome(), Some(&ReadOutcome::Complete));
+                let s = r.take_skipped().expect("reported");
+                assert_eq!(s.at_byte, offsets[chunk]);
+                assert_eq!(s.bytes, offsets[skip_to] - offsets[chunk]);
+                assert_eq!(r.take_skipped(), None);
+            }
+        }
+    }
+
+    #[test]
+    fn corrupt_last_chunk_is_a_crc_mismatch_and_earlier_chunks_stay() {
         let p = TempPath::new("flip");
         let (mut bytes, recs, offsets) = three_chunks(&p.0);
-        let mid = offsets[1] as usize + CHUNK_HEADER_LEN + 5;
+        let mid = offsets[2] as usize + CHUNK_HEADER_LEN + 5;
         bytes[mid] ^= 0x01;
         std::fs::write(&p.0, &bytes).unwrap();
         let (got, outcome) = read_all(&p.0);
-        assert_eq!(got, recs[..20]);
+        assert_eq!(got, recs[..40]);
         assert!(
             matches!(
                 outcome,
                 ReadOutcome::TruncatedTail {
                     at_byte,
                     reason: TailReason::CrcMismatch { .. }
-                } if at_byte == offsets[1]
+                } if at_byte == offsets[2]
             ),
             "{outcome:?}"
         );
