@@ -2,6 +2,7 @@
 //! instead of one per file): each module is one ring of tests.
 //!
 //! - [`cli`]: the real binary as a user runs it (headless replay, demo, record, eval, errors);
+//! - [`demo_soak`]: the demo for an hour of market time at 60×, every panel alive;
 //! - [`faults`]: replay of real captures with faults written into real files;
 //! - [`guard_screen`]: the pressure guard as the user sees it on the screen;
 //! - [`klines_cli`]: context from the first second (`replay --klines`, the demo's history);
@@ -19,6 +20,7 @@
 mod common;
 
 mod cli;
+mod demo_soak;
 mod faults;
 mod guard_screen;
 mod klines_cli;
