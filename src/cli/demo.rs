@@ -27,6 +27,10 @@ pub struct DemoCmd {
     /// Write the summary as JSON to PATH ('-' for stdout) at the end.
     #[arg(long, value_name = "PATH|-")]
     summary_json: Option<String>,
+    /// Folder holding the models (pressure/, context/). Default: `models.dir` if it holds one,
+    /// else models/ beside the binary, in the data dir, or in the source tree.
+    #[arg(long, value_name = "DIR")]
+    models: Option<std::path::PathBuf>,
 }
 
 impl Default for DemoCmd {
@@ -37,6 +41,7 @@ impl Default for DemoCmd {
             headless: false,
             speed: 1.0,
             summary_json: None,
+            models: None,
         }
     }
 }
@@ -47,12 +52,14 @@ pub fn run(a: DemoCmd) -> anyhow::Result<ExitCode> {
         headless,
         speed,
         summary_json: json,
+        models,
     } = a;
     let btc = microstate::demo::symbol();
     let screen = wants_screen(headless);
     if screen {
-        let (cfg, _) = microstate::config::load(None)?;
+        let (mut cfg, _) = microstate::config::load(None)?;
         init_logging(Some(&cfg.ui.log_path()));
+        microstate::config::resolve_models(&mut cfg, models.as_deref());
         let capture = "bundled BTCUSDT 2024-08-08 via a local exchange".to_string();
         let setup = super::live::record_setup(&cfg, &[btc]);
         let outcome = super::screen::live(
@@ -67,6 +74,8 @@ pub fn run(a: DemoCmd) -> anyhow::Result<ExitCode> {
         return super::live::finish(outcome, json.as_deref());
     }
     init_logging(None);
+    let mut default_cfg = Config::default();
+    microstate::config::resolve_models(&mut default_cfg, models.as_deref());
     let duration = duration.unwrap_or(Duration::from_secs(20));
     let xcfg = microstate::demo::exchange_config(speed)?;
     let sources = xcfg.kline_sources();
@@ -81,7 +90,7 @@ pub fn run(a: DemoCmd) -> anyhow::Result<ExitCode> {
         );
         let cfg = Config {
             endpoints: EndpointsConfig::local(&handle.ws_base(), &handle.rest_base()),
-            ..microstate::demo::client_config(Config::default(), speed)
+            ..microstate::demo::client_config(default_cfg, speed)
         };
         let outcome = super::live::session(cfg, vec![btc], Some(duration), None, sources).await;
         handle.shutdown().await;

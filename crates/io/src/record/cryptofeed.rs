@@ -57,7 +57,7 @@ impl CryptofeedSource {
     pub fn open(p: &Path, format: Format) -> Result<Self, ReadError> {
         let r = open_maybe_gz(p).map_err(|source| ReadError::Io {
             path: p.display().to_string(),
-            source,
+            error: source,
         })?;
         Ok(CryptofeedSource {
             names: vec![p.display().to_string()],
@@ -90,7 +90,7 @@ impl FrameSource for CryptofeedSource {
                 Err(source) => {
                     return Err(ReadError::Io {
                         path: format!("{} (after line {})", self.names[0], self.reader.line),
-                        source,
+                        error: source,
                     });
                 }
             }

@@ -105,7 +105,7 @@ impl FrameSource for HftSource {
                 self.next_file += 1;
                 let r = open_maybe_gz(p).map_err(|source| ReadError::Io {
                     path: p.display().to_string(),
-                    source,
+                    error: source,
                 })?;
                 self.reader = Some(LineReader::new(r));
                 continue;
@@ -122,7 +122,7 @@ impl FrameSource for HftSource {
                     self.reader = None;
                     return Err(ReadError::Io {
                         path: format!("{} (after line {})", self.names[file], line - 1),
-                        source,
+                        error: source,
                     });
                 }
             }

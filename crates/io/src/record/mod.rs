@@ -208,12 +208,10 @@ impl CapturedFrame {
 /// Problems reading a capture. None of them loses what was read before.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: io::Error,
-    },
+    /// The OS error is part of the message and deliberately not a `source`: an error chain
+    /// (`{:#}`) would say it twice ("No such file or directory … : No such file or directory").
+    #[error("{path}: {error}")]
+    Io { path: String, error: io::Error },
     #[error("{path}:{line}: {msg}")]
     Line {
         path: String,
@@ -324,7 +322,7 @@ pub enum Format {
 pub fn detect(path: &Path) -> Result<Format, ReadError> {
     let io_err = |source| ReadError::Io {
         path: path.display().to_string(),
-        source,
+        error: source,
     };
     let mut r = LineReader::new(open_maybe_gz(path).map_err(io_err)?);
     let mut first = Vec::new();
@@ -390,7 +388,7 @@ pub fn open_captures(paths: &[PathBuf]) -> Result<Vec<Box<dyn FrameSource + Send
             let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
                 .map_err(|source| ReadError::Io {
                     path: p.display().to_string(),
-                    source,
+                    error: source,
                 })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.is_file())
