@@ -437,15 +437,23 @@ fn replay_writes_feature_vectors_as_json_lines() {
     let text = std::fs::read_to_string(&path).expect("jsonl written");
     let lines: Vec<serde_json::Value> = text.lines().map(check_line).collect();
     assert!(lines.len() > 200, "{}", lines.len());
+    // Every line sits on the event-time axis: none at ts_ns 0 (a spot bookTicker has no E).
+    assert!(
+        lines
+            .iter()
+            .all(|v| v["ts_ns"].as_u64().is_some_and(|t| t > 0)),
+        "a line at ts_ns 0"
+    );
     assert!(
         lines
             .iter()
             .any(|v| v["symbol"] == "NKNUSDT" && v["mid"].is_number())
     );
+    // Invalid is written as null.
     assert!(
         lines
             .iter()
-            .any(|v| v["valid"]["book"] == false && v["mid"].is_null())
+            .all(|v| v["valid"]["book"] != false || v["mid"].is_null())
     );
     assert!(
         lines
@@ -478,6 +486,11 @@ fn replay_writes_feature_vectors_as_json_lines() {
         .collect();
     // 650 s of capture: about one line per second, each in a later second than the last.
     assert!((640..=660).contains(&ts.len()), "{}", ts.len());
+    assert!(
+        ts.iter().all(|t| *t > 0),
+        "a line at ts_ns 0: {:?}",
+        &ts[..3]
+    );
     assert!(
         ts.windows(2)
             .all(|w| w[1] / 1_000_000_000 > w[0] / 1_000_000_000)

@@ -297,3 +297,37 @@ fn small_prices_are_drawn_with_their_digits() {
         .to_string();
     assert!(!row.contains(" 0.0 "), "{row}");
 }
+
+#[test]
+fn without_network_the_body_says_why_when_it_retries_and_offers_the_demo() {
+    let mut v = view_after(&[excerpt()], 3_000);
+    v.source = microstate_core::view::Source::Live {
+        endpoint: "wss://stream.binance.com:9443".into(),
+    };
+    v.connection = "connecting, attempt 4, next in 8s: failed to lookup address information".into();
+    for s in &mut v.symbols {
+        s.bids.clear();
+        s.asks.clear();
+    }
+    let scr = screen(&v, &UiState::default(), 120, 40);
+    assert!(scr.contains("Not connected"), "{scr}");
+    assert!(scr.contains("next in 8s"), "the next retry:\n{scr}");
+    assert!(scr.contains("failed to lookup"), "the cause:\n{scr}");
+    assert!(scr.contains("microstate-tui demo"), "the hint:\n{scr}");
+    assert!(!scr.contains("waiting for a snapshot"), "{scr}");
+}
+
+#[test]
+fn full_screen_200x60_and_the_smallest_size_fit_their_borders() {
+    let v = view_after(&[excerpt()], 3_000);
+    let big = screen(&v, &UiState::default(), 200, 60);
+    insta::assert_snapshot!("replay_200x60", big);
+    let min = screen(&v, &UiState::default(), 60, 16);
+    insta::assert_snapshot!("replay_60x16", min);
+    assert!(min.contains("SYNCED") && min.contains("Depth"), "{min}");
+    // Every line is exactly the terminal's width: nothing drawn past a border.
+    assert!(min.lines().all(|l| l.chars().count() == 60), "{min}");
+    let tiny = screen(&v, &UiState::default(), 40, 12);
+    assert!(tiny.contains("terminal too small"), "{tiny}");
+    assert!(tiny.contains("need 60×16"), "{tiny}");
+}

@@ -187,7 +187,7 @@ fn hint_line(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: &Theme
             let mut h =
                 String::from(" q quit · ? help · ←/→ symbol · [ ] zoom · h heatmap · l latency");
             if view.replay.is_some() {
-                h.push_str(" · space pause · +/- speed · . step · </> seek");
+                h.push_str(" · space pause · +/- speed · 0 1× · . step · </> seek");
             } else {
                 h.push_str(" · space freeze · r record · s resync");
             }

@@ -1,5 +1,5 @@
 //! The symbols table: every subscribed symbol with mid, spread, imbalance, models, sync state.
-//! Below [`MODELS_FROM`] columns the two model columns give way, so the numbers keep their
+//! On narrow terminals columns give way by priority ([`shown`]), so the numbers keep their
 //! width (a mid is never cut to "61855", an age never to "84.7m").
 
 use ratatui::Frame;
@@ -14,17 +14,29 @@ use microstate_core::view::{ModelView, View};
 /// Width from which the pressure and context columns are shown.
 pub const MODELS_FROM: u16 = 100;
 
-/// Keeps the model columns (5 and 6) only when `wide`.
-fn cols<T>(v: Vec<T>, wide: bool) -> Vec<T> {
+/// Columns (by index: mark, symbol, state, mid, spread, imb L1, pressure, context, gaps, age)
+/// shown at `width`: below [`MODELS_FROM`] the model columns give way, below 80 the spread,
+/// below 70 the imbalance — never a number cut short.
+fn shown(i: usize, width: u16) -> bool {
+    match i {
+        6 | 7 => width >= MODELS_FROM,
+        4 => width >= 80,
+        5 => width >= 70,
+        _ => true,
+    }
+}
+
+/// Keeps the columns [`shown`] at `width`.
+fn cols<T>(v: Vec<T>, width: u16) -> Vec<T> {
     v.into_iter()
         .enumerate()
-        .filter(|(i, _)| wide || !(6..=7).contains(i))
+        .filter(|(i, _)| shown(*i, width))
         .map(|(_, x)| x)
         .collect()
 }
 
 pub fn render(f: &mut Frame, area: Rect, view: &View, selected: usize, theme: &Theme) {
-    let wide = area.width >= MODELS_FROM;
+    let wide = area.width;
     let header = Row::new(cols(
         vec![
             "", "symbol", "state", "mid", "spread", "imb L1", "pressure", "context", "gaps", "age",
