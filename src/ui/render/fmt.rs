@@ -83,6 +83,19 @@ pub fn dur_ns(ns: u64) -> String {
     }
 }
 
+/// A latency percentile: [`dur_ns`], except at the histograms' ceiling
+/// ([`microstate_core::latency::MAX_NS`], 1 min), where the value only says "at least that":
+/// `≥1m` (raw E→receive on a clock that is days off, as in the demo of a 2024 capture, sits
+/// there; the clock offset on the status bar says by how much).
+pub fn latency_ns(ns: u64) -> String {
+    // HDR buckets near the top hold values a little under the ceiling too.
+    if ns >= microstate_core::latency::MAX_NS - microstate_core::latency::MAX_NS / 500 {
+        "≥1m".into()
+    } else {
+        dur_ns(ns)
+    }
+}
+
 /// How long ago something happened: `<1ms` rather than `0ns` for what has just happened.
 pub fn ago(ns: u64) -> String {
     if ns < 1_000_000 {
@@ -177,6 +190,9 @@ mod tests {
         assert_eq!(signed_dur_ns(-73_483_200_000_000_000), "−850d12h");
         assert_eq!(dur_ns(18_420_000_000_000), "5h07m");
         assert_eq!(ago(0), "<1ms");
+        assert_eq!(latency_ns(60_000_000_000), "≥1m");
+        assert_eq!(latency_ns(60_129_542_143), "≥1m");
+        assert_eq!(latency_ns(1_300_000_000), "1.3s");
         assert_eq!(ago(12_300_000), "12.3ms");
     }
 }
