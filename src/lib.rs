@@ -21,4 +21,5 @@
 //! hold no runtime, socket, terminal or candle crate.
 
 pub mod config;
+pub mod demo;
 pub mod ui;

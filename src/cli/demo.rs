@@ -1,27 +1,17 @@
 //! `demo` (and no arguments at all): a local exchange serves a bundled real capture and the
 //! live client connects to it — the whole live path, offline.
 //!
-//! Owns: the bundled capture and the demo's exchange settings, among them the context history
-//! it serves. Must not touch: the exchange or the live driver themselves.
-//!
-//! No real 1-minute klines of the capture's time (2024-08-08 23:54 UTC) exist in the project
-//! (`../shared/data` has 2024-02/03 and 2025-05/08), so the exchange serves a synthetic history
-//! ending at the capture's first mid: the context is ready within a second, and the screen
-//! says "synthetic history" beside it. The capture loops; the context keeps its history through
-//! every loop (the exchange's clock jumps back, the context's minutes do not).
+//! Owns: the `demo` command line (duration, headless, speed, summary). Must not touch: the
+//! exchange or the live driver themselves; the demo's settings (capture, loop, synthetic
+//! history, weights) are the library's `microstate::demo`, shared with the soak test.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use microstate::config::{Config, EndpointsConfig};
-use microstate_core::num::Symbol;
 use microstate_core::view::Source;
-use microstate_exchange::{ExchangeConfig, ExchangeSource};
 
 use super::setup::{init_logging, parse_duration_arg, runtime, wants_screen};
-
-/// A real excerpt of a Binance spot capture (hftbacktest, MIT; see assets/demo/README.md).
-const DEMO_CAPTURE: &[u8] = include_bytes!("../../assets/demo/btcusdt_20240808-excerpt.gz");
 
 #[derive(clap::Args, Debug)]
 pub struct DemoCmd {
@@ -37,6 +27,10 @@ pub struct DemoCmd {
     /// Write the summary as JSON to PATH ('-' for stdout) at the end.
     #[arg(long, value_name = "PATH|-")]
     summary_json: Option<String>,
+    /// Folder holding the models (pressure/, context/). Default: `models.dir` if it holds one,
+    /// else models/ beside the binary, in the data dir, or in the source tree.
+    #[arg(long, value_name = "DIR")]
+    models: Option<std::path::PathBuf>,
 }
 
 impl Default for DemoCmd {
@@ -47,31 +41,9 @@ impl Default for DemoCmd {
             headless: false,
             speed: 1.0,
             summary_json: None,
+            models: None,
         }
     }
-}
-
-/// Seed of the demo's synthetic history (the same history every run).
-const HISTORY_SEED: u64 = 20_240_808;
-
-/// The demo's local exchange: the bundled capture, looped, at `speed`, with a synthetic
-/// 1-minute history before it (labelled as such wherever it is shown).
-fn exchange(btc: Symbol, speed: f64) -> anyhow::Result<ExchangeConfig> {
-    let source = ExchangeSource::Memory {
-        name: "bundled btcusdt_20240808 excerpt".into(),
-        bytes: DEMO_CAPTURE,
-        symbol: Some(btc),
-    };
-    let history = microstate_exchange::klines::synthetic_history_for(
-        &source,
-        microstate_exchange::synthetic::HISTORY_MINUTES,
-        HISTORY_SEED,
-    )?;
-    let mut xcfg = ExchangeConfig::new(source);
-    xcfg.speed = microstate_exchange::Speed::Factor(speed);
-    xcfg.looped = true;
-    xcfg.klines = history;
-    Ok(xcfg)
 }
 
 pub fn run(a: DemoCmd) -> anyhow::Result<ExitCode> {
@@ -80,28 +52,32 @@ pub fn run(a: DemoCmd) -> anyhow::Result<ExitCode> {
         headless,
         speed,
         summary_json: json,
+        models,
     } = a;
-    let btc: Symbol = "BTCUSDT".parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    let btc = microstate::demo::symbol();
     let screen = wants_screen(headless);
     if screen {
-        let (cfg, _) = microstate::config::load(None)?;
+        let (mut cfg, _) = microstate::config::load(None)?;
         init_logging(Some(&cfg.ui.log_path()));
+        microstate::config::resolve_models(&mut cfg, models.as_deref());
         let capture = "bundled BTCUSDT 2024-08-08 via a local exchange".to_string();
         let setup = super::live::record_setup(&cfg, &[btc]);
         let outcome = super::screen::live(
-            cfg,
+            microstate::demo::client_config(cfg, speed),
             vec![btc],
             Source::Demo { capture },
             setup,
             None,
-            Some(exchange(btc, speed)?),
+            Some(microstate::demo::exchange_config(speed)?),
             duration,
         )?;
         return super::live::finish(outcome, json.as_deref());
     }
     init_logging(None);
+    let mut default_cfg = Config::default();
+    microstate::config::resolve_models(&mut default_cfg, models.as_deref());
     let duration = duration.unwrap_or(Duration::from_secs(20));
-    let xcfg = exchange(btc, speed)?;
+    let xcfg = microstate::demo::exchange_config(speed)?;
     let sources = xcfg.kline_sources();
     let outcome = runtime()?.block_on(async move {
         let handle = microstate_exchange::start(xcfg).await?;
@@ -114,7 +90,7 @@ pub fn run(a: DemoCmd) -> anyhow::Result<ExitCode> {
         );
         let cfg = Config {
             endpoints: EndpointsConfig::local(&handle.ws_base(), &handle.rest_base()),
-            ..Config::default()
+            ..microstate::demo::client_config(default_cfg, speed)
         };
         let outcome = super::live::session(cfg, vec![btc], Some(duration), None, sources).await;
         handle.shutdown().await;

@@ -31,6 +31,10 @@ pub struct LiveArgs {
     /// Config file (default: config.toml in the platform config dir, if present).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Folder holding the models (pressure/, context/). Default: `models.dir` if it holds one,
+    /// else models/ beside the binary, in the data dir, or in the source tree.
+    #[arg(long, value_name = "DIR")]
+    models: Option<PathBuf>,
     /// Binance production or the public testnet (default: the config file's endpoints).
     #[arg(long, value_enum)]
     venue: Option<Venue>,
@@ -80,6 +84,7 @@ pub struct RecordCmd {
 /// Loads the config and applies the command line over it (CLI > file > defaults).
 pub fn live_config(a: &LiveArgs) -> anyhow::Result<Config> {
     let (mut cfg, _path) = microstate::config::load(a.config.as_deref())?;
+    microstate::config::resolve_models(&mut cfg, a.models.as_deref());
     if let Some(m) = a.market {
         if m == Market::CoinM {
             anyhow::bail!("--market coinm: COIN-M is read in replays but not streamed live yet");
@@ -144,6 +149,7 @@ pub fn run(
     let symbols = parse_symbols(&symbols)?;
     let screen = wants_screen(a.headless);
     init_logging(screen.then(|| cfg.ui.log_path()).as_deref());
+    runtime()?.block_on(super::symbols::check_listed(&cfg, &symbols))?;
     let recording = match record {
         None => None,
         Some(out) => {

@@ -18,6 +18,7 @@ mod replay;
 mod report;
 mod screen;
 mod setup;
+mod symbols;
 mod train;
 
 use std::process::ExitCode;
@@ -120,10 +121,13 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let command = match cli.command {
         Some(c) => c,
-        None if !cli.symbols.is_empty() => Command::Live(live::LiveCmd {
-            symbols: cli.symbols,
-            live: cli.live,
-        }),
+        None if !cli.symbols.is_empty() => {
+            symbols::check_not_a_command(&cli.symbols)?;
+            Command::Live(live::LiveCmd {
+                symbols: cli.symbols,
+                live: cli.live,
+            })
+        }
         None => Command::Demo(demo::DemoCmd::default()),
     };
     match command {

@@ -47,6 +47,10 @@ pub struct ReplayCmd {
     /// Config file (screen settings: fps, theme, keys).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Folder holding the models (pressure/, context/). Default: `models.dir` if it holds one,
+    /// else models/ beside the binary, in the data dir, or in the source tree.
+    #[arg(long, value_name = "DIR")]
+    models: Option<PathBuf>,
     /// Start at this point: `+90s` (or `90s`, `2m`) after the first frame, or a UTC time
     /// `2024-08-08T23:58:00Z`. Everything before it is fed at full speed, so the books are
     /// right from the first paced frame.
@@ -76,9 +80,16 @@ pub struct ReplayCmd {
 }
 
 pub fn run(a: ReplayCmd) -> anyhow::Result<ExitCode> {
+    if a.features_jsonl.as_deref() == Some("-") && a.summary_json.as_deref() == Some("-") {
+        anyhow::bail!(
+            "--features-jsonl - and --summary-json - would interleave on stdout: \
+             give one of them a file path"
+        );
+    }
     let screen = wants_screen(a.headless);
-    let (cfg, _) = microstate::config::load(a.config.as_deref())?;
+    let (mut cfg, _) = microstate::config::load(a.config.as_deref())?;
     init_logging(screen.then(|| cfg.ui.log_path()).as_deref());
+    microstate::config::resolve_models(&mut cfg, a.models.as_deref());
     let default_speed = if screen {
         microstate_io::record::Speed::Factor(1.0)
     } else {

@@ -36,6 +36,8 @@ pub fn init_logging(file: Option<&std::path::Path>) {
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
             .with_target(false)
+            // Colour codes only for a person at a terminal, never into a file or a pipe.
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .try_init(),
     };
 }

@@ -27,6 +27,10 @@ pub enum Action {
     Resync,
     SeekBack,
     SeekForward,
+    /// Replay back to 1× (from any speed, `max` included).
+    NormalSpeed,
+    /// Close the help overlay (Esc); nothing when it is closed.
+    CloseHelp,
 }
 
 impl Action {
@@ -50,6 +54,8 @@ impl Action {
             Action::Resync => "resync".into(),
             Action::SeekBack => "seek_back".into(),
             Action::SeekForward => "seek_forward".into(),
+            Action::NormalSpeed => "normal_speed".into(),
+            Action::CloseHelp => "close_help".into(),
         }
     }
 
@@ -73,6 +79,8 @@ impl Action {
             Action::Resync => "resync this symbol's book (live)",
             Action::SeekBack => "replay: back 10 s",
             Action::SeekForward => "replay: forward 10 s",
+            Action::NormalSpeed => "replay at 1× again",
+            Action::CloseHelp => "close this help",
         }
     }
 
@@ -98,6 +106,7 @@ const DEFAULTS: &[(Action, &[&str])] = &[
     (Action::Pause, &["space"]),
     (Action::Faster, &["+", "="]),
     (Action::Slower, &["-"]),
+    (Action::NormalSpeed, &["0"]),
     (Action::Step, &["."]),
     (Action::ZoomIn, &["["]),
     (Action::ZoomOut, &["]"]),
@@ -106,6 +115,7 @@ const DEFAULTS: &[(Action, &[&str])] = &[
     (Action::Resync, &["s"]),
     (Action::SeekBack, &["<", ","]),
     (Action::SeekForward, &[">"]),
+    (Action::CloseHelp, &["esc"]),
 ];
 
 /// A key as written in the config: `q`, `?`, `space`, `tab`, `backtab`, `left`, `f1`, `ctrl-c`.
@@ -192,7 +202,25 @@ impl Bindings {
                 ));
             }
         }
+        b.check_conflicts()?;
         Ok(b)
+    }
+
+    /// One key, one action: a key bound to two (an override that takes a key another action
+    /// still has) is an error naming the key and both actions.
+    fn check_conflicts(&self) -> Result<(), String> {
+        for (i, (k, a)) in self.map.iter().enumerate() {
+            if let Some((_, b)) = self.map[..i].iter().find(|(j, b)| j == k && b != a) {
+                return Err(format!(
+                    "[ui.keys] key {:?} is bound to both {:?} and {:?}; give one of them \
+                     another key",
+                    key_name(k),
+                    b.name(),
+                    a.name()
+                ));
+            }
+        }
+        Ok(())
     }
 
     pub fn action(&self, ev: &KeyEvent) -> Option<Action> {
@@ -243,6 +271,8 @@ fn key_name(k: &Key) -> String {
         KeyCode::Up => "↑".into(),
         KeyCode::Down => "↓".into(),
         KeyCode::F(n) => format!("F{n}"),
+        KeyCode::Esc => "Esc".into(),
+        KeyCode::Enter => "Enter".into(),
         other => format!("{other:?}"),
     };
     if k.ctrl { format!("C-{base}") } else { base }
@@ -281,12 +311,12 @@ mod tests {
         );
         assert_eq!(b.action(&ev(KeyCode::Char('z'), KeyModifiers::NONE)), None);
         let mut o = std::collections::BTreeMap::new();
-        o.insert("quit".to_string(), vec!["x".to_string()]);
+        o.insert("quit".to_string(), vec!["w".to_string()]);
         o.insert("symbol_2".to_string(), vec!["f2".to_string()]);
         let b = Bindings::with_overrides(&o).expect("valid");
         assert_eq!(b.action(&ev(KeyCode::Char('q'), KeyModifiers::NONE)), None);
         assert_eq!(
-            b.action(&ev(KeyCode::Char('x'), KeyModifiers::NONE)),
+            b.action(&ev(KeyCode::Char('w'), KeyModifiers::NONE)),
             Some(Action::Quit)
         );
         assert_eq!(
@@ -300,6 +330,40 @@ mod tests {
                 .contains("launch_rockets")
         );
         assert!(parse_key("hyper-q").is_err());
-        assert!(b.help().iter().any(|(k, d)| k == "x" && *d == "quit"));
+        assert!(b.help().iter().any(|(k, d)| k == "w" && *d == "quit"));
+    }
+
+    #[test]
+    fn esc_closes_help_and_0_returns_to_normal_speed() {
+        let b = Bindings::default();
+        assert_eq!(
+            b.action(&ev(KeyCode::Esc, KeyModifiers::NONE)),
+            Some(Action::CloseHelp)
+        );
+        assert_eq!(
+            b.action(&ev(KeyCode::Char('0'), KeyModifiers::NONE)),
+            Some(Action::NormalSpeed)
+        );
+        let help = b.help();
+        assert!(help.iter().any(|(k, d)| k == "0" && d.contains("1×")));
+        assert!(help.iter().any(|(k, d)| k == "Esc" && d.contains("close")));
+    }
+
+    #[test]
+    fn one_key_bound_to_two_actions_is_refused() {
+        let mut o = std::collections::BTreeMap::new();
+        // `h` is the heatmap's; giving it to quit as well is a conflict.
+        o.insert("quit".to_string(), vec!["q".to_string(), "h".to_string()]);
+        let e = Bindings::with_overrides(&o).unwrap_err();
+        assert!(
+            e.contains("\"h\"") && e.contains("heatmap") && e.contains("quit"),
+            "{e}"
+        );
+        // Two keys for one action, and a key moved from one action to another, are fine.
+        let mut o = std::collections::BTreeMap::new();
+        o.insert("heatmap".to_string(), vec!["m".to_string()]);
+        o.insert("quit".to_string(), vec!["q".to_string(), "h".to_string()]);
+        assert!(Bindings::with_overrides(&o).is_ok());
+        assert!(Bindings::default().check_conflicts().is_ok());
     }
 }

@@ -166,6 +166,7 @@ fn act(a: Action, ui: &mut UiState, view: &View, driver: &ScreenEnd) {
     match a {
         Action::Quit => {}
         Action::Help => ui.help = !ui.help,
+        Action::CloseHelp => ui.help = false,
         Action::NextSymbol => ui.selected = (ui.symbol_index(view) + 1) % n,
         Action::PrevSymbol => ui.selected = (ui.symbol_index(view) + n - 1) % n,
         Action::Symbol(i) => {
@@ -184,6 +185,9 @@ fn act(a: Action, ui: &mut UiState, view: &View, driver: &ScreenEnd) {
         Action::Pause => ui.frozen = !ui.frozen,
         Action::Faster => replay(ReplayCommand::Faster),
         Action::Slower => replay(ReplayCommand::Slower),
+        Action::NormalSpeed => replay(ReplayCommand::SetSpeed(
+            microstate_io::record::Speed::Factor(1.0),
+        )),
         Action::Step => replay(ReplayCommand::Step),
         Action::SeekBack => replay(ReplayCommand::SeekBy(-10_000_000_000)),
         Action::SeekForward => replay(ReplayCommand::SeekBy(10_000_000_000)),

@@ -224,6 +224,7 @@ fn missing_file_is_a_clear_error() {
         err.contains("/no/such/capture.gz") && err.contains("No such file"),
         "{err}"
     );
+    assert_eq!(err.matches("No such file").count(), 1, "said once: {err}");
 }
 
 #[test]
@@ -436,15 +437,23 @@ fn replay_writes_feature_vectors_as_json_lines() {
     let text = std::fs::read_to_string(&path).expect("jsonl written");
     let lines: Vec<serde_json::Value> = text.lines().map(check_line).collect();
     assert!(lines.len() > 200, "{}", lines.len());
+    // Every line sits on the event-time axis: none at ts_ns 0 (a spot bookTicker has no E).
+    assert!(
+        lines
+            .iter()
+            .all(|v| v["ts_ns"].as_u64().is_some_and(|t| t > 0)),
+        "a line at ts_ns 0"
+    );
     assert!(
         lines
             .iter()
             .any(|v| v["symbol"] == "NKNUSDT" && v["mid"].is_number())
     );
+    // Invalid is written as null.
     assert!(
         lines
             .iter()
-            .any(|v| v["valid"]["book"] == false && v["mid"].is_null())
+            .all(|v| v["valid"]["book"] != false || v["mid"].is_null())
     );
     assert!(
         lines
@@ -477,6 +486,11 @@ fn replay_writes_feature_vectors_as_json_lines() {
         .collect();
     // 650 s of capture: about one line per second, each in a later second than the last.
     assert!((640..=660).contains(&ts.len()), "{}", ts.len());
+    assert!(
+        ts.iter().all(|t| *t > 0),
+        "a line at ts_ns 0: {:?}",
+        &ts[..3]
+    );
     assert!(
         ts.windows(2)
             .all(|w| w[1] / 1_000_000_000 > w[0] / 1_000_000_000)
@@ -735,4 +749,127 @@ fn eval_errors_name_the_file_and_the_model() {
         !out.status.success() && e.contains("no model at /nonexistent-models/context/model.toml"),
         "{e}"
     );
+}
+
+#[test]
+fn a_misspelt_command_is_not_streamed_as_a_symbol() {
+    let out = bin().args(["replpay", "x"]).output().expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("did you mean `replay`?"), "{err}");
+}
+
+#[test]
+fn symbols_unknown_to_exchange_info_are_refused() {
+    use std::io::{BufRead, BufReader};
+    let mut child = bin()
+        .args([
+            "exchange",
+            "--synthetic",
+            "--seed",
+            "7",
+            "--symbols",
+            "BTCUSDT",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut first = String::new();
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    stdout.read_line(&mut first).expect("first line");
+    let addr = first.trim().to_string();
+    let out = bin()
+        .args([
+            "live",
+            "btcusdt",
+            "btcusdtt",
+            "--headless",
+            "--duration",
+            "30s",
+        ])
+        .args(["--ws-endpoint", &format!("ws://{addr}")])
+        .args(["--rest-endpoint", &format!("http://{addr}")])
+        .output()
+        .expect("run");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(!out.status.success(), "refused, not streamed");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("BTCUSDTT") && err.contains("-1121") && !err.contains("BTCUSDT,"),
+        "{err}"
+    );
+}
+
+#[test]
+fn features_and_summary_both_on_stdout_are_refused() {
+    let out = bin()
+        .args([
+            "replay",
+            "--headless",
+            "--features-jsonl",
+            "-",
+            "--summary-json",
+            "-",
+        ])
+        .arg(
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("assets/demo/btcusdt_20240808-excerpt.gz"),
+        )
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("interleave"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn models_are_found_outside_the_repo_and_models_dir_is_taken_by_every_mode() {
+    let elsewhere = std::env::temp_dir();
+    let run = |extra: &[&str]| {
+        let out = bin()
+            .current_dir(&elsewhere)
+            .args([
+                "demo",
+                "--headless",
+                "--duration",
+                "2s",
+                "--summary-json",
+                "-",
+            ])
+            .args(extra)
+            .output()
+            .expect("run");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (v, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    // From a folder without models/: the shipped ones are found anyway.
+    let (v, err) = run(&[]);
+    let m = &v["symbols"][0]["models"];
+    let missing = m["pressure_missing"].as_str().unwrap_or_default();
+    assert!(!missing.contains("no model at"), "{m}\n{err}");
+    assert!(!err.contains("no model at"), "{err}");
+    // --models names a folder; a wrong one is said, with the flag that exists.
+    let (_, err) = run(&["--models", "/nonexistent-models"]);
+    assert!(
+        err.contains("/nonexistent-models")
+            && err.contains("--models DIR")
+            && !err.contains("--model "),
+        "{err}"
+    );
+    for mode in [
+        &["replay", "--help"][..],
+        &["live", "--help"],
+        &["record", "--help"],
+        &["demo", "--help"],
+    ] {
+        let out = bin().args(mode).output().expect("run");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("--models <DIR>"),
+            "{mode:?}"
+        );
+    }
 }

@@ -127,8 +127,9 @@ fn the_demo_context_is_ready_within_ten_seconds_and_stays_ready_through_its_loop
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("synthetic 1-minute history"), "{err}");
 
-    // At 20× the 53-second capture loops every ~3 s: four loops, one kline request, no
-    // restart, the whole lookback held at the end.
+    // At 20× the 53-second capture loops every ~3 s: four loops (each a gap the client
+    // resyncs, on the same socket), one kline request, no restart, the whole lookback held at
+    // the end.
     let out = bin()
         .args([
             "demo",
@@ -143,10 +144,8 @@ fn the_demo_context_is_ready_within_ten_seconds_and_stays_ready_through_its_loop
         .output()
         .expect("run");
     let v = json(&out);
-    let loops = v["live"]["connections"][0]["disconnects"]
-        .as_u64()
-        .unwrap_or(0);
-    assert!(loops >= 2, "the capture looped: {}", v["live"]);
+    let loops = v["symbols"][0]["gaps"].as_u64().unwrap_or(0);
+    assert!(loops >= 2, "the capture looped: {}", v["symbols"][0]);
     let c = &v["symbols"][0]["models"]["context"];
     assert_eq!(c["state"], "ready", "{c}");
     assert_eq!(c["history_minutes"], 240, "{c}");

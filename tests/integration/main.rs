@@ -2,6 +2,7 @@
 //! instead of one per file): each module is one ring of tests.
 //!
 //! - [`cli`]: the real binary as a user runs it (headless replay, demo, record, eval, errors);
+//! - [`demo_soak`]: the demo for an hour of market time at 60×, every panel alive;
 //! - [`export`]: `export` to Parquet read back with the `parquet` crate (round trip, re-runs,
 //!   a recording, bad input);
 //! - [`faults`]: replay of real captures with faults written into real files;
@@ -22,6 +23,7 @@ mod common;
 
 mod cli;
 mod export;
+mod demo_soak;
 mod faults;
 mod guard_screen;
 mod klines_cli;

@@ -80,7 +80,7 @@ fn heatmap_and_help_views() {
     let s = screen(&v, &ui, 120, 40);
     insta::assert_snapshot!("replay_heatmap_help_120x40", s);
     assert!(s.contains("Liquidity heatmap"));
-    assert!(s.contains("Keys (? to close)"));
+    assert!(s.contains("Keys (? or Esc to close)"));
 }
 
 #[test]
@@ -198,4 +198,136 @@ fn latency_panel_lists_every_stage_and_draws_the_selected_histogram() {
         s.lines().any(|l| l.contains("parse") && l.contains("—")),
         "{s}"
     );
+}
+
+/// The status bar's text at `cols` columns, from a real view made busy: gaps, a recording, a
+/// clock offset of 850 days (the demo's 2024 capture against a 2026 clock), a long source.
+fn status_text(v: &View, ui: &UiState, cols: usize) -> (String, usize) {
+    use microstate::ui::render::status;
+    let theme = Theme::new(&Default::default(), true);
+    let l = status::line(v, ui, v.symbols.first(), &theme, cols);
+    let t: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+    (t, l.width())
+}
+
+fn busy_view() -> View {
+    let mut v = view_after(&[excerpt()], 3_000);
+    v.replay = None;
+    v.source = microstate_core::view::Source::Demo {
+        capture: "bundled BTCUSDT 2024-08-08 via a local exchange".into(),
+    };
+    v.connection = "up".into();
+    v.clock_offset = Some((-73_483_200_000_000_000, 2_000_000));
+    v.clock_source = "active".into();
+    v.symbols[0].gaps = 3;
+    v.now_ns = v.symbols[0].last_depth_recv_ns;
+    v.recording = Some(microstate_core::view::RecordingView {
+        path: "x.msrec".into(),
+        bytes: 3_600_000,
+        ..Default::default()
+    });
+    v
+}
+
+#[test]
+fn status_bar_keeps_sync_state_gaps_rec_and_clock_by_priority() {
+    let v = busy_view();
+    let ui = UiState::default();
+    for cols in [200usize, 120, 80, 60, 40, 20] {
+        let (t, w) = status_text(&v, &ui, cols);
+        assert!(w <= cols, "{cols}: {t:?} is {w} wide");
+        assert!(t.contains("SYNCED"), "{cols}: {t:?}");
+        if cols >= 40 {
+            assert!(t.contains("● REC") && t.contains("gaps 3"), "{cols}: {t:?}");
+        }
+        if cols >= 80 {
+            assert!(t.contains("clock −850d12h"), "{cols}: {t:?}");
+        }
+    }
+    let (wide, _) = status_text(&v, &ui, 200);
+    assert_eq!(
+        wide,
+        " microstate │ DEMO bundled BTCUSDT 2024-08-08 via a local exchange │ up │ \
+         BTCUSDT SYNCED gaps 3 · upd <1ms ago │ clock −850d12h ±1.0ms (active) │ ● REC 3.6 MB"
+    );
+    // The whole screen at the README's size and at 80 columns: nothing falls off.
+    for (w, h) in [(120u16, 40u16), (80, 24)] {
+        let s = screen(&v, &ui, w, h);
+        let top = s.lines().next().unwrap_or_default();
+        assert!(
+            top.contains("SYNCED") && top.contains("● REC") && top.contains("clock"),
+            "{w}×{h}: {top:?}"
+        );
+    }
+}
+
+#[test]
+fn status_bar_of_a_replay_keeps_its_speed_and_position() {
+    let v = view_after(&[excerpt()], 3_000);
+    let (t, _) = status_text(&v, &UiState::default(), 80);
+    assert!(t.contains("▶ max 23:54:"), "{t:?}");
+    assert!(t.contains("BTCUSDT SYNCED gaps 0"), "{t:?}");
+}
+
+#[test]
+fn small_prices_are_drawn_with_their_digits() {
+    // The real cryptofeed capture: LRCBTC trades near 0.0000064 BTC on a tick of 0.00000001.
+    let ws = microstate_testkit::data_dir().join("cryptofeed/BINANCE.ws.1.0");
+    let v = view_after(&[ws], u64::MAX);
+    let i = v
+        .symbols
+        .iter()
+        .position(|s| s.symbol.to_string() == "LRCBTC")
+        .expect("LRCBTC in the capture");
+    let s = &v.symbols[i];
+    assert!(s.mid.is_some_and(|m| m < 1e-4), "{:?}", s.mid);
+    let mut ui = UiState::default();
+    ui.selected = i;
+    let scr = screen(&v, &ui, 120, 40);
+    // The ladder and the symbols table write 8 decimals (the mid one more), never "0".
+    let best_bid = format!("{:.8}", s.bids[0].price.to_f64());
+    assert!(scr.contains(&best_bid), "{best_bid} not on\n{scr}");
+    assert!(scr.contains("0.0000"), "{scr}");
+    let row = scr
+        .lines()
+        .find(|l| {
+            l.contains("LRCBTC") && l.contains("│▶") || l.contains("▶ ") && l.contains("LRCBTC")
+        })
+        .unwrap_or_default()
+        .to_string();
+    assert!(!row.contains(" 0.0 "), "{row}");
+}
+
+#[test]
+fn without_network_the_body_says_why_when_it_retries_and_offers_the_demo() {
+    let mut v = view_after(&[excerpt()], 3_000);
+    v.source = microstate_core::view::Source::Live {
+        endpoint: "wss://stream.binance.com:9443".into(),
+    };
+    v.connection = "connecting, attempt 4, next in 8s: failed to lookup address information".into();
+    for s in &mut v.symbols {
+        s.bids.clear();
+        s.asks.clear();
+    }
+    let scr = screen(&v, &UiState::default(), 120, 40);
+    assert!(scr.contains("Not connected"), "{scr}");
+    assert!(scr.contains("next in 8s"), "the next retry:\n{scr}");
+    assert!(scr.contains("failed to lookup"), "the cause:\n{scr}");
+    assert!(scr.contains("microstate-tui demo"), "the hint:\n{scr}");
+    assert!(!scr.contains("waiting for a snapshot"), "{scr}");
+}
+
+#[test]
+fn full_screen_200x60_and_the_smallest_size_fit_their_borders() {
+    let v = view_after(&[excerpt()], 3_000);
+    let big = screen(&v, &UiState::default(), 200, 60);
+    insta::assert_snapshot!("replay_200x60", big);
+    let min = screen(&v, &UiState::default(), 60, 16);
+    insta::assert_snapshot!("replay_60x16", min);
+    assert!(min.contains("SYNCED") && min.contains("Depth"), "{min}");
+    // Every line is exactly the terminal's width: nothing drawn past a border.
+    assert!(min.lines().all(|l| l.chars().count() == 60), "{min}");
+    let tiny = screen(&v, &UiState::default(), 40, 12);
+    assert!(tiny.contains("terminal too small"), "{tiny}");
+    assert!(tiny.contains("need 60×16"), "{tiny}");
 }

@@ -16,7 +16,9 @@ use crate::{ConfigError, format_duration};
 #[serde(deny_unknown_fields, default)]
 pub struct ModelsConfig {
     /// Folder holding `pressure/` and `context/` (each `model.toml` + `model.safetensors`);
-    /// relative paths are from the working directory. `--model DIR` overrides.
+    /// relative paths are from the working directory; when that holds no model, the shipped
+    /// ones are looked for beside the binary, in the data dir and in the source tree.
+    /// `--models DIR` (live, record, replay, demo) overrides.
     pub dir: String,
     pub pressure: PressureModelConfig,
     pub context: ContextModelConfig,

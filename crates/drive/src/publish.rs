@@ -67,6 +67,13 @@ pub fn view(engine: &Engine, x: Extras<'_>, stamp: Stamp) -> View {
             .iter()
             .map(|st| {
                 let mut v = symbol_view(st, x.stale.is_some_and(|s| s.contains(&st.symbol)));
+                // Models were given but this symbol has had no features yet (no book: not
+                // connected, or waiting for its snapshot): say that, not "no models given".
+                if engine.has_models() && st.signals.is_none() {
+                    let wait = |m: &str| format!("{m}: waiting for the book's first update");
+                    v.pressure = ModelView::Missing(wait("pressure"));
+                    v.context = ModelView::Missing(wait("context"));
+                }
                 if let (ModelView::Ready(c), Some(src)) = (
                     &mut v.context,
                     x.history_sources.and_then(|m| m.get(&st.symbol)),

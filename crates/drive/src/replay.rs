@@ -399,6 +399,11 @@ impl FeatureWriter {
             }
             *updates = f.updates();
             let v = f.vector();
+            // Before the first event time (a spot bookTicker carries none) a vector has no
+            // place on the event-time axis: a `ts_ns` of 0 would be a lie, so it is not written.
+            if v.ts_ns() == 0 {
+                continue;
+            }
             if let Some(every) = self.every_ns {
                 if v.ts_ns() < *due {
                     continue;

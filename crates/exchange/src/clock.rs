@@ -16,7 +16,6 @@ use std::time::Duration;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
 use super::faults::{FaultKind, Schedule};
@@ -168,7 +167,7 @@ pub(crate) async fn run(
         };
         bump(&c.shared.counters.passes);
         if more && c.shared.settings.looped {
-            if !c.restart().await {
+            if !c.restart() {
                 return;
             }
             continue;
@@ -471,19 +470,13 @@ impl Clock {
         true
     }
 
-    /// End of a looped pass: close every socket ("capture restarted") and forget the book, so
-    /// nobody is served a book from the previous pass. `false` on shutdown.
-    async fn restart(&mut self) -> bool {
-        let slots: Vec<ClientSlot> = std::mem::take(&mut lock(&self.shared.clients).live);
-        for s in slots {
-            let close = Out::Control(Control::Close {
-                code: CloseCode::Away,
-                reason: "capture restarted".into(),
-            });
-            tokio::select! {
-                _ = s.tx.send(close) => {}
-                _ = self.shutdown.recv() => return false,
-            }
+    /// End of a looped pass: forget the book, so nobody is served a book from the previous
+    /// pass. Sockets stay open: the next pass goes on in event time and jumps forward in update
+    /// ids (`passes`), so clients see a gap and resync from the next pass's book. Exchange and
+    /// transaction time are kept (they only move forward). `false` on shutdown.
+    fn restart(&mut self) -> bool {
+        if self.shutdown.is_shutdown() {
+            return false;
         }
         self.reset_market();
         tracing::info!("capture restarted");
@@ -494,8 +487,6 @@ impl Clock {
         let mut m = lock(&self.shared.market);
         m.engine = Engine::new(EngineConfig::books_only());
         m.lag = self.lag_behind.map(LagBook::new);
-        m.exchange_time_ms = None;
-        m.transact_time_ms = None;
         m.pending = None;
         drop(m);
         self.shared.market_changed.notify_waiters();

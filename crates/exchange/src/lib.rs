@@ -16,6 +16,7 @@
 //! - [`faults`]: the [`Fault`] values, `--fault` grammar ([`parse_fault`]) and their schedule.
 //! - `streams`: stream names, frame classification, envelopes (payload bytes are never re-encoded).
 //! - `source`: reads the source on its own thread, restarts it when looping.
+//! - `passes`: moves each looped pass on in event time and ids.
 //! - `clock`: paces frames by receive time × speed, keeps the book, applies stream faults, fans out.
 //! - `server`: one port for REST and WebSocket (`TcpStream::peek` decides), HTTP keep-alive loop.
 //! - `ws`: one client connection: queue, pings, pong timeout, incoming rate limit, SUBSCRIBE.
@@ -37,8 +38,10 @@
 //!   what a client received with [`ConnectionStats::frames_sent`] (plus
 //!   [`ConnectionStats::injected_sent`] where faults injected frames) to know it has read
 //!   everything.
-//! - Looping: at the end every socket gets a close frame (code 1001, reason "capture
-//!   restarted"), the exchange's book is reset and the source restarts (update ids jump back).
+//! - Looping: at the end the exchange's book is reset and the source restarts, moved on in time
+//!   and ids (`passes`): event times go on where the last pass ended, update ids jump forward,
+//!   so a connected client sees one gap per loop and resyncs from a snapshot, as after any gap;
+//!   sockets stay open.
 //! - Depth answers wait (up to [`ExchangeConfig::depth_wait`]) until the exchange's book for the
 //!   symbol is synced; after that they answer 503 `{"code":-1007,..}`. At [`Speed::Max`] the
 //!   clock waits for the slowest client, so a client must keep reading its socket while it
@@ -54,6 +57,7 @@ mod clock;
 pub mod faults;
 mod http;
 pub mod klines;
+mod passes;
 mod rest;
 mod server;
 mod source;

@@ -1,7 +1,8 @@
 //! Reading the exchange's source on its own thread, ahead of the replay clock.
 //!
 //! Owns: opening (and, when looping, reopening) the source, merging its files by receive time,
-//! classifying each frame once ([`super::streams`]), and the symbol catalog. Must not touch:
+//! classifying each frame once ([`super::streams`]), moving later passes on in time and ids
+//! ([`super::passes`]), and the symbol catalog. Must not touch:
 //! pacing, the book or clients (that is [`super::clock`]). Reading and inflating captures is
 //! blocking work, so it runs on a plain thread and hands frames over a bounded channel: the
 //! clock is never blocked by the disk, and the reader never runs further ahead than
@@ -16,6 +17,7 @@ use anyhow::Context;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Bytes;
 
+use super::passes::{Span, shift};
 use super::streams::{StreamKey, classify_rest, classify_ws, level_decimals};
 use super::{ExchangeSource, Shared, bump, lock};
 use microstate_core::num::{Nanos, Symbol};
@@ -135,6 +137,7 @@ pub(crate) fn spawn_reader(
         .spawn(move || {
             let mut sources = Some(first);
             let mut pass = 0u64;
+            let mut span = Span::default();
             loop {
                 let srcs = match sources.take() {
                     Some(s) => s,
@@ -149,7 +152,7 @@ pub(crate) fn spawn_reader(
                         }
                     },
                 };
-                if !read_pass(srcs, &tx, &shared, pass) {
+                if !read_pass(srcs, &tx, &shared, pass, &mut span) {
                     return;
                 }
                 shared.catalog_ready.send_replace(true);
@@ -168,7 +171,9 @@ fn read_pass(
     tx: &mpsc::Sender<Feed>,
     shared: &Shared,
     pass: u64,
+    span: &mut Span,
 ) -> bool {
+    let moved = span.shift(pass);
     let mut merge = Merge::new(sources);
     let mut count = 0usize;
     while let Some(item) = merge.next_frame() {
@@ -188,7 +193,20 @@ fn read_pass(
                 continue;
             }
             Merged::Frame { frame, file } => {
-                match prepare(frame.recv, frame.kind, frame.symbol_hint, frame.body()) {
+                // Later passes go on in time and ids from where the first one ended.
+                let (recv, body) = if pass == 0 {
+                    span.observe(frame.recv.0, frame.body());
+                    (frame.recv, std::borrow::Cow::Borrowed(frame.body()))
+                } else {
+                    let recv = Nanos(
+                        frame
+                            .recv
+                            .0
+                            .saturating_add(moved.time_ms.saturating_mul(1_000_000)),
+                    );
+                    (recv, std::borrow::Cow::Owned(shift(frame.body(), moved)))
+                };
+                match prepare(recv, frame.kind, frame.symbol_hint, &body) {
                     Ok(p) => {
                         if pass == 0 {
                             learn(shared, &p);

@@ -108,8 +108,6 @@ pub(crate) enum Out {
 /// Connection-level orders, in queue order with the frames.
 #[derive(Clone, Debug)]
 pub(crate) enum Control {
-    /// A close frame, then the connection ends.
-    Close { code: CloseCode, reason: String },
     /// A close frame after `grace` (frames keep flowing until then).
     CloseAfter(Duration),
     /// The TCP connection ends without a close frame.
@@ -340,7 +338,6 @@ struct Writer {
 /// What a batch of queued items asks for after it is written.
 enum After {
     Continue,
-    Close(CloseCode, String),
     Abort,
 }
 
@@ -399,10 +396,6 @@ impl Writer {
                     let Some(out) = out else { return End::left() };
                     match self.batch(out, &mut shutdown).await {
                         Ok(After::Continue) => {}
-                        Ok(After::Close(code, reason)) => {
-                            self.close(code, &reason).await;
-                            return End::closed(&reason);
-                        }
                         Ok(After::Abort) => return End::dropped("fault: close"),
                         Err(end) => return end,
                     }
@@ -438,7 +431,6 @@ impl Writer {
                 Out::Frame(_) | Out::Inject(_) => {}
                 Out::Flush(ack) => acks.push(ack),
                 Out::Control(c) => match c {
-                    Control::Close { code, reason } => after = After::Close(code, reason),
                     Control::Abort => after = After::Abort,
                     Control::CloseAfter(grace) => self.close_at = Some(Instant::now() + grace),
                     Control::Silent => {

@@ -107,20 +107,7 @@ pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, ui: &UiState, t
         row(buf, y, r, *cum, theme.ask);
         y += 1;
     }
-    let spread = match (s.spread, s.microprice, s.mid) {
-        (Some(sp), Some(mp), Some(mid)) => {
-            let ticks = s
-                .tick
-                .map_or(String::new(), |t| format!(" ({:.0} t)", sp / t));
-            format!(
-                "spread {}{ticks} · micro {} ({:+.1e})",
-                fmt::price(sp, dec.max(2)),
-                fmt::price(mp, dec + 2),
-                mp - mid
-            )
-        }
-        _ => "spread —".into(),
-    };
+    let spread = spread_row(s, dec, w);
     if y < bottom {
         buf.set_stringn(x0, y, format!("{spread:^w$}"), w, theme.accent);
         y += 1;
@@ -134,4 +121,26 @@ pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, ui: &UiState, t
         row(buf, y, r, cum, theme.bid);
         y += 1;
     }
+}
+
+/// The spread row, as long as fits in `w` columns: spread, ticks, microprice and its distance
+/// from the mid; then without the distance; then the spread and ticks alone — a number is
+/// dropped whole rather than cut.
+pub fn spread_row(s: &SymbolView, dec: usize, w: usize) -> String {
+    let (Some(sp), Some(mp), Some(mid)) = (s.spread, s.microprice, s.mid) else {
+        return "spread —".into();
+    };
+    let ticks = s
+        .tick
+        .map_or(String::new(), |t| format!(" ({:.0} t)", sp / t));
+    let spread = format!("spread {}{ticks}", fmt::price(sp, dec.max(2)));
+    let micro = fmt::price(mp, dec + 2);
+    [
+        format!("{spread} · micro {micro} ({:+.1e})", mp - mid),
+        format!("{spread} · micro {micro}"),
+        spread,
+    ]
+    .into_iter()
+    .find(|t| t.chars().count() <= w)
+    .unwrap_or_default()
 }

@@ -46,7 +46,7 @@ pub fn render(
             if s.count == 0 {
                 "—".to_string()
             } else {
-                fmt::dur_ns(v)
+                fmt::latency_ns(v)
             }
         };
         lines.push(Line::from(Span::styled(

@@ -14,6 +14,7 @@ pub mod ladder;
 pub mod latency;
 pub mod panels;
 pub mod price;
+pub mod status;
 pub mod symbols;
 
 use ratatui::Frame;
@@ -40,9 +41,49 @@ pub fn sync_label(s: &SymbolView, theme: &Theme) -> (String, Style) {
     }
 }
 
+/// Smallest terminal the screen is drawn on; below it, a notice says what is needed.
+pub const MIN_SIZE: (u16, u16) = (60, 16);
+
+/// What the body says while a live session has no book because it is not connected: the
+/// connection's own words (the cause, the attempt, the next retry) and, when there is no
+/// network, the offline demo. `None` once connected or with a book to show.
+pub fn not_connected(view: &View, sel: Option<&SymbolView>) -> Option<Vec<Line<'static>>> {
+    if view.connection.is_empty() || view.connection.starts_with("up") {
+        return None;
+    }
+    if sel.is_some_and(|s| !s.bids.is_empty() || !s.asks.is_empty()) {
+        return None;
+    }
+    let mut lines = vec![
+        Line::from("Not connected."),
+        Line::from(""),
+        Line::from(view.connection.clone()),
+    ];
+    if matches!(view.source, Source::Live { .. }) {
+        lines.push(Line::from(""));
+        lines.push(Line::from(
+            "No network? `microstate-tui demo` runs the same client against a local exchange.",
+        ));
+    }
+    Some(lines)
+}
+
 /// Draws the whole screen.
 pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bindings) {
     let area = f.area();
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        let text = format!(
+            "terminal too small: need {}×{}, have {}×{} (q quits)",
+            MIN_SIZE.0, MIN_SIZE.1, area.width, area.height
+        );
+        f.render_widget(
+            Paragraph::new(text)
+                .style(theme.warn)
+                .wrap(ratatui::widgets::Wrap { trim: true }),
+            area,
+        );
+        return;
+    }
     let small = area.width < 100 || area.height < 30;
     let [status, body, symbols_area, hint] = Layout::vertical([
         Constraint::Length(1),
@@ -52,11 +93,28 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bind
     ])
     .areas(area);
     let sel = view.symbols.get(ui.symbol_index(view));
-    status_bar(f, status, view, ui, sel, theme);
+    f.render_widget(
+        Paragraph::new(status::line(view, ui, sel, theme, status.width as usize)),
+        status,
+    );
     let ladder_w = if small { 36 } else { 48 }.min(area.width / 2);
     let [left, right] =
         Layout::horizontal([Constraint::Length(ladder_w), Constraint::Min(20)]).areas(body);
-    ladder::render(f, left, sel, ui, theme);
+    match not_connected(view, sel) {
+        Some(lines) => {
+            let block = Block::default()
+                .borders(Borders::ALL)
+                .title(Span::styled(" Connection ", theme.title));
+            f.render_widget(
+                Paragraph::new(lines)
+                    .style(theme.warn)
+                    .wrap(ratatui::widgets::Wrap { trim: true })
+                    .block(block),
+                left,
+            );
+        }
+        None => ladder::render(f, left, sel, ui, theme),
+    }
     if small {
         let [chart, imb] =
             Layout::vertical([Constraint::Min(6), Constraint::Length(6)]).areas(right);
@@ -122,95 +180,6 @@ fn chart_or_heatmap(
     }
 }
 
-fn status_bar(
-    f: &mut Frame,
-    area: Rect,
-    view: &View,
-    ui: &UiState,
-    sel: Option<&SymbolView>,
-    theme: &Theme,
-) {
-    let sep = || Span::styled(" │ ", theme.dim);
-    let mut spans = vec![Span::styled(" microstate ", theme.title)];
-    let source = match &view.source {
-        Source::Live { endpoint } => format!("LIVE {endpoint}"),
-        Source::Demo { capture } => format!("DEMO {capture}"),
-        Source::Replay { files } => format!("REPLAY {files}"),
-        Source::None => "no source".into(),
-    };
-    spans.push(Span::raw(source));
-    if !view.connection.is_empty() {
-        spans.push(sep());
-        let style = if view.connection.starts_with("up") {
-            theme.good
-        } else {
-            theme.warn
-        };
-        spans.push(Span::styled(view.connection.clone(), style));
-    }
-    if let Some(r) = &view.replay {
-        spans.push(sep());
-        let state = if r.done {
-            "■ end".to_string()
-        } else if r.paused {
-            "⏸ paused".to_string()
-        } else {
-            format!("▶ {}", r.speed)
-        };
-        spans.push(Span::styled(state, theme.accent));
-        if let Some(p) = r.position_ns {
-            spans.push(Span::raw(format!(" {}", fmt::clock(p))));
-        }
-    } else if ui.frozen {
-        spans.push(sep());
-        spans.push(Span::styled("❄ frozen", theme.warn));
-    }
-    if let Some(s) = sel {
-        spans.push(sep());
-        let (label, style) = sync_label(s, theme);
-        spans.push(Span::raw(format!("{} ", s.symbol)));
-        spans.push(Span::styled(label, style));
-        let age = if s.last_depth_recv_ns == 0 {
-            "—".into()
-        } else {
-            fmt::dur_ns(view.now_ns.saturating_sub(s.last_depth_recv_ns))
-        };
-        spans.push(Span::styled(
-            format!(" gaps {} · upd {age} ago", s.gaps),
-            theme.dim,
-        ));
-    }
-    if let Some((off, rtt)) = view.clock_offset {
-        spans.push(sep());
-        let unc = if rtt > 0 {
-            format!(" ±{}", fmt::dur_ns(rtt / 2))
-        } else {
-            String::new()
-        };
-        spans.push(Span::styled(
-            format!(
-                "clock {}{unc} ({})",
-                fmt::signed_dur_ns(off),
-                view.clock_source
-            ),
-            theme.dim,
-        ));
-    }
-    if let Some(r) = &view.recording {
-        spans.push(sep());
-        let style = theme.bad;
-        spans.push(Span::styled("● REC ", style));
-        spans.push(Span::raw(fmt::bytes(r.bytes)));
-        if r.failures > 0 {
-            spans.push(Span::styled(
-                format!(" ({} write failures)", r.failures),
-                theme.bad,
-            ));
-        }
-    }
-    f.render_widget(Paragraph::new(Line::from(spans)), area);
-}
-
 fn hint_line(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: &Theme) {
     let text = match &ui.message {
         Some(m) => m.clone(),
@@ -218,7 +187,7 @@ fn hint_line(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: &Theme
             let mut h =
                 String::from(" q quit · ? help · ←/→ symbol · [ ] zoom · h heatmap · l latency");
             if view.replay.is_some() {
-                h.push_str(" · space pause · +/- speed · . step · </> seek");
+                h.push_str(" · space pause · +/- speed · 0 1× · . step · </> seek");
             } else {
                 h.push_str(" · space freeze · r record · s resync");
             }
@@ -252,7 +221,7 @@ fn help(f: &mut Frame, area: Rect, keys: &Bindings, theme: &Theme) {
         Paragraph::new(lines).block(
             Block::default()
                 .borders(Borders::ALL)
-                .title(Span::styled(" Keys (? to close) ", theme.title)),
+                .title(Span::styled(" Keys (? or Esc to close) ", theme.title)),
         ),
         r,
     );

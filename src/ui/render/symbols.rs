@@ -1,4 +1,6 @@
 //! The symbols table: every subscribed symbol with mid, spread, imbalance, models, sync state.
+//! On narrow terminals columns give way by priority ([`shown`]), so the numbers keep their
+//! width (a mid is never cut to "61855", an age never to "84.7m").
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -9,10 +11,38 @@ use super::{fmt, sync_label};
 use crate::ui::theme::Theme;
 use microstate_core::view::{ModelView, View};
 
+/// Width from which the pressure and context columns are shown.
+pub const MODELS_FROM: u16 = 100;
+
+/// Columns (by index: mark, symbol, state, mid, spread, imb L1, pressure, context, gaps, age)
+/// shown at `width`: below [`MODELS_FROM`] the model columns give way, below 80 the spread,
+/// below 70 the imbalance — never a number cut short.
+fn shown(i: usize, width: u16) -> bool {
+    match i {
+        6 | 7 => width >= MODELS_FROM,
+        4 => width >= 80,
+        5 => width >= 70,
+        _ => true,
+    }
+}
+
+/// Keeps the columns [`shown`] at `width`.
+fn cols<T>(v: Vec<T>, width: u16) -> Vec<T> {
+    v.into_iter()
+        .enumerate()
+        .filter(|(i, _)| shown(*i, width))
+        .map(|(_, x)| x)
+        .collect()
+}
+
 pub fn render(f: &mut Frame, area: Rect, view: &View, selected: usize, theme: &Theme) {
-    let header = Row::new([
-        "", "symbol", "state", "mid", "spread", "imb L1", "pressure", "context", "gaps", "age",
-    ])
+    let wide = area.width;
+    let header = Row::new(cols(
+        vec![
+            "", "symbol", "state", "mid", "spread", "imb L1", "pressure", "context", "gaps", "age",
+        ],
+        wide,
+    ))
     .style(theme.dim);
     let rows: Vec<Row> = view
         .symbols
@@ -20,11 +50,11 @@ pub fn render(f: &mut Frame, area: Rect, view: &View, selected: usize, theme: &T
         .enumerate()
         .map(|(i, s)| {
             let (state, style) = sync_label(s, theme);
-            let dec = fmt::decimals_for(s.tick);
+            let dec = fmt::decimals_or_from_price(s.tick, s.mid.unwrap_or(0.0));
             let age = if s.last_depth_recv_ns == 0 {
                 "—".to_string()
             } else {
-                fmt::dur_ns(view.now_ns.saturating_sub(s.last_depth_recv_ns))
+                fmt::ago(view.now_ns.saturating_sub(s.last_depth_recv_ns))
             };
             let model = |m: &ModelView<String>| match m {
                 ModelView::Ready(x) => x.clone(),
@@ -39,18 +69,21 @@ pub fn render(f: &mut Frame, area: Rect, view: &View, selected: usize, theme: &T
                 ModelView::Missing(w) => ModelView::Missing(w.clone()),
             });
             let mark = if i == selected { "▶" } else { " " };
-            let row = Row::new(vec![
-                Cell::from(mark),
-                Cell::from(format!("{} {}", i + 1, s.symbol)),
-                Cell::from(Span::styled(state, style)),
-                Cell::from(s.mid.map_or("—".into(), |m| fmt::price(m, dec + 1))),
-                Cell::from(s.spread.map_or("—".into(), |m| fmt::price(m, dec))),
-                Cell::from(s.imbalance[0].map_or("—".into(), fmt::signed)),
-                Cell::from(pressure),
-                Cell::from(context),
-                Cell::from(s.gaps.to_string()),
-                Cell::from(age),
-            ]);
+            let row = Row::new(cols(
+                vec![
+                    Cell::from(mark),
+                    Cell::from(format!("{} {}", i + 1, s.symbol)),
+                    Cell::from(Span::styled(state, style)),
+                    Cell::from(s.mid.map_or("—".into(), |m| fmt::price(m, dec + 1))),
+                    Cell::from(s.spread.map_or("—".into(), |m| fmt::price(m, dec))),
+                    Cell::from(s.imbalance[0].map_or("—".into(), fmt::signed)),
+                    Cell::from(pressure),
+                    Cell::from(context),
+                    Cell::from(s.gaps.to_string()),
+                    Cell::from(age),
+                ],
+                wide,
+            ));
             if i == selected {
                 row.style(theme.accent)
             } else {
@@ -60,18 +93,21 @@ pub fn render(f: &mut Frame, area: Rect, view: &View, selected: usize, theme: &T
         .collect();
     let t = Table::new(
         rows,
-        [
-            Constraint::Length(1),
-            Constraint::Length(14),
-            Constraint::Length(10),
-            Constraint::Length(12),
-            Constraint::Length(9),
-            Constraint::Length(7),
-            Constraint::Length(9),
-            Constraint::Length(9),
-            Constraint::Length(5),
-            Constraint::Length(8),
-        ],
+        cols(
+            vec![
+                Constraint::Length(1),
+                Constraint::Length(14),
+                Constraint::Length(10),
+                Constraint::Length(13),
+                Constraint::Length(11),
+                Constraint::Length(7),
+                Constraint::Length(9),
+                Constraint::Length(9),
+                Constraint::Length(5),
+                Constraint::Length(8),
+            ],
+            wide,
+        ),
     )
     .header(header)
     .block(

@@ -523,6 +523,11 @@ impl Engine {
     }
 
     /// Runs these models on every symbol's features (context over minute mids, interpretation).
+    /// Whether models were given ([`Self::set_models`]).
+    pub fn has_models(&self) -> bool {
+        self.models.is_some()
+    }
+
     pub fn set_models(&mut self, models: std::sync::Arc<crate::ml::signals::Models>) {
         self.models = Some(models);
     }

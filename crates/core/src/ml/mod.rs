@@ -70,7 +70,7 @@ pub enum MlError {
     },
     /// No model where one was looked for: the rest of the program keeps working without it.
     #[error(
-        "no model at {path} (train one with `microstate-tui train {schema}`, or point --model at a folder holding one)"
+        "no model at {path} (train one with `microstate-tui train {schema}`, or give `--models DIR`, a folder holding one)"
     )]
     Missing { path: PathBuf, schema: String },
     #[error("{0}")]

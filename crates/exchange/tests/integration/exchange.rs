@@ -780,8 +780,17 @@ async fn rest_faults_500_429_slow_and_stale() {
     h.shutdown().await;
 }
 
+/// The numbers of a trade payload that a loop moves (E, T, t) and those it keeps (p, q).
+fn trade_numbers(text: &str) -> ((u64, u64, u64), (String, String)) {
+    let v: Value = serde_json::from_str(text).expect("json");
+    let d = &v["data"];
+    let n = |k: &str| d[k].as_u64().expect(k);
+    let s = |k: &str| d[k].as_str().expect(k).to_string();
+    ((n("E"), n("T"), n("t")), (s("p"), s("q")))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn looping_closes_with_capture_restarted_and_replays_from_the_start() {
+async fn looping_goes_on_in_time_and_ids_on_the_same_socket() {
     let bytes = capture_head(&spot_files()[0], 300);
     let trades: Vec<String> = std::str::from_utf8(bytes)
         .expect("utf8")
@@ -790,28 +799,53 @@ async fn looping_closes_with_capture_restarted_and_replays_from_the_start() {
         .filter(|j| j.starts_with("{\"stream\":\"btcusdt@trade\""))
         .map(str::to_string)
         .collect();
+    assert!(trades.len() > 3, "the excerpt has trades");
     let mut cfg = ExchangeConfig::new(memory(bytes));
     cfg.looped = true;
     cfg.faithful_snapshots = false;
     let h = start(cfg).await;
-    for pass in 0..2 {
-        let mut c = ws(&h, "/stream?streams=btcusdt@trade").await;
-        let mut got = Vec::new();
-        let reason = loop {
-            match timeout(Duration::from_secs(10), c.next())
-                .await
-                .expect("progress")
-            {
-                Some(Ok(Message::Text(t))) => got.push(t.to_string()),
-                Some(Ok(Message::Close(f))) => break f.map(|f| f.reason.to_string()),
-                Some(Ok(_)) => {}
-                other => panic!("pass {pass}: unexpected {other:?}"),
-            }
-        };
-        assert_eq!(reason.as_deref(), Some("capture restarted"), "pass {pass}");
-        assert_eq!(got, trades, "pass {pass}: the whole capture from its start");
+    // One socket for three passes: looping does not close it.
+    let mut c = ws(&h, "/stream?streams=btcusdt@trade").await;
+    let mut got = Vec::new();
+    while got.len() < 3 * trades.len() {
+        match timeout(Duration::from_secs(10), c.next())
+            .await
+            .expect("progress")
+        {
+            Some(Ok(Message::Text(t))) => got.push(t.to_string()),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            other => panic!("after {} trades: unexpected {other:?}", got.len()),
+        }
+    }
+    // The first pass is the capture verbatim.
+    assert_eq!(got[..trades.len()], trades[..]);
+    let first: Vec<_> = trades.iter().map(|t| trade_numbers(t)).collect();
+    let mut last = first.last().expect("trades").0;
+    for pass in 1..3 {
+        let this = &got[pass * trades.len()..(pass + 1) * trades.len()];
+        let nums: Vec<_> = this.iter().map(|t| trade_numbers(t)).collect();
+        // Same prices and sizes; times and ids later than everything before.
+        let shift = nums[0].0.0 - first[0].0.0;
+        for (k, ((moved, kept), (orig, orig_kept))) in nums.iter().zip(&first).enumerate() {
+            assert_eq!(kept, orig_kept, "pass {pass} trade {k}");
+            assert_eq!(
+                moved.0 - orig.0,
+                shift,
+                "pass {pass} trade {k}: E moves by one shift"
+            );
+            assert_eq!(moved.1 - orig.1, shift, "pass {pass} trade {k}: T too");
+        }
+        assert!(
+            nums[0].0.0 > last.0,
+            "pass {pass}: E goes on: {:?} after {last:?}",
+            nums[0]
+        );
+        assert!(nums[0].0.1 > last.1, "pass {pass}: T goes on");
+        assert!(nums[0].0.2 > last.2, "pass {pass}: trade ids go on");
+        last = nums.last().expect("trades").0;
     }
     assert!(h.stats().passes >= 2);
+    assert_eq!(h.stats().connections.len(), 1, "no reconnect");
     h.shutdown().await;
 }
 

@@ -57,7 +57,7 @@ impl CryptofeedSource {
     pub fn open(p: &Path, format: Format) -> Result<Self, ReadError> {
         let r = open_maybe_gz(p).map_err(|source| ReadError::Io {
             path: p.display().to_string(),
-            source,
+            error: source,
         })?;
         Ok(CryptofeedSource {
             names: vec![p.display().to_string()],

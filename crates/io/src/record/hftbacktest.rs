@@ -140,7 +140,7 @@ impl FrameSource for HftSource {
                 self.next_file += 1;
                 let r = open_maybe_gz(p).map_err(|source| ReadError::Io {
                     path: p.display().to_string(),
-                    source,
+                    error: source,
                 })?;
                 self.reader = Some(LineReader::new(r).with_max(self.max_line));
                 continue;

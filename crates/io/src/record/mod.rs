@@ -59,20 +59,71 @@ impl Speed {
         }
     }
 
-    /// Twice as fast (up to 1000×); `max` stays.
+    /// The factors `+`/`-` step through: round numbers a person can read, 1× among them.
+    pub const STEPS: [f64; 13] = [
+        0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0,
+    ];
+
+    /// The next step of [`Self::STEPS`] above this speed; past 1000×, `max` (which stays).
+    /// A factor between steps goes to the next step up.
     pub fn faster(self) -> Speed {
         match self {
             Speed::Max => Speed::Max,
-            Speed::Factor(x) => Speed::Factor((x * 2.0).min(Self::MAX_FACTOR)),
+            Speed::Factor(x) => Self::STEPS
+                .iter()
+                .copied()
+                .find(|s| *s > x * (1.0 + 1e-9))
+                .map_or(Speed::Max, Speed::Factor),
         }
     }
 
-    /// Half as fast (down to 0.1×); from `max`, 1000×.
+    /// The next step of [`Self::STEPS`] below this speed (0.1× stays); from `max`, 1000×.
     pub fn slower(self) -> Speed {
         match self {
             Speed::Max => Speed::Factor(Self::MAX_FACTOR),
-            Speed::Factor(x) => Speed::Factor((x / 2.0).max(Self::MIN_FACTOR)),
+            Speed::Factor(x) => Speed::Factor(
+                Self::STEPS
+                    .iter()
+                    .rev()
+                    .copied()
+                    .find(|s| *s < x * (1.0 - 1e-9))
+                    .unwrap_or(Self::MIN_FACTOR),
+            ),
         }
+    }
+}
+
+#[cfg(test)]
+mod speed_tests {
+    use super::Speed;
+
+    #[test]
+    fn speed_steps_are_a_ladder_through_one() {
+        let mut s = Speed::Factor(0.1);
+        let mut seen = vec![s.to_string()];
+        while s != Speed::Max {
+            s = s.faster();
+            seen.push(s.to_string());
+        }
+        assert_eq!(
+            seen.join(" "),
+            "0.1x 0.25x 0.5x 1x 2x 5x 10x 25x 50x 100x 250x 500x 1000x max"
+        );
+        assert_eq!(Speed::Max.faster(), Speed::Max);
+        let mut down = vec![];
+        let mut s = Speed::Max;
+        for _ in 0..15 {
+            s = s.slower();
+            down.push(s.to_string());
+        }
+        assert_eq!(
+            down.join(" "),
+            "1000x 500x 250x 100x 50x 25x 10x 5x 2x 1x 0.5x 0.25x 0.1x 0.1x 0.1x"
+        );
+        // Between steps: to the neighbouring step, so 1× is always reachable.
+        assert_eq!(Speed::Factor(3.0).faster(), Speed::Factor(5.0));
+        assert_eq!(Speed::Factor(3.0).slower(), Speed::Factor(2.0));
+        assert_eq!(Speed::Factor(0.9765625).faster(), Speed::Factor(1.0));
     }
 }
 
@@ -159,12 +210,10 @@ impl CapturedFrame {
 /// Problems reading a capture. None of them loses what was read before.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: io::Error,
-    },
+    /// The OS error is part of the message and deliberately not a `source`: an error chain
+    /// (`{:#}`) would say it twice ("No such file or directory … : No such file or directory").
+    #[error("{path}: {error}")]
+    Io { path: String, error: io::Error },
     #[error("{path}:{line}: {msg}")]
     Line {
         path: String,
@@ -239,7 +288,7 @@ impl LineError {
         match self {
             LineError::Io(source) => ReadError::Io {
                 path: format!("{path} (after line {line})"),
-                source,
+                error: source,
             },
             LineError::TooLong { line, bytes, max } => ReadError::TooLong {
                 path: path.to_string(),
@@ -359,7 +408,7 @@ pub enum Format {
 pub fn detect(path: &Path) -> Result<Format, ReadError> {
     let io_err = |source| ReadError::Io {
         path: path.display().to_string(),
-        source,
+        error: source,
     };
     // The first line of any format is short: a capped read keeps a huge one out of memory.
     let mut r = LineReader::new(open_maybe_gz(path).map_err(io_err)?).with_max(DETECT_LINE_BYTES);
@@ -438,7 +487,7 @@ pub fn open_captures_capped(
             let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
                 .map_err(|source| ReadError::Io {
                     path: p.display().to_string(),
-                    source,
+                    error: source,
                 })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.is_file())
