@@ -16,6 +16,7 @@
 //!     ui        [ui] [ui.theme] (+ Colour; [ui.keys] is checked by the app)
 //!     features  [features]
 //!     models    [models] [models.pressure] [models.context] [models.interpret]
+//!     nats      [nats]
 //! ```
 //! - Each section module (`live`, `record`, `ui`, `features`, `models`) owns its types, their
 //!   defaults and one `validate(origin)` per section that returns the first bad value as
@@ -33,6 +34,7 @@ mod error;
 mod features;
 mod live;
 mod models;
+mod nats;
 mod record;
 mod ui;
 mod units;
@@ -44,6 +46,7 @@ pub use live::{
 };
 pub use microstate_core::units::{format_duration, format_size, parse_duration, parse_size};
 pub use models::{ContextModelConfig, InterpretConfig, ModelsConfig, PressureModelConfig};
+pub use nats::NatsConfig;
 pub use record::RecordConfig;
 pub use ui::{Colour, ThemeConfig, UiConfig};
 
@@ -61,6 +64,7 @@ pub struct Config {
     pub ui: UiConfig,
     pub features: FeaturesConfig,
     pub models: ModelsConfig,
+    pub nats: NatsConfig,
 }
 
 impl Config {
@@ -86,7 +90,8 @@ impl Config {
         self.live.validate(origin)?;
         self.endpoints.validate(origin)?;
         self.ui.validate(origin)?;
-        self.clock.validate(origin)
+        self.clock.validate(origin)?;
+        self.nats.validate(origin)
     }
 }
 
