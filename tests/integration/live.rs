@@ -147,6 +147,9 @@ fn test_config(ws: &str, rest: &str, market: Market) -> Config {
     cfg.connection.stale_reconnect_after = Duration::from_millis(1500);
     cfg.snapshot.retry_min = Duration::from_millis(200);
     cfg.snapshot.retry_max = Duration::from_secs(2);
+    // These tests compare the whole book with the replay's, every level deep: a resync
+    // snapshot must carry all of them (the default 1000 levels would cut the far ones).
+    cfg.snapshot.spot_limit = 5000;
     cfg
 }
 
@@ -349,6 +352,32 @@ async fn fault_dropped_diffs_are_a_gap_then_a_resync() {
     assert!(s.gaps >= 1, "{s:?}");
     assert_eq!(s.resyncs, s.gaps);
     assert!(o.report.snapshot_requests >= 2);
+}
+
+/// Issue 19 item 1: a snapshot that leaves the book bridging (the normal spot case) was counted
+/// as a failure and the count never reset, so every later resync waited 1, 2, 4, 8 s… Gaps
+/// spaced 3,000 frames apart must each be resynced at once: no snapshot request waits out a
+/// back-off, and every gap ends in a resync (the last gap is far enough from the end of the
+/// excerpt, ~13,000 frames, for its resync to complete).
+#[tokio::test]
+async fn resyncs_after_repeated_gaps_do_not_back_off() {
+    let (o, _) = run(Case::spot(&[
+        "drop-depth@1000",
+        "drop-depth@3500",
+        "drop-depth@6000",
+        "drop-depth@8500",
+    ]))
+    .await;
+    let s = assert_book_equals_replay(&o, &[spot_excerpt()]);
+    assert!(s.gaps >= 4, "{s:?}");
+    assert_eq!(s.resyncs, s.gaps, "{s:?}");
+    assert_eq!(
+        o.report.snapshot_backoffs, 0,
+        "no snapshot was unusable, so none may wait for a back-off: {:?}",
+        o.report
+    );
+    assert_eq!(o.report.snapshot_requests, s.gaps + 1);
+    assert!(o.report.time_to_all_synced_s.is_some());
 }
 
 #[tokio::test]

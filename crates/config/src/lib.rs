@@ -18,6 +18,7 @@
 //!     limits    [limits]
 //!     models    [models] [models.pressure] [models.context] [models.interpret]
 //!     export    [export]
+//!     nats      [nats]
 //! ```
 //! - Each section module (`live`, `record`, `ui`, `features`, `models`, `export`) owns its types, their
 //!   defaults and one `validate(origin)` per section that returns the first bad value as
@@ -37,6 +38,7 @@ mod features;
 mod limits;
 mod live;
 mod models;
+mod nats;
 mod record;
 mod ui;
 mod units;
@@ -50,6 +52,7 @@ pub use live::{
 };
 pub use microstate_core::units::{format_duration, format_size, parse_duration, parse_size};
 pub use models::{ContextModelConfig, InterpretConfig, ModelsConfig, PressureModelConfig};
+pub use nats::NatsConfig;
 pub use record::RecordConfig;
 pub use ui::{Colour, ThemeConfig, UiConfig};
 
@@ -69,6 +72,7 @@ pub struct Config {
     pub models: ModelsConfig,
     pub export: ExportConfig,
     pub limits: LimitsConfig,
+    pub nats: NatsConfig,
 }
 
 impl Config {
@@ -96,7 +100,8 @@ impl Config {
         self.endpoints.validate(origin)?;
         self.ui.validate(origin)?;
         self.clock.validate(origin)?;
-        self.export.validate(origin)
+        self.export.validate(origin)?;
+        self.nats.validate(origin)
     }
 }
 

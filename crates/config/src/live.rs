@@ -45,9 +45,12 @@ pub struct EndpointsConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SnapshotConfig {
-    /// Levels per side in a spot snapshot (1–5000).
+    /// Levels per side in a spot snapshot (1–5000). The weight follows Binance's table: up to
+    /// 100 → 5, 500 → 25, 1000 → 50, 5000 → 250; the default 1000 serves the screen and the
+    /// features and lets a cold start of 100 symbols fit the budget in about a minute.
     pub spot_limit: u32,
-    /// Levels per side in a USD-M snapshot (5, 10, 20, 50, 100, 500 or 1000).
+    /// Levels per side in a USD-M or COIN-M snapshot (5, 10, 20, 50, 100, 500 or 1000; weight
+    /// 2, 2, 2, 2, 5, 10, 20).
     pub futures_limit: u32,
     /// The exchange's request-weight limit per minute (spot 6000, USD-M 2400).
     pub spot_weight_per_min: u32,
@@ -172,7 +175,7 @@ impl EndpointsConfig {
 impl Default for SnapshotConfig {
     fn default() -> Self {
         SnapshotConfig {
-            spot_limit: 5000,
+            spot_limit: 1000,
             futures_limit: 1000,
             spot_weight_per_min: 6000,
             futures_weight_per_min: 2400,

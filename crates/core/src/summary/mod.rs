@@ -57,6 +57,9 @@ pub struct LiveReport {
     pub snapshots_ok: u64,
     pub snapshot_errors: u64,
     pub snapshot_budget_waits: u64,
+    /// Snapshot requests that first waited out a back-off (failed requests, snapshots that did
+    /// not sync the book).
+    pub snapshot_backoffs: u64,
     pub rest_429: u64,
     pub rest_418: u64,
     /// Symbols stale at the end of the run.
@@ -71,6 +74,9 @@ pub struct LiveReport {
     pub connections: Vec<SlotReport>,
     /// The kline requests that seed and refill the context history.
     pub klines: KlineReport,
+    /// Seconds from the session's start until every symbol asked for had been synced at least
+    /// once (null: some never was).
+    pub time_to_all_synced_s: Option<f64>,
     pub elapsed_s: f64,
 }
 

@@ -77,12 +77,15 @@ impl Summary {
             }
             let _ = writeln!(
                 o,
-                "frames {} received, {} shed, {} refused; snapshots {} of {} requested ok; HTTP 429 {}, 418 {}{}",
+                "frames {} received, {} shed, {} refused; snapshots {} of {} requested ok{}; HTTP 429 {}, 418 {}{}",
                 l.frames_received,
                 l.frames_shed,
                 l.frames_refused,
                 l.snapshots_ok,
                 l.snapshot_requests,
+                l.time_to_all_synced_s
+                    .map(|t| format!(", all synced {t:.1} s after the start"))
+                    .unwrap_or_default(),
                 l.rest_429,
                 l.rest_418,
                 if l.stale_symbols.is_empty() {

@@ -52,6 +52,9 @@ use crate::shutdown::Shutdown;
 const TICK: Duration = Duration::from_millis(50);
 /// Refused frames logged one by one before the rest are only counted.
 const ERRORS_LOGGED: u64 = 20;
+/// Up to this many symbols, the headless status line carries each symbol's book too; past it,
+/// the line is an aggregate and a symbol gets a line of its own only when its state changes.
+const STATUS_DETAIL_MAX: usize = 3;
 
 /// A live session in progress.
 pub struct LiveDriver {
@@ -88,6 +91,11 @@ pub struct LiveDriver {
     clock: Option<ClockReport>,
     started: Instant,
     last_status: Instant,
+    /// Symbols synced at least once, and when the last of them first was (s after the start).
+    synced_once: HashSet<Symbol>,
+    all_synced_after: Option<f64>,
+    /// Per symbol, the state its last headless status line showed (lines only on change).
+    status_shown: HashMap<Symbol, (String, u64)>,
 }
 
 /// The tasks the session started.
@@ -148,17 +156,36 @@ struct Snapshots {
     /// `None` once the session stops.
     tx: Option<mpsc::UnboundedSender<SnapshotRequest>>,
     outstanding: HashSet<Symbol>,
-    /// Per symbol: snapshots in a row that did not sync the book (the budget backs off).
+    /// Per symbol: snapshots in a row that did not sync the book (the scheduler backs off).
+    /// A snapshot that leaves the book bridging (waiting for the diff that spans it, the
+    /// normal spot case) is not counted until it turns out unusable, and the count goes as
+    /// soon as the book is synced.
     failures: HashMap<Symbol, u32>,
 }
 
 impl Snapshots {
-    /// Asks a snapshot for `symbol` unless one is outstanding.
-    fn request(&mut self, symbol: Symbol, failures: u32) {
+    /// Asks a snapshot for `symbol` unless one is outstanding (`resync`: it was synced before,
+    /// so it goes ahead of cold starts).
+    fn request(&mut self, symbol: Symbol, resync: bool) {
+        let failures = self.failures.get(&symbol).copied().unwrap_or(0);
         if let Some(tx) = &self.tx
             && self.outstanding.insert(symbol)
         {
-            let _ = tx.send(SnapshotRequest { symbol, failures });
+            let _ = tx.send(SnapshotRequest {
+                symbol,
+                failures,
+                resync,
+            });
+        }
+    }
+
+    /// A snapshot for `symbol` was fed: counted as a failure only when the book still needs
+    /// one (the snapshot was refused or too old); accepted, it clears the count.
+    fn after_snapshot(&mut self, symbol: Symbol, still_needed: bool) {
+        if still_needed {
+            *self.failures.entry(symbol).or_insert(0) += 1;
+        } else {
+            self.failures.remove(&symbol);
         }
     }
 }
@@ -341,6 +368,9 @@ impl LiveDriver {
             clock: None,
             started: now,
             last_status: now,
+            synced_once: HashSet::new(),
+            all_synced_after: None,
+            status_shown: HashMap::new(),
         }
     }
 
@@ -389,6 +419,14 @@ impl LiveDriver {
         }
         self.timing
             .after_frame(&self.engine, recv, taken, done, r.is_ok());
+        if self.all_synced_after.is_none()
+            && let Some(st) = self.engine.touched()
+            && st.sync.is_synced()
+            && self.synced_once.insert(st.symbol)
+            && self.synced_once.len() == self.engine.symbols().len()
+        {
+            self.all_synced_after = Some(self.started.elapsed().as_secs_f64());
+        }
         self.journal.after_frame(&self.engine);
         if let Err(e) = r {
             self.frame_errors += 1;
@@ -510,20 +548,20 @@ impl LiveDriver {
         }
     }
 
-    /// A REST snapshot arrived: fed to its symbol's sync; a snapshot that did not sync the
-    /// book counts as a failure (the scheduler backs off).
+    /// A REST snapshot arrived: fed to its symbol's sync; a snapshot the book could not use
+    /// counts as a failure (the scheduler backs off), one it took (synced, or bridging to the
+    /// next diff) clears the count.
     fn on_snapshot(&mut self, symbol: Symbol, sent: Nanos, recv: Nanos, body: &[u8]) {
         self.timing
             .lat
             .record(Stage::SnapshotRtt, recv.0, recv.0.saturating_sub(sent.0));
         self.snapshots.outstanding.remove(&symbol);
         self.feed(recv, body, Some(symbol));
-        let synced = self
+        let still_needed = self
             .engine
             .symbol(symbol)
-            .is_some_and(|s| s.sync.is_synced());
-        let f = self.snapshots.failures.entry(symbol).or_insert(0);
-        *f = if synced { 0 } else { *f + 1 };
+            .is_none_or(|s| s.sync.needs_snapshot());
+        self.snapshots.after_snapshot(symbol, still_needed);
     }
 
     /// A clock-offset sample from the exchange's time endpoint.
@@ -678,7 +716,9 @@ impl LiveDriver {
             && self.last_status.elapsed() >= every
         {
             self.last_status = Instant::now();
-            eprintln!("{}", self.status_line());
+            for line in self.status_lines() {
+                eprintln!("{line}");
+            }
         }
     }
 
@@ -749,13 +789,8 @@ impl LiveDriver {
     fn request_snapshots(&mut self) {
         for st in self.engine.symbols() {
             if st.sync.needs_snapshot() && st.sync.buffered() > 0 {
-                let failures = self
-                    .snapshots
-                    .failures
-                    .get(&st.symbol)
-                    .copied()
-                    .unwrap_or(0);
-                self.snapshots.request(st.symbol, failures);
+                let resync = self.synced_once.contains(&st.symbol);
+                self.snapshots.request(st.symbol, resync);
             }
         }
     }
@@ -817,7 +852,7 @@ impl LiveDriver {
         }
         for st in self.engine.symbols() {
             if st.sync.is_synced() {
-                self.snapshots.request(st.symbol, 0);
+                self.snapshots.request(st.symbol, true);
             }
         }
         self.context
@@ -970,6 +1005,7 @@ impl LiveDriver {
             snapshots_ok: load(&stats.snapshots_ok),
             snapshot_errors: load(&stats.snapshot_errors),
             snapshot_budget_waits: load(&stats.snapshot_budget_waits),
+            snapshot_backoffs: load(&stats.snapshot_backoffs),
             rest_429: load(&stats.rest_429),
             rest_418: load(&stats.rest_418),
             stale_symbols,
@@ -983,30 +1019,58 @@ impl LiveDriver {
             clock: self.clock,
             connections: self.conns.slots.iter().map(|s| s.report.clone()).collect(),
             klines: self.context.report(&self.stats),
+            time_to_all_synced_s: self.all_synced_after,
             elapsed_s: self.started.elapsed().as_secs_f64(),
         }
     }
 
-    /// One line of state for stderr (headless).
-    fn status_line(&self) -> String {
-        let mut out = format!("[{:>6.1}s]", self.started.elapsed().as_secs_f64());
+    /// The headless status for stderr: one aggregate line (synced/total, resyncing, stale,
+    /// gaps, the connections); with a few symbols it carries each one's book, with more a
+    /// symbol gets a line of its own only when its state or gap count changed since its last.
+    fn status_lines(&mut self) -> Vec<String> {
+        let total = self.engine.symbols().len();
+        let detail = total <= STATUS_DETAIL_MAX;
+        let (mut synced, mut resyncing, mut gaps) = (0, 0, 0);
+        let mut changed = Vec::new();
+        let mut books = String::new();
         for st in self.engine.symbols() {
-            let state = if self.stale.contains(&st.symbol) {
+            let stale = self.stale.contains(&st.symbol);
+            let phase = st.sync.phase();
+            synced += usize::from(phase == Phase::Synced && !stale);
+            resyncing += usize::from(phase == Phase::Resyncing);
+            let c = st.sync.counters();
+            gaps += c.gaps;
+            let state = if stale {
                 "STALE".to_string()
             } else {
-                st.sync.phase().as_str().to_uppercase()
+                phase.as_str().to_uppercase()
             };
             let bbo = st.book().bbo();
-            let c = st.sync.counters();
-            out += &format!(
-                " {} {state} bid {} ask {} diffs {} gaps {}",
+            let line = format!(
+                "{} {state} bid {} ask {} diffs {} gaps {}",
                 st.symbol,
                 bbo.bid.map_or("-".into(), |l| l.price.to_string()),
                 bbo.ask.map_or("-".into(), |l| l.price.to_string()),
                 c.applied,
                 c.gaps
             );
+            if detail {
+                books += " ";
+                books += &line;
+            } else if self.status_shown.get(&st.symbol) != Some(&(state.clone(), c.gaps)) {
+                self.status_shown.insert(st.symbol, (state, c.gaps));
+                changed.push(format!("  {line}"));
+            }
         }
+        let mut out = format!(
+            "[{:>6.1}s] synced {synced}/{total} resyncing {resyncing} stale {} gaps {gaps}",
+            self.started.elapsed().as_secs_f64(),
+            self.stale.len()
+        );
+        if let Some(t) = self.all_synced_after {
+            out += &format!(" (all synced after {t:.1}s)");
+        }
+        out += &books;
         for s in &self.conns.slots {
             out += &format!(" | {}: {}", short_url(&s.plan.url), s.state);
         }
@@ -1014,7 +1078,9 @@ impl LiveDriver {
         if shed > 0 {
             out += &format!(" | shed {shed}");
         }
-        out
+        let mut lines = vec![out];
+        lines.extend(changed);
+        lines
     }
 }
 

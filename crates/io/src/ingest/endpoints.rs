@@ -89,25 +89,27 @@ pub fn ws_plans(cfg: &Config, symbols: &[Symbol]) -> Vec<WsPlan> {
     plans
 }
 
-/// REST depth snapshot URL and its request weight as Binance counts it.
+/// REST depth snapshot URL and its request weight as Binance counts it (`snapshot.spot_limit`
+/// on spot, `snapshot.futures_limit` on USD-M and COIN-M).
 pub fn depth_request(cfg: &Config, s: Symbol) -> (String, u32) {
     let market = cfg.live.market;
     let base = cfg.endpoints.rest(market).trim_end_matches('/');
+    let (path, limit) = match market {
+        Market::Spot => ("/api/v3/depth", cfg.snapshot.spot_limit),
+        Market::UsdM => ("/fapi/v1/depth", cfg.snapshot.futures_limit),
+        Market::CoinM => ("/dapi/v1/depth", cfg.snapshot.futures_limit),
+    };
+    (
+        format!("{base}{path}?symbol={s}&limit={limit}"),
+        depth_weight(market, limit),
+    )
+}
+
+/// Request weight of a depth snapshot of `limit` levels, from Binance's tables.
+pub fn depth_weight(market: Market, limit: u32) -> u32 {
     match market {
-        Market::Spot => {
-            let limit = cfg.snapshot.spot_limit;
-            (
-                format!("{base}/api/v3/depth?symbol={s}&limit={limit}"),
-                spot_depth_weight(limit),
-            )
-        }
-        Market::UsdM | Market::CoinM => {
-            let limit = cfg.snapshot.futures_limit;
-            (
-                format!("{base}/fapi/v1/depth?symbol={s}&limit={limit}"),
-                futures_depth_weight(limit),
-            )
-        }
+        Market::Spot => spot_depth_weight(limit),
+        Market::UsdM | Market::CoinM => futures_depth_weight(limit),
     }
 }
 
@@ -194,7 +196,8 @@ pub fn time_url(cfg: &Config) -> String {
     }
 }
 
-/// Spot `/api/v3/depth` weight by limit.
+/// Spot `/api/v3/depth` weight by limit: 1–100 → 5, 101–500 → 25, 501–1000 → 50, 1001–5000 →
+/// 250 (<https://github.com/binance/binance-spot-api-docs/blob/master/rest-api.md> "Order book").
 pub fn spot_depth_weight(limit: u32) -> u32 {
     match limit {
         0..=100 => 5,
@@ -204,7 +207,10 @@ pub fn spot_depth_weight(limit: u32) -> u32 {
     }
 }
 
-/// USD-M `/fapi/v1/depth` weight by limit.
+/// USD-M `/fapi/v1/depth` and COIN-M `/dapi/v1/depth` weight by limit (one table for both):
+/// 5–50 → 2, 100 → 5, 500 → 10, 1000 → 20
+/// (<https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api/Order-Book>,
+/// <https://developers.binance.com/docs/derivatives/coin-margined-futures/market-data/rest-api/Order-Book>).
 pub fn futures_depth_weight(limit: u32) -> u32 {
     match limit {
         0..=50 => 2,
@@ -235,9 +241,9 @@ mod tests {
         let (url, w) = depth_request(&cfg, syms(&["btcusdt"])[0]);
         assert_eq!(
             url,
-            "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=5000"
+            "https://api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=1000"
         );
-        assert_eq!(w, 250);
+        assert_eq!(w, 50);
     }
 
     #[test]
@@ -264,6 +270,13 @@ mod tests {
         );
         assert_eq!(w, 20);
         assert_eq!(time_url(&cfg), "https://fapi.binance.com/fapi/v1/time");
+        cfg.live.market = Market::CoinM;
+        let (url, w) = depth_request(&cfg, syms(&["btcusd_perp"])[0]);
+        assert!(
+            url.ends_with("/dapi/v1/depth?symbol=BTCUSD_PERP&limit=1000"),
+            "{url}"
+        );
+        assert_eq!(w, 20);
     }
 
     #[test]

@@ -104,6 +104,9 @@ pub struct IngestStats {
     pub snapshots_ok: AtomicU64,
     pub snapshot_errors: AtomicU64,
     pub snapshot_budget_waits: AtomicU64,
+    /// Snapshot requests that waited out a back-off first (a failed request, or a snapshot
+    /// that did not sync the book).
+    pub snapshot_backoffs: AtomicU64,
     pub rest_429: AtomicU64,
     pub rest_418: AtomicU64,
     /// Kline requests sent (context history), answers that parsed, failures.

@@ -10,7 +10,9 @@
 //! - HTTP 429 stops all requests for `Retry-After`; 418 (IP ban) likewise, at least 2 minutes;
 //!   the stop is kept in the shared budget, so the kline fetches wait too;
 //! - a failed or unusable snapshot for a symbol is asked again after `retry_min`, doubling up to
-//!   `retry_max`.
+//!   `retry_max`; a symbol waiting out its back-off never holds up the others;
+//! - resyncs (a symbol that was synced and lost it) are served before cold starts, so one gap
+//!   among a hundred symbols still starting waits for one request, not for the whole start.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -31,6 +33,88 @@ pub struct SnapshotRequest {
     pub symbol: Symbol,
     /// Snapshots of this symbol already delivered that did not bring it into sync.
     pub failures: u32,
+    /// The symbol was synced before (a gap, a reconnect, a resync command): served before
+    /// symbols that never were.
+    pub resync: bool,
+}
+
+/// One queued request: what was asked, failed attempts at fetching it, and when it may go.
+#[derive(Clone, Copy, Debug)]
+struct Queued {
+    req: SnapshotRequest,
+    tries: u32,
+    not_before: Instant,
+}
+
+/// The requests waiting for their turn: resyncs first, then cold starts, each in arrival order;
+/// one backing off waits without holding up the others.
+#[derive(Default, Debug)]
+pub struct SnapshotQueue {
+    items: VecDeque<Queued>,
+}
+
+impl SnapshotQueue {
+    /// Queues `req` (once per symbol: a second request for a queued symbol is dropped). Its
+    /// back-off (`retry_min` doubling per failure and try, up to `retry_max`) runs from `now`.
+    pub fn push(&mut self, req: SnapshotRequest, tries: u32, now: Instant, cfg: &Config) {
+        if self.items.iter().any(|q| q.req.symbol == req.symbol) {
+            return;
+        }
+        let n = req.failures.saturating_add(tries);
+        let wait = if n == 0 {
+            Duration::ZERO
+        } else {
+            cfg.snapshot
+                .retry_min
+                .saturating_mul(1 << (n - 1).min(16))
+                .min(cfg.snapshot.retry_max)
+        };
+        self.items.push_back(Queued {
+            req,
+            tries,
+            not_before: now + wait,
+        });
+    }
+
+    /// Puts back a request that could not be served (429/418) at the head of its class.
+    fn push_front(&mut self, q: Queued) {
+        self.items.push_front(q);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// The next request due at `now` (the first resync due, else the first cold start due), or
+    /// `Err` with the earliest time one will be due (`None`: the queue is empty).
+    fn pop_due(&mut self, now: Instant) -> Result<Queued, Option<Instant>> {
+        let due = |q: &&Queued| q.not_before <= now;
+        let pick = self
+            .items
+            .iter()
+            .position(|q| q.req.resync && due(&q))
+            .or_else(|| self.items.iter().position(|q| due(&q)));
+        match pick.and_then(|i| self.items.remove(i)) {
+            Some(q) => Ok(q),
+            None => Err(self.items.iter().map(|q| q.not_before).min()),
+        }
+    }
+
+    /// The symbols in the order they would be served now (for tests and status).
+    pub fn order(&self, now: Instant) -> Vec<Symbol> {
+        let mut copy = SnapshotQueue {
+            items: self.items.clone(),
+        };
+        let mut out = Vec::new();
+        while let Ok(q) = copy.pop_due(now) {
+            out.push(q.req.symbol);
+        }
+        out
+    }
 }
 
 /// Weight accounting over a rolling minute (shared with the kline fetches: Binance counts
@@ -217,32 +301,36 @@ pub async fn run(
     mut budget: SharedBudget,
 ) {
     let mut blocked_until: Option<Instant> = None;
-    let mut queue: VecDeque<(SnapshotRequest, u32)> = VecDeque::new();
+    let mut queue = SnapshotQueue::default();
     loop {
-        if queue.is_empty() {
-            match requests.recv().await {
-                Some(r) => queue.push_back((r, 0)),
-                None => return,
-            }
-        }
         while let Ok(r) = requests.try_recv() {
-            if !queue.iter().any(|(q, _)| q.symbol == r.symbol) {
-                queue.push_back((r, 0));
+            queue.push(r, 0, Instant::now(), &cfg);
+        }
+        let (req, tries) = match queue.pop_due(Instant::now()) {
+            Ok(q) => {
+                if q.req.failures + q.tries > 0 {
+                    stats.snapshot_backoffs.fetch_add(1, Ordering::Relaxed);
+                }
+                (q.req, q.tries)
             }
-        }
-        let Some((req, tries)) = queue.pop_front() else {
-            continue;
+            // Nothing due: wait for a new request, or for the first back-off to run out.
+            Err(next) => {
+                let next_due = async {
+                    match next {
+                        Some(t) => tokio::time::sleep_until(t).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    r = requests.recv() => match r {
+                        Some(r) => queue.push(r, 0, Instant::now(), &cfg),
+                        None => return,
+                    },
+                    _ = next_due => {}
+                }
+                continue;
+            }
         };
-        // Back off per symbol: after unusable snapshots, and after failed requests.
-        let n = req.failures + tries;
-        if n > 0 {
-            let wait = cfg
-                .snapshot
-                .retry_min
-                .saturating_mul(1 << (n - 1).min(16))
-                .min(cfg.snapshot.retry_max);
-            tokio::time::sleep(wait).await;
-        }
         if let Some(until) = blocked_until {
             tokio::time::sleep_until(until).await;
             blocked_until = None;
@@ -313,7 +401,11 @@ pub async fn run(
                             .await;
                         blocked_until = Some(Instant::now() + wait);
                         budget.block_until(Instant::now() + wait);
-                        queue.push_front((req, tries));
+                        queue.push_front(Queued {
+                            req,
+                            tries,
+                            not_before: Instant::now(),
+                        });
                     }
                     status => {
                         stats.snapshot_errors.fetch_add(1, Ordering::Relaxed);
@@ -325,7 +417,7 @@ pub async fn run(
                                 reason: format!("HTTP {status} from {url}: {body}"),
                             })
                             .await;
-                        queue.push_back((req, tries + 1));
+                        queue.push(req, tries + 1, Instant::now(), &cfg);
                     }
                 }
             }
@@ -337,7 +429,7 @@ pub async fn run(
                         reason: e.to_string(),
                     })
                     .await;
-                queue.push_back((req, tries + 1));
+                queue.push(req, tries + 1, Instant::now(), &cfg);
             }
         }
     }
@@ -363,5 +455,92 @@ mod tests {
         // The server's count wins when higher.
         b.server_used = Some((t0 + Duration::from_secs(61), 400));
         assert!(b.wait_for(250, t0 + Duration::from_secs(65)) > Duration::ZERO);
+    }
+
+    fn sym(s: &str) -> Symbol {
+        s.parse().expect("symbol")
+    }
+
+    fn req(s: &str, failures: u32, resync: bool) -> SnapshotRequest {
+        SnapshotRequest {
+            symbol: sym(s),
+            failures,
+            resync,
+        }
+    }
+
+    #[test]
+    fn resyncs_are_served_before_cold_starts_and_back_off_holds_up_no_one() {
+        let cfg = Config::default();
+        let t0 = Instant::now();
+        let mut q = SnapshotQueue::default();
+        for i in 0..5 {
+            q.push(req(&format!("cold{i}usdt"), 0, false), 0, t0, &cfg);
+        }
+        q.push(req("gapusdt", 0, true), 0, t0, &cfg);
+        // A symbol whose last snapshot did not sync waits retry_min; the others go first.
+        q.push(req("badusdt", 1, true), 0, t0, &cfg);
+        // Asked twice: queued once.
+        q.push(req("cold0usdt", 0, false), 0, t0, &cfg);
+        assert_eq!(q.len(), 7);
+        let order: Vec<String> = q.order(t0).iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            order,
+            [
+                "GAPUSDT",
+                "COLD0USDT",
+                "COLD1USDT",
+                "COLD2USDT",
+                "COLD3USDT",
+                "COLD4USDT"
+            ]
+        );
+        let later = t0 + cfg.snapshot.retry_min;
+        assert_eq!(q.order(later)[..2], [sym("gapusdt"), sym("badusdt")]);
+        // Nothing due: the earliest back-off is what to wait for.
+        let mut only = SnapshotQueue::default();
+        only.push(req("badusdt", 3, false), 0, t0, &cfg);
+        assert_eq!(
+            only.pop_due(t0).err(),
+            Some(Some(t0 + cfg.snapshot.retry_min * 4))
+        );
+    }
+
+    /// The sync-time goal, computed from the budget rather than from a wall clock: with the
+    /// default settings, the spot snapshots of a cold start of 100 symbols all fit in the
+    /// request-weight budget within two minutes (Binance's weight table for the default depth,
+    /// the default budget share, the real [`Budget`] accounting). A deeper default depth or a
+    /// smaller share fails this.
+    #[test]
+    fn a_cold_start_of_100_symbols_fits_the_default_budget_within_two_minutes() {
+        fn last_request_after(cfg: &Config, n: usize) -> Duration {
+            let t0 = Instant::now();
+            let mut b = Budget::for_config(cfg);
+            let mut t = t0;
+            for i in 0..n {
+                let (_, w) = endpoints::depth_request(cfg, sym(&format!("s{i}usdt")));
+                loop {
+                    match b.try_spend(w, t) {
+                        Ok(()) => break,
+                        Err(wait) => t += wait,
+                    }
+                }
+            }
+            t - t0
+        }
+        let mut cfg = Config::default();
+        for market in [Market::Spot, Market::UsdM] {
+            cfg.live.market = market;
+            let d100 = last_request_after(&cfg, 100);
+            assert!(
+                d100 <= Duration::from_secs(120),
+                "{market:?}: 100 cold starts need {d100:?} of budget"
+            );
+            assert_eq!(last_request_after(&cfg, 10), Duration::ZERO, "{market:?}");
+        }
+        // The old default (spot limit 5000, weight 250) needed eight minutes: the goal bites.
+        cfg.live.market = Market::Spot;
+        cfg.snapshot.spot_limit = 5000;
+        assert!(last_request_after(&cfg, 100) > Duration::from_secs(120));
     }
 }
