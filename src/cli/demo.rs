@@ -37,6 +37,8 @@ pub struct DemoCmd {
     /// Write the summary as JSON to PATH ('-' for stdout) at the end.
     #[arg(long, value_name = "PATH|-")]
     summary_json: Option<String>,
+    #[command(flatten)]
+    api: super::serve::ApiArgs,
 }
 
 impl Default for DemoCmd {
@@ -47,6 +49,7 @@ impl Default for DemoCmd {
             headless: false,
             speed: 1.0,
             summary_json: None,
+            api: super::serve::ApiArgs::default(),
         }
     }
 }
@@ -80,11 +83,13 @@ pub fn run(a: DemoCmd) -> anyhow::Result<ExitCode> {
         headless,
         speed,
         summary_json: json,
+        api,
     } = a;
     let btc: Symbol = "BTCUSDT".parse().map_err(|e: String| anyhow::anyhow!(e))?;
     let screen = wants_screen(headless);
     if screen {
-        let (cfg, _) = microstate::config::load(None)?;
+        let (mut cfg, _) = microstate::config::load(None)?;
+        api.options(&mut cfg)?;
         init_logging(Some(&cfg.ui.log_path()));
         let capture = "bundled BTCUSDT 2024-08-08 via a local exchange".to_string();
         let setup = super::live::record_setup(&cfg, &[btc]);
@@ -100,6 +105,8 @@ pub fn run(a: DemoCmd) -> anyhow::Result<ExitCode> {
         return super::live::finish(outcome, json.as_deref());
     }
     init_logging(None);
+    let mut base = Config::default();
+    let api = api.options(&mut base)?;
     let duration = duration.unwrap_or(Duration::from_secs(20));
     let xcfg = exchange(btc, speed)?;
     let sources = xcfg.kline_sources();
@@ -114,11 +121,12 @@ pub fn run(a: DemoCmd) -> anyhow::Result<ExitCode> {
         );
         let cfg = Config {
             endpoints: EndpointsConfig::local(&handle.ws_base(), &handle.rest_base()),
-            ..Config::default()
+            ..base
         };
-        let outcome = super::live::session(cfg, vec![btc], Some(duration), None, sources).await;
+        let outcome =
+            super::live::session(cfg, vec![btc], Some(duration), None, sources, api).await;
         handle.shutdown().await;
-        anyhow::Ok(outcome)
+        outcome
     })?;
     super::live::finish(outcome, json.as_deref())
 }

@@ -16,8 +16,9 @@
 //!     ui        [ui] [ui.theme] (+ Colour; [ui.keys] is checked by the app)
 //!     features  [features]
 //!     models    [models] [models.pressure] [models.context] [models.interpret]
+//!     api       [api]
 //! ```
-//! - Each section module (`live`, `record`, `ui`, `features`, `models`) owns its types, their
+//! - Each section module (`live`, `record`, `ui`, `features`, `models`, `api`) owns its types, their
 //!   defaults and one `validate(origin)` per section that returns the first bad value as
 //!   [`ConfigError::Invalid`]; [`Config::validate`] calls them in a fixed order. Every type is
 //!   re-exported here: callers name `microstate_config::LiveConfig`, not the module.
@@ -29,6 +30,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+mod api;
 mod error;
 mod features;
 mod live;
@@ -37,6 +39,7 @@ mod record;
 mod ui;
 mod units;
 
+pub use api::{API_MAX_DEPTH, ApiConfig};
 pub use error::ConfigError;
 pub use features::FeaturesConfig;
 pub use live::{
@@ -61,6 +64,7 @@ pub struct Config {
     pub ui: UiConfig,
     pub features: FeaturesConfig,
     pub models: ModelsConfig,
+    pub api: ApiConfig,
 }
 
 impl Config {
@@ -86,7 +90,8 @@ impl Config {
         self.live.validate(origin)?;
         self.endpoints.validate(origin)?;
         self.ui.validate(origin)?;
-        self.clock.validate(origin)
+        self.clock.validate(origin)?;
+        self.api.validate(origin)
     }
 }
 
@@ -152,6 +157,8 @@ mod tests {
             "[ui.theme]\nbid = \"Dark-Gray\"\nask = \"light_red\"\ngood = \"reset\"\ndim = \"grey\"",
             "[ui.keys]\nquit = [\"x\"]",
             "[clock]\nprobe_every = \"0s\"\nprobe_timeout = \"0s\"",
+            "[api]\naddr = \"0.0.0.0:0\"\ntoken = \"s3cret\"\ninterval = \"1ms\"\ndepth = 1",
+            "[api]\naddr = \"[::1]:8480\"\ndepth = 60\nclient_queue = 1\nmax_clients = 1\nevents_capacity = 1\nslow_grace = \"1ms\"",
         ];
         let refused: Vec<String> = cases
             .iter()
