@@ -31,6 +31,8 @@ pub struct DemoCmd {
     /// else models/ beside the binary, in the data dir, or in the source tree.
     #[arg(long, value_name = "DIR")]
     models: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    api: super::serve::ApiArgs,
 }
 
 impl Default for DemoCmd {
@@ -42,6 +44,7 @@ impl Default for DemoCmd {
             speed: 1.0,
             summary_json: None,
             models: None,
+            api: super::serve::ApiArgs::default(),
         }
     }
 }
@@ -53,11 +56,13 @@ pub fn run(a: DemoCmd) -> anyhow::Result<ExitCode> {
         speed,
         summary_json: json,
         models,
+        api,
     } = a;
     let btc = microstate::demo::symbol();
     let screen = wants_screen(headless);
     if screen {
         let (mut cfg, _) = microstate::config::load(None)?;
+        api.options(&mut cfg)?;
         init_logging(Some(&cfg.ui.log_path()));
         microstate::config::resolve_models(&mut cfg, models.as_deref());
         let capture = "bundled BTCUSDT 2024-08-08 via a local exchange".to_string();
@@ -74,8 +79,9 @@ pub fn run(a: DemoCmd) -> anyhow::Result<ExitCode> {
         return super::live::finish(outcome, json.as_deref());
     }
     init_logging(None);
-    let mut default_cfg = Config::default();
-    microstate::config::resolve_models(&mut default_cfg, models.as_deref());
+    let mut base = Config::default();
+    microstate::config::resolve_models(&mut base, models.as_deref());
+    let api = api.options(&mut base)?;
     let duration = duration.unwrap_or(Duration::from_secs(20));
     let xcfg = microstate::demo::exchange_config(speed)?;
     let sources = xcfg.kline_sources();
@@ -90,11 +96,12 @@ pub fn run(a: DemoCmd) -> anyhow::Result<ExitCode> {
         );
         let cfg = Config {
             endpoints: EndpointsConfig::local(&handle.ws_base(), &handle.rest_base()),
-            ..microstate::demo::client_config(default_cfg, speed)
+            ..microstate::demo::client_config(base, speed)
         };
-        let outcome = super::live::session(cfg, vec![btc], Some(duration), None, sources).await;
+        let outcome =
+            super::live::session(cfg, vec![btc], Some(duration), None, sources, api).await;
         handle.shutdown().await;
-        anyhow::Ok(outcome)
+        outcome
     })?;
     super::live::finish(outcome, json.as_deref())
 }

@@ -54,6 +54,8 @@ pub struct LiveArgs {
     /// stdout is not a terminal).
     #[arg(long)]
     headless: bool,
+    #[command(flatten)]
+    pub api: super::serve::ApiArgs,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -146,6 +148,7 @@ pub fn run(
     record: Option<Option<PathBuf>>,
 ) -> anyhow::Result<ExitCode> {
     let mut cfg = live_config(&a)?;
+    let api = a.api.options(&mut cfg)?;
     let symbols = parse_symbols(&symbols)?;
     let screen = wants_screen(a.headless);
     init_logging(screen.then(|| cfg.ui.log_path()).as_deref());
@@ -182,23 +185,50 @@ pub fn run(
         )?;
         return finish(outcome, a.summary_json.as_deref());
     }
-    let outcome = runtime()?.block_on(session(cfg, symbols, a.duration, recording, HashMap::new()));
+    let outcome = runtime()?.block_on(session(
+        cfg,
+        symbols,
+        a.duration,
+        recording,
+        HashMap::new(),
+        api,
+    ))?;
     report::recordings(&outcome.recordings)?;
     finish(outcome, a.summary_json.as_deref())
 }
 
 /// A headless live session: status lines every second, until Ctrl-C or `duration`.
-/// `history_sources` says where the exchange's klines come from, when the caller knows.
+/// `history_sources` says where the exchange's klines come from, when the caller knows. With
+/// `api`, the API serves the session's views and trades on this runtime until it ends.
 pub async fn session(
     cfg: Config,
     symbols: Vec<Symbol>,
     duration: Option<Duration>,
     recording: Option<Recording>,
     history_sources: HashMap<Symbol, String>,
-) -> LiveOutcome {
+    api: Option<microstate_api::ApiOptions>,
+) -> anyhow::Result<LiveOutcome> {
     let stop = Stop::new();
     stop.on_ctrl_c();
     let shutdown = stop.shutdown().or_after(duration);
+    let api_stop = Stop::new();
+    let (views, server) = match api {
+        None => (None, None),
+        Some(opts) => {
+            let ch = super::serve::Channels::new(&opts);
+            let every = Duration::from_secs_f64(1.0 / f64::from(cfg.ui.fps.max(1)));
+            let publisher = microstate_drive::publish::Publisher::new(
+                ch.views,
+                every,
+                Source::Live {
+                    endpoint: cfg.endpoints.ws(cfg.live.market).to_string(),
+                },
+            )
+            .with_events(ch.events.clone());
+            let h = super::serve::start(opts, ch.watch, ch.events, api_stop.shutdown()).await?;
+            (Some(publisher), Some(h))
+        }
+    };
     let (models, learner) = super::setup::live_models(&cfg);
     let mut opts = LiveOptions::new(cfg, symbols);
     opts.status_every = Some(Duration::from_secs(1));
@@ -206,7 +236,12 @@ pub async fn session(
     opts.models = Some(models);
     opts.learner = learner;
     opts.history_sources = history_sources;
-    live::run(opts, shutdown).await
+    let out = live::run_with(opts, None, views, shutdown).await;
+    api_stop.stop();
+    if let Some(h) = server {
+        let _ = tokio::time::timeout(Duration::from_secs(3), h.join()).await;
+    }
+    Ok(out)
 }
 
 /// The end of a live session: the summary, and the exit code ([`super::exit`]): never

@@ -1,6 +1,7 @@
 //! The command line: what each subcommand takes and which driver it starts.
 //!
-//! Owns: the argument definitions (clap), one module per subcommand, the thread/runtime/channel
+//! Owns: the argument definitions (clap), one module per subcommand, the API flags and start
+//! ([`serve`]), the thread/runtime/channel
 //! wiring of the screen with a driver ([`screen`]) and every report the binary prints
 //! ([`report`]). Must not touch: the run loops (the drive crate), training and evaluation
 //! themselves (the train crate: the bodies here only call into it and print what it returns),
@@ -17,6 +18,7 @@ mod live;
 mod replay;
 mod report;
 mod screen;
+mod serve;
 mod setup;
 mod symbols;
 mod train;

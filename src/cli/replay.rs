@@ -77,6 +77,12 @@ pub struct ReplayCmd {
     /// answers of their own.
     #[arg(long, value_name = "[SYMBOL=]FILE", num_args = 1..)]
     klines: Vec<String>,
+    /// Keep the process (and the API) up after the replay ends, until Ctrl-C, so the final
+    /// state can be inspected (headless; the screen stays up until you quit anyway).
+    #[arg(long)]
+    hold: bool,
+    #[command(flatten)]
+    api: super::serve::ApiArgs,
 }
 
 pub fn run(a: ReplayCmd) -> anyhow::Result<ExitCode> {
@@ -88,6 +94,7 @@ pub fn run(a: ReplayCmd) -> anyhow::Result<ExitCode> {
     }
     let screen = wants_screen(a.headless);
     let (mut cfg, _) = microstate::config::load(a.config.as_deref())?;
+    let api = a.api.options(&mut cfg)?;
     init_logging(screen.then(|| cfg.ui.log_path()).as_deref());
     microstate::config::resolve_models(&mut cfg, a.models.as_deref());
     let default_speed = if screen {
@@ -127,7 +134,7 @@ pub fn run(a: ReplayCmd) -> anyhow::Result<ExitCode> {
     }
     let summary_json = a.summary_json;
     if screen {
-        let player = super::screen::replay(player, &a.files, &cfg, epoch)?;
+        let player = super::screen::replay(player, &a.files, &cfg, epoch, api)?;
         if summary_json.is_some() {
             let (engine, errors_total, errors, digest) = player.into_parts();
             let mut s = Summary::of(&engine, errors_total, errors);
@@ -139,7 +146,10 @@ pub fn run(a: ReplayCmd) -> anyhow::Result<ExitCode> {
         finish_feature_writer(writer, &replay)?;
         return Ok(usable(player.engine(), &a.files));
     }
-    let outcome = play_out(player, epoch)?;
+    let outcome = match api {
+        None if !a.hold => play_out(player, epoch)?,
+        api => served(player, epoch, &cfg, &a.files, api, a.hold)?,
+    };
     finish_feature_writer(writer, &replay)?;
     if replay.features_jsonl.as_deref() == Some("-") && summary_json.is_none() {
         // stdout carries the JSON lines: the readable summary goes to stderr.
@@ -164,6 +174,67 @@ fn usable(engine: &microstate_core::engine::Engine, files: &[PathBuf]) -> ExitCo
         engine.stats.frames
     );
     ExitCode::from(super::exit::NOTHING_READ)
+}
+
+/// A headless replay with the API (or `--hold`): the player on the blocking pool publishing
+/// views and trades, the API on this thread's runtime; with `hold`, both stay up after the
+/// end until Ctrl-C (or SIGTERM).
+fn served(
+    mut player: Player,
+    epoch: std::time::Instant,
+    cfg: &microstate::config::Config,
+    files: &[PathBuf],
+    api: Option<microstate_api::ApiOptions>,
+    hold: bool,
+) -> anyhow::Result<microstate_drive::replay::ReplayOutcome> {
+    use microstate_drive::publish::Publisher;
+    use microstate_drive::shutdown::Stop;
+    let every = Duration::from_secs_f64(1.0 / f64::from(cfg.ui.fps.max(1)));
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    let source = microstate_core::view::Source::Replay {
+        files: names.join(", "),
+    };
+    super::setup::runtime()?.block_on(async move {
+        let stop = Stop::new();
+        stop.on_ctrl_c_or_terminate();
+        let (publisher, server) = match api {
+            Some(opts) => {
+                let ch = super::serve::Channels::new(&opts);
+                microstate_drive::replay::attach_event_tap(&mut player, ch.events.clone());
+                let h = super::serve::start(opts, ch.watch, ch.events, stop.shutdown()).await?;
+                (Publisher::new(ch.views, every, source), Some(h))
+            }
+            None => {
+                let (tx, _) = tokio::sync::watch::channel(Default::default());
+                (Publisher::new(tx, every, source), None)
+            }
+        };
+        let shutdown = stop.shutdown();
+        let played = tokio::task::spawn_blocking(move || {
+            let mut publisher = publisher;
+            let start = std::time::Instant::now();
+            let r = microstate_drive::replay::play_published(
+                &mut player,
+                epoch,
+                &mut publisher,
+                &shutdown,
+                hold,
+            );
+            (player, start.elapsed().as_secs_f64(), r)
+        })
+        .await;
+        stop.stop();
+        if let Some(h) = server {
+            let _ = tokio::time::timeout(Duration::from_secs(3), h.join()).await;
+        }
+        let (player, elapsed_s, r) =
+            played.map_err(|e| anyhow::anyhow!("the replay thread failed: {e}"))?;
+        r?;
+        if hold {
+            eprintln!("replay held until Ctrl-C: done");
+        }
+        anyhow::Ok(microstate_drive::replay::outcome_of(player, elapsed_s))
+    })
 }
 
 /// `--klines`: each file's minutes before the capture's first frame seed its symbol's context

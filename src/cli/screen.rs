@@ -49,7 +49,10 @@ pub fn live(
     local: Option<ExchangeConfig>,
     duration: Option<Duration>,
 ) -> anyhow::Result<LiveOutcome> {
+    // `[api]` with the command line's flags already laid over it.
+    let api = microstate_api::ApiOptions::from_config(&cfg.api)?;
     let (vtx, vrx) = tokio::sync::watch::channel(Arc::new(View::default()));
+    let api_views = vrx.clone();
     let (screen, driver) = command::live_channel();
     let stop = Stop::new();
     let session = stop.shutdown();
@@ -78,9 +81,21 @@ pub fn live(
                 opts.models = Some(models);
                 opts.learner = learner;
                 opts.history_sources = sources;
-                let view = Publisher::new(vtx, every, source);
+                let mut view = Publisher::new(vtx, every, source);
+                // The API runs on this runtime beside the driver, until the screen quits.
+                let server = match api {
+                    None => None,
+                    Some(a) => {
+                        let events = microstate_api::event_channel(&a.cfg);
+                        view = view.with_events(events.clone());
+                        Some(super::serve::start(a, api_views, events, session.clone()).await?)
+                    }
+                };
                 let shutdown = session.or_after(duration);
                 let out = live::run_with(opts, Some(driver), Some(view), shutdown).await;
+                if let Some(h) = server {
+                    let _ = tokio::time::timeout(Duration::from_secs(3), h.join()).await;
+                }
                 if let Some(h) = xh {
                     h.shutdown().await;
                 }
@@ -108,8 +123,14 @@ pub fn replay(
     files: &[PathBuf],
     cfg: &Config,
     epoch: std::time::Instant,
+    api: Option<microstate_api::ApiOptions>,
 ) -> anyhow::Result<Player> {
     let (vtx, vrx) = tokio::sync::watch::channel(Arc::new(View::default()));
+    let api_views = vrx.clone();
+    let events = api.as_ref().map(|a| microstate_api::event_channel(&a.cfg));
+    if let Some(tx) = &events {
+        microstate_drive::replay::attach_event_tap(&mut player, tx.clone());
+    }
     let (screen, driver) = command::replay_channel();
     let stop = Stop::new();
     let session = stop.shutdown();
@@ -137,7 +158,19 @@ pub fn replay(
         .context("starting the replay thread")?;
     let shown = runtime()?.block_on(async {
         stop.on_ctrl_c_or_terminate();
-        microstate::ui::run(vrx, screen, ui_options(cfg)?, stop.shutdown()).await
+        // The API runs on the screen's runtime (the player is a plain thread), until it quits.
+        let server = match (api, events) {
+            (Some(a), Some(events)) => {
+                Some(super::serve::start(a, api_views, events, stop.shutdown()).await?)
+            }
+            _ => None,
+        };
+        let r = microstate::ui::run(vrx, screen, ui_options(cfg)?, stop.shutdown()).await;
+        stop.stop();
+        if let Some(h) = server {
+            let _ = tokio::time::timeout(Duration::from_secs(3), h.join()).await;
+        }
+        r
     });
     stop.stop();
     let (player, r) = engine

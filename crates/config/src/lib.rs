@@ -19,8 +19,10 @@
 //!     models    [models] [models.pressure] [models.context] [models.interpret]
 //!     export    [export]
 //!     nats      [nats]
+//!     api       [api]
 //! ```
-//! - Each section module (`live`, `record`, `ui`, `features`, `models`, `export`) owns its types, their
+//! - Each section module (`live`, `record`, `ui`, `features`, `models`, `export`, `nats`, `api`,
+//!   `limits`) owns its types, their
 //!   defaults and one `validate(origin)` per section that returns the first bad value as
 //!   [`ConfigError::Invalid`]; [`Config::validate`] calls them in a fixed order. Every type is
 //!   re-exported here: callers name `microstate_config::LiveConfig`, not the module.
@@ -32,6 +34,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+mod api;
 mod error;
 mod export;
 mod features;
@@ -43,6 +46,7 @@ mod record;
 mod ui;
 mod units;
 
+pub use api::{API_MAX_DEPTH, ApiConfig};
 pub use error::ConfigError;
 pub use export::ExportConfig;
 pub use features::FeaturesConfig;
@@ -73,6 +77,7 @@ pub struct Config {
     pub export: ExportConfig,
     pub limits: LimitsConfig,
     pub nats: NatsConfig,
+    pub api: ApiConfig,
 }
 
 impl Config {
@@ -101,7 +106,8 @@ impl Config {
         self.ui.validate(origin)?;
         self.clock.validate(origin)?;
         self.export.validate(origin)?;
-        self.nats.validate(origin)
+        self.nats.validate(origin)?;
+        self.api.validate(origin)
     }
 }
 
@@ -171,6 +177,8 @@ mod tests {
             "[clock]\nprobe_every = \"0s\"\nprobe_timeout = \"0s\"",
             "[limits]\nmax_line_bytes = \"64KiB\"\nmax_levels = 1\nmax_symbols = 1\nmax_window_entries = 1\nmax_stale_run = 1",
             "[limits]\nmax_line_bytes = \"1GiB\"",
+            "[api]\naddr = \"0.0.0.0:0\"\ntoken = \"s3cret\"\ninterval = \"1ms\"\ndepth = 1",
+            "[api]\naddr = \"[::1]:8480\"\ndepth = 60\nclient_queue = 1\nmax_clients = 1\nevents_capacity = 1\nslow_grace = \"1ms\"",
         ];
         let refused: Vec<String> = cases
             .iter()

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use crate::book::sync::Phase;
 use crate::engine::SymbolState;
 use crate::engine::history::{History, mid_micro};
+use crate::features::{FeatureParams, FeatureVector};
 use crate::ml::context::ContextOutput;
 use crate::num::{Price, Symbol};
 use crate::wire::Level;
@@ -82,6 +83,14 @@ pub struct SymbolView {
     pub history: Arc<History>,
     /// The feature engine's latest values for the screen (`None`: features off).
     pub features: Option<FeatureView>,
+    /// The whole latest feature vector and the parameters that name its keys (`None`:
+    /// features off), for the API's `--features-jsonl`-shaped answer. A copy of a few hundred
+    /// bytes per symbol per view.
+    pub feature_vector: Option<(FeatureParams, FeatureVector)>,
+    /// Diffs after which the book was crossed (best bid ≥ best ask).
+    pub crossed_events: u64,
+    /// Times a whole feature vector has been computed (changes when the vector does).
+    pub feature_updates: u64,
     pub pressure: ModelView<PressureView>,
     pub context: ModelView<ContextView>,
     pub interpretation: ModelView<InterpretationView>,
@@ -269,6 +278,64 @@ pub struct ReplayView {
     pub position_ns: Option<u64>,
 }
 
+/// A live session's connection and request counters, for the API's metrics (all since the
+/// session started).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LiveCounters {
+    pub frames_received: u64,
+    /// Frames shed because the engine queue was full.
+    pub frames_shed: u64,
+    pub snapshot_requests: u64,
+    pub snapshot_errors: u64,
+    pub rest_429: u64,
+    pub rest_418: u64,
+    /// Connections opened after the first of each slot (reconnects and switch-overs).
+    pub reconnects: u64,
+    /// Unplanned disconnects.
+    pub disconnects: u64,
+    /// Times a symbol turned stale.
+    pub stale_events: u64,
+    /// Frames waiting in the engine's queue when the view was made.
+    pub queue_depth: u64,
+}
+
+/// One latency stage as a cumulative histogram with fixed bounds, since the start (ns), for
+/// Prometheus: `buckets[i]` counts samples ≤ [`LATENCY_BOUNDS_NS`]`[i]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StageBuckets {
+    pub name: &'static str,
+    pub count: u64,
+    /// Approximate sum of the samples (ns): HDR's mean × count.
+    pub sum_ns: f64,
+    pub buckets: Vec<u64>,
+}
+
+/// The fixed bucket bounds of [`StageBuckets`] (ns): 1 µs to 10 s, 1-2.5-5 steps.
+pub const LATENCY_BOUNDS_NS: [u64; 22] = [
+    1_000,
+    2_500,
+    5_000,
+    10_000,
+    25_000,
+    50_000,
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+    500_000_000,
+    1_000_000_000,
+    2_500_000_000,
+    5_000_000_000,
+    10_000_000_000,
+];
+
 /// Percentiles of one latency stage (ns).
 #[derive(Clone, Debug, PartialEq)]
 pub struct StageView {
@@ -311,6 +378,11 @@ pub struct View {
     /// Bounds that turned input away so far (`[limits]`); `tripped()` names
     /// them for the screen ([`crate::limits::LimitCounters::tripped`]).
     pub limits: crate::limits::LimitCounters,
+    /// The same stages as fixed-bound histograms since the start, for Prometheus (refreshed
+    /// with [`Self::latency`], not every view).
+    pub latency_buckets: Arc<Vec<StageBuckets>>,
+    /// A live session's counters (`None` in a replay).
+    pub live: Option<LiveCounters>,
 }
 
 /// One symbol as the screen sees it: the top [`VIEW_LEVELS`] of each side, the numbers drawn
@@ -373,6 +445,9 @@ pub fn symbol_view(st: &SymbolState, stale: bool) -> SymbolView {
         bids,
         asks,
         history: Arc::clone(&st.history),
+        feature_vector: st.features().map(|f| (*f.params(), f.vector().clone())),
+        crossed_events: c.crossed_events,
+        feature_updates: st.features().map_or(0, |f| f.updates()),
         features: st.features().map(|f| {
             use crate::features::schema::idx;
             let v = f.vector();

@@ -314,6 +314,17 @@ impl Player {
         self.observer = Some(f);
     }
 
+    /// Adds an observer after the one already set (each sees every frame, in order).
+    pub fn add_observer(&mut self, mut f: Observer) {
+        self.observer = Some(match self.observer.take() {
+            None => f,
+            Some(mut g) => Box::new(move |e: &Engine| {
+                g(e);
+                f(e);
+            }),
+        });
+    }
+
     /// Stops the replay at the first frame received after `t`.
     pub fn set_until(&mut self, t: Nanos) {
         self.opts.until = Some(t);

@@ -6,6 +6,10 @@
 //! channel at most every `every`. Also turning latency histograms into the screen's
 //! [`StageView`]s. Must not touch: the screen, the engine's state (it only reads it).
 //!
+//! The publisher also carries the API's event stream ([`TapEvent`], a bounded broadcast
+//! channel): every trade the engine takes in, sent without waiting (a receiver that falls
+//! behind loses the oldest events, counted on its side), only while somebody listens.
+//!
 //! A view copies the top levels of each book and shares each symbol's history with the engine
 //! (an `Arc` the engine updates copy-on-write): publishing never copies a history.
 
@@ -14,12 +18,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use microstate_core::engine::Engine;
-use microstate_core::latency::{Latency, StageReport};
-use microstate_core::num::Symbol;
+use microstate_core::latency::{Latency, Stage, StageReport};
+use microstate_core::num::{Price, Qty, Symbol};
 use microstate_core::view::{
-    ConnectionView, ModelView, RecordingView, ReplayView, Source, StageView, View, symbol_view,
+    ConnectionView, LATENCY_BOUNDS_NS, LiveCounters, ModelView, RecordingView, ReplayView, Source,
+    StageBuckets, StageView, View, symbol_view,
 };
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 /// What a driver knows besides the engine, for one view.
 #[derive(Clone, Debug, Default)]
@@ -41,6 +46,10 @@ pub struct Extras<'a> {
     /// Per symbol: where its fetched context history came from, when a person must be told
     /// (`synthetic history`).
     pub history_sources: Option<&'a HashMap<Symbol, String>>,
+    /// The latency stages as fixed-bound histograms (shared: refreshed with `latency`).
+    pub latency_buckets: Arc<Vec<StageBuckets>>,
+    /// A live session's counters.
+    pub live: Option<LiveCounters>,
 }
 
 /// A view's identity: its number, when it was published, where its data comes from.
@@ -89,6 +98,83 @@ pub fn view(engine: &Engine, x: Extras<'_>, stamp: Stamp) -> View {
         recording: x.recording,
         replay: x.replay,
         latency: x.latency,
+        latency_buckets: x.latency_buckets,
+        live: x.live,
+    }
+}
+
+/// An event of the API's stream, sent by the driver as the engine takes it in (views carry
+/// the state; this carries what a view would conflate away).
+#[derive(Clone, Debug, PartialEq)]
+pub enum TapEvent {
+    Trade(TradeEvent),
+}
+
+/// One trade the engine took in (duplicates excluded).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TradeEvent {
+    pub symbol: Symbol,
+    /// `t` (trade) or `a` (aggTrade).
+    pub id: u64,
+    pub price: Price,
+    pub qty: Qty,
+    /// `T` and `E`, ms.
+    pub trade_time_ms: u64,
+    pub event_time_ms: u64,
+    /// The buyer was the maker: the aggressor sold.
+    pub buyer_is_maker: bool,
+    /// Receive time of its frame (ns; recording time in a replay).
+    pub recv_ns: u64,
+    /// Wall time the driver handed it on (ns): the start of engine → client latency.
+    pub tapped_ns: u64,
+}
+
+/// The sending side of the event stream, with what it has sent per symbol. The live driver's
+/// [`Publisher`] holds one; a replay hands one to the player as an observer.
+#[derive(Debug)]
+pub struct EventTap {
+    tx: broadcast::Sender<Arc<TapEvent>>,
+    /// Per symbol: the engine's trade count when last looked at.
+    trades_seen: HashMap<Symbol, u64>,
+}
+
+impl EventTap {
+    pub fn new(tx: broadcast::Sender<Arc<TapEvent>>) -> EventTap {
+        EventTap {
+            tx,
+            trades_seen: HashMap::new(),
+        }
+    }
+
+    /// After each frame the engine took: a new trade of the symbol it touched goes to the
+    /// event stream (never waits; nothing is built while nobody listens).
+    pub fn after_frame(&mut self, engine: &Engine) {
+        let Some(st) = engine.touched() else {
+            return;
+        };
+        let seen = self.trades_seen.entry(st.symbol).or_insert(0);
+        if *seen == st.trades {
+            return;
+        }
+        *seen = st.trades;
+        if self.tx.receiver_count() == 0 {
+            return;
+        }
+        if let Some(t) = &st.last_trade {
+            let ev = TapEvent::Trade(TradeEvent {
+                symbol: st.symbol,
+                id: t.id,
+                price: t.price,
+                qty: t.qty,
+                trade_time_ms: t.trade_time_ms,
+                event_time_ms: t.event_time_ms,
+                buyer_is_maker: t.buyer_is_maker,
+                recv_ns: st.last_recv.0,
+                tapped_ns: microstate_io::ingest::now_nanos().0,
+            });
+            // No receiver left is not an error: the stream is offered, never owed.
+            let _ = self.tx.send(Arc::new(ev));
+        }
     }
 }
 
@@ -100,6 +186,7 @@ pub struct Publisher {
     source: Source,
     seq: u64,
     last: Option<Instant>,
+    tap: Option<EventTap>,
 }
 
 impl Publisher {
@@ -110,6 +197,20 @@ impl Publisher {
             source,
             seq: 0,
             last: None,
+            tap: None,
+        }
+    }
+
+    /// Also sends every trade the engine takes in to `tx` ([`Self::after_frame`]).
+    pub fn with_events(mut self, tx: broadcast::Sender<Arc<TapEvent>>) -> Publisher {
+        self.tap = Some(EventTap::new(tx));
+        self
+    }
+
+    /// After each frame the engine took (see [`EventTap::after_frame`]).
+    pub fn after_frame(&mut self, engine: &Engine) {
+        if let Some(tap) = self.tap.as_mut() {
+            tap.after_frame(engine);
         }
     }
 
@@ -144,6 +245,29 @@ pub fn stage_views(l: &Latency, now_ns: u64) -> Vec<StageView> {
         .filter_map(|(stage, r)| {
             let h = l.stage(stage)?.window(now_ns);
             Some(stage_view(stage.name(), &r, &h))
+        })
+        .collect()
+}
+
+/// Every stage's since-start histogram in the fixed bounds of [`LATENCY_BOUNDS_NS`], for
+/// Prometheus (stages with no sample are left out).
+pub fn stage_buckets(l: &Latency) -> Vec<StageBuckets> {
+    Stage::ALL
+        .iter()
+        .filter_map(|&stage| {
+            let h = &l.stage(stage)?.total;
+            if h.is_empty() {
+                return None;
+            }
+            Some(StageBuckets {
+                name: stage.name(),
+                count: h.len(),
+                sum_ns: h.mean() * h.len() as f64,
+                buckets: LATENCY_BOUNDS_NS
+                    .iter()
+                    .map(|&b| h.count_between(0, b))
+                    .collect(),
+            })
         })
         .collect()
 }

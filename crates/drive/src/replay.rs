@@ -9,6 +9,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,7 @@ pub use crate::player::{
 };
 
 use crate::command::{Command, ReplayEnd};
-use crate::publish::{self, Extras, Publisher, Stamp};
+use crate::publish::{self, EventTap, Extras, Publisher, Stamp, TapEvent};
 use crate::shutdown::Shutdown;
 use microstate_core::engine::Engine;
 use microstate_core::features::json::FeatureRecord;
@@ -28,7 +29,7 @@ use microstate_core::latency::{LatencySummary, Stage};
 use microstate_core::ml::context::SeedOutcome;
 use microstate_core::num::Symbol;
 use microstate_core::summary::{RunInfo, Summary};
-use microstate_core::view::{ReplayView, StageView, View};
+use microstate_core::view::{ReplayView, StageBuckets, StageView, View};
 use microstate_io::record::klines::KlineSeries;
 use microstate_io::record::{FrameSource, Speed};
 
@@ -199,13 +200,17 @@ pub fn finish_feature_writer(
 pub fn play_out(mut player: Player, epoch: Instant) -> Result<ReplayOutcome, StrictStop> {
     let start = Instant::now();
     play(&mut player, epoch)?;
-    let elapsed_s = start.elapsed().as_secs_f64();
+    Ok(outcome_of(player, start.elapsed().as_secs_f64()))
+}
+
+/// What a replay that ran for `elapsed_s` produced (the player where it stopped).
+pub fn outcome_of(player: Player, elapsed_s: f64) -> ReplayOutcome {
     let speed = player.status().speed;
     let pacing_late_ns = player.lateness().map(Percentiles::of);
     let position = player.status().position.map_or(0, |p| p.0);
     let latency = player.latency().map(|l| LatencySummary::of(l, position));
     let (engine, errors_total, errors, digest) = player.into_parts();
-    Ok(ReplayOutcome {
+    ReplayOutcome {
         engine,
         errors_total,
         errors,
@@ -214,7 +219,7 @@ pub fn play_out(mut player: Player, epoch: Instant) -> Result<ReplayOutcome, Str
         speed,
         pacing_late_ns,
         latency,
-    })
+    }
 }
 
 /// The headless real-time loop: polls the player with this thread's monotonic clock (ns since
@@ -236,7 +241,11 @@ pub fn play(player: &mut Player, epoch: Instant) -> Result<(), StrictStop> {
 pub fn replay_view(player: &Player) -> View {
     publish::view(
         player.engine(),
-        replay_extras(player, replay_stage_views(player)),
+        replay_extras(
+            player,
+            replay_stage_views(player),
+            Arc::new(replay_stage_buckets(player)),
+        ),
         Stamp::default(),
     )
 }
@@ -265,9 +274,86 @@ pub fn replay_stage_views(player: &Player) -> Vec<StageView> {
         .collect()
 }
 
+/// The latency stages of a replay as fixed-bound histograms (for the API's metrics).
+pub fn replay_stage_buckets(player: &Player) -> Vec<StageBuckets> {
+    player
+        .latency()
+        .map_or_else(Vec::new, publish::stage_buckets)
+}
+
+/// The stage views and buckets of a replay, refreshed at most twice a second (merging the
+/// window histograms is the costly part of a view).
+#[derive(Default)]
+struct StageCache {
+    at: Option<Instant>,
+    views: Vec<StageView>,
+    buckets: Arc<Vec<StageBuckets>>,
+}
+
+impl StageCache {
+    fn refresh(&mut self, player: &Player, force: bool) {
+        if force
+            || self
+                .at
+                .is_none_or(|t| t.elapsed() >= Duration::from_millis(500))
+        {
+            self.at = Some(Instant::now());
+            self.views = replay_stage_views(player);
+            self.buckets = Arc::new(replay_stage_buckets(player));
+        }
+    }
+}
+
+/// A headless replay whose views are served (the API): plays at the player's pace, publishing
+/// views as it goes (and every trade through the publisher's event stream, when it has one,
+/// see [`attach_event_tap`]); at the end it publishes the final view and returns — or, with
+/// `hold`, keeps that view up until `shutdown`. Returns early on `shutdown`.
+pub fn play_published(
+    player: &mut Player,
+    epoch: Instant,
+    view: &mut Publisher,
+    shutdown: &Shutdown,
+    hold: bool,
+) -> Result<(), StrictStop> {
+    let now = || epoch.elapsed().as_nanos() as u64;
+    let mut stages = StageCache::default();
+    while !shutdown.is_shutdown() {
+        let poll = player.poll(now())?;
+        let ended = matches!(poll, Poll::Done | Poll::Paused);
+        if view.due() || ended {
+            stages.refresh(player, ended);
+            let extras = replay_extras(player, stages.views.clone(), Arc::clone(&stages.buckets));
+            view.publish(player.engine(), extras);
+        }
+        match poll {
+            Poll::Fed(_) => {}
+            Poll::Wait(ns) => std::thread::sleep(Duration::from_nanos(ns).min(view.every)),
+            Poll::Paused | Poll::Done => {
+                if !hold {
+                    return Ok(());
+                }
+                while !shutdown.is_shutdown() {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Sends every trade the player's engine takes in to `tx` (the API's event stream).
+pub fn attach_event_tap(player: &mut Player, tx: tokio::sync::broadcast::Sender<Arc<TapEvent>>) {
+    let mut tap = EventTap::new(tx);
+    player.add_observer(Box::new(move |e: &Engine| tap.after_frame(e)));
+}
+
 /// What a replay adds to the engine's view: its position as the clock, the player's state, the
 /// recorded session's clock offset, the given latency stages.
-fn replay_extras(player: &Player, latency: Vec<StageView>) -> Extras<'_> {
+fn replay_extras(
+    player: &Player,
+    latency: Vec<StageView>,
+    latency_buckets: Arc<Vec<StageBuckets>>,
+) -> Extras<'_> {
     let st = player.status();
     let now = st.position.map_or(0, |p| p.0);
     let clock = player.latency().and_then(|l| l.clock.in_use(now));
@@ -283,6 +369,7 @@ fn replay_extras(player: &Player, latency: Vec<StageView>) -> Extras<'_> {
         clock_offset: clock.map(|e| (e.offset_ns, e.uncertainty_ns * 2)),
         clock_source: clock.map_or(String::new(), |e| format!("{}, rec", e.source)),
         latency,
+        latency_buckets,
         history_sources: Some(player.history_sources()),
         ..Extras::default()
     }
@@ -299,7 +386,7 @@ pub fn play_view(
     shutdown: &Shutdown,
 ) -> Result<(), StrictStop> {
     let now = || epoch.elapsed().as_nanos() as u64;
-    let mut stages: (Option<Instant>, Vec<StageView>) = (None, Vec::new());
+    let mut stages = StageCache::default();
     // A command: `false` to stop.
     let act = |player: &mut Player, c: Command, now: u64| -> Result<bool, StrictStop> {
         match c {
@@ -318,13 +405,8 @@ pub fn play_view(
         }
         let poll = player.poll(now())?;
         if view.due() || !matches!(poll, Poll::Fed(_)) {
-            if stages
-                .0
-                .is_none_or(|t| t.elapsed() >= Duration::from_millis(500))
-            {
-                stages = (Some(Instant::now()), replay_stage_views(player));
-            }
-            let extras = replay_extras(player, stages.1.clone());
+            stages.refresh(player, false);
+            let extras = replay_extras(player, stages.views.clone(), Arc::clone(&stages.buckets));
             view.publish(player.engine(), extras);
         }
         // Never sleep past the next view, so the screen's clock keeps moving.

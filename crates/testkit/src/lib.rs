@@ -2,11 +2,16 @@
 //! and an independent book rebuild that shares no code with the engine (serde_json + BTreeMap +
 //! string decimals).
 //!
+//! Also [`http`]: a plain HTTP/1.1 GET over a real socket (hyper's client), for the API's
+//! tests.
+//!
 //! Owns: the workspace root and `../shared/data` as the tests see them (one place, whichever
 //! crate's test binary asks), whole-capture reads, and the naive rebuild the golden tests compare
 //! the engine with. Must not touch: any microstate crate — it depends on none, so what it rebuilds
 //! is a second opinion, not the engine's own answer. Test-only: crates take it as a
 //! dev-dependency; it fails by panicking with a message, as a test should.
+
+pub mod http;
 
 use std::collections::BTreeMap;
 use std::io::Read;

@@ -24,7 +24,7 @@ use microstate_core::market::Market;
 use microstate_core::ml::prequential::PressureLearner;
 use microstate_core::num::{Nanos, Symbol};
 use microstate_core::summary::{ClockReport, LiveReport};
-use microstate_core::view::{ConnectionView, RecordingView, StageView};
+use microstate_core::view::{ConnectionView, LiveCounters, RecordingView, StageBuckets, StageView};
 use microstate_core::wire::Event as WireEvent;
 use microstate_core::wire::binance::Decoder;
 use microstate_io::ingest::clock::ClockSample;
@@ -44,7 +44,7 @@ use super::klines::{self, ContextFill};
 use super::slots::{Pending, Slot, SlotCmd, SlotEnv, connection_state, short_url, switch_ready};
 use super::{LiveOptions, LiveOutcome};
 use crate::command::{Command, Event, LiveEnd, Switch};
-use crate::publish::{Extras, Publisher, stage_views};
+use crate::publish::{Extras, Publisher, stage_buckets, stage_views};
 use crate::recording::RecordSetup;
 use crate::shutdown::Shutdown;
 
@@ -200,7 +200,7 @@ struct Timing {
     /// Per symbol: wall time its connection came up, until the book is synced.
     connected_at: HashMap<Symbol, u64>,
     /// The screen's stages, refreshed at most twice a second (recorded time).
-    stage_cache: (u64, Vec<StageView>),
+    stage_cache: (u64, Vec<StageView>, Arc<Vec<StageBuckets>>),
 }
 
 impl Timing {
@@ -210,7 +210,7 @@ impl Timing {
             apply: hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).ok(),
             last_fed: 0,
             connected_at: HashMap::new(),
-            stage_cache: (0, Vec::new()),
+            stage_cache: (0, Vec::new(), Arc::default()),
         }
     }
 
@@ -428,6 +428,9 @@ impl LiveDriver {
             self.all_synced_after = Some(self.started.elapsed().as_secs_f64());
         }
         self.journal.after_frame(&self.engine);
+        if let Some(p) = self.publisher.as_mut() {
+            p.after_frame(&self.engine);
+        }
         if let Err(e) = r {
             self.frame_errors += 1;
             if self.errors_logged < ERRORS_LOGGED {
@@ -888,7 +891,11 @@ impl LiveDriver {
         }
         let clock = t.lat.clock.in_use(now);
         if t.stage_cache.0 + 500_000_000 <= now || t.stage_cache.1.is_empty() {
-            t.stage_cache = (now, stage_views(&t.lat, now));
+            t.stage_cache = (
+                now,
+                stage_views(&t.lat, now),
+                Arc::new(stage_buckets(&t.lat)),
+            );
         }
         let recording = self.journal.recording().map(|r| {
             let st = &r.recorder().stats;
@@ -903,6 +910,25 @@ impl LiveDriver {
                 last_error: st.last_error(),
             }
         });
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let stats = &self.stats;
+        let live_counters = LiveCounters {
+            frames_received: load(&stats.frames),
+            frames_shed: load(&stats.shed),
+            snapshot_requests: load(&stats.snapshot_requests),
+            snapshot_errors: load(&stats.snapshot_errors),
+            rest_429: load(&stats.rest_429),
+            rest_418: load(&stats.rest_418),
+            reconnects: self
+                .conns
+                .slots
+                .iter()
+                .map(|s| s.report.connections.saturating_sub(1))
+                .sum(),
+            disconnects: self.conns.slots.iter().map(|s| s.report.disconnects).sum(),
+            stale_events: self.stale_events,
+            queue_depth: self.rx.len() as u64,
+        };
         publisher.publish(
             &self.engine,
             Extras {
@@ -915,7 +941,9 @@ impl LiveDriver {
                 recording,
                 replay: None,
                 latency: t.stage_cache.1.clone(),
+                latency_buckets: Arc::clone(&t.stage_cache.2),
                 history_sources: Some(&self.history_sources),
+                live: Some(live_counters),
             },
         );
     }
