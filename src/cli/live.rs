@@ -203,12 +203,14 @@ pub async fn session(
     live::run(opts, shutdown).await
 }
 
-/// The end of a live session: the summary; exit code 2 when it never connected.
+/// The end of a live session: the summary; exit code 2 when it never connected, 3 when it
+/// stopped on its own because a task it needs gave up (`live.fatal` in the summary).
 pub fn finish(outcome: LiveOutcome, json: Option<&str>) -> anyhow::Result<ExitCode> {
     let mut summary = Summary::of(&outcome.engine, outcome.report.frames_refused, Vec::new());
     summary.latency = Some(outcome.latency.clone());
     let never = !outcome.report.ever_connected;
     let why = outcome.report.last_failure.clone();
+    let fatal = outcome.report.fatal.clone();
     summary.live = Some(outcome.report);
     report::summary(&summary, json)?;
     if never {
@@ -218,6 +220,10 @@ pub fn finish(outcome: LiveOutcome, json: Option<&str>) -> anyhow::Result<ExitCo
             why.map(|w| format!(" ({w})")).unwrap_or_default()
         );
         return Ok(ExitCode::from(2));
+    }
+    if let Some(f) = fatal {
+        eprintln!("error: the session stopped: {f}");
+        return Ok(ExitCode::from(3));
     }
     Ok(ExitCode::SUCCESS)
 }

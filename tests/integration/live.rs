@@ -595,6 +595,7 @@ async fn a_silent_server_is_detected_by_the_read_timeout() {
     let sock = ws::connect(
         &format!("ws://{addr}/stream?streams=btcusdt@depth@100ms"),
         cfg.connect_timeout,
+        cfg.max_frame_bytes,
     )
     .await
     .expect("connect");
@@ -679,9 +680,13 @@ async fn a_full_queue_sheds_frames_and_never_blocks_the_reader() {
         let _ = ws.close(None).await;
     });
     let cfg = Config::default().connection;
-    let sock = ws::connect(&format!("ws://{addr}/stream"), cfg.connect_timeout)
-        .await
-        .expect("connect");
+    let sock = ws::connect(
+        &format!("ws://{addr}/stream"),
+        cfg.connect_timeout,
+        cfg.max_frame_bytes,
+    )
+    .await
+    .expect("connect");
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let (_retire_tx, retire_rx) = tokio::sync::oneshot::channel();
     let stats = Arc::new(IngestStats::default());

@@ -33,6 +33,7 @@ mod error;
 mod features;
 mod live;
 mod models;
+mod net;
 mod record;
 mod ui;
 mod units;
@@ -44,6 +45,7 @@ pub use live::{
 };
 pub use microstate_core::units::{format_duration, format_size, parse_duration, parse_size};
 pub use models::{ContextModelConfig, InterpretConfig, ModelsConfig, PressureModelConfig};
+pub use net::{MIN_REST_HEAD, RestConfig};
 pub use record::RecordConfig;
 pub use ui::{Colour, ThemeConfig, UiConfig};
 
@@ -54,6 +56,7 @@ pub struct Config {
     pub live: LiveConfig,
     pub endpoints: EndpointsConfig,
     pub snapshot: SnapshotConfig,
+    pub rest: RestConfig,
     pub connection: ConnectionConfig,
     pub sync: SyncConfig,
     pub record: RecordConfig,
@@ -78,6 +81,7 @@ impl Config {
     /// in this order; the first bad value is the error.
     pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
         self.snapshot.validate(origin)?;
+        self.rest.validate(origin)?;
         self.connection.validate(origin)?;
         self.record.validate(origin)?;
         self.sync.validate(origin)?;

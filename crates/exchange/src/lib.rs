@@ -366,6 +366,7 @@ pub(crate) struct Shared {
 /// A running exchange. Dropping it stops it too (without waiting).
 pub struct ExchangeHandle {
     addr: SocketAddr,
+    bound: SocketAddr,
     shared: Arc<Shared>,
     stop: Stop,
     finished_rx: watch::Receiver<bool>,
@@ -408,7 +409,8 @@ pub async fn start(mut cfg: ExchangeConfig) -> anyhow::Result<ExchangeHandle> {
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("binding the exchange to {}", cfg.listen))?;
-    let mut addr = listener.local_addr().context("reading the bound address")?;
+    let bound = listener.local_addr().context("reading the bound address")?;
+    let mut addr = bound;
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
@@ -467,6 +469,7 @@ pub async fn start(mut cfg: ExchangeConfig) -> anyhow::Result<ExchangeHandle> {
     tracing::info!(%addr, "local exchange listening");
     Ok(ExchangeHandle {
         addr,
+        bound,
         shared,
         stop,
         finished_rx,
@@ -475,9 +478,16 @@ pub async fn start(mut cfg: ExchangeConfig) -> anyhow::Result<ExchangeHandle> {
 }
 
 impl ExchangeHandle {
-    /// The bound address (127.0.0.1 when listening on an unspecified address).
+    /// The address to connect to on this machine: the bound one, with 127.0.0.1 in place of an
+    /// unspecified address (`0.0.0.0`).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address the listener really bound, as the OS reports it (`0.0.0.0:PORT` for
+    /// `--listen 0.0.0.0:0`): what `exchange` prints first.
+    pub fn bound_addr(&self) -> SocketAddr {
+        self.bound
     }
 
     /// `ws://127.0.0.1:PORT` (append `/ws/<stream>` or `/stream?streams=…`).

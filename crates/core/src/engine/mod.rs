@@ -287,6 +287,9 @@ pub struct EngineStats {
     /// Valid frames that name no symbol (subscription answers, errors).
     pub unattributed: u64,
     pub errors: u64,
+    /// Frames about a symbol that was never added while the engine takes only added symbols
+    /// ([`Engine::only_added_symbols`]): dropped, no book made for them.
+    pub unsolicited: u64,
 }
 
 /// The engine. Cloning it is a checkpoint (replay seeks restore one).
@@ -296,6 +299,8 @@ pub struct Engine {
     decoder: Decoder,
     symbols: Vec<SymbolState>,
     last_idx: usize,
+    /// Only symbols added with [`Engine::add_symbol`] are kept (live sessions).
+    closed: bool,
     /// The symbol the last frame changed, if it named one and was taken in.
     touched: Option<usize>,
     /// Times of the last frame (event times from the data; stage durations when a clock is set).
@@ -334,6 +339,7 @@ impl Engine {
             decoder: Decoder::new(),
             symbols: Vec::new(),
             last_idx: 0,
+            closed: false,
             touched: None,
             last: FrameTimes::default(),
             clock: None,
@@ -399,6 +405,19 @@ impl Engine {
     /// Makes sure a symbol exists (live: before its first frame arrives, so it shows up).
     pub fn add_symbol(&mut self, s: Symbol) {
         Self::index(&mut self.symbols, &mut self.last_idx, s, &self.cfg);
+    }
+
+    /// From now on, frames and snapshots about a symbol not added with [`Self::add_symbol`]
+    /// are counted ([`EngineStats::unsolicited`]) and dropped: a peer that streams symbols
+    /// nobody subscribed to cannot make books (nor snapshot requests) for them. Live sessions
+    /// set this; replays keep every symbol a capture holds.
+    pub fn only_added_symbols(&mut self) {
+        self.closed = true;
+    }
+
+    /// Frame counters (offered, unattributed, refused, unsolicited).
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
     }
 
     /// The symbol the last frame was about, when it was taken in (not for frames that failed
@@ -601,7 +620,29 @@ impl Engine {
                 }
             },
         };
-        let i = Self::index(&mut self.symbols, &mut self.last_idx, symbol, &self.cfg);
+        let i = if self.closed {
+            let known = if self
+                .symbols
+                .get(self.last_idx)
+                .is_some_and(|x| x.symbol == symbol)
+            {
+                Some(self.last_idx)
+            } else {
+                self.symbols.iter().position(|x| x.symbol == symbol)
+            };
+            match known {
+                Some(i) => {
+                    self.last_idx = i;
+                    i
+                }
+                None => {
+                    self.stats.unsolicited += 1;
+                    return Ok(());
+                }
+            }
+        } else {
+            Self::index(&mut self.symbols, &mut self.last_idx, symbol, &self.cfg)
+        };
         self.touched = Some(i);
         let st = &mut self.symbols[i];
         st.last_recv = f.recv;

@@ -5,8 +5,13 @@
 //! - `features`: the incremental features against `feature_batch`, an independent from-scratch
 //!   recomputation, on every capture and on random streams.
 //!
+//! - `hostile`: scripted peers on 127.0.0.1 (chunk sizes that wrap, absurd `Retry-After`, endless
+//!   heads and bodies, HTML where a snapshot should be, oversize WebSocket frames) against the
+//!   live client's REST and WebSocket code.
+//!
 //! Proptest keeps its regression seeds in `tests/proptest-regressions/<module>.txt`.
 
 mod feature_batch;
 mod features;
+mod hostile;
 mod wire_vs_serde;
