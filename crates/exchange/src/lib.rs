@@ -17,7 +17,8 @@
 //! - `streams`: stream names, frame classification, envelopes (payload bytes are never re-encoded).
 //! - `source`: reads the source on its own thread, restarts it when looping.
 //! - `clock`: paces frames by receive time × speed, keeps the book, applies stream faults, fans out.
-//! - `server`: one port for REST and WebSocket (`TcpStream::peek` decides), HTTP keep-alive loop.
+//! - `server`: one port for REST and WebSocket (`TcpStream::peek` decides); REST served by axum on
+//!   hyper's HTTP/1.1 connection (keep-alive, malformed and oversized heads answered by hyper).
 //! - `ws`: one client connection: queue, pings, pong timeout, incoming rate limit, SUBSCRIBE.
 //! - `rest`: routes, request weights, 429/418, depth and kline answers.
 //! - [`klines`]: the 1-minute klines served (kline files or the synthetic history handed in at
