@@ -97,7 +97,7 @@ pub fn run(a: ExchangeCmd) -> anyhow::Result<ExitCode> {
         // Whoever reads the address may close the pipe after it: a write error on
         // stdout must not take the exchange down.
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", handle.addr());
+        let _ = writeln!(out, "{}", handle.bound_addr());
         let _ = out.flush();
         drop(out);
         eprintln!(

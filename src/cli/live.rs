@@ -245,7 +245,8 @@ pub async fn session(
 }
 
 /// The end of a live session: the summary, and the exit code ([`super::exit`]): never
-/// connected, a recording that lost data, a requested symbol that never synced.
+/// connected, a recording that lost data, a requested symbol that never synced, a task the
+/// session needs that gave up (`live.fatal` in the summary).
 pub fn finish(outcome: LiveOutcome, json: Option<&str>) -> anyhow::Result<ExitCode> {
     let mut summary = Summary::of(&outcome.engine, outcome.report.frames_refused, Vec::new());
     summary.latency = Some(outcome.latency.clone());
@@ -257,6 +258,7 @@ pub fn finish(outcome: LiveOutcome, json: Option<&str>) -> anyhow::Result<ExitCo
     }
     let never = !outcome.report.ever_connected;
     let why = outcome.report.last_failure.clone();
+    let fatal = outcome.report.fatal.clone();
     summary.live = Some(outcome.report);
     report::summary(&summary, json)?;
     if never {
@@ -284,6 +286,10 @@ pub fn finish(outcome: LiveOutcome, json: Option<&str>) -> anyhow::Result<ExitCo
             unsynced.join(", ")
         );
         return Ok(ExitCode::from(super::exit::NEVER_SYNCED));
+    }
+    if let Some(f) = fatal {
+        eprintln!("error: the session stopped: {f}");
+        return Ok(ExitCode::from(super::exit::TASK_GAVE_UP));
     }
     Ok(ExitCode::SUCCESS)
 }

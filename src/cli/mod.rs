@@ -37,6 +37,9 @@ pub mod exit {
     pub const RECORDING_LOST_DATA: u8 = 4;
     /// Live, record, demo: a requested symbol never synced.
     pub const NEVER_SYNCED: u8 = 5;
+    /// Live, record, demo: the session stopped on its own because a task it needs gave up
+    /// (`live.fatal` in the summary).
+    pub const TASK_GAVE_UP: u8 = 6;
 }
 
 #[derive(Parser, Debug)]
@@ -65,7 +68,8 @@ Exit codes (scripts can trust them; the first that applies):\n  \
 2  live/record/demo: never connected\n  \
 3  replay: nothing usable was read (no frame the engine could take)\n  \
 4  record: the recording lost data (records dropped or lost to write failures)\n  \
-5  live/record/demo: a requested symbol never synced",
+5  live/record/demo: a requested symbol never synced\n  \
+6  live/record/demo: a task the session needs gave up (`live.fatal` in the summary)",
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {

@@ -196,6 +196,48 @@ fn exchange_prints_its_address_first_and_serves_rest() {
     assert!(resp.contains("serverTime"), "{resp}");
 }
 
+/// `--listen 0.0.0.0:0` prints the address really bound (all interfaces, the port the OS chose),
+/// not 127.0.0.1; connecting to that port on loopback works.
+#[test]
+fn exchange_on_all_interfaces_prints_the_address_it_bound() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut child = bin()
+        .args([
+            "exchange",
+            "--synthetic",
+            "--seed",
+            "7",
+            "--symbols",
+            "BTCUSDT",
+            "--listen",
+            "0.0.0.0:0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut first = String::new();
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    stdout.read_line(&mut first).expect("first line");
+    let addr: std::net::SocketAddr = first
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("address on line 1: {first:?}"));
+    let served = (|| {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", addr.port())).ok()?;
+        s.write_all(b"GET /api/v3/ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .ok()?;
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).ok()?;
+        Some(resp)
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(addr.ip().is_unspecified() && addr.port() != 0, "{addr}");
+    let resp = served.expect("served on loopback");
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+}
+
 #[test]
 fn help_explains_the_commands() {
     let out = bin().arg("--help").output().expect("run");

@@ -624,6 +624,7 @@ async fn a_silent_server_is_detected_by_the_read_timeout() {
     let sock = ws::connect(
         &format!("ws://{addr}/stream?streams=btcusdt@depth@100ms"),
         cfg.connect_timeout,
+        cfg.max_frame_bytes,
     )
     .await
     .expect("connect");
@@ -708,9 +709,13 @@ async fn a_full_queue_sheds_frames_and_never_blocks_the_reader() {
         let _ = ws.close(None).await;
     });
     let cfg = Config::default().connection;
-    let sock = ws::connect(&format!("ws://{addr}/stream"), cfg.connect_timeout)
-        .await
-        .expect("connect");
+    let sock = ws::connect(
+        &format!("ws://{addr}/stream"),
+        cfg.connect_timeout,
+        cfg.max_frame_bytes,
+    )
+    .await
+    .expect("connect");
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let (_retire_tx, retire_rx) = tokio::sync::oneshot::channel();
     let stats = Arc::new(IngestStats::default());
@@ -929,4 +934,119 @@ async fn recording_toggled_on_mid_session_replays_to_the_live_book_and_resync_is
     assert!(r.resyncs >= 1, "the journal carries the reset: {r:?}");
     assert!(r.frames < live.frames, "the recording started part-way");
     assert_eq!(levels(&replayed.engine), levels(&o.engine));
+}
+
+/// A hostile peer that streams symbols nobody subscribed to (issue 19, item 4): only the
+/// subscribed symbol gets a book and a snapshot request; every other frame is counted and
+/// dropped. The peer is scripted by hand on 127.0.0.1 (WebSocket and REST on two ports).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_streaming_unsolicited_symbols_creates_no_books() {
+    use futures_util::SinkExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const PHANTOMS: u64 = 3000;
+    let ws_l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let ws_addr = ws_l.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let (tcp, _) = ws_l.accept().await.expect("accept");
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.expect("upgrade");
+        let diff = |s: &str, u: u64| {
+            format!(
+                r#"{{"stream":"{}@depth@100ms","data":{{"e":"depthUpdate","E":{u},"s":"{s}","U":{u},"u":{u},"b":[["1.00","1"]],"a":[]}}}}"#,
+                s.to_lowercase()
+            )
+        };
+        for i in 0..PHANTOMS {
+            let m = tokio_tungstenite::tungstenite::Message::text(diff(&format!("PH{i}USDT"), 5));
+            ws.feed(m).await.expect("send");
+        }
+        for u in 11..=20 {
+            let m = tokio_tungstenite::tungstenite::Message::text(diff("BTCUSDT", u));
+            ws.feed(m).await.expect("send");
+        }
+        ws.flush().await.expect("flush");
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    });
+    let rest_l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let rest_addr = rest_l.local_addr().expect("addr");
+    let paths = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = paths.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = rest_l.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let line = String::from_utf8_lossy(&head)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                seen.lock().expect("lock").push(line);
+                let body = r#"{"lastUpdateId":10,"bids":[["1.00","2"]],"asks":[["2.00","3"]]}"#;
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            });
+        }
+    });
+    let mut cfg = test_config(
+        &format!("ws://{ws_addr}"),
+        &format!("http://{rest_addr}"),
+        Market::Spot,
+    );
+    cfg.clock.probe_every = Duration::ZERO;
+    let stats = Arc::new(IngestStats::default());
+    let mut opts = LiveOptions::new(cfg, vec![btc()]);
+    opts.stats = Some(stats.clone());
+    let (publisher, mut views) = views();
+    let until = async {
+        let synced = async {
+            loop {
+                let done = stats.frames.load(Ordering::Relaxed) >= PHANTOMS + 10
+                    && views
+                        .borrow()
+                        .symbols
+                        .iter()
+                        .any(|s| s.phase == Phase::Synced);
+                if done {
+                    return;
+                }
+                if views.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(60), synced)
+            .await
+            .expect("the peer's frames taken in and BTCUSDT synced");
+    };
+    let o = run_until(opts, None, publisher, until).await;
+    let names: Vec<String> = o
+        .engine
+        .symbols()
+        .iter()
+        .map(|s| s.symbol.to_string())
+        .collect();
+    assert_eq!(names, vec!["BTCUSDT".to_string()]);
+    assert_eq!(o.report.unsolicited_frames, PHANTOMS);
+    let asked = paths.lock().expect("lock").clone();
+    assert!(!asked.is_empty());
+    assert!(
+        asked.iter().all(|l| l.contains("symbol=BTCUSDT")),
+        "snapshot requests for phantoms: {asked:?}"
+    );
+    let s = SymbolSummary::of(o.engine.symbol(btc()).expect("sym"));
+    assert_eq!((s.state.as_str(), s.depth_updates.applied), ("synced", 10));
 }

@@ -12,6 +12,8 @@
 //! - [`live`]: the live client against the local exchange on 127.0.0.1:0, fed real captures;
 //! - [`online_learning`]: a live session adapts the pressure model online;
 //! - [`replay`]: paced replay in virtual time and through the binary;
+//! - [`soak`]: the synthetic market at max speed with random faults for a fixed wall time (2 min;
+//!   `MICROSTATE_SOAK_SECS` for the long run), books checked against a rebuild, RSS sampled;
 //! - [`tmux`]: the real binary on a real terminal;
 //! - [`ui`]: the screen drawn into `TestBackend` (insta snapshots in `snapshots/`).
 //!
@@ -31,5 +33,6 @@ mod layout;
 mod live;
 mod online_learning;
 mod replay;
+mod soak;
 mod tmux;
 mod ui;

@@ -42,6 +42,7 @@ mod limits;
 mod live;
 mod models;
 mod nats;
+mod net;
 mod record;
 mod ui;
 mod units;
@@ -57,6 +58,7 @@ pub use live::{
 pub use microstate_core::units::{format_duration, format_size, parse_duration, parse_size};
 pub use models::{ContextModelConfig, InterpretConfig, ModelsConfig, PressureModelConfig};
 pub use nats::NatsConfig;
+pub use net::{MIN_REST_HEAD, RestConfig};
 pub use record::RecordConfig;
 pub use ui::{Colour, ThemeConfig, UiConfig};
 
@@ -67,6 +69,7 @@ pub struct Config {
     pub live: LiveConfig,
     pub endpoints: EndpointsConfig,
     pub snapshot: SnapshotConfig,
+    pub rest: RestConfig,
     pub connection: ConnectionConfig,
     pub sync: SyncConfig,
     pub record: RecordConfig,
@@ -95,6 +98,7 @@ impl Config {
     /// in this order; the first bad value is the error.
     pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
         self.snapshot.validate(origin)?;
+        self.rest.validate(origin)?;
         self.connection.validate(origin)?;
         self.record.validate(origin)?;
         self.sync.validate(origin)?;

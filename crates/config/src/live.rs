@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use microstate_core::market::Market;
 
 use crate::ConfigError;
-use crate::units::duration_str;
+use crate::units::{duration_str, size_str};
 
 /// What to subscribe to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,6 +99,11 @@ pub struct ConnectionConfig {
     /// Frames queued between the socket reader and the engine; beyond it frames are shed
     /// (counted) rather than blocking the reader.
     pub queue_capacity: usize,
+    /// Largest WebSocket frame (and message) accepted from the server, in bytes: a bigger one
+    /// ends the connection with "frame too large" (counted as a disconnect, then a reconnect
+    /// and a resync) before it is buffered whole. Binance frames are a few KB.
+    #[serde(with = "size_str")]
+    pub max_frame_bytes: u64,
 }
 
 /// Book synchronisation.
@@ -201,6 +206,7 @@ impl Default for ConnectionConfig {
             stale_reconnect_after: Duration::from_secs(30),
             max_streams: 1024,
             queue_capacity: 65_536,
+            max_frame_bytes: 1 << 20,
         }
     }
 }
@@ -384,6 +390,14 @@ impl ConnectionConfig {
                 "connection.max_streams",
                 self.max_streams.to_string(),
                 "must be 1 to 1024",
+            ));
+        }
+        if !(1024..=(1 << 30)).contains(&self.max_frame_bytes) {
+            return Err(ConfigError::invalid(
+                origin,
+                "connection.max_frame_bytes",
+                self.max_frame_bytes.to_string(),
+                "must be between 1KiB and 1GiB",
             ));
         }
         if self.queue_capacity == 0 {

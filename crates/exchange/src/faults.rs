@@ -70,7 +70,8 @@ pub enum FaultKind {
     Oversize { bytes: usize },
     /// The next `count` depth requests get HTTP 429.
     Rest429 { count: u32 },
-    /// The next `count` depth requests get HTTP 418.
+    /// The next `count` depth requests get HTTP 418 with `Retry-After: 2`, and every weighted
+    /// request is then refused with 418 until those 2 s are over (a ban, as Binance's).
     Rest418 { count: u32 },
     /// The next `count` depth requests get HTTP 500.
     Rest500 { count: u32 },

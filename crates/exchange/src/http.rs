@@ -1,10 +1,10 @@
-//! A small HTTP/1.1 request-head parser and response writer, enough for Binance's public REST.
+//! The request head as the exchange reads it, and its answer as a plain value.
 //!
-//! Owns: finding the end of a request head, parsing the request line, headers and query string
-//! (percent-decoding), deciding whether a request is a WebSocket upgrade, and writing responses
-//! with `Content-Length` and keep-alive. Must not touch: sockets (the server loop does the I/O),
-//! routes or weights (that is [`super::rest`]). Malformed input is a typed [`HttpError`] that
-//! becomes a 4xx answer, never a panic.
+//! Owns: the peeked head's parse that decides whether a connection is a WebSocket handshake
+//! (and which stream path it asks for), percent-decoding, and [`Response`] (status, Binance
+//! JSON body, extra headers), which the server turns into axum's answer. Must not touch:
+//! sockets, or writing HTTP: the REST side is served by hyper and axum ([`super::server`]);
+//! this parse only routes a connection (anything it refuses is hyper's to answer).
 
 /// Longest request head accepted (bytes); Binance's limit is similar.
 pub(crate) const MAX_HEAD: usize = 16 * 1024;
@@ -24,17 +24,6 @@ pub(crate) enum HttpError {
     BadVersion(String),
     #[error("bad percent-encoding in {0:?}")]
     BadEncoding(String),
-}
-
-impl HttpError {
-    /// The status this error is answered with.
-    pub fn status(&self) -> u16 {
-        match self {
-            HttpError::HeadTooLarge => 431,
-            HttpError::BadVersion(_) => 505,
-            _ => 400,
-        }
-    }
 }
 
 /// A parsed request head.
@@ -66,27 +55,10 @@ impl RequestHead {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Whether the connection stays open after the answer.
-    pub fn keep_alive(&self) -> bool {
-        let conn = self.header("connection").map(str::to_ascii_lowercase);
-        match self.minor_version {
-            0 => conn.is_some_and(|c| c.contains("keep-alive")),
-            _ => !conn.is_some_and(|c| c.contains("close")),
-        }
-    }
-
     /// A WebSocket handshake (`Upgrade: websocket`).
     pub fn is_websocket(&self) -> bool {
         self.header("upgrade")
             .is_some_and(|u| u.eq_ignore_ascii_case("websocket"))
-    }
-
-    /// Declared body length (0 when absent); `None` when unparseable.
-    pub fn content_length(&self) -> Option<usize> {
-        match self.header("content-length") {
-            None => Some(0),
-            Some(v) => v.parse().ok(),
-        }
     }
 }
 
@@ -215,44 +187,6 @@ impl Response {
         self.headers.push((name, value));
         self
     }
-
-    /// The whole answer: status line, headers, `Content-Length`, body.
-    pub fn to_bytes(&self, keep_alive: bool) -> Vec<u8> {
-        let mut out = format!(
-            "HTTP/1.1 {} {}\r\nContent-Type: application/json;charset=UTF-8\r\nContent-Length: {}\r\nConnection: {}\r\n",
-            self.status,
-            reason(self.status),
-            self.body.len(),
-            if keep_alive { "keep-alive" } else { "close" },
-        );
-        for (n, v) in &self.headers {
-            out.push_str(n);
-            out.push_str(": ");
-            out.push_str(v);
-            out.push_str("\r\n");
-        }
-        out.push_str("\r\n");
-        let mut bytes = out.into_bytes();
-        bytes.extend_from_slice(self.body.as_bytes());
-        bytes
-    }
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        413 => "Payload Too Large",
-        418 => "I'm a teapot",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        505 => "HTTP Version Not Supported",
-        _ => "Unknown",
-    }
 }
 
 #[cfg(test)]
@@ -269,40 +203,21 @@ mod tests {
         assert_eq!(h.path, "/api/v3/depth");
         assert_eq!(h.param("symbol"), Some("BTCUSDT"));
         assert_eq!(h.param("limit"), Some("50"));
-        assert!(!h.keep_alive());
         assert!(!h.is_websocket());
-        assert_eq!(h.content_length(), Some(0));
     }
 
     #[test]
     fn refuses_bad_heads() {
-        let cases: &[(&[u8], u16)] = &[
-            (b"GARBAGE\r\n\r\n", 400),
-            (b"GET x HTTP/1.1\r\n\r\n", 400),
-            (b"GET / HTTP/2\r\n\r\n", 505),
-            (b"GET / HTTP/1.1\r\nno colon\r\n\r\n", 400),
-            (b"GET /%zz HTTP/1.1\r\n\r\n", 400),
-            (b"GET / HTTP/1.1\r\nX: \xff\r\n\r\n", 400),
+        let cases: &[&[u8]] = &[
+            b"GARBAGE\r\n\r\n",
+            b"GET x HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/2\r\n\r\n",
+            b"GET / HTTP/1.1\r\nno colon\r\n\r\n",
+            b"GET /%zz HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\r\nX: \xff\r\n\r\n",
         ];
-        for (head, status) in cases {
-            let e = parse_head(head).unwrap_err();
-            assert_eq!(e.status(), *status, "{e}");
+        for head in cases {
+            assert!(parse_head(head).is_err(), "{head:?}");
         }
-    }
-
-    #[test]
-    fn writes_length_and_headers() {
-        let r = Response::error(400, -1121, "Invalid symbol.")
-            .with_header("X-MBX-USED-WEIGHT-1M", "5".into());
-        let body = r#"{"code":-1121,"msg":"Invalid symbol."}"#;
-        let s = String::from_utf8(r.to_bytes(true)).unwrap();
-        assert!(s.starts_with("HTTP/1.1 400 Bad Request\r\n"));
-        assert!(
-            s.contains(&format!("Content-Length: {}\r\n", body.len())),
-            "{s}"
-        );
-        assert!(s.contains("Connection: keep-alive\r\n"));
-        assert!(s.contains("X-MBX-USED-WEIGHT-1M: 5\r\n"));
-        assert!(s.ends_with(&format!("\r\n\r\n{body}")));
     }
 }

@@ -18,7 +18,8 @@
 //! - `source`: reads the source on its own thread, restarts it when looping.
 //! - `passes`: moves each looped pass on in event time and ids.
 //! - `clock`: paces frames by receive time × speed, keeps the book, applies stream faults, fans out.
-//! - `server`: one port for REST and WebSocket (`TcpStream::peek` decides), HTTP keep-alive loop.
+//! - `server`: one port for REST and WebSocket (`TcpStream::peek` decides); REST served by axum on
+//!   hyper's HTTP/1.1 connection (keep-alive, malformed and oversized heads answered by hyper).
 //! - `ws`: one client connection: queue, pings, pong timeout, incoming rate limit, SUBSCRIBE.
 //! - `rest`: routes, request weights, 429/418, depth and kline answers.
 //! - [`klines`]: the 1-minute klines served (kline files or the synthetic history handed in at
@@ -370,6 +371,7 @@ pub(crate) struct Shared {
 /// A running exchange. Dropping it stops it too (without waiting).
 pub struct ExchangeHandle {
     addr: SocketAddr,
+    bound: SocketAddr,
     shared: Arc<Shared>,
     stop: Stop,
     finished_rx: watch::Receiver<bool>,
@@ -412,7 +414,8 @@ pub async fn start(mut cfg: ExchangeConfig) -> anyhow::Result<ExchangeHandle> {
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("binding the exchange to {}", cfg.listen))?;
-    let mut addr = listener.local_addr().context("reading the bound address")?;
+    let bound = listener.local_addr().context("reading the bound address")?;
+    let mut addr = bound;
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
@@ -471,6 +474,7 @@ pub async fn start(mut cfg: ExchangeConfig) -> anyhow::Result<ExchangeHandle> {
     tracing::info!(%addr, "local exchange listening");
     Ok(ExchangeHandle {
         addr,
+        bound,
         shared,
         stop,
         finished_rx,
@@ -479,9 +483,16 @@ pub async fn start(mut cfg: ExchangeConfig) -> anyhow::Result<ExchangeHandle> {
 }
 
 impl ExchangeHandle {
-    /// The bound address (127.0.0.1 when listening on an unspecified address).
+    /// The address to connect to on this machine: the bound one, with 127.0.0.1 in place of an
+    /// unspecified address (`0.0.0.0`).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address the listener really bound, as the OS reports it (`0.0.0.0:PORT` for
+    /// `--listen 0.0.0.0:0`): what `exchange` prints first.
+    pub fn bound_addr(&self) -> SocketAddr {
+        self.bound
     }
 
     /// `ws://127.0.0.1:PORT` (append `/ws/<stream>` or `/stream?streams=…`).

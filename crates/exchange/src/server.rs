@@ -1,30 +1,37 @@
-//! One TCP port for REST and WebSocket: accepting, telling the two apart, and the HTTP/1.1
-//! keep-alive loop.
+//! One TCP port for REST and WebSocket: accepting, telling the two apart, and serving the REST
+//! side with axum on hyper's HTTP/1.1 connection.
 //!
 //! Owns: the listener, each connection's first bytes (peeked, not consumed, so a WebSocket
-//! handshake reaches tungstenite intact) and the plain-HTTP request loop. Must not touch: what
-//! requests mean ([`super::rest`]) or what WebSocket clients get ([`super::ws`]).
+//! handshake reaches tungstenite intact) and the REST connection (hyper: request parsing,
+//! keep-alive, the 400/431 answers to malformed or oversized heads; axum: the handler that
+//! hands each request to [`super::rest`]). Must not touch: what requests mean
+//! ([`super::rest`]) or what WebSocket clients get ([`super::ws`]).
+//!
+//! The WebSocket side stays on tungstenite over the raw socket: its faults (oversize and
+//! malformed frames, ignored pongs, silence) need the frames in hand, and axum's `ws` would
+//! hide them. Only the peek that decides which side a connection goes to reads the head here.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use axum::extract::{Query, State};
+use axum::http::{Method, Uri, header};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep, sleep_until};
 
-use super::http::{self, MAX_HEAD, Response, head_end, parse_head};
+use super::http::{MAX_HEAD, RequestHead, Response, head_end, parse_head, percent_decode};
 use super::ws::{self, WsPath};
-use super::{Shared, bump, rest};
+use super::{Shared, rest};
 use microstate_drive::shutdown::Shutdown;
 
 /// A client that has not sent a complete request head by then is dropped.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
-/// Idle keep-alive connections are closed after this.
+/// A kept-alive connection that sends no next request head within this is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
-/// Largest request body read (and discarded): public GETs have none.
-const MAX_BODY: usize = 1 << 20;
 /// Connections still running at shutdown get this long to finish.
 const DRAIN: Duration = Duration::from_secs(2);
 
@@ -96,94 +103,89 @@ async fn connection(s: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         ws::serve(s, target, path, shared).await;
         return;
     }
+    // Everything else, malformed heads included, is hyper's to answer.
     tracing::trace!(%peer, "HTTP connection");
     serve_http(s, shared).await;
 }
 
-/// Reads more bytes into `buf`; `None` when the peer closed, idled out, or the exchange stops.
-async fn read_more(
-    s: &mut TcpStream,
-    buf: &mut Vec<u8>,
-    chunk: &mut [u8],
-    shutdown: &mut Shutdown,
-) -> Option<()> {
-    let n = tokio::select! {
-        r = s.read(chunk) => match r {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => n,
-        },
-        _ = sleep(IDLE_TIMEOUT) => return None,
-        _ = shutdown.recv() => return None,
-    };
-    buf.extend_from_slice(&chunk[..n]);
-    Some(())
+/// The REST routes: one handler, since [`rest::handle`] routes by path itself (unknown paths
+/// get Binance's error body and still count weight).
+pub(crate) fn router(shared: Arc<Shared>) -> axum::Router {
+    axum::Router::new().fallback(answer).with_state(shared)
 }
 
-/// Answers a bad request with a Binance error body and closes.
-async fn refuse(s: &mut TcpStream, shared: &Shared, status: u16, msg: &str) {
-    let r = rest::with_weight(shared, Response::error(status, -1100, msg));
-    let _ = s.write_all(&r.to_bytes(false)).await;
-}
-
-/// Answers requests on one connection until it closes, asks to close, or idles out.
-async fn serve_http(mut s: TcpStream, shared: Arc<Shared>) {
+/// Serves REST requests on one connection until it closes, idles out, or the exchange stops.
+async fn serve_http(s: TcpStream, shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.clone();
-    let mut buf: Vec<u8> = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 8192];
-    loop {
-        let head_len = loop {
-            if let Some(end) = head_end(&buf) {
-                break end;
-            }
-            if buf.len() > MAX_HEAD {
-                let e = http::HttpError::HeadTooLarge;
-                refuse(&mut s, &shared, e.status(), &e.to_string()).await;
-                return;
-            }
-            if read_more(&mut s, &mut buf, &mut chunk, &mut shutdown)
-                .await
-                .is_none()
-            {
-                return;
-            }
-        };
-        let parsed = parse_head(&buf[..head_len]);
-        buf.drain(..head_len);
-        let req = match parsed {
-            Ok(r) => r,
-            Err(e) => {
-                bump(&shared.counters.sent_400);
-                refuse(&mut s, &shared, e.status(), &e.to_string()).await;
-                return;
-            }
-        };
-        let Some(len) = req.content_length().filter(|l| *l <= MAX_BODY) else {
-            refuse(
-                &mut s,
-                &shared,
-                413,
-                "request body too large or malformed length",
-            )
-            .await;
-            return;
-        };
-        while buf.len() < len {
-            if read_more(&mut s, &mut buf, &mut chunk, &mut shutdown)
-                .await
-                .is_none()
-            {
-                return;
-            }
-        }
-        buf.drain(..len);
-        let keep = req.keep_alive();
-        let resp = tokio::select! {
-            r = rest::handle(&shared, &req) => r,
-            _ = shutdown.recv() => return,
-        };
-        if s.write_all(&resp.to_bytes(keep)).await.is_err() || !keep {
-            let _ = s.shutdown().await;
-            return;
+    let svc = TowerToHyperService::new(router(shared));
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        // The head of each next request: within the idle limit, and no larger than MAX_HEAD
+        // (hyper answers 431 past it, 400 to a malformed one).
+        .header_read_timeout(IDLE_TIMEOUT)
+        .max_buf_size(MAX_HEAD.max(8192))
+        .serve_connection(TokioIo::new(s), svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = shutdown.recv() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(DRAIN, conn).await;
         }
     }
+}
+
+/// One REST request: method, decoded path and query in, [`rest::handle`]'s answer out.
+async fn answer(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
+) -> axum::response::Response {
+    let mut shutdown = shared.shutdown.clone();
+    let parsed = percent_decode(uri.path())
+        .map_err(|e| e.to_string())
+        .and_then(|path| {
+            query
+                .map(|Query(q)| (path, q))
+                .map_err(|e| format!("bad query string: {}", e.body_text()))
+        });
+    let r = match parsed {
+        Ok((path, query)) => {
+            let req = RequestHead {
+                method: method.as_str().to_string(),
+                path,
+                query,
+                minor_version: 1,
+                headers: Vec::new(),
+            };
+            tokio::select! {
+                r = rest::handle(&shared, &req) => r,
+                // Stopping: the connection is closed without an answer.
+                _ = shutdown.recv() => Response::error(503, -1001, "The exchange is stopping."),
+            }
+        }
+        Err(msg) => {
+            super::bump(&shared.counters.sent_400);
+            rest::with_weight(&shared, Response::error(400, -1100, &msg))
+        }
+    };
+    to_axum(r)
+}
+
+fn to_axum(r: Response) -> axum::response::Response {
+    let mut b = axum::http::Response::builder()
+        .status(r.status)
+        .header(header::CONTENT_TYPE, "application/json;charset=UTF-8");
+    for (n, v) in &r.headers {
+        b = b.header(*n, v.as_str());
+    }
+    b.body(axum::body::Body::from(r.body)).unwrap_or_else(|e| {
+        // Only a bad status or header value gets here, and ours are fixed: say so plainly.
+        let mut out = axum::response::Response::new(axum::body::Body::from(format!(
+            "{{\"code\":-1000,\"msg\":\"bad answer: {e}\"}}"
+        )));
+        *out.status_mut() = axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+        out
+    })
 }

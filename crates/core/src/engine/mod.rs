@@ -346,6 +346,9 @@ pub struct EngineStats {
     /// Frames and symbols the engine's own bounds refused (levels, symbols); the sync's and
     /// the features' trips are per symbol ([`Engine::limit_counters`] adds them up).
     pub limits: LimitCounters,
+    /// Frames about a symbol that was never added while the engine takes only added symbols
+    /// ([`Engine::only_added_symbols`]): dropped, no book made for them.
+    pub unsolicited: u64,
 }
 
 /// The engine. Cloning it is a checkpoint (replay seeks restore one).
@@ -357,6 +360,8 @@ pub struct Engine {
     /// Where each symbol is in `symbols` (a linear search took seconds at 30k symbols).
     by_symbol: HashMap<Symbol, usize>,
     last_idx: usize,
+    /// Only symbols added with [`Engine::add_symbol`] are kept (live sessions).
+    closed: bool,
     /// The symbol the last frame changed, if it named one and was taken in.
     touched: Option<usize>,
     /// Times of the last frame (event times from the data; stage durations when a clock is set).
@@ -396,6 +401,7 @@ impl Engine {
             symbols: Vec::new(),
             by_symbol: HashMap::new(),
             last_idx: 0,
+            closed: false,
             touched: None,
             last: FrameTimes::default(),
             clock: None,
@@ -476,6 +482,19 @@ impl Engine {
     /// `false` when `limits.max_symbols` refused it.
     pub fn add_symbol(&mut self, s: Symbol) -> bool {
         self.index(s).is_some()
+    }
+
+    /// From now on, frames and snapshots about a symbol not added with [`Self::add_symbol`]
+    /// are counted ([`EngineStats::unsolicited`]) and dropped: a peer that streams symbols
+    /// nobody subscribed to cannot make books (nor snapshot requests) for them. Live sessions
+    /// set this; replays keep every symbol a capture holds.
+    pub fn only_added_symbols(&mut self) {
+        self.closed = true;
+    }
+
+    /// Frame counters (offered, unattributed, refused, unsolicited).
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
     }
 
     /// The symbol the last frame was about, when it was taken in (not for frames that failed
@@ -680,6 +699,10 @@ impl Engine {
                 }
             },
         };
+        if self.closed && !self.by_symbol.contains_key(&symbol) {
+            self.stats.unsolicited += 1;
+            return Ok(());
+        }
         let max = self.cfg.limits.max_levels;
         let levels = match &ev {
             Event::Depth(d) => d.bids.len().max(d.asks.len()),

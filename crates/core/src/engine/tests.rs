@@ -699,3 +699,49 @@ fn too_many_levels_are_refused_whole() {
     assert_eq!(e.limit_counters().levels, 2);
     assert_eq!(e.stats.errors, 2);
 }
+
+/// Live sessions take only the symbols they asked for: a peer streaming others (or answering a
+/// snapshot for another symbol) makes no book and no snapshot request; each frame is counted.
+#[test]
+fn only_added_symbols_are_kept_when_the_engine_is_closed() {
+    let mut e = Engine::new(EngineConfig::books_only());
+    e.add_symbol(sym("BTCUSDT"));
+    e.only_added_symbols();
+    for i in 0..1000u64 {
+        let s = format!("PHANTOM{i}USDT");
+        feed(&mut e, i, &spot_diff(&s, 1, 2, &[("1.00", "1")], &[]), None).expect("dropped");
+        feed(&mut e, i, &trade(&s, i), None).expect("dropped");
+    }
+    feed(
+        &mut e,
+        2000,
+        &spot_snapshot(5, &[("1.00", "1")], &[]),
+        Some("ETHUSDT"),
+    )
+    .expect("dropped");
+    feed(
+        &mut e,
+        2001,
+        &spot_diff("BTCUSDT", 1, 2, &[("1.00", "1")], &[]),
+        None,
+    )
+    .expect("kept");
+    assert_eq!(e.symbols().len(), 1);
+    assert_eq!(e.symbols()[0].symbol, sym("BTCUSDT"));
+    assert_eq!(e.symbols()[0].frames, 1);
+    assert_eq!(e.stats().unsolicited, 2001);
+    assert_eq!(
+        e.snapshot_requests().collect::<Vec<_>>(),
+        vec![sym("BTCUSDT")]
+    );
+    // Open (replays): every symbol a capture holds gets its book.
+    let mut e = Engine::new(EngineConfig::books_only());
+    feed(
+        &mut e,
+        1,
+        &spot_diff("ETHUSDT", 1, 2, &[("1.00", "1")], &[]),
+        None,
+    )
+    .expect("kept");
+    assert_eq!((e.symbols().len(), e.stats().unsolicited), (1, 0));
+}

@@ -62,6 +62,15 @@ pub struct LiveReport {
     pub snapshot_backoffs: u64,
     pub rest_429: u64,
     pub rest_418: u64,
+    /// HTTP 200 answers to a depth request that were not a snapshot (counted, asked again).
+    pub snapshots_unusable: u64,
+    /// Times the snapshot scheduler panicked and was restarted with its queue intact.
+    pub snapshot_task_restarts: u64,
+    /// Frames about symbols nobody subscribed to: counted and dropped, never a new book.
+    pub unsolicited_frames: u64,
+    /// Why the session stopped on its own (a task it needs gave up); the exit code is then 3.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fatal: Option<String>,
     /// Symbols stale at the end of the run.
     pub stale_symbols: Vec<String>,
     /// Times a symbol turned stale during the run.

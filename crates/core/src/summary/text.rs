@@ -94,6 +94,32 @@ impl Summary {
                     format!("; stale at the end: {}", l.stale_symbols.join(", "))
                 }
             );
+            // Bounds that tripped and guards that fired, only when they did.
+            let mut tripped = Vec::new();
+            if l.unsolicited_frames > 0 {
+                tripped.push(format!(
+                    "{} frames for symbols not subscribed (dropped)",
+                    l.unsolicited_frames
+                ));
+            }
+            if l.snapshots_unusable > 0 {
+                tripped.push(format!(
+                    "{} HTTP 200 answers that were not snapshots",
+                    l.snapshots_unusable
+                ));
+            }
+            if l.snapshot_task_restarts > 0 {
+                tripped.push(format!(
+                    "snapshot task restarted {} times",
+                    l.snapshot_task_restarts
+                ));
+            }
+            if !tripped.is_empty() {
+                let _ = writeln!(o, "refused from the network: {}", tripped.join("; "));
+            }
+            if let Some(f) = &l.fatal {
+                let _ = writeln!(o, "stopped: {f}");
+            }
             let k = &l.klines;
             if k.requests > 0 {
                 let _ = writeln!(

@@ -88,6 +88,8 @@ pub struct LiveDriver {
     errors_logged: u64,
     ever_connected: bool,
     last_failure: Option<String>,
+    /// Set when a task the session needs gave up ([`IngestMsg::Fatal`]): the loop stops.
+    fatal: Option<String>,
     clock: Option<ClockReport>,
     started: Instant,
     last_status: Instant,
@@ -277,6 +279,7 @@ impl LiveDriver {
                     base: cfg.endpoints.rest(cfg.live.market).to_string(),
                     market: cfg.live.market,
                     timeout: cfg.snapshot.request_timeout,
+                    rest: cfg.rest.clone(),
                 };
                 let (t, h) = klines::spawn(src, budget, tx.clone(), stats.clone());
                 (Some(t), Some(h))
@@ -298,6 +301,8 @@ impl LiveDriver {
         for &s in &symbols {
             engine.add_symbol(s);
         }
+        // Only what was asked for: a peer's extra streams are counted and dropped.
+        engine.only_added_symbols();
         engine.set_clock(microstate_io::ingest::mono_nanos);
         if let Some(m) = models {
             engine.set_models(m);
@@ -365,6 +370,7 @@ impl LiveDriver {
             errors_logged: 0,
             ever_connected: false,
             last_failure: None,
+            fatal: None,
             clock: None,
             started: now,
             last_status: now,
@@ -393,7 +399,12 @@ impl LiveDriver {
                 },
                 _ = tick.tick() => self.on_tick(),
                 msg = self.rx.recv() => match msg {
-                    Some(msg) => self.on_message(msg),
+                    Some(msg) => {
+                        self.on_message(msg);
+                        if self.fatal.is_some() {
+                            break true;
+                        }
+                    }
                     // Every task has ended: nothing more will arrive.
                     None => break false,
                 },
@@ -489,6 +500,11 @@ impl LiveDriver {
                 self.context.on_failed(symbol, retry_after);
             }
             IngestMsg::ClockSample(c) => self.on_clock_sample(&c),
+            IngestMsg::Fatal { reason } => {
+                tracing::error!(%reason, "live session cannot go on");
+                self.last_failure = Some(reason.clone());
+                self.fatal = Some(reason);
+            }
         }
     }
 
@@ -1036,6 +1052,10 @@ impl LiveDriver {
             snapshot_backoffs: load(&stats.snapshot_backoffs),
             rest_429: load(&stats.rest_429),
             rest_418: load(&stats.rest_418),
+            snapshots_unusable: load(&stats.snapshots_unusable),
+            snapshot_task_restarts: load(&stats.snapshot_task_restarts),
+            unsolicited_frames: self.engine.stats().unsolicited,
+            fatal: self.fatal.clone(),
             stale_symbols,
             stale_events: self.stale_events,
             apply_latency_ns: self

@@ -178,6 +178,7 @@ impl Journal {
                 offset_ns: c.offset_ns,
                 rtt_ns: c.rtt_ns,
             }),
+            IngestMsg::Fatal { reason } => r.offer(life("fatal", reason.clone())),
             IngestMsg::Connecting { .. } | IngestMsg::ConnectFailed { .. } => {}
         }
     }

@@ -259,7 +259,7 @@ async fn slot_task(
             {
                 return;
             }
-            match ws::connect(&url, cfg.connect_timeout).await {
+            match ws::connect(&url, cfg.connect_timeout, cfg.max_frame_bytes).await {
                 Ok(w) => {
                     live.push(open(id, w));
                     if tx
@@ -322,7 +322,7 @@ async fn slot_task(
                 Some(SlotCmd::Rotate) if live.len() == 1 => {
                     let id = ids.fetch_add(1, Ordering::Relaxed);
                     let _ = tx.send(IngestMsg::Connecting { slot, conn: id, url: url.clone(), attempt: 1 }).await;
-                    match ws::connect(&url, cfg.connect_timeout).await {
+                    match ws::connect(&url, cfg.connect_timeout, cfg.max_frame_bytes).await {
                         Ok(w) => {
                             live.push(open(id, w));
                             let _ = tx.send(IngestMsg::Connected { slot, conn: id, url: url.clone() }).await;

@@ -34,7 +34,9 @@ fn data(rel: &str) -> PathBuf {
 const T: Duration = Duration::from_secs(10);
 
 async fn get(base: &str, path: &str) -> http::Response {
-    http::get(&format!("{base}{path}"), T).await.expect("GET")
+    http::get(&format!("{base}{path}"), T, &Default::default())
+        .await
+        .expect("GET")
 }
 
 fn weight(r: &http::Response) -> u32 {
@@ -167,6 +169,7 @@ async fn over_the_weight_budget_429_then_418() {
         base: base.clone(),
         market: Market::Spot,
         timeout: T,
+        rest: Default::default(),
     };
     let mut budget = Budget::new(1000);
     let e = fetch_klines(&src, sym("BTCUSDT"), 0, 60_000 * 5, &mut budget)
@@ -204,6 +207,7 @@ async fn real_klines_fetched_parsed_exactly_recorded_and_replayed_into_a_ready_c
         base: ex.rest_base(),
         market: Market::Spot,
         timeout: T,
+        rest: Default::default(),
     };
     let mut budget = Budget::new(3000);
     let start = series.rows[100].open_time_ms;

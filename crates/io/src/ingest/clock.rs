@@ -78,7 +78,7 @@ pub async fn probe(cfg: Config, tx: mpsc::Sender<IngestMsg>) {
         tick.tick().await;
         let sent = now_nanos().0;
         let m0 = mono_nanos();
-        let got = http::get(&url, cfg.clock.probe_timeout).await;
+        let got = http::get(&url, cfg.clock.probe_timeout, &cfg.rest).await;
         let rtt = mono_nanos().saturating_sub(m0);
         let msg = match got {
             Ok(r) if r.status == 200 => match parse_server_time(&r.body) {

@@ -1,18 +1,24 @@
-//! A small HTTP/1.1 GET client over TCP or TLS, for REST snapshots and server time.
+//! The REST client: one HTTP/1.1 GET per connection over TCP or TLS (hyper's client), for depth
+//! snapshots, klines and server time.
 //!
-//! Owns: one request per connection (`Connection: close`), response parsing (status, headers,
-//! `Content-Length`, chunked or read-to-end bodies), size and time limits. Must not touch:
-//! what bodies mean. Written here rather than pulling in an HTTP stack: the client needs GET and
-//! nothing else, snapshots are rare, and the build stays light (BUILD-NOTES).
+//! Owns: connecting (TCP, then rustls with the ring provider for `https://`), hyper's HTTP/1.1
+//! connection for the one request, and the bounds on what a peer can make us hold or wait:
+//! the response head (hyper's read buffer, `rest.max_head_bytes`), the body (counted frame by
+//! frame while it is read, `rest.max_body_bytes`, and refused at once when a declared length
+//! is larger), the whole exchange (`timeout`), and `Retry-After` ([`retry_after`], clamped to
+//! `rest.retry_after_max`). Parsing the wire — status line, headers, chunked encoding, lengths —
+//! is hyper's, which refuses a chunk size that overflows rather than wrapping. Must not touch:
+//! what bodies mean (the callers), when requests are made (the scheduler).
 
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-/// Largest body accepted (a 5000-level snapshot is ~250 KB).
-const MAX_BODY: usize = 32 << 20;
-const MAX_HEAD: usize = 64 << 10;
+use microstate_config::RestConfig;
 
 /// A parsed URL: scheme, host, port, path with query.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,10 +47,16 @@ pub enum HttpError {
     },
     #[error("{0}: timed out after {1:?}")]
     Timeout(String, Duration),
-    #[error("reading the response: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("malformed response: {0}")]
-    Malformed(String),
+    #[error("{url}: response head larger than {limit} bytes (rest.max_head_bytes)")]
+    HeadTooLarge { url: String, limit: u64 },
+    #[error("{url}: response body larger than {limit} bytes (rest.max_body_bytes)")]
+    BodyTooLarge { url: String, limit: u64 },
+    #[error("{url}: malformed response: {source}")]
+    Protocol {
+        url: String,
+        #[source]
+        source: hyper::Error,
+    },
 }
 
 /// A response.
@@ -63,6 +75,22 @@ impl Response {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// How long a 429/418 answer asks us to stop: `Retry-After` in seconds, else `default`; never
+/// less than 1 s and never more than `max` (an absurd or unreadable value waits `max`, then
+/// the next request asks again). Always small enough to add to an `Instant`.
+pub fn retry_after(r: &Response, default: Duration, max: Duration) -> Duration {
+    let asked = match r.header("retry-after").map(str::trim) {
+        None => default,
+        Some(v) => match v.parse::<u64>() {
+            Ok(s) => Duration::from_secs(s),
+            // Too large for u64 (all digits): as absurd as u64::MAX. An HTTP date or garbage:
+            // not a number of seconds; the cap is the safe reading.
+            Err(_) => max,
+        },
+    };
+    asked.clamp(Duration::from_secs(1), max.max(Duration::from_secs(1)))
 }
 
 impl Url {
@@ -106,15 +134,15 @@ impl Url {
     }
 }
 
-/// GET `url`, the whole exchange bounded by `timeout`.
-pub async fn get(url: &str, timeout: Duration) -> Result<Response, HttpError> {
-    match tokio::time::timeout(timeout, get_inner(url)).await {
+/// GET `url`, the whole exchange bounded by `timeout` and the answer by `limits`.
+pub async fn get(url: &str, timeout: Duration, limits: &RestConfig) -> Result<Response, HttpError> {
+    match tokio::time::timeout(timeout, get_inner(url, limits)).await {
         Ok(r) => r,
         Err(_) => Err(HttpError::Timeout(url.to_string(), timeout)),
     }
 }
 
-async fn get_inner(url: &str) -> Result<Response, HttpError> {
+async fn get_inner(url: &str, limits: &RestConfig) -> Result<Response, HttpError> {
     let u = Url::parse(url)?;
     let addr = format!("{}:{}", u.host, u.port);
     let tcp = TcpStream::connect(&addr)
@@ -134,130 +162,104 @@ async fn get_inner(url: &str) -> Result<Response, HttpError> {
                 host: u.host.clone(),
                 source,
             })?;
-        exchange(tls, &u).await
+        exchange(tls, url, &u, limits).await
     } else {
-        exchange(tcp, &u).await
+        exchange(tcp, url, &u, limits).await
     }
 }
 
-async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
-    mut s: S,
-    u: &Url,
-) -> Result<Response, HttpError> {
+/// Aborts the connection task when the request ends (answered, failed or timed out).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// One request and its answer over an open stream.
+async fn exchange<S>(s: S, url: &str, u: &Url, limits: &RestConfig) -> Result<Response, HttpError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let protocol = |source: hyper::Error| {
+        if source.is_parse_too_large() {
+            HttpError::HeadTooLarge {
+                url: url.to_string(),
+                limit: limits.max_head_bytes,
+            }
+        } else {
+            HttpError::Protocol {
+                url: url.to_string(),
+                source,
+            }
+        }
+    };
+    // hyper's read buffer holds the whole head before it parses it: its size is the head
+    // limit (hyper refuses less than 8 KiB; the config check holds that minimum too).
+    let head_limit = usize::try_from(limits.max_head_bytes)
+        .unwrap_or(usize::MAX)
+        .max(microstate_config::MIN_REST_HEAD as usize);
+    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+        .max_buf_size(head_limit)
+        .handshake::<_, Empty<Bytes>>(TokioIo::new(s))
+        .await
+        .map_err(protocol)?;
+    let _conn = AbortOnDrop(tokio::spawn(async move {
+        // Errors surface through the request's own future.
+        let _ = conn.await;
+    }));
     let host = if (u.tls && u.port == 443) || (!u.tls && u.port == 80) {
         u.host.clone()
     } else {
         format!("{}:{}", u.host, u.port)
     };
-    let req = format!(
-        "GET {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: microstate-tui/{}\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
-        u.path,
-        env!("CARGO_PKG_VERSION")
-    );
-    s.write_all(req.as_bytes()).await?;
-    s.flush().await?;
-    read_response(BufReader::new(s)).await
-}
-
-async fn read_line<R: AsyncRead + Unpin>(
-    r: &mut BufReader<R>,
-    line: &mut String,
-) -> Result<usize, HttpError> {
-    line.clear();
-    Ok(r.read_line(line).await?)
-}
-
-/// Parses an HTTP/1.1 response from a stream.
-pub async fn read_response<R: AsyncRead + Unpin>(
-    mut r: BufReader<R>,
-) -> Result<Response, HttpError> {
-    let mut line = String::new();
-    let mut head_len = 0usize;
-    let n = read_line(&mut r, &mut line).await?;
-    if n == 0 {
-        return Err(HttpError::Malformed(
-            "connection closed before a status line".into(),
-        ));
-    }
-    head_len += n;
-    let status_line = line.trim_end().to_string();
-    let mut parts = status_line.splitn(3, ' ');
-    let version = parts.next().unwrap_or("");
-    if !version.starts_with("HTTP/1.") {
-        return Err(HttpError::Malformed(format!("status line {status_line:?}")));
-    }
-    let status: u16 = parts
-        .next()
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| HttpError::Malformed(format!("status line {status_line:?}")))?;
-    let mut headers = Vec::new();
-    loop {
-        let n = read_line(&mut r, &mut line).await?;
-        head_len += n;
-        if n == 0 || head_len > MAX_HEAD {
-            return Err(HttpError::Malformed(
-                "response head too long or cut short".into(),
-            ));
-        }
-        let l = line.trim_end();
-        if l.is_empty() {
-            break;
-        }
-        let (k, v) = l
-            .split_once(':')
-            .ok_or_else(|| HttpError::Malformed(format!("header line {l:?}")))?;
-        headers.push((k.trim().to_string(), v.trim().to_string()));
-    }
-    let find = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
+    let req = hyper::Request::get(u.path.as_str())
+        .header(http::header::HOST, host)
+        .header(
+            http::header::USER_AGENT,
+            concat!("microstate-tui/", env!("CARGO_PKG_VERSION")),
+        )
+        .header(http::header::ACCEPT, "application/json")
+        .header(http::header::CONNECTION, "close")
+        .body(Empty::<Bytes>::new())
+        .map_err(|_| HttpError::BadUrl(url.to_string()))?;
+    let resp = sender.send_request(req).await.map_err(protocol)?;
+    let status = resp.status().as_u16();
+    let headers: Vec<(String, String)> = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let too_large = || HttpError::BodyTooLarge {
+        url: url.to_string(),
+        limit: limits.max_body_bytes,
     };
+    let max_body = usize::try_from(limits.max_body_bytes).unwrap_or(usize::MAX);
+    // A declared length past the cap is refused before a byte of the body is read.
+    if let Some(len) = resp
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        && len > limits.max_body_bytes
+    {
+        return Err(too_large());
+    }
+    let mut body_stream = resp.into_body();
     let mut body = Vec::new();
-    if find("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
-        loop {
-            let n = read_line(&mut r, &mut line).await?;
-            if n == 0 {
-                return Err(HttpError::Malformed("chunked body cut short".into()));
+    while let Some(frame) = body_stream.frame().await {
+        let frame = frame.map_err(protocol)?;
+        if let Ok(data) = frame.into_data() {
+            if body.len().saturating_add(data.len()) > max_body {
+                return Err(too_large());
             }
-            let size_hex = line.trim().split(';').next().unwrap_or("");
-            let size = usize::from_str_radix(size_hex, 16)
-                .map_err(|_| HttpError::Malformed(format!("chunk size {size_hex:?}")))?;
-            if size == 0 {
-                // Trailers until the empty line.
-                loop {
-                    let n = read_line(&mut r, &mut line).await?;
-                    if n == 0 || line.trim_end().is_empty() {
-                        break;
-                    }
-                }
-                break;
-            }
-            if body.len() + size > MAX_BODY {
-                return Err(HttpError::Malformed("body larger than 32 MiB".into()));
-            }
-            let start = body.len();
-            body.resize(start + size, 0);
-            r.read_exact(&mut body[start..]).await?;
-            read_line(&mut r, &mut line).await?; // CRLF after the chunk
-        }
-    } else if let Some(len) = find("content-length") {
-        let len: usize = len
-            .parse()
-            .map_err(|_| HttpError::Malformed(format!("content-length {len:?}")))?;
-        if len > MAX_BODY {
-            return Err(HttpError::Malformed("body larger than 32 MiB".into()));
-        }
-        body.resize(len, 0);
-        r.read_exact(&mut body).await?;
-    } else {
-        (&mut r)
-            .take(MAX_BODY as u64 + 1)
-            .read_to_end(&mut body)
-            .await?;
-        if body.len() > MAX_BODY {
-            return Err(HttpError::Malformed("body larger than 32 MiB".into()));
+            body.extend_from_slice(&data);
         }
     }
     Ok(Response {
@@ -289,35 +291,40 @@ mod tests {
         assert!(Url::parse("http://:80/").is_err());
     }
 
-    #[tokio::test]
-    async fn parses_length_chunked_and_eof_bodies() {
-        let cases: &[(&[u8], &str)] = &[
-            (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-MBX-USED-WEIGHT-1M: 7\r\n\r\nhello", "hello"),
-            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhel\r\n2;x=y\r\nlo\r\n0\r\n\r\n", "hello"),
-            (b"HTTP/1.0 200 OK\r\n\r\nhello", "hello"),
-        ];
-        for (raw, want) in cases {
-            let r = read_response(BufReader::new(*raw)).await.expect("parse");
-            assert_eq!(r.status, 200);
-            assert_eq!(r.body, want.as_bytes());
+    fn with_retry_after(v: &str) -> Response {
+        Response {
+            status: 429,
+            headers: vec![("Retry-After".into(), v.into())],
+            body: Vec::new(),
         }
-        let r = read_response(BufReader::new(
-            &b"HTTP/1.1 429 Too Many\r\nRetry-After: 3\r\nContent-Length: 0\r\n\r\n"[..],
-        ))
-        .await
-        .expect("parse");
-        assert_eq!((r.status, r.header("retry-after")), (429, Some("3")));
-        assert!(
-            read_response(BufReader::new(&b"garbage\r\n\r\n"[..]))
-                .await
-                .is_err()
-        );
-        assert!(
-            read_response(BufReader::new(
-                &b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"[..]
-            ))
-            .await
-            .is_err()
-        );
+    }
+
+    #[test]
+    fn retry_after_is_clamped() {
+        let (def, max) = (Duration::from_secs(60), Duration::from_secs(3600));
+        let cases = [
+            ("3", 3),
+            ("0", 1),
+            ("1000000000000", 3600),
+            ("18446744073709551615", 3600),
+            ("99999999999999999999999", 3600),
+            ("Wed, 21 Oct 2015 07:28:00 GMT", 3600),
+        ];
+        for (v, want) in cases {
+            assert_eq!(
+                retry_after(&with_retry_after(v), def, max),
+                Duration::from_secs(want),
+                "{v}"
+            );
+        }
+        let none = Response {
+            status: 429,
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        assert_eq!(retry_after(&none, def, max), def);
+        // Whatever it says, it can be added to now.
+        let _ = tokio::time::Instant::now()
+            + retry_after(&with_retry_after("18446744073709551615"), def, max);
     }
 }

@@ -115,6 +115,8 @@ pub struct KlineSource {
     pub market: Market,
     /// Whole request timeout.
     pub timeout: Duration,
+    /// Bounds on each answer (head, body, longest `Retry-After`).
+    pub rest: microstate_config::RestConfig,
 }
 
 /// Fetches the 1-minute klines of `symbol` opening in `start_ms ..= end_ms`, in as few
@@ -187,7 +189,7 @@ async fn fetch_page(
         tracing::info!(%symbol, "klines waited for the request-weight budget");
     }
     let sent = now_nanos();
-    let resp = http::get(&url, src.timeout)
+    let resp = http::get(&url, src.timeout, &src.rest)
         .await
         .map_err(|source| KlineFetchError::Http {
             url: url.clone(),
@@ -217,12 +219,8 @@ async fn fetch_page(
         }
         status @ (429 | 418) => {
             // Without a Retry-After: a 429 waits out the minute, a 418 (ban) at least 2 min.
-            let default = if status == 429 { 60 } else { 120 };
-            let secs = resp
-                .header("retry-after")
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .unwrap_or(default);
-            let retry_after = Duration::from_secs(secs.max(1));
+            let default = Duration::from_secs(if status == 429 { 60 } else { 120 });
+            let retry_after = http::retry_after(&resp, default, src.rest.retry_after_max);
             // Every REST request of this IP stops, not only the klines.
             budget.block_until(Instant::now() + retry_after);
             Err(KlineFetchError::RateLimited {

@@ -90,6 +90,11 @@ pub enum IngestMsg {
     },
     /// A clock-offset sample from the exchange's time endpoint.
     ClockSample(clock::ClockSample),
+    /// A task the session cannot do without has given up (the snapshot scheduler after
+    /// repeated panics): the session ends with this as its error.
+    Fatal {
+        reason: String,
+    },
 }
 
 /// Counters shared by the I/O tasks (relaxed atomics: read for display only).
@@ -109,6 +114,10 @@ pub struct IngestStats {
     pub snapshot_backoffs: AtomicU64,
     pub rest_429: AtomicU64,
     pub rest_418: AtomicU64,
+    /// HTTP 200 answers to a depth request that were not a depth snapshot (an HTML page…).
+    pub snapshots_unusable: AtomicU64,
+    /// Times the snapshot scheduler panicked and was restarted.
+    pub snapshot_task_restarts: AtomicU64,
     /// Kline requests sent (context history), answers that parsed, failures.
     pub kline_requests: AtomicU64,
     pub klines_ok: AtomicU64,

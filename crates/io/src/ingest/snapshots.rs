@@ -7,8 +7,12 @@
 //! - requests are sequential (never a storm after a reconnect, whatever the symbol count);
 //! - the weight spent in the last minute (ours, or the server's `X-MBX-USED-WEIGHT-1M` when
 //!   higher) plus the next request's weight stays within `budget_fraction` of the limit;
-//! - HTTP 429 stops all requests for `Retry-After`; 418 (IP ban) likewise, at least 2 minutes;
-//!   the stop is kept in the shared budget, so the kline fetches wait too;
+//! - HTTP 429 and 418 (IP ban) stop all requests for `Retry-After` as sent, at least 1 s and at
+//!   most `rest.retry_after_max` ([`http::retry_after`]); without the header a 429 waits 1
+//!   minute and a 418 2 minutes; the stop is kept in the shared budget, so the kline fetches
+//!   wait too;
+//! - an HTTP 200 whose body is not a depth snapshot (an HTML page, an error object) is counted
+//!   (`snapshots_unusable`) and asked again like a failed request;
 //! - a failed or unusable snapshot for a symbol is asked again after `retry_min`, doubling up to
 //!   `retry_max`; a symbol waiting out its back-off never holds up the others;
 //! - resyncs (a symbol that was synced and lost it) are served before cold starts, so one gap
@@ -292,7 +296,25 @@ pub async fn spend_when_allowed(budget: &mut impl WeightBudget, w: u32) -> bool 
     }
 }
 
-/// Runs until `requests` closes.
+/// Consecutive panics of the scheduler loop after which the task gives up (and says so).
+const MAX_RESTARTS: u32 = 5;
+
+/// What the scheduler holds across a restart of its loop: the queue, the request in flight
+/// (put back at the front), the server's stop, and the panics since the last answer.
+#[derive(Default)]
+struct Pending {
+    queue: VecDeque<(SnapshotRequest, u32)>,
+    current: Option<(SnapshotRequest, u32)>,
+    blocked_until: Option<Instant>,
+    panics_in_a_row: u32,
+}
+
+/// Runs until `requests` closes. Supervised: a panic inside the loop (none is known to be
+/// reachable; this is the guard) is logged, counted (`snapshot_task_restarts`) and the loop
+/// restarts with its queue and the request in flight intact, so no symbol is left waiting
+/// for a snapshot that will never be asked. After [`MAX_RESTARTS`] panics in a row without
+/// an answer in between, it sends [`IngestMsg::Fatal`] and ends: the session stops with an
+/// error rather than running on with books that never resync.
 pub async fn run(
     cfg: Config,
     mut requests: mpsc::UnboundedReceiver<SnapshotRequest>,
@@ -300,6 +322,7 @@ pub async fn run(
     stats: Arc<IngestStats>,
     mut budget: SharedBudget,
 ) {
+<<<<<<< HEAD
     let mut blocked_until: Option<Instant> = None;
     let mut queue = SnapshotQueue::default();
     loop {
@@ -332,23 +355,111 @@ pub async fn run(
             }
         };
         if let Some(until) = blocked_until {
-            tokio::time::sleep_until(until).await;
-            blocked_until = None;
+=======
+    use futures_util::FutureExt;
+    let mut p = Pending::default();
+    loop {
+        let r = std::panic::AssertUnwindSafe(schedule(
+            &cfg,
+            &mut requests,
+            &tx,
+            &stats,
+            &mut budget,
+            &mut p,
+        ))
+        .catch_unwind()
+        .await;
+        let Err(panic) = r else { return };
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        stats.snapshot_task_restarts.fetch_add(1, Ordering::Relaxed);
+        p.panics_in_a_row += 1;
+        if let Some(c) = p.current.take() {
+            p.queue.push_front(c);
         }
-        let (url, weight) = endpoints::depth_request(&cfg, req.symbol);
+        if p.panics_in_a_row >= MAX_RESTARTS {
+            let reason = format!(
+                "the snapshot task panicked {} times in a row (last: {what}); books cannot resync",
+                p.panics_in_a_row
+            );
+            tracing::error!("{reason}");
+            let _ = tx.send(IngestMsg::Fatal { reason }).await;
+            return;
+        }
+        tracing::error!("snapshot task panicked ({what}); restarting it");
+        tokio::time::sleep(cfg.snapshot.retry_min).await;
+    }
+}
+
+/// Is `body` a depth snapshot (`lastUpdateId`, `bids`, `asks`)? An HTML page or an error
+/// object with status 200 is not, and must not count as one.
+fn is_depth_snapshot(body: &[u8]) -> bool {
+    matches!(
+        microstate_core::wire::binance::Decoder::new().decode(body),
+        Ok(microstate_core::wire::Event::Snapshot(_))
+    )
+}
+
+/// The scheduler loop proper (see [`run`]).
+async fn schedule(
+    cfg: &Config,
+    requests: &mut mpsc::UnboundedReceiver<SnapshotRequest>,
+    tx: &mpsc::Sender<IngestMsg>,
+    stats: &IngestStats,
+    budget: &mut SharedBudget,
+    p: &mut Pending,
+) {
+    loop {
+        if p.queue.is_empty() {
+            match requests.recv().await {
+                Some(r) => p.queue.push_back((r, 0)),
+                None => return,
+            }
+        }
+        while let Ok(r) = requests.try_recv() {
+            if !p.queue.iter().any(|(q, _)| q.symbol == r.symbol) {
+                p.queue.push_back((r, 0));
+            }
+        }
+        let Some((req, tries)) = p.queue.pop_front() else {
+            continue;
+        };
+        p.current = Some((req, tries));
+        #[cfg(test)]
+        tests::injected_panic();
+        // Back off per symbol: after unusable snapshots, and after failed requests.
+        let n = req.failures + tries;
+        if n > 0 {
+            let wait = cfg
+                .snapshot
+                .retry_min
+                .saturating_mul(1 << (n - 1).min(16))
+                .min(cfg.snapshot.retry_max);
+            tokio::time::sleep(wait).await;
+        }
+        if let Some(until) = p.blocked_until {
+>>>>>>> net
+            tokio::time::sleep_until(until).await;
+            p.blocked_until = None;
+        }
+        let (url, weight) = endpoints::depth_request(cfg, req.symbol);
         if let Err(wait) = budget.try_spend(weight, Instant::now()) {
             stats.snapshot_budget_waits.fetch_add(1, Ordering::Relaxed);
             tracing::info!(symbol = %req.symbol, wait_ms = wait.as_millis() as u64, "snapshot waits for request-weight budget");
-            spend_when_allowed(&mut budget, weight).await;
+            spend_when_allowed(budget, weight).await;
         }
         stats.snapshot_requests.fetch_add(1, Ordering::Relaxed);
         let sent = now_nanos();
-        let result = http::get(&url, cfg.snapshot.request_timeout).await;
+        let result = http::get(&url, cfg.snapshot.request_timeout, &cfg.rest).await;
         let recv = now_nanos();
-        let retry_after = |r: &http::Response| {
-            r.header("retry-after")
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs)
+        p.current = None;
+        p.panics_in_a_row = 0;
+        let failed = |reason: String| IngestMsg::SnapshotFailed {
+            symbol: req.symbol,
+            reason,
         };
         match result {
             Ok(resp) => {
@@ -359,7 +470,7 @@ pub async fn run(
                     budget.note_server_used(Instant::now(), used);
                 }
                 match resp.status {
-                    200 => {
+                    200 if is_depth_snapshot(&resp.body) => {
                         stats.snapshots_ok.fetch_add(1, Ordering::Relaxed);
                         let msg = IngestMsg::Snapshot {
                             symbol: req.symbol,
@@ -372,33 +483,43 @@ pub async fn run(
                             return;
                         }
                     }
+                    200 => {
+                        // Counted, said, and asked again (with the per-symbol back-off).
+                        stats.snapshot_errors.fetch_add(1, Ordering::Relaxed);
+                        stats.snapshots_unusable.fetch_add(1, Ordering::Relaxed);
+                        let reason = format!(
+                            "HTTP 200 from {url} is not a depth snapshot ({}): {}",
+                            resp.header("content-type").unwrap_or("no content type"),
+                            printable(&resp.body, 120)
+                        );
+                        tracing::warn!("{reason}");
+                        let _ = tx.send(failed(reason)).await;
+                        p.queue.push_back((req, tries + 1));
+                    }
                     429 | 418 => {
-                        // Retry-After is honoured as sent; without one, a 429 waits out the
-                        // minute window and a 418 (IP ban, 2 min to 3 days) waits 2 minutes.
+                        // Retry-After is honoured up to rest.retry_after_max; without one, a
+                        // 429 waits out the minute window and a 418 (IP ban, 2 min to 3 days)
+                        // waits 2 minutes.
                         let (counter, default) = if resp.status == 429 {
                             (&stats.rest_429, Duration::from_secs(60))
                         } else {
                             (&stats.rest_418, Duration::from_secs(120))
                         };
                         counter.fetch_add(1, Ordering::Relaxed);
-                        let wait = retry_after(&resp)
-                            .unwrap_or(default)
-                            .max(Duration::from_secs(1));
+                        let wait = http::retry_after(&resp, default, cfg.rest.retry_after_max);
                         tracing::warn!(
                             status = resp.status,
                             wait_s = wait.as_secs(),
                             "REST rate limit hit; pausing snapshot requests"
                         );
                         let _ = tx
-                            .send(IngestMsg::SnapshotFailed {
-                                symbol: req.symbol,
-                                reason: format!(
-                                    "HTTP {} from {url}; waiting {} s",
-                                    resp.status,
-                                    wait.as_secs()
-                                ),
-                            })
+                            .send(failed(format!(
+                                "HTTP {} from {url}; waiting {} s",
+                                resp.status,
+                                wait.as_secs()
+                            )))
                             .await;
+<<<<<<< HEAD
                         blocked_until = Some(Instant::now() + wait);
                         budget.block_until(Instant::now() + wait);
                         queue.push_front(Queued {
@@ -406,23 +527,30 @@ pub async fn run(
                             tries,
                             not_before: Instant::now(),
                         });
+=======
+                        let until = Instant::now() + wait;
+                        p.blocked_until = Some(until);
+                        budget.block_until(until);
+                        p.queue.push_front((req, tries));
+>>>>>>> net
                     }
                     status => {
                         stats.snapshot_errors.fetch_add(1, Ordering::Relaxed);
-                        let body = String::from_utf8_lossy(&resp.body[..resp.body.len().min(200)])
-                            .into_owned();
+                        let body = printable(&resp.body, 200);
                         let _ = tx
-                            .send(IngestMsg::SnapshotFailed {
-                                symbol: req.symbol,
-                                reason: format!("HTTP {status} from {url}: {body}"),
-                            })
+                            .send(failed(format!("HTTP {status} from {url}: {body}")))
                             .await;
+<<<<<<< HEAD
                         queue.push(req, tries + 1, Instant::now(), &cfg);
+=======
+                        p.queue.push_back((req, tries + 1));
+>>>>>>> net
                     }
                 }
             }
             Err(e) => {
                 stats.snapshot_errors.fetch_add(1, Ordering::Relaxed);
+<<<<<<< HEAD
                 let _ = tx
                     .send(IngestMsg::SnapshotFailed {
                         symbol: req.symbol,
@@ -430,14 +558,96 @@ pub async fn run(
                     })
                     .await;
                 queue.push(req, tries + 1, Instant::now(), &cfg);
+=======
+                let _ = tx.send(failed(e.to_string())).await;
+                p.queue.push_back((req, tries + 1));
+>>>>>>> net
             }
         }
     }
 }
 
+/// The first `max` bytes of a body for a message, control characters escaped (a peer's bytes
+/// never reach the terminal raw).
+fn printable(body: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(&body[..body.len().min(max)])
+        .chars()
+        .flat_map(char::escape_debug)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    /// Panics the scheduler loop this many more times (the supervisor test only).
+    static PANICS: AtomicU32 = AtomicU32::new(0);
+
+    pub(super) fn injected_panic() {
+        if PANICS
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            panic!("injected test panic");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_scheduler_restarts_with_its_queue_then_fails_loudly() {
+        // Nothing listens on port 1: every request fails fast with a connect error.
+        let mut cfg = Config {
+            endpoints: microstate_config::EndpointsConfig::local(
+                "ws://127.0.0.1:1",
+                "http://127.0.0.1:1",
+            ),
+            ..Config::default()
+        };
+        cfg.snapshot.retry_min = Duration::from_millis(10);
+        cfg.snapshot.retry_max = Duration::from_millis(20);
+        let start = |cfg: Config| {
+            let (req_tx, req_rx) = mpsc::unbounded_channel();
+            let (tx, rx) = mpsc::channel(16);
+            let stats = Arc::new(IngestStats::default());
+            let budget = SharedBudget::new(Budget::new(100_000));
+            let task = tokio::spawn(run(cfg, req_rx, tx, stats.clone(), budget));
+            let symbol: Symbol = "BTCUSDT".parse().expect("symbol");
+            req_tx
+                .send(SnapshotRequest {
+                    symbol,
+                    failures: 0,
+                })
+                .expect("send");
+            (req_tx, rx, stats, task)
+        };
+        let wait = Duration::from_secs(30);
+        // Two panics: restarted twice, and the request in flight is still made.
+        PANICS.store(2, Ordering::Relaxed);
+        let (_keep, mut rx, stats, task) = start(cfg.clone());
+        match tokio::time::timeout(wait, rx.recv()).await {
+            Ok(Some(IngestMsg::SnapshotFailed { reason, .. })) => {
+                assert!(reason.contains("127.0.0.1:1"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(stats.snapshot_task_restarts.load(Ordering::Relaxed), 2);
+        task.abort();
+        // Panics every time: it gives up and says so, once.
+        PANICS.store(u32::MAX, Ordering::Relaxed);
+        let (_keep, mut rx, stats, task) = start(cfg);
+        match tokio::time::timeout(wait, rx.recv()).await {
+            Ok(Some(IngestMsg::Fatal { reason })) => {
+                assert!(reason.contains("panicked 5 times"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(stats.snapshot_task_restarts.load(Ordering::Relaxed), 5);
+        tokio::time::timeout(wait, task)
+            .await
+            .expect("ended")
+            .expect("no panic escapes");
+        PANICS.store(0, Ordering::Relaxed);
+    }
 
     #[test]
     fn budget_waits_for_the_window() {

@@ -21,14 +21,15 @@ use microstate_config::ConnectionConfig;
 
 pub type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Largest frame accepted from the server (Binance frames are a few KB; this guards memory).
-const MAX_FRAME: usize = 1 << 20;
-
-/// Opens a WebSocket (TLS verified against webpki roots for `wss://`).
-pub async fn connect(url: &str, timeout: Duration) -> Result<Ws, String> {
-    let mut ws_cfg = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
-    ws_cfg.max_frame_size = Some(MAX_FRAME);
-    ws_cfg.max_message_size = Some(MAX_FRAME);
+/// Opens a WebSocket (TLS verified against webpki roots for `wss://`). Frames and messages
+/// larger than `max_frame` bytes (`connection.max_frame_bytes`) end the connection with
+/// tungstenite's "frame too large" / "message too long" before they are held whole: the
+/// length is checked from the frame header, and a fragmented message as it grows.
+pub async fn connect(url: &str, timeout: Duration, max_frame: u64) -> Result<Ws, String> {
+    let max_frame = usize::try_from(max_frame).unwrap_or(usize::MAX);
+    let ws_cfg = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_frame_size(Some(max_frame))
+        .max_message_size(Some(max_frame));
     let fut = tokio_tungstenite::connect_async_tls_with_config(
         url,
         Some(ws_cfg),
