@@ -303,8 +303,8 @@ const MAX_RESTARTS: u32 = 5;
 /// (put back at the front), the server's stop, and the panics since the last answer.
 #[derive(Default)]
 struct Pending {
-    queue: VecDeque<(SnapshotRequest, u32)>,
-    current: Option<(SnapshotRequest, u32)>,
+    queue: SnapshotQueue,
+    current: Option<Queued>,
     blocked_until: Option<Instant>,
     panics_in_a_row: u32,
 }
@@ -322,40 +322,6 @@ pub async fn run(
     stats: Arc<IngestStats>,
     mut budget: SharedBudget,
 ) {
-<<<<<<< HEAD
-    let mut blocked_until: Option<Instant> = None;
-    let mut queue = SnapshotQueue::default();
-    loop {
-        while let Ok(r) = requests.try_recv() {
-            queue.push(r, 0, Instant::now(), &cfg);
-        }
-        let (req, tries) = match queue.pop_due(Instant::now()) {
-            Ok(q) => {
-                if q.req.failures + q.tries > 0 {
-                    stats.snapshot_backoffs.fetch_add(1, Ordering::Relaxed);
-                }
-                (q.req, q.tries)
-            }
-            // Nothing due: wait for a new request, or for the first back-off to run out.
-            Err(next) => {
-                let next_due = async {
-                    match next {
-                        Some(t) => tokio::time::sleep_until(t).await,
-                        None => std::future::pending().await,
-                    }
-                };
-                tokio::select! {
-                    r = requests.recv() => match r {
-                        Some(r) => queue.push(r, 0, Instant::now(), &cfg),
-                        None => return,
-                    },
-                    _ = next_due => {}
-                }
-                continue;
-            }
-        };
-        if let Some(until) = blocked_until {
-=======
     use futures_util::FutureExt;
     let mut p = Pending::default();
     loop {
@@ -413,35 +379,42 @@ async fn schedule(
     p: &mut Pending,
 ) {
     loop {
-        if p.queue.is_empty() {
-            match requests.recv().await {
-                Some(r) => p.queue.push_back((r, 0)),
-                None => return,
-            }
-        }
         while let Ok(r) = requests.try_recv() {
-            if !p.queue.iter().any(|(q, _)| q.symbol == r.symbol) {
-                p.queue.push_back((r, 0));
-            }
+            p.queue.push(r, 0, Instant::now(), cfg);
         }
-        let Some((req, tries)) = p.queue.pop_front() else {
-            continue;
+        let (req, tries) = match p.queue.pop_due(Instant::now()) {
+            Ok(q) => {
+                if q.req.failures + q.tries > 0 {
+                    stats.snapshot_backoffs.fetch_add(1, Ordering::Relaxed);
+                }
+                (q.req, q.tries)
+            }
+            // Nothing due: wait for a new request, or for the first back-off to run out.
+            Err(next) => {
+                let next_due = async {
+                    match next {
+                        Some(t) => tokio::time::sleep_until(t).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    r = requests.recv() => match r {
+                        Some(r) => p.queue.push(r, 0, Instant::now(), cfg),
+                        None => return,
+                    },
+                    _ = next_due => {}
+                }
+                continue;
+            }
         };
-        p.current = Some((req, tries));
+        p.current = Some(Queued {
+            req,
+            tries,
+            not_before: Instant::now(),
+        });
         #[cfg(test)]
         tests::injected_panic();
-        // Back off per symbol: after unusable snapshots, and after failed requests.
-        let n = req.failures + tries;
-        if n > 0 {
-            let wait = cfg
-                .snapshot
-                .retry_min
-                .saturating_mul(1 << (n - 1).min(16))
-                .min(cfg.snapshot.retry_max);
-            tokio::time::sleep(wait).await;
-        }
         if let Some(until) = p.blocked_until {
->>>>>>> net
             tokio::time::sleep_until(until).await;
             p.blocked_until = None;
         }
@@ -519,20 +492,14 @@ async fn schedule(
                                 wait.as_secs()
                             )))
                             .await;
-<<<<<<< HEAD
-                        blocked_until = Some(Instant::now() + wait);
-                        budget.block_until(Instant::now() + wait);
-                        queue.push_front(Queued {
+                        let until = Instant::now() + wait;
+                        p.blocked_until = Some(until);
+                        budget.block_until(until);
+                        p.queue.push_front(Queued {
                             req,
                             tries,
                             not_before: Instant::now(),
                         });
-=======
-                        let until = Instant::now() + wait;
-                        p.blocked_until = Some(until);
-                        budget.block_until(until);
-                        p.queue.push_front((req, tries));
->>>>>>> net
                     }
                     status => {
                         stats.snapshot_errors.fetch_add(1, Ordering::Relaxed);
@@ -540,28 +507,14 @@ async fn schedule(
                         let _ = tx
                             .send(failed(format!("HTTP {status} from {url}: {body}")))
                             .await;
-<<<<<<< HEAD
-                        queue.push(req, tries + 1, Instant::now(), &cfg);
-=======
-                        p.queue.push_back((req, tries + 1));
->>>>>>> net
+                        p.queue.push(req, tries + 1, Instant::now(), cfg);
                     }
                 }
             }
             Err(e) => {
                 stats.snapshot_errors.fetch_add(1, Ordering::Relaxed);
-<<<<<<< HEAD
-                let _ = tx
-                    .send(IngestMsg::SnapshotFailed {
-                        symbol: req.symbol,
-                        reason: e.to_string(),
-                    })
-                    .await;
-                queue.push(req, tries + 1, Instant::now(), &cfg);
-=======
                 let _ = tx.send(failed(e.to_string())).await;
-                p.queue.push_back((req, tries + 1));
->>>>>>> net
+                p.queue.push(req, tries + 1, Instant::now(), cfg);
             }
         }
     }
