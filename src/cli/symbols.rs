@@ -63,13 +63,18 @@ pub fn check_not_a_command(args: &[String]) -> anyhow::Result<()> {
 
 /// Whether exchangeInfo knows `symbol`: `Some(false)` on Binance's -1121 "Invalid symbol",
 /// `None` when the venue could not be asked (no network, a timeout, another error).
-async fn known(base: &str, market: Market, symbol: Symbol) -> Option<bool> {
+async fn known(
+    base: &str,
+    market: Market,
+    symbol: Symbol,
+    rest: &microstate_config::RestConfig,
+) -> Option<bool> {
     let path = match market {
         Market::Spot => "/api/v3/exchangeInfo",
         _ => "/fapi/v1/exchangeInfo",
     };
     let url = format!("{base}{path}?symbol={symbol}");
-    match microstate_io::ingest::http::get(&url, Duration::from_secs(5)).await {
+    match microstate_io::ingest::http::get(&url, Duration::from_secs(5), rest).await {
         Ok(r) if r.status == 200 => Some(true),
         Ok(r) if String::from_utf8_lossy(&r.body).contains("-1121") => Some(false),
         Ok(r) => {
@@ -90,7 +95,7 @@ pub async fn check_listed(cfg: &Config, symbols: &[Symbol]) -> anyhow::Result<()
     let base = cfg.endpoints.rest(market).trim_end_matches('/').to_string();
     let mut unknown = Vec::new();
     for s in symbols {
-        match known(&base, market, *s).await {
+        match known(&base, market, *s, &cfg.rest).await {
             Some(false) => unknown.push(s.to_string()),
             Some(true) => {}
             None => return Ok(()), // cannot ask: the session says what is wrong on its own

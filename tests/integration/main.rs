@@ -24,8 +24,8 @@
 mod common;
 
 mod cli;
-mod export;
 mod demo_soak;
+mod export;
 mod faults;
 mod guard_screen;
 mod klines_cli;

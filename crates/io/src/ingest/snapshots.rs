@@ -467,7 +467,7 @@ async fn schedule(
                         );
                         tracing::warn!("{reason}");
                         let _ = tx.send(failed(reason)).await;
-                        p.queue.push_back((req, tries + 1));
+                        p.queue.push(req, tries + 1, Instant::now(), cfg);
                     }
                     429 | 418 => {
                         // Retry-After is honoured up to rest.retry_after_max; without one, a
@@ -569,6 +569,7 @@ mod tests {
                 .send(SnapshotRequest {
                     symbol,
                     failures: 0,
+                    resync: false,
                 })
                 .expect("send");
             (req_tx, rx, stats, task)

@@ -241,6 +241,7 @@ fn scheduler(peer: &Peer, rest: RestConfig) -> Scheduler {
         .send(SnapshotRequest {
             symbol: sym("BTCUSDT"),
             failures: 0,
+            resync: false,
         })
         .expect("send");
     Scheduler {
