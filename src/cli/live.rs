@@ -265,7 +265,9 @@ pub fn finish(outcome: LiveOutcome, json: Option<&str>) -> anyhow::Result<ExitCo
         eprintln!(
             "error: never connected{}. Check the network, or run `microstate-tui demo` to try the \
              tool offline.",
-            why.map(|w| format!(" ({w})")).unwrap_or_default()
+            // The reason may quote a peer: no control bytes reach the terminal.
+            why.map(|w| format!(" ({})", microstate_core::limits::escape_controls(&w)))
+                .unwrap_or_default()
         );
         return Ok(ExitCode::from(super::exit::NEVER_CONNECTED));
     }

@@ -195,3 +195,49 @@ pub fn trained_context(out: &Path, seconds: f64, t: &ContextTrained) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    use super::*;
+
+    fn end(result: Option<std::io::Result<()>>, stats: RecorderStats) -> RecordingEnd {
+        RecordingEnd {
+            path: PathBuf::from("x.msrec"),
+            stats: Arc::new(stats),
+            result,
+            from_command: false,
+        }
+    }
+
+    /// Issue 19 item 9: `record` exited 0 after "writing the recording failed". Every way a
+    /// recording loses data makes the session's exit code non-zero.
+    #[test]
+    fn a_recording_that_lost_data_is_seen() {
+        assert!(!recordings_lost_data(&[]));
+        assert!(!recordings_lost_data(&[end(
+            Some(Ok(())),
+            RecorderStats::default()
+        )]));
+        let counted = |f: fn(&RecorderStats) -> &std::sync::atomic::AtomicU64| {
+            let s = RecorderStats::default();
+            f(&s).store(1, Relaxed);
+            recordings_lost_data(&[end(Some(Ok(())), s)])
+        };
+        assert!(counted(|s| &s.dropped), "records dropped (disk behind)");
+        assert!(counted(|s| &s.lost), "records lost to write failures");
+        assert!(counted(|s| &s.failures), "a write failure");
+        let disk_full = std::io::Error::other("No space left on device");
+        assert!(recordings_lost_data(&[end(
+            Some(Err(disk_full)),
+            RecorderStats::default()
+        )]));
+        assert!(
+            recordings_lost_data(&[end(None, RecorderStats::default())]),
+            "panicked"
+        );
+    }
+}

@@ -6,6 +6,8 @@
 //! - [`export`]: `export` to Parquet read back with the `parquet` crate (round trip, re-runs,
 //!   a recording, bad input);
 //! - [`faults`]: replay of real captures with faults written into real files;
+//! - [`hostile`]: hostile files and sessions through the binary: exit codes, a corrupt
+//!   recording chunk, a line over the byte cap, control bytes escaped;
 //! - [`guard_screen`]: the pressure guard as the user sees it on the screen;
 //! - [`klines_cli`]: context from the first second (`replay --klines`, the demo's history);
 //! - [`layout`]: the workspace's shape (core cannot reach I/O, no module cycles, `//!` docs);
@@ -28,6 +30,7 @@ mod demo_soak;
 mod export;
 mod faults;
 mod guard_screen;
+mod hostile;
 mod klines_cli;
 mod layout;
 mod live;

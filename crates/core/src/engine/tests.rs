@@ -745,3 +745,27 @@ fn only_added_symbols_are_kept_when_the_engine_is_closed() {
     .expect("kept");
     assert_eq!((e.symbols().len(), e.stats().unsolicited), (1, 0));
 }
+
+/// Issue 19 item 5: feature windows were trimmed by exchange time only, so a peer that froze
+/// `E` grew memory without limit. Now each window stream keeps at most
+/// `limits.max_window_entries`, and the early departures are counted.
+#[test]
+fn a_frozen_event_clock_cannot_grow_the_feature_windows() {
+    let mut e = Engine::new(EngineConfig {
+        limits: crate::limits::Limits {
+            max_window_entries: 1_000,
+            ..Default::default()
+        },
+        ..EngineConfig::default()
+    });
+    for id in 1..=20_000u64 {
+        // `trade` stamps every frame with the same `E` and `T`.
+        feed(&mut e, id, &trade("BTCUSDT", id), None).unwrap();
+    }
+    assert_eq!(e.symbol(sym("BTCUSDT")).unwrap().trades, 20_000);
+    assert_eq!(e.limit_counters().window_entries, 19_000);
+    assert_eq!(
+        e.limit_counters().tripped(),
+        vec![("window_entries", 19_000)]
+    );
+}

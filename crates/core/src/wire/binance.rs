@@ -162,6 +162,11 @@ impl Decoder {
                 if f.a != Dual::Levels {
                     return Err(missing(EV, "a"));
                 }
+                // `b`/`a` and `bids`/`asks` share one buffer each: with both, which levels
+                // are kept depends on their order. Refused (found by the fuzzing ring).
+                if f.bids || f.asks {
+                    return Err(ParseError::at(frame, 0, ParseErrorKind::AmbiguousLevels));
+                }
                 let d = &mut self.depth;
                 d.symbol = symbol(EV)?;
                 d.event_time_ms = f.big_e.ok_or_else(|| missing(EV, "E"))?;
@@ -217,6 +222,9 @@ impl Decoder {
                     }
                     if !f.asks {
                         return Err(missing(EV, "asks"));
+                    }
+                    if f.a == Dual::Levels || f.b == Dual::Levels {
+                        return Err(ParseError::at(frame, 0, ParseErrorKind::AmbiguousLevels));
                     }
                     let s = &mut self.snapshot;
                     s.symbol =

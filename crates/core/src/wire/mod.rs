@@ -154,6 +154,8 @@ pub enum ParseErrorKind {
     ControlCharInString,
     #[error("escaped characters in a field that must be plain")]
     EscapedString,
+    #[error("levels under both `b`/`a` and `bids`/`asks`: ambiguous")]
+    AmbiguousLevels,
     #[error("bad decimal: {0}")]
     BadDecimal(DecimalError),
     #[error("expected {expected}")]
