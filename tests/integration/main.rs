@@ -16,6 +16,7 @@
 //! - [`replay`]: paced replay in virtual time and through the binary;
 //! - [`soak`]: the synthetic market at max speed with random faults for a fixed wall time (2 min;
 //!   `MICROSTATE_SOAK_SECS` for the long run), books checked against a rebuild, RSS sampled;
+//!   ignored in the plain run (it saturates the CPU), run alone by `.ci/run`;
 //! - [`tmux`]: the real binary on a real terminal;
 //! - [`ui`]: the screen drawn into `TestBackend` (insta snapshots in `snapshots/`).
 //!
