@@ -67,6 +67,8 @@ fn dead_panel(v: &View) -> Option<String> {
 
 #[test]
 fn the_demo_keeps_every_panel_alive_for_an_hour_at_60x() {
+    // A minute of full load: not beside the live tests, whose clients must keep up.
+    let _turn = crate::common::soak_turn();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
