@@ -55,6 +55,7 @@ async fn run_until(
     views: Publisher,
     until: impl std::future::Future<Output = ()>,
 ) -> LiveOutcome {
+    let _turn = live_turn().await;
     let stop = Stop::new();
     let session = live::run_with(opts, screen, Some(views), stop.shutdown());
     let until = async {
@@ -194,6 +195,7 @@ impl Case {
 /// Runs the exchange and the client until the source is exhausted and the client has read
 /// everything that reached it.
 async fn run(case: Case) -> (LiveOutcome, ExchangeStats) {
+    let _turn = live_turn().await;
     let mut xcfg = ExchangeConfig::new(ExchangeSource::Captures(case.files.clone()));
     xcfg.speed = case.speed;
     for f in &case.faults {

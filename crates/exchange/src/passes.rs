@@ -82,13 +82,10 @@ impl Span {
     /// Notes one frame of the first pass.
     pub fn observe(&mut self, recv_ns: u64, body: &[u8]) {
         self.recv_ns.see(recv_ns);
-        scan(body, |g, v| {
-            match g {
-                Group::Time => self.time_ms.see(v),
-                Group::Update => self.update.see(v),
-                Group::Trade => self.trade.see(v),
-            }
-            v
+        walk(body, |g, v, _| match g {
+            Group::Time => self.time_ms.see(v),
+            Group::Update => self.update.see(v),
+            Group::Trade => self.trade.see(v),
         });
     }
 
@@ -115,28 +112,23 @@ pub(crate) fn shift(body: &[u8], s: Shift) -> Vec<u8> {
     })
 }
 
-/// Walks `body` (JSON text), calls `f` on every unquoted integer value of a known key and
-/// returns the text with `f`'s answers in place of those integers.
-fn scan(body: &[u8], mut f: impl FnMut(Group, u64) -> u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len() + 16);
+/// Walks `body` (JSON text) and calls `f` with every unquoted integer value of a known key and
+/// where its digits are.
+fn walk(body: &[u8], mut f: impl FnMut(Group, u64, std::ops::Range<usize>)) {
     let mut i = 0;
     while i < body.len() {
-        let b = body[i];
-        if b != b'"' {
-            out.push(b);
+        if body[i] != b'"' {
             i += 1;
             continue;
         }
-        // A string: copy it whole (escapes included), then see whether it was a key.
+        // A string (escapes included); then see whether it was a key.
         let start = i + 1;
         let mut j = start;
         while j < body.len() && body[j] != b'"' {
             j += if body[j] == b'\\' { 2 } else { 1 };
         }
         let end = j.min(body.len());
-        let after = (end + 1).min(body.len());
-        out.extend_from_slice(&body[i..after]);
-        i = after;
+        i = (end + 1).min(body.len());
         let Some(g) = group(&body[start..end]) else {
             continue;
         };
@@ -158,16 +150,26 @@ fn scan(body: &[u8], mut f: impl FnMut(Group, u64) -> u64) -> Vec<u8> {
         if digits == 0 || matches!(next, Some(b'.' | b'e' | b'E')) {
             continue;
         }
-        let Some(v) = std::str::from_utf8(&body[k..k + digits])
+        if let Some(v) = std::str::from_utf8(&body[k..k + digits])
             .ok()
             .and_then(|t| t.parse::<u64>().ok())
-        else {
-            continue;
-        };
-        out.extend_from_slice(&body[i..k]);
-        out.extend_from_slice(f(g, v).to_string().as_bytes());
+        {
+            f(g, v, k..k + digits);
+        }
         i = k + digits;
     }
+}
+
+/// `body` with `f`'s answer in place of every integer [`walk`] finds.
+fn scan(body: &[u8], mut f: impl FnMut(Group, u64) -> u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 16);
+    let mut copied = 0;
+    walk(body, |g, v, r| {
+        out.extend_from_slice(&body[copied..r.start]);
+        out.extend_from_slice(f(g, v).to_string().as_bytes());
+        copied = r.end;
+    });
+    out.extend_from_slice(&body[copied..]);
     out
 }
 

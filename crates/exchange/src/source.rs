@@ -152,7 +152,7 @@ pub(crate) fn spawn_reader(
                         }
                     },
                 };
-                if !read_pass(srcs, &tx, &shared, pass, &mut span) {
+                if !read_pass(srcs, &tx, &shared, pass, looped.then_some(&mut span)) {
                     return;
                 }
                 shared.catalog_ready.send_replace(true);
@@ -171,9 +171,10 @@ fn read_pass(
     tx: &mpsc::Sender<Feed>,
     shared: &Shared,
     pass: u64,
-    span: &mut Span,
+    // Only a looped source is measured and moved (the first pass as read, later ones shifted).
+    mut span: Option<&mut Span>,
 ) -> bool {
-    let moved = span.shift(pass);
+    let moved = span.as_ref().map(|s| s.shift(pass)).unwrap_or_default();
     let mut merge = Merge::new(sources);
     let mut count = 0usize;
     while let Some(item) = merge.next_frame() {
@@ -194,8 +195,10 @@ fn read_pass(
             }
             Merged::Frame { frame, file } => {
                 // Later passes go on in time and ids from where the first one ended.
-                let (recv, body) = if pass == 0 {
-                    span.observe(frame.recv.0, frame.body());
+                let (recv, body) = if pass == 0 || span.is_none() {
+                    if let Some(span) = span.as_deref_mut() {
+                        span.observe(frame.recv.0, frame.body());
+                    }
                     (frame.recv, std::borrow::Cow::Borrowed(frame.body()))
                 } else {
                     let recv = Nanos(
