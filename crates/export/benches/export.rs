@@ -44,6 +44,33 @@ fn tmp() -> PathBuf {
     d
 }
 
+/// The same replay without the exporter (books only): the baseline the export adds to, measured
+/// beside it so the ratio holds on a loaded machine.
+fn replay_only() -> u64 {
+    let source: Vec<Box<dyn FrameSource + Send>> = vec![Box::new(HftSource::from_reader(
+        "btcusdt_20240808+09",
+        Box::new(spot_capture()),
+        Symbol::new(b"BTCUSDT"),
+    ))];
+    let player = Player::from_sources(
+        source,
+        PlayerOptions {
+            replay: ReplayOptions {
+                features: None,
+                ..ReplayOptions::default()
+            },
+            checkpoint_every_ns: u64::MAX,
+            latency: false,
+            ..PlayerOptions::default()
+        },
+    );
+    play_out(player, Instant::now())
+        .expect("replay")
+        .engine
+        .stats
+        .frames
+}
+
 /// One export of the in-memory spot capture; the number of frames fed.
 fn export(tables: &[Table], out: &std::path::Path) -> u64 {
     let features = (tables.contains(&Table::Features) || tables.contains(&Table::Signals))
@@ -96,6 +123,7 @@ fn bench_export(c: &mut Criterion) {
     g.throughput(Throughput::Elements(frames));
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(15));
+    g.bench_function("spot_replay_books_only_no_export", |b| b.iter(replay_only));
     g.bench_function("spot_trades_book_depth20", |b| {
         let dir = out.join("tb");
         b.iter(|| export(&[Table::Trades, Table::Book], &dir))

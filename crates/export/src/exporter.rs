@@ -337,8 +337,10 @@ impl Exporter {
                 && t.saturating_sub(prev) > stale_after
                 && let Some(sink) = s.events.as_mut()
             {
+                // Stamped when the silence ended, like every event (a running maximum of
+                // event time, so the events of a file stay sorted); it began `duration_ns` before.
                 let e = EventRow {
-                    ts_ns: prev,
+                    ts_ns: now,
                     recv_ns: recv,
                     kind: EventKind::Stale,
                     expected_id: None,
