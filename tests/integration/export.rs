@@ -462,3 +462,192 @@ fn an_unwritable_out_fails_with_a_clear_message_and_leaves_nothing() {
     assert!(err.contains("--depth = 0"), "{err}");
     assert!(!out.exists(), "nothing created");
 }
+
+/// Every `events` row of a symbol: (kind, ts_ns, expected_id, got_id, duration_ns).
+type EventCells = (String, i64, Option<i64>, Option<i64>, Option<i64>);
+
+fn events_of(out: &Path, symbol: &str) -> Vec<EventCells> {
+    let mut v = Vec::new();
+    for b in read(&parts(out, "events", symbol)) {
+        let kind = col::<StringArray>(&b, "kind");
+        let ts = col::<Int64Array>(&b, "ts_ns");
+        let opt = |name: &str, i: usize| {
+            let c = col::<Int64Array>(&b, name);
+            (!c.is_null(i)).then(|| c.value(i))
+        };
+        for i in 0..b.num_rows() {
+            v.push((
+                kind.value(i).to_string(),
+                ts.value(i),
+                opt("expected_id", i),
+                opt("got_id", i),
+                opt("duration_ns", i),
+            ));
+        }
+    }
+    v
+}
+
+/// USD-M futures and both cryptofeed sets (several symbols, aggTrades): per symbol, the trades
+/// the summary counts and its final book (10 levels a side) in the last book row.
+#[test]
+fn every_capture_format_exports_its_symbols_books_and_trades() {
+    let d = data_dir();
+    let cases: [(&str, Vec<PathBuf>); 3] = [
+        ("usdm", usdm_files()),
+        ("cryptofeed-spot", vec![d.join("cryptofeed/BINANCE.ws.1.0")]),
+        (
+            "cryptofeed-futures",
+            vec![d.join("cryptofeed/BINANCE_FUTURES.ws.1.0")],
+        ),
+    ];
+    for (name, files) in cases {
+        let out = tmp(name);
+        let (ok, json, err) = export(&files, &out, &["--tables", "book,trades,events"]);
+        assert!(ok, "{name}: {err}");
+        let symbols = json["summary"]["symbols"].as_array().expect("symbols");
+        assert!(!symbols.is_empty(), "{name}");
+        for s in symbols {
+            let sym = s["symbol"].as_str().expect("symbol");
+            let trades = s["trades"].as_u64().expect("trades");
+            let got = if trades > 0 {
+                rows(&read(&parts(&out, "trades", sym))) as u64
+            } else {
+                0
+            };
+            assert_eq!(got, trades, "{name} {sym} trades");
+            let fin = &s["final"];
+            let book = read(&parts(&out, "book", sym));
+            let b = book.last().expect("book rows");
+            let r = b.num_rows() - 1;
+            assert_eq!(
+                Some(col::<Int64Array>(b, "last_update_id").value(r) as u64),
+                fin["last_update_id"].as_u64(),
+                "{name} {sym}"
+            );
+            for (side, key) in [("bid", "bids"), ("ask", "asks")] {
+                for (k, l) in fin[key].as_array().expect("levels").iter().enumerate() {
+                    let k = k + 1;
+                    assert_eq!(
+                        dec(b, &format!("{side}_px_{k}"), r).as_deref(),
+                        l[0].as_str(),
+                        "{name} {sym} {side} {k}"
+                    );
+                    assert_eq!(
+                        dec(b, &format!("{side}_qty_{k}"), r).as_deref(),
+                        l[1].as_str(),
+                        "{name} {sym} {side} {k}"
+                    );
+                }
+            }
+            for f in parts(&out, "events", sym) {
+                assert!(
+                    f.ends_with("part-0.parquet"),
+                    "{name} {sym}: events sorted in one part a day: {}",
+                    f.display()
+                );
+            }
+            let synced = events_of(&out, sym)
+                .iter()
+                .filter(|e| e.0 == "synced")
+                .count();
+            assert_eq!(synced, 1, "{name} {sym}: one first sync");
+        }
+    }
+}
+
+/// A diff removed from the spot capture: the `gap` event names the ids, and no book row is
+/// written while the book is out of sync (the capture has no later snapshot to resync from).
+#[test]
+fn a_gap_is_an_event_and_the_book_stops_until_a_resync() {
+    let lines = gz_lines(&spot_files());
+    let snap = lines
+        .iter()
+        .position(|l| l.contains("lastUpdateId"))
+        .expect("snapshot");
+    let cut = lines
+        .iter()
+        .enumerate()
+        .skip(snap + 1)
+        .filter(|(_, l)| l.contains("@depth@100ms"))
+        .nth(100)
+        .map(|(i, _)| i)
+        .expect("a depth line");
+    let removed: Value =
+        serde_json::from_str(lines[cut].split_once(' ').expect("ts json").1).expect("json");
+    let first_id = removed["data"]["U"].as_i64().expect("U");
+    let dir = tmp("gap");
+    let p = dir.join("btcusdt_20240808.txt");
+    let mut text = String::new();
+    for (i, l) in lines.iter().enumerate() {
+        if i != cut {
+            text.push_str(l);
+            text.push('\n');
+        }
+    }
+    std::fs::write(&p, text).expect("write");
+    let out = dir.join("out");
+    let (ok, json, err) = export(&[p], &out, &["--tables", "book,events"]);
+    assert!(ok, "{err}");
+    let ev = events_of(&out, "BTCUSDT");
+    let gaps: Vec<_> = ev.iter().filter(|e| e.0 == "gap").collect();
+    assert_eq!(gaps.len(), 1, "{ev:?}");
+    assert_eq!(
+        gaps[0].2,
+        Some(first_id),
+        "expected the removed diff's first id"
+    );
+    assert!(gaps[0].3 > Some(first_id), "got a later id");
+    let book = read(&parts(&out, "book", "BTCUSDT"));
+    let ts: Vec<i64> = book
+        .iter()
+        .flat_map(|b| col::<Int64Array>(b, "ts_ns").values().to_vec())
+        .collect();
+    assert!(
+        ts.iter().all(|t| *t < gaps[0].1),
+        "no book row after the gap"
+    );
+    assert!(ts.len() >= 99, "{}", ts.len());
+    assert_eq!(json["summary"]["symbols"][0]["gaps"], 1);
+}
+
+/// With `connection.stale_after` at 150 ms (the spot diffs come every 100 ms, nine times 200 ms
+/// apart), every silence of the depth stream longer than that is a `stale` event as long as
+/// the time from one book row to the next, stamped at or after the second.
+#[test]
+fn depth_silences_longer_than_stale_after_are_stale_events() {
+    let dir = tmp("stale");
+    let cfg = dir.join("config.toml");
+    std::fs::write(&cfg, "[connection]\nstale_after = \"150ms\"\n").expect("config");
+    let out = dir.join("out");
+    let cfg_arg = cfg.display().to_string();
+    let (ok, _, err) = export(
+        &spot_files(),
+        &out,
+        &["--tables", "book,events", "--config", &cfg_arg],
+    );
+    assert!(ok, "{err}");
+    let ts: Vec<i64> = read(&parts(&out, "book", "BTCUSDT"))
+        .iter()
+        .flat_map(|b| col::<Int64Array>(b, "ts_ns").values().to_vec())
+        .collect();
+    let want: Vec<(i64, i64)> = ts
+        .windows(2)
+        .filter(|w| w[1] - w[0] > 150_000_000)
+        .map(|w| (w[1], w[1] - w[0]))
+        .collect();
+    let got: Vec<(i64, i64)> = events_of(&out, "BTCUSDT")
+        .into_iter()
+        .filter(|e| e.0 == "stale" && e.1 > ts[0])
+        .map(|e| (e.1, e.4.expect("duration")))
+        .collect();
+    assert!(!want.is_empty(), "the capture has silences over 150 ms");
+    assert_eq!(
+        got.iter().map(|g| g.1).collect::<Vec<_>>(),
+        want.iter().map(|w| w.1).collect::<Vec<_>>(),
+        "the same silences"
+    );
+    for (g, w) in got.iter().zip(&want) {
+        assert!(g.0 >= w.0, "stamped when the silence ended: {g:?} {w:?}");
+    }
+}

@@ -100,7 +100,10 @@ struct SymbolOut {
     last_signal: Option<SignalRow>,
     /// Latest exchange event time seen (ns): the time of rows a frame without one produces.
     last_ts: u64,
-    last_depth_recv: u64,
+    /// WebSocket frames and bookTickers of the symbol seen so far (to tell a depth frame).
+    frames: u64,
+    book_tickers: u64,
+    /// Event time of the last depth frame: the time of the book it produced.
     last_depth_ts: Option<u64>,
     due_book: u64,
     due_features: u64,
@@ -227,7 +230,8 @@ impl Exporter {
             signal_updates: 0,
             last_signal: None,
             last_ts: 0,
-            last_depth_recv: 0,
+            frames: 0,
+            book_tickers: 0,
             last_depth_ts: None,
             due_book: 0,
             due_features: 0,
@@ -252,6 +256,15 @@ impl Exporter {
         // Before the first exchange time of a symbol, rows are stamped with the receive time.
         let now = if s.last_ts > 0 { s.last_ts } else { recv };
 
+        // A diff-depth frame of this symbol: a new WebSocket frame, neither a trade nor a
+        // bookTicker, received when the symbol's last depth frame was.
+        let depth_frame = ts.is_some()
+            && st.frames != s.frames
+            && st.trades == s.seen_trades
+            && st.book_tickers == s.book_tickers
+            && st.last_depth_recv == st.last_recv;
+        s.frames = st.frames;
+        s.book_tickers = st.book_tickers;
         if st.trades != s.seen_trades {
             s.seen_trades = st.trades;
             if let (Some(sink), Some(t)) = (s.trades.as_mut(), st.last_trade.as_ref()) {
@@ -319,14 +332,15 @@ impl Exporter {
             }
         }
 
-        if st.last_depth_recv.0 != s.last_depth_recv {
-            s.last_depth_recv = st.last_depth_recv.0;
+        if depth_frame {
             if let (Some(prev), Some(t)) = (s.last_depth_ts, ts)
                 && t.saturating_sub(prev) > stale_after
                 && let Some(sink) = s.events.as_mut()
             {
+                // Stamped when the silence ended, like every event (a running maximum of
+                // event time, so the events of a file stay sorted); it began `duration_ns` before.
                 let e = EventRow {
-                    ts_ns: prev,
+                    ts_ns: now,
                     recv_ns: recv,
                     kind: EventKind::Stale,
                     expected_id: None,
@@ -336,17 +350,18 @@ impl Exporter {
                 };
                 sink.rows_at(staging, e.ts_ns)?.push(&e);
             }
-            if ts.is_some() {
-                s.last_depth_ts = ts;
-            }
+            s.last_depth_ts = ts;
         }
 
         if let Some(sink) = s.book.as_mut() {
             let book = st.book();
             if sync.is_synced() && s.book_id != Some(book.last_update_id) {
                 s.book_id = Some(book.last_update_id);
-                if due(&mut s.due_book, now, every) {
-                    sink.rows_at(staging, now)?.push(now, recv, book);
+                // The book's time is the event time of the diff that made it (a snapshot
+                // bridged by buffered diffs: the last of them).
+                let t = s.last_depth_ts.unwrap_or(now);
+                if due(&mut s.due_book, t, every) {
+                    sink.rows_at(staging, t)?.push(t, recv, book);
                 }
             }
         }

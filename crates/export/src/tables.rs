@@ -566,8 +566,8 @@ pub enum EventKind {
     /// The recorded session reset the book (its connection was lost): a reconnect; the book is
     /// unreliable until the next `synced`/`resync`.
     Reset,
-    /// No depth update for longer than `stale_after` (event time): `ts_ns` is the last update
-    /// before the silence, `duration_ns` its length.
+    /// No depth update for longer than `stale_after` (event time): `duration_ns` is the
+    /// silence, which ended at `ts_ns` (the depth update that broke it).
     Stale,
     /// The book was crossed after a diff.
     Crossed,

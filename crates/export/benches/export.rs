@@ -3,16 +3,14 @@
 //! temporary folder with zstd, fsync and rename included — input frames per second. Also the
 //! same with every table (features and signals cost the features' own time on top).
 //!
-//! Run: `cargo bench --bench export` (goal: ≥ 1 M input frames/s for trades + book).
+//! Run: `cargo bench -p microstate-export --bench export` (goal: ≥ 1 M input frames/s for
+//! trades + book).
 
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-mod common;
-
-use common::spot_capture;
 use criterion::{Criterion, Throughput};
 use microstate_core::num::Symbol;
 use microstate_drive::replay::{Player, PlayerOptions, ReplayOptions, play_out};
@@ -20,10 +18,57 @@ use microstate_export::{ExportOptions, Exporter, Table};
 use microstate_io::record::FrameSource;
 use microstate_io::record::hftbacktest::HftSource;
 
+/// The whole spot capture (both day files, in order) inflated once, kept for the process.
+fn spot_capture() -> &'static [u8] {
+    use std::io::Read;
+    static CAPTURE: std::sync::OnceLock<&'static [u8]> = std::sync::OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let mut all = Vec::new();
+        for path in microstate_testkit::spot_files() {
+            let file = std::fs::File::open(&path)
+                .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+            flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file))
+                .read_to_end(&mut all)
+                .unwrap_or_else(|e| panic!("cannot inflate {}: {e}", path.display()));
+            if all.last() != Some(&b'\n') {
+                all.push(b'\n');
+            }
+        }
+        Box::leak(all.into_boxed_slice())
+    })
+}
+
 fn tmp() -> PathBuf {
     let d = std::env::temp_dir().join(format!("export-bench-{}", std::process::id()));
     std::fs::create_dir_all(&d).expect("temp dir");
     d
+}
+
+/// The same replay without the exporter (books only): the baseline the export adds to, measured
+/// beside it so the ratio holds on a loaded machine.
+fn replay_only() -> u64 {
+    let source: Vec<Box<dyn FrameSource + Send>> = vec![Box::new(HftSource::from_reader(
+        "btcusdt_20240808+09",
+        Box::new(spot_capture()),
+        Symbol::new(b"BTCUSDT"),
+    ))];
+    let player = Player::from_sources(
+        source,
+        PlayerOptions {
+            replay: ReplayOptions {
+                features: None,
+                ..ReplayOptions::default()
+            },
+            checkpoint_every_ns: u64::MAX,
+            latency: false,
+            ..PlayerOptions::default()
+        },
+    );
+    play_out(player, Instant::now())
+        .expect("replay")
+        .engine
+        .stats
+        .frames
 }
 
 /// One export of the in-memory spot capture; the number of frames fed.
@@ -78,6 +123,7 @@ fn bench_export(c: &mut Criterion) {
     g.throughput(Throughput::Elements(frames));
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(15));
+    g.bench_function("spot_replay_books_only_no_export", |b| b.iter(replay_only));
     g.bench_function("spot_trades_book_depth20", |b| {
         let dir = out.join("tb");
         b.iter(|| export(&[Table::Trades, Table::Book], &dir))
