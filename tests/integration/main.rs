@@ -1,6 +1,8 @@
 //! The app package's integration tests, in one binary (one link of tokio, ratatui and candle
 //! instead of one per file): each module is one ring of tests.
 //!
+//! - [`api`]: the binary's `--api` (replay --hold of a real capture, demo, the token rule)
+//!   with real HTTP, WebSocket and Prometheus clients;
 //! - [`cli`]: the real binary as a user runs it (headless replay, demo, record, eval, errors);
 //! - [`faults`]: replay of real captures with faults written into real files;
 //! - [`guard_screen`]: the pressure guard as the user sees it on the screen;
@@ -18,6 +20,7 @@
 
 mod common;
 
+mod api;
 mod cli;
 mod faults;
 mod guard_screen;
