@@ -225,7 +225,7 @@ pub async fn session(
                 },
             )
             .with_events(ch.events.clone());
-            let h = super::serve::start(opts, ch.watch, ch.events, api_stop.shutdown()).await?;
+            let h = super::serve::start(opts, ch.watch, ch.events, api_stop.shutdown())?;
             (Some(publisher), Some(h))
         }
     };

@@ -201,7 +201,7 @@ fn served(
             Some(opts) => {
                 let ch = super::serve::Channels::new(&opts);
                 microstate_drive::replay::attach_event_tap(&mut player, ch.events.clone());
-                let h = super::serve::start(opts, ch.watch, ch.events, stop.shutdown()).await?;
+                let h = super::serve::start(opts, ch.watch, ch.events, stop.shutdown())?;
                 (Publisher::new(ch.views, every, source), Some(h))
             }
             None => {

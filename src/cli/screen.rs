@@ -50,7 +50,12 @@ pub fn live(
     duration: Option<Duration>,
 ) -> anyhow::Result<LiveOutcome> {
     // `[api]` with the command line's flags already laid over it.
-    let api = microstate_api::ApiOptions::from_config(&cfg.api)?;
+    // `[api]` with the command line's flags already laid over it; bound (and said) before
+    // the screen takes the terminal.
+    let api = match microstate_api::ApiOptions::from_config(&cfg.api)? {
+        Some(a) => Some((super::serve::bind(a.clone())?, a)),
+        None => None,
+    };
     let (vtx, vrx) = tokio::sync::watch::channel(Arc::new(View::default()));
     let api_views = vrx.clone();
     let (screen, driver) = command::live_channel();
@@ -85,10 +90,10 @@ pub fn live(
                 // The API runs on this runtime beside the driver, until the screen quits.
                 let server = match api {
                     None => None,
-                    Some(a) => {
+                    Some((bound, a)) => {
                         let events = microstate_api::event_channel(&a.cfg);
                         view = view.with_events(events.clone());
-                        Some(super::serve::start(a, api_views, events, session.clone()).await?)
+                        Some(bound.serve(api_views, events, session.clone())?)
                     }
                 };
                 let shutdown = session.or_after(duration);
@@ -128,6 +133,7 @@ pub fn replay(
     let (vtx, vrx) = tokio::sync::watch::channel(Arc::new(View::default()));
     let api_views = vrx.clone();
     let events = api.as_ref().map(|a| microstate_api::event_channel(&a.cfg));
+    let bound = api.map(super::serve::bind).transpose()?;
     if let Some(tx) = &events {
         microstate_drive::replay::attach_event_tap(&mut player, tx.clone());
     }
@@ -159,10 +165,8 @@ pub fn replay(
     let shown = runtime()?.block_on(async {
         stop.on_ctrl_c_or_terminate();
         // The API runs on the screen's runtime (the player is a plain thread), until it quits.
-        let server = match (api, events) {
-            (Some(a), Some(events)) => {
-                Some(super::serve::start(a, api_views, events, stop.shutdown()).await?)
-            }
+        let server = match (bound, events) {
+            (Some(b), Some(events)) => Some(b.serve(api_views, events, stop.shutdown())?),
             _ => None,
         };
         let r = microstate::ui::run(vrx, screen, ui_options(cfg)?, stop.shutdown()).await;

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use microstate::config::Config;
-use microstate_api::{ApiHandle, ApiOptions, TapEvent};
+use microstate_api::{ApiHandle, ApiOptions, Bound, TapEvent};
 use microstate_core::view::View;
 use microstate_drive::shutdown::Shutdown;
 use tokio::sync::{broadcast, watch};
@@ -58,24 +58,29 @@ impl Channels {
     }
 }
 
-/// Starts the server on the current runtime and says where on stderr (`api: serving on
-/// http://ADDR …`: scripts and tests read the port from it).
-pub async fn start(
-    opts: ApiOptions,
-    views: watch::Receiver<Arc<View>>,
-    events: broadcast::Sender<Arc<TapEvent>>,
-    shutdown: Shutdown,
-) -> anyhow::Result<ApiHandle> {
+/// Binds the API's address and says where on stderr (`api: serving on http://ADDR …`: scripts
+/// and tests read the port from it) — before the screen, if any, takes the terminal.
+pub fn bind(opts: ApiOptions) -> anyhow::Result<Bound> {
     let token = opts.token.is_some();
-    let h = microstate_api::start(opts, views, events, shutdown).await?;
+    let b = microstate_api::bind(opts)?;
     eprintln!(
         "api: serving on http://{} ({}; /v1/health, /v1/stream, /metrics)",
-        h.addr,
+        b.addr,
         if token {
             "bearer token required"
         } else {
             "loopback, no token"
         }
     );
-    Ok(h)
+    Ok(b)
+}
+
+/// Binds ([`bind`]) and serves on the current runtime.
+pub fn start(
+    opts: ApiOptions,
+    views: watch::Receiver<Arc<View>>,
+    events: broadcast::Sender<Arc<TapEvent>>,
+    shutdown: Shutdown,
+) -> anyhow::Result<ApiHandle> {
+    Ok(bind(opts)?.serve(views, events, shutdown)?)
 }

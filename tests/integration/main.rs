@@ -1,6 +1,8 @@
 //! The app package's integration tests, in one binary (one link of tokio, ratatui and candle
 //! instead of one per file): each module is one ring of tests.
 //!
+//! - [`api`]: the binary's `--api` (replay --hold of a real capture, demo, the token rule)
+//!   with real HTTP, WebSocket and Prometheus clients;
 //! - [`cli`]: the real binary as a user runs it (headless replay, demo, record, eval, errors);
 //! - [`demo_soak`]: the demo for an hour of market time at 60×, every panel alive;
 //! - [`export`]: `export` to Parquet read back with the `parquet` crate (round trip, re-runs,
@@ -26,6 +28,7 @@
 
 mod common;
 
+mod api;
 mod cli;
 mod demo_soak;
 mod export;

@@ -167,46 +167,82 @@ pub fn router(shared: AppState) -> Router {
         .with_state(shared)
 }
 
-/// Binds `opts.addr` and serves on the current tokio runtime until `shutdown`. Refuses a
-/// non-loopback address without a token. `views` and `events` are what the driver publishes.
+/// A listening socket the server has not started on yet: binding first lets a caller say
+/// where it listens before anything else runs (the screen takes the terminal after).
+#[derive(Debug)]
+pub struct Bound {
+    listener: std::net::TcpListener,
+    /// The address it listens on (the port the OS gave for `:0`).
+    pub addr: SocketAddr,
+    opts: ApiOptions,
+}
+
+/// Binds `opts.addr` (blocking, no runtime needed). Refuses a non-loopback address without a
+/// token.
+pub fn bind(opts: ApiOptions) -> Result<Bound, ApiError> {
+    if !opts.addr.ip().is_loopback() && opts.token.is_none() {
+        return Err(ApiError::TokenRequired { addr: opts.addr });
+    }
+    let bind_err = |source| ApiError::Bind {
+        addr: opts.addr,
+        source,
+    };
+    let listener = std::net::TcpListener::bind(opts.addr).map_err(bind_err)?;
+    listener.set_nonblocking(true).map_err(bind_err)?;
+    let addr = listener.local_addr().map_err(bind_err)?;
+    Ok(Bound {
+        listener,
+        addr,
+        opts,
+    })
+}
+
+impl Bound {
+    /// Serves on the current tokio runtime until `shutdown`. `views` and `events` are what
+    /// the driver publishes.
+    pub fn serve(
+        self,
+        views: watch::Receiver<Arc<View>>,
+        events: broadcast::Sender<Arc<TapEvent>>,
+        shutdown: Shutdown,
+    ) -> Result<ApiHandle, ApiError> {
+        let Bound {
+            listener,
+            addr,
+            opts,
+        } = self;
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .map_err(|source| ApiError::Bind { addr, source })?;
+        let shared = Arc::new(Shared {
+            views,
+            events,
+            opts,
+            counters: ApiCounters::default(),
+            shutdown: shutdown.clone(),
+            schemas: shape::SchemaCache::default(),
+        });
+        let app = router(Arc::clone(&shared));
+        let mut stop = shutdown;
+        let task = tokio::spawn(async move {
+            let r = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.recv().await })
+                .await;
+            if let Err(e) = r {
+                tracing::warn!("api server ended: {e}");
+            }
+        });
+        Ok(ApiHandle { addr, shared, task })
+    }
+}
+
+/// [`bind`] and [`Bound::serve`] at once, on the current tokio runtime.
 pub async fn start(
     opts: ApiOptions,
     views: watch::Receiver<Arc<View>>,
     events: broadcast::Sender<Arc<TapEvent>>,
     shutdown: Shutdown,
 ) -> Result<ApiHandle, ApiError> {
-    if !opts.addr.ip().is_loopback() && opts.token.is_none() {
-        return Err(ApiError::TokenRequired { addr: opts.addr });
-    }
-    let listener = tokio::net::TcpListener::bind(opts.addr)
-        .await
-        .map_err(|source| ApiError::Bind {
-            addr: opts.addr,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| ApiError::Bind {
-        addr: opts.addr,
-        source,
-    })?;
-    let shared = Arc::new(Shared {
-        views,
-        events,
-        opts,
-        counters: ApiCounters::default(),
-        shutdown: shutdown.clone(),
-        schemas: shape::SchemaCache::default(),
-    });
-    let app = router(Arc::clone(&shared));
-    let mut stop = shutdown;
-    let task = tokio::spawn(async move {
-        let r = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop.recv().await })
-            .await;
-        if let Err(e) = r {
-            tracing::warn!("api server ended: {e}");
-        }
-    });
-    Ok(ApiHandle { addr, shared, task })
+    bind(opts)?.serve(views, events, shutdown)
 }
 
 /// The event channel a driver sends into and the API subscribes to.

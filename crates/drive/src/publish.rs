@@ -207,6 +207,12 @@ impl Publisher {
         self
     }
 
+    /// Does an API read these views (an event stream is attached)? What only the API shows
+    /// (the Prometheus buckets) is computed only then.
+    pub fn serves_api(&self) -> bool {
+        self.tap.is_some()
+    }
+
     /// After each frame the engine took (see [`EventTap::after_frame`]).
     pub fn after_frame(&mut self, engine: &Engine) {
         if let Some(tap) = self.tap.as_mut() {
@@ -259,14 +265,28 @@ pub fn stage_buckets(l: &Latency) -> Vec<StageBuckets> {
             if h.is_empty() {
                 return None;
             }
+            // One pass over the recorded values only (not a count per bound: that walks the
+            // whole histogram for each).
+            let mut per = vec![0u64; LATENCY_BOUNDS_NS.len()];
+            for v in h.iter_recorded() {
+                let i = LATENCY_BOUNDS_NS.partition_point(|&b| b < v.value_iterated_to());
+                if let Some(c) = per.get_mut(i) {
+                    *c += v.count_at_value();
+                }
+            }
+            let mut sum = 0;
+            let buckets = per
+                .into_iter()
+                .map(|c| {
+                    sum += c;
+                    sum
+                })
+                .collect();
             Some(StageBuckets {
                 name: stage.name(),
                 count: h.len(),
                 sum_ns: h.mean() * h.len() as f64,
-                buckets: LATENCY_BOUNDS_NS
-                    .iter()
-                    .map(|&b| h.count_between(0, b))
-                    .collect(),
+                buckets,
             })
         })
         .collect()

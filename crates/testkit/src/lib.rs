@@ -187,3 +187,19 @@ pub fn rebuild(
     }
     r
 }
+
+/// Splits hftbacktest lines into depth payloads (in order) and the snapshot.
+pub fn hft_parts(lines: &[String]) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let mut diffs = Vec::new();
+    let mut snap = None;
+    for l in lines {
+        let (_, json) = l.split_once(' ').expect("ts json");
+        let v: serde_json::Value = serde_json::from_str(json).expect("json");
+        if v.get("lastUpdateId").is_some() {
+            snap = Some(v);
+        } else if v["stream"].as_str().is_some_and(|s| s.contains("@depth")) {
+            diffs.push(v["data"].clone());
+        }
+    }
+    (diffs, snap.expect("a snapshot line"))
+}

@@ -910,7 +910,11 @@ impl LiveDriver {
             t.stage_cache = (
                 now,
                 stage_views(&t.lat, now),
-                Arc::new(stage_buckets(&t.lat)),
+                if publisher.serves_api() {
+                    Arc::new(stage_buckets(&t.lat))
+                } else {
+                    Arc::default()
+                },
             );
         }
         let recording = self.journal.recording().map(|r| {

@@ -34,22 +34,6 @@ fn all_levels(o: &ReplayOutcome, s: &str) -> (Vec<[String; 2]>, Vec<[String; 2]>
     (f(&mut b.bids.iter()), f(&mut b.asks.iter()))
 }
 
-/// Splits hftbacktest lines into depth payloads (in order) and the snapshot.
-fn hft_parts(lines: &[String]) -> (Vec<Value>, Value) {
-    let mut diffs = Vec::new();
-    let mut snap = None;
-    for l in lines {
-        let (_, json) = l.split_once(' ').expect("ts json");
-        let v: Value = serde_json::from_str(json).expect("json");
-        if v.get("lastUpdateId").is_some() {
-            snap = Some(v);
-        } else if v["stream"].as_str().is_some_and(|s| s.contains("@depth")) {
-            diffs.push(v["data"].clone());
-        }
-    }
-    (diffs, snap.expect("a snapshot line"))
-}
-
 fn assert_matches_rebuild(o: &ReplayOutcome, s: &str, r: &Rebuild) {
     let got = sym(o, s);
     assert_eq!(got.depth_updates.applied, r.applied, "{s} applied");
