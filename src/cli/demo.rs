@@ -96,6 +96,7 @@ pub fn run(a: DemoCmd) -> anyhow::Result<ExitCode> {
             None,
             Some(exchange(btc, speed)?),
             duration,
+            None,
         )?;
         return super::live::finish(outcome, json.as_deref());
     }
@@ -116,7 +117,8 @@ pub fn run(a: DemoCmd) -> anyhow::Result<ExitCode> {
             endpoints: EndpointsConfig::local(&handle.ws_base(), &handle.rest_base()),
             ..Config::default()
         };
-        let outcome = super::live::session(cfg, vec![btc], Some(duration), None, sources).await;
+        let outcome =
+            super::live::session(cfg, vec![btc], Some(duration), None, sources, None).await;
         handle.shutdown().await;
         anyhow::Ok(outcome)
     })?;

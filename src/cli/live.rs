@@ -50,6 +50,18 @@ pub struct LiveArgs {
     /// stdout is not a terminal).
     #[arg(long)]
     headless: bool,
+    /// Also publish what comes off the wire (frames, snapshots, resets) to NATS JetStream at
+    /// nats://HOST:PORT, in the `[nats]` stream (created when missing).
+    #[arg(long, value_name = "nats://HOST:PORT")]
+    publish: Option<String>,
+    /// Read a collector's stream from NATS JetStream at nats://HOST:PORT instead of Binance:
+    /// the same engine, the same books (no sockets to the exchange, no REST).
+    #[arg(long, value_name = "nats://HOST:PORT", conflicts_with_all = ["publish", "venue", "ws_endpoint", "rest_endpoint"])]
+    source: Option<String>,
+    /// With --source, where to start: `latest` (the latest snapshot of the symbols, the
+    /// default), `start` (the stream's oldest message), `seq:N`, or a duration ago (`10m`).
+    #[arg(long, value_name = "FROM", requires = "source")]
+    from: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -143,6 +155,18 @@ pub fn run(
     let mut cfg = live_config(&a)?;
     let symbols = parse_symbols(&symbols)?;
     let screen = wants_screen(a.headless);
+    if let Some(url) = &a.source {
+        if record.is_some() {
+            anyhow::bail!(
+                "--source: `record` writes what comes off the wire; record on the collector (`record … --publish`)"
+            );
+        }
+        microstate_io::bus::check_url(url)?;
+        return source_run(cfg, symbols, &a, screen);
+    }
+    if let Some(url) = &a.publish {
+        microstate_io::bus::check_url(url)?;
+    }
     init_logging(screen.then(|| cfg.ui.log_path()).as_deref());
     let recording = match record {
         None => None,
@@ -173,10 +197,19 @@ pub fn run(
             recording,
             None,
             a.duration,
+            a.publish.clone(),
         )?;
         return finish(outcome, a.summary_json.as_deref());
     }
-    let outcome = runtime()?.block_on(session(cfg, symbols, a.duration, recording, HashMap::new()));
+    let outcome = runtime()?.block_on(async {
+        let bus = match &a.publish {
+            Some(url) => Some(
+                microstate_io::bus::BusPublisher::start(url, &cfg.nats, cfg.live.market).await?,
+            ),
+            None => None,
+        };
+        anyhow::Ok(session(cfg, symbols, a.duration, recording, HashMap::new(), bus).await)
+    })?;
     report::recordings(&outcome.recordings)?;
     finish(outcome, a.summary_json.as_deref())
 }
@@ -189,6 +222,7 @@ pub async fn session(
     duration: Option<Duration>,
     recording: Option<Recording>,
     history_sources: HashMap<Symbol, String>,
+    bus: Option<microstate_io::bus::BusPublisher>,
 ) -> LiveOutcome {
     let stop = Stop::new();
     stop.on_ctrl_c();
@@ -200,7 +234,61 @@ pub async fn session(
     opts.models = Some(models);
     opts.learner = learner;
     opts.history_sources = history_sources;
+    opts.bus = bus;
     live::run(opts, shutdown).await
+}
+
+/// `live --source nats://…`: a consumer of a collector's JetStream stream, through the same
+/// engine; on the screen or headless (the summary at the end, as `replay` prints it).
+fn source_run(
+    cfg: Config,
+    symbols: Vec<Symbol>,
+    a: &LiveArgs,
+    screen: bool,
+) -> anyhow::Result<ExitCode> {
+    use microstate_drive::bus_source::{self, Until};
+    let url = a.source.clone().unwrap_or_default();
+    let start = microstate_io::bus::Start::parse(
+        a.from.as_deref().unwrap_or("latest"),
+        microstate_io::ingest::now_nanos().0,
+    )
+    .map_err(anyhow::Error::msg)?;
+    if screen {
+        let outcome = super::screen::bus(cfg, symbols, url, start, a.duration)?;
+        return finish_source(outcome, a.summary_json.as_deref());
+    }
+    init_logging(None);
+    let stop = Stop::new();
+    stop.on_ctrl_c();
+    let mut shutdown = stop.shutdown().or_after(a.duration);
+    eprintln!(
+        "consuming {url} (stream {}) from {start:?}",
+        cfg.nats.stream
+    );
+    let outcome = runtime()?.block_on(bus_source::consume(
+        &cfg,
+        &url,
+        &symbols,
+        start,
+        Until::Stopped,
+        None,
+        async move { shutdown.recv().await },
+    ))?;
+    finish_source(outcome, a.summary_json.as_deref())
+}
+
+/// The end of a consumer's run: the summary (its books and counters, as a replay's).
+fn finish_source(
+    o: microstate_drive::bus_source::BusOutcome,
+    json: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    eprintln!(
+        "read {} messages (stream sequences {}…{}), {} unreadable, {} refused",
+        o.messages, o.first_seq, o.last_seq, o.read_errors, o.refused
+    );
+    let summary = Summary::of(&o.engine, o.refused, Vec::new());
+    report::summary(&summary, json)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The end of a live session: the summary; exit code 2 when it never connected.
