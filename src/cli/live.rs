@@ -258,22 +258,26 @@ fn source_run(
         return finish_source(outcome, a.summary_json.as_deref());
     }
     init_logging(None);
-    let stop = Stop::new();
-    stop.on_ctrl_c();
-    let mut shutdown = stop.shutdown().or_after(a.duration);
     eprintln!(
         "consuming {url} (stream {}) from {start:?}",
         cfg.nats.stream
     );
-    let outcome = runtime()?.block_on(bus_source::consume(
-        &cfg,
-        &url,
-        &symbols,
-        start,
-        Until::Stopped,
-        None,
-        async move { shutdown.recv().await },
-    ))?;
+    let outcome = runtime()?.block_on(async {
+        // The Ctrl-C handler needs the runtime.
+        let stop = Stop::new();
+        stop.on_ctrl_c();
+        let mut shutdown = stop.shutdown().or_after(a.duration);
+        bus_source::consume(
+            &cfg,
+            &url,
+            &symbols,
+            start,
+            Until::Stopped,
+            None,
+            async move { shutdown.recv().await },
+        )
+        .await
+    })?;
     finish_source(outcome, a.summary_json.as_deref())
 }
 
