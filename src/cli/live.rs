@@ -290,6 +290,14 @@ fn finish_source(
         "read {} messages (stream sequences {}…{}), {} unreadable, {} refused",
         o.messages, o.first_seq, o.last_seq, o.read_errors, o.refused
     );
+    if let Some(h) = o.latency.as_ref().filter(|h| h.len() > 0) {
+        eprintln!(
+            "collector receive → applied here: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+            h.value_at_quantile(0.5) as f64 / 1e6,
+            h.value_at_quantile(0.99) as f64 / 1e6,
+            h.max() as f64 / 1e6
+        );
+    }
     let summary = Summary::of(&o.engine, o.refused, Vec::new());
     report::summary(&summary, json)?;
     Ok(ExitCode::SUCCESS)

@@ -33,6 +33,10 @@ pub struct BusOutcome {
     /// Stream sequences of the first and last message fed (0: none).
     pub first_seq: u64,
     pub last_seq: u64,
+    /// Collector receive → applied here (ns, wall clocks of both hosts: meaningful on one
+    /// machine or with synced clocks), over the messages fed that were published after the
+    /// consumer started (the history it caught up on is not latency).
+    pub latency: Option<hdrhistogram::Histogram<u64>>,
 }
 
 /// The engine a consumer feeds: the collector's settings for `symbols`.
@@ -73,6 +77,7 @@ pub async fn consume(
         refused: 0,
         first_seq: 0,
         last_seq: 0,
+        latency: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000_000, 3).ok(),
     };
     tokio::pin!(stop);
     loop {
@@ -118,6 +123,12 @@ pub async fn consume(
                 }
             }
             out.messages += 1;
+            if r.seq > consumer.last_seq_at_start
+                && let Some(h) = out.latency.as_mut()
+            {
+                let now = microstate_io::ingest::now_nanos().0;
+                h.saturating_record(now.saturating_sub(m.recv.0).max(1));
+            }
             if out.first_seq == 0 {
                 out.first_seq = r.seq;
             }
