@@ -290,7 +290,7 @@ fn finish_source(
         "read {} messages (stream sequences {}…{}), {} unreadable, {} refused",
         o.messages, o.first_seq, o.last_seq, o.read_errors, o.refused
     );
-    if let Some(h) = o.latency.as_ref().filter(|h| h.len() > 0) {
+    if let Some(h) = o.latency.as_ref().filter(|h| !h.is_empty()) {
         eprintln!(
             "collector receive → applied here: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
             h.value_at_quantile(0.5) as f64 / 1e6,
