@@ -75,6 +75,7 @@ pub fn run(a: DemoCmd) -> anyhow::Result<ExitCode> {
             None,
             Some(microstate::demo::exchange_config(speed)?),
             duration,
+            None,
         )?;
         return super::live::finish(outcome, json.as_deref());
     }
@@ -99,7 +100,7 @@ pub fn run(a: DemoCmd) -> anyhow::Result<ExitCode> {
             ..microstate::demo::client_config(base, speed)
         };
         let outcome =
-            super::live::session(cfg, vec![btc], Some(duration), None, sources, api).await;
+            super::live::session(cfg, vec![btc], Some(duration), None, sources, api, None).await;
         handle.shutdown().await;
         outcome
     })?;

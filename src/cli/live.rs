@@ -56,6 +56,18 @@ pub struct LiveArgs {
     headless: bool,
     #[command(flatten)]
     pub api: super::serve::ApiArgs,
+    /// Also publish what comes off the wire (frames, snapshots, resets) to NATS JetStream at
+    /// nats://HOST:PORT, in the `[nats]` stream (created when missing).
+    #[arg(long, value_name = "nats://HOST:PORT")]
+    publish: Option<String>,
+    /// Read a collector's stream from NATS JetStream at nats://HOST:PORT instead of Binance:
+    /// the same engine, the same books (no sockets to the exchange, no REST).
+    #[arg(long, value_name = "nats://HOST:PORT", conflicts_with_all = ["publish", "venue", "ws_endpoint", "rest_endpoint"])]
+    source: Option<String>,
+    /// With --source, where to start: `latest` (the latest snapshot of the symbols, the
+    /// default), `start` (the stream's oldest message), `seq:N`, or a duration ago (`10m`).
+    #[arg(long, value_name = "FROM", requires = "source")]
+    from: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -151,6 +163,18 @@ pub fn run(
     let api = a.api.options(&mut cfg)?;
     let symbols = parse_symbols(&symbols)?;
     let screen = wants_screen(a.headless);
+    if let Some(url) = &a.source {
+        if record.is_some() {
+            anyhow::bail!(
+                "--source: `record` writes what comes off the wire; record on the collector (`record … --publish`)"
+            );
+        }
+        microstate_io::bus::check_url(url)?;
+        return source_run(cfg, symbols, &a, screen);
+    }
+    if let Some(url) = &a.publish {
+        microstate_io::bus::check_url(url)?;
+    }
     init_logging(screen.then(|| cfg.ui.log_path()).as_deref());
     runtime()?.block_on(super::symbols::check_listed(&cfg, &symbols))?;
     let recording = match record {
@@ -182,17 +206,19 @@ pub fn run(
             recording,
             None,
             a.duration,
+            a.publish.clone(),
         )?;
         return finish(outcome, a.summary_json.as_deref());
     }
-    let outcome = runtime()?.block_on(session(
-        cfg,
-        symbols,
-        a.duration,
-        recording,
-        HashMap::new(),
-        api,
-    ))?;
+    let outcome = runtime()?.block_on(async {
+        let bus = match &a.publish {
+            Some(url) => Some(
+                microstate_io::bus::BusPublisher::start(url, &cfg.nats, cfg.live.market).await?,
+            ),
+            None => None,
+        };
+        session(cfg, symbols, a.duration, recording, HashMap::new(), api, bus).await
+    })?;
     report::recordings(&outcome.recordings)?;
     finish(outcome, a.summary_json.as_deref())
 }
@@ -207,6 +233,7 @@ pub async fn session(
     recording: Option<Recording>,
     history_sources: HashMap<Symbol, String>,
     api: Option<microstate_api::ApiOptions>,
+    bus: Option<microstate_io::bus::BusPublisher>,
 ) -> anyhow::Result<LiveOutcome> {
     let stop = Stop::new();
     stop.on_ctrl_c();
@@ -236,12 +263,78 @@ pub async fn session(
     opts.models = Some(models);
     opts.learner = learner;
     opts.history_sources = history_sources;
+    opts.bus = bus;
     let out = live::run_with(opts, None, views, shutdown).await;
     api_stop.stop();
     if let Some(h) = server {
         let _ = tokio::time::timeout(Duration::from_secs(3), h.join()).await;
     }
     Ok(out)
+}
+
+/// `live --source nats://…`: a consumer of a collector's JetStream stream, through the same
+/// engine; on the screen or headless (the summary at the end, as `replay` prints it).
+fn source_run(
+    cfg: Config,
+    symbols: Vec<Symbol>,
+    a: &LiveArgs,
+    screen: bool,
+) -> anyhow::Result<ExitCode> {
+    use microstate_drive::bus_source::{self, Until};
+    let url = a.source.clone().unwrap_or_default();
+    let start = microstate_io::bus::Start::parse(
+        a.from.as_deref().unwrap_or("latest"),
+        microstate_io::ingest::now_nanos().0,
+    )
+    .map_err(anyhow::Error::msg)?;
+    if screen {
+        let outcome = super::screen::bus(cfg, symbols, url, start, a.duration)?;
+        return finish_source(outcome, a.summary_json.as_deref());
+    }
+    init_logging(None);
+    eprintln!(
+        "consuming {url} (stream {}) from {start:?}",
+        cfg.nats.stream
+    );
+    let outcome = runtime()?.block_on(async {
+        // The Ctrl-C handler needs the runtime.
+        let stop = Stop::new();
+        stop.on_ctrl_c();
+        let mut shutdown = stop.shutdown().or_after(a.duration);
+        bus_source::consume(
+            &cfg,
+            &url,
+            &symbols,
+            start,
+            Until::Stopped,
+            None,
+            async move { shutdown.recv().await },
+        )
+        .await
+    })?;
+    finish_source(outcome, a.summary_json.as_deref())
+}
+
+/// The end of a consumer's run: the summary (its books and counters, as a replay's).
+fn finish_source(
+    o: microstate_drive::bus_source::BusOutcome,
+    json: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    eprintln!(
+        "read {} messages (stream sequences {}…{}), {} unreadable, {} refused",
+        o.messages, o.first_seq, o.last_seq, o.read_errors, o.refused
+    );
+    if let Some(h) = o.latency.as_ref().filter(|h| !h.is_empty()) {
+        eprintln!(
+            "collector receive → applied here: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+            h.value_at_quantile(0.5) as f64 / 1e6,
+            h.value_at_quantile(0.99) as f64 / 1e6,
+            h.max() as f64 / 1e6
+        );
+    }
+    let summary = Summary::of(&o.engine, o.refused, Vec::new());
+    report::summary(&summary, json)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The end of a live session: the summary, and the exit code ([`super::exit`]): never

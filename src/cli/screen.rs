@@ -36,10 +36,62 @@ fn view_every(cfg: &Config) -> Duration {
     Duration::from_secs_f64(1.0 / f64::from(cfg.ui.fps.max(1)))
 }
 
+/// A consumer of a collector's NATS stream on the screen (`live --source nats://…`): the
+/// consumer and its engine on their own thread and runtime, the screen on this one; the
+/// screen's commands have nothing to act on (no sockets, no recording).
+pub fn bus(
+    cfg: Config,
+    symbols: Vec<Symbol>,
+    url: String,
+    start: microstate_io::bus::Start,
+    duration: Option<Duration>,
+) -> anyhow::Result<microstate_drive::bus_source::BusOutcome> {
+    use microstate_drive::bus_source::{self, Until};
+    let (vtx, vrx) = tokio::sync::watch::channel(Arc::new(View::default()));
+    let (screen, _driver) = command::live_channel();
+    let stop = Stop::new();
+    let mut session = stop.shutdown().or_after(duration);
+    let every = view_every(&cfg);
+    let ui_opts = ui_options(&cfg)?;
+    let source = Source::Live {
+        endpoint: url.clone(),
+    };
+    let engine = std::thread::Builder::new()
+        .name("engine".into())
+        .spawn(move || -> anyhow::Result<bus_source::BusOutcome> {
+            runtime()?.block_on(async move {
+                let view = Publisher::new(vtx, every, source);
+                Ok(bus_source::consume(
+                    &cfg,
+                    &url,
+                    &symbols,
+                    start,
+                    Until::Stopped,
+                    Some(view),
+                    async move { session.recv().await },
+                )
+                .await?)
+            })
+        })
+        .context("starting the engine thread")?;
+    let shown = runtime()?.block_on(async {
+        stop.on_ctrl_c_or_terminate();
+        microstate::ui::run(vrx, screen, ui_opts, stop.shutdown()).await
+    });
+    stop.stop();
+    let outcome = engine
+        .join()
+        .map_err(|_| anyhow::anyhow!("the engine thread panicked"))??;
+    shown?;
+    Ok(outcome)
+}
+
 /// A live session on the screen: the engine and its sockets on their own thread and runtime
 /// (with `local`, a local exchange they connect to: where its klines come from is shown beside
 /// the context), the screen on this one; quitting the screen stops the session, `duration`
 /// stops only the session (its last view stays up).
+// Each argument is one independent choice of its two callers (live, demo).
+#[allow(clippy::too_many_arguments)]
 pub fn live(
     cfg: Config,
     symbols: Vec<Symbol>,
@@ -48,6 +100,7 @@ pub fn live(
     recording: Option<Recording>,
     local: Option<ExchangeConfig>,
     duration: Option<Duration>,
+    publish: Option<String>,
 ) -> anyhow::Result<LiveOutcome> {
     // `[api]` with the command line's flags already laid over it.
     // `[api]` with the command line's flags already laid over it; bound (and said) before
@@ -80,7 +133,15 @@ pub fn live(
                     None => (cfg, None, Default::default()),
                 };
                 let (models, learner) = super::setup::live_models(&cfg);
+                let bus = match &publish {
+                    Some(url) => Some(
+                        microstate_io::bus::BusPublisher::start(url, &cfg.nats, cfg.live.market)
+                            .await?,
+                    ),
+                    None => None,
+                };
                 let mut opts = LiveOptions::new(cfg, symbols);
+                opts.bus = bus;
                 opts.recording = recording;
                 opts.record = Some(setup);
                 opts.models = Some(models);

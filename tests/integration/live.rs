@@ -34,7 +34,7 @@ use microstate_exchange::{
 use microstate_io::ingest::IngestStats;
 use tokio::sync::watch;
 
-fn btc() -> Symbol {
+pub(crate) fn btc() -> Symbol {
     Symbol::new(b"BTCUSDT").expect("symbol")
 }
 
@@ -120,7 +120,7 @@ async fn end_of_stream(
 
 /// The first 20,000 lines of the real spot capture (~130 s of market time, snapshot included),
 /// as a real file named like the collector's so the snapshot's symbol is known.
-fn spot_excerpt() -> PathBuf {
+pub(crate) fn spot_excerpt() -> PathBuf {
     static P: OnceLock<PathBuf> = OnceLock::new();
     P.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("live-excerpt");
@@ -154,7 +154,7 @@ fn test_config(ws: &str, rest: &str, market: Market) -> Config {
     cfg
 }
 
-struct Case {
+pub(crate) struct Case {
     files: Vec<PathBuf>,
     market: Market,
     speed: Speed,
@@ -163,6 +163,8 @@ struct Case {
     tweak_client: fn(&mut Config),
     /// Record the session to this file.
     record: Option<PathBuf>,
+    /// Publish the session to NATS JetStream at this URL.
+    pub(crate) bus_url: Option<String>,
 }
 
 impl Case {
@@ -176,10 +178,11 @@ impl Case {
             tweak_exchange: |_| {},
             tweak_client: |_| {},
             record: None,
+            bus_url: None,
         }
     }
 
-    fn spot(faults: &[&'static str]) -> Case {
+    pub(crate) fn spot(faults: &[&'static str]) -> Case {
         Case {
             files: vec![spot_excerpt()],
             market: Market::Spot,
@@ -188,13 +191,14 @@ impl Case {
             tweak_exchange: |_| {},
             tweak_client: |_| {},
             record: None,
+            bus_url: None,
         }
     }
 }
 
 /// Runs the exchange and the client until the source is exhausted and the client has read
 /// everything that reached it.
-async fn run(case: Case) -> (LiveOutcome, ExchangeStats) {
+pub(crate) async fn run(case: Case) -> (LiveOutcome, ExchangeStats) {
     let _turn = live_turn().await;
     let mut xcfg = ExchangeConfig::new(ExchangeSource::Captures(case.files.clone()));
     xcfg.speed = case.speed;
@@ -208,7 +212,14 @@ async fn run(case: Case) -> (LiveOutcome, ExchangeStats) {
         .expect("exchange starts");
     let mut cfg = test_config(&handle.ws_base(), &handle.rest_base(), case.market);
     (case.tweak_client)(&mut cfg);
-    let mut opts = LiveOptions::new(cfg, vec![btc()]);
+    let mut opts = LiveOptions::new(cfg.clone(), vec![btc()]);
+    if let Some(url) = &case.bus_url {
+        opts.bus = Some(
+            microstate_io::bus::BusPublisher::start(url, &cfg.nats, case.market)
+                .await
+                .expect("NATS publisher"),
+        );
+    }
     opts.recording = case.record.as_ref().map(|p| {
         let header = microstate_io::record::format::Header {
             journal: true,
@@ -253,13 +264,13 @@ async fn run(case: Case) -> (LiveOutcome, ExchangeStats) {
     (outcome, xstats)
 }
 
-fn replay_engine(files: &[PathBuf]) -> Engine {
+pub(crate) fn replay_engine(files: &[PathBuf]) -> Engine {
     replay_paths(files, &ReplayOptions::default())
         .expect("replay")
         .engine
 }
 
-fn levels(e: &Engine) -> (Vec<String>, Vec<String>, u64) {
+pub(crate) fn levels(e: &Engine) -> (Vec<String>, Vec<String>, u64) {
     let b = e.symbol(btc()).expect("BTCUSDT").book();
     let f = |it: &mut dyn Iterator<Item = microstate_core::wire::Level>| {
         it.map(|l| format!("{} {}", l.price, l.qty))

@@ -14,6 +14,7 @@
 //! - [`klines_cli`]: context from the first second (`replay --klines`, the demo's history);
 //! - [`layout`]: the workspace's shape (core cannot reach I/O, no module cycles, `//!` docs);
 //! - [`live`]: the live client against the local exchange on 127.0.0.1:0, fed real captures;
+//! - [`nats`]: the NATS JetStream fan-out with a real `nats-server` per test;
 //! - [`online_learning`]: a live session adapts the pressure model online;
 //! - [`replay`]: paced replay in virtual time and through the binary;
 //! - [`soak`]: the synthetic market at max speed with random faults for a fixed wall time (2 min;
@@ -38,6 +39,7 @@ mod hostile;
 mod klines_cli;
 mod layout;
 mod live;
+mod nats;
 mod online_learning;
 mod replay;
 mod soak;

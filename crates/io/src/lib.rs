@@ -13,12 +13,15 @@
 //!  ingest::{ws, http, tls} ──raw frames──────────────────────▶ (drive: live)
 //!  ingest::{snapshots, endpoints, clock} ──REST──────────────▶ (drive: live)
 //!  record::writer ◀──records── (drive)      models ──▶ (drive, train)
+//!  bus (NATS JetStream) ◀──raw frames── (drive: collector)  ──raw frames──▶ (drive: consumer)
 //! ```
 //! - [`record`]: capture readers, the recording format, its writer, kline files.
 //! - [`ingest`]: the live client's sockets: WebSocket connections, REST snapshots under the
 //!   weight budget, endpoints, the clock probe.
 //! - [`models`]: model folders (`model.toml` + `model.safetensors`).
+//! - [`bus`]: the NATS JetStream fan-out (publisher and consumer of raw frames).
 
+pub mod bus;
 pub mod ingest;
 pub mod models;
 pub mod record;

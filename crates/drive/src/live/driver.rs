@@ -27,6 +27,7 @@ use microstate_core::summary::{ClockReport, LiveReport};
 use microstate_core::view::{ConnectionView, LiveCounters, RecordingView, StageBuckets, StageView};
 use microstate_core::wire::Event as WireEvent;
 use microstate_core::wire::binance::Decoder;
+use microstate_io::bus::{BusPublisher, Kind as BusKind};
 use microstate_io::ingest::clock::ClockSample;
 use microstate_io::ingest::endpoints::ws_plans;
 use microstate_io::ingest::klines::{KlineFetch, KlineSource};
@@ -98,6 +99,8 @@ pub struct LiveDriver {
     all_synced_after: Option<f64>,
     /// Per symbol, the state its last headless status line showed (lines only on change).
     status_shown: HashMap<Symbol, (String, u64)>,
+    /// `--publish nats://…`: everything fed to the engine, and the resets, in feed order.
+    bus: Option<BusPublisher>,
 }
 
 /// The tasks the session started.
@@ -256,6 +259,7 @@ impl LiveDriver {
             models,
             learner,
             history_sources,
+            bus,
         } = opts;
         let ccfg = &cfg.connection;
         let stats = stats.unwrap_or_default();
@@ -377,6 +381,7 @@ impl LiveDriver {
             synced_once: HashSet::new(),
             all_synced_after: None,
             status_shown: HashMap::new(),
+            bus,
         }
     }
 
@@ -417,7 +422,7 @@ impl LiveDriver {
     }
 
     /// Feeds one frame (or snapshot body) to the engine, times it, and notes what it changed.
-    fn feed(&mut self, recv: Nanos, bytes: &[u8], hint: Option<Symbol>) {
+    fn feed(&mut self, recv: Nanos, bytes: &[u8], hint: Option<Symbol>, bus: Option<BusKind>) {
         let taken = now_nanos().0;
         let r = self.engine.on_frame(RawFrame {
             recv,
@@ -441,6 +446,14 @@ impl LiveDriver {
         self.journal.after_frame(&self.engine);
         if let Some(p) = self.publisher.as_mut() {
             p.after_frame(&self.engine);
+        }
+        if let (Some(p), Some(kind)) = (&self.bus, bus) {
+            let sym = hint.or_else(|| {
+                r.is_ok()
+                    .then(|| self.engine.touched().map(|s| s.symbol))
+                    .flatten()
+            });
+            p.send(kind, sym, recv, bytes);
         }
         if let Err(e) = r {
             self.frame_errors += 1;
@@ -513,7 +526,7 @@ impl LiveDriver {
     fn on_klines(&mut self, symbol: Symbol, pages: &[KlineFetch]) {
         let before = self.context.before_answer(&self.engine, symbol);
         for p in pages {
-            self.feed(p.recv, &p.body, Some(symbol));
+            self.feed(p.recv, &p.body, Some(symbol), None);
         }
         self.context.after_answer(&self.engine, symbol, before);
     }
@@ -575,7 +588,7 @@ impl LiveDriver {
             .lat
             .record(Stage::SnapshotRtt, recv.0, recv.0.saturating_sub(sent.0));
         self.snapshots.outstanding.remove(&symbol);
-        self.feed(recv, body, Some(symbol));
+        self.feed(recv, body, Some(symbol), Some(BusKind::Snapshot));
         let still_needed = self
             .engine
             .symbol(symbol)
@@ -613,7 +626,7 @@ impl LiveDriver {
         let si = c.slot;
         let slot = &mut self.conns.slots[si];
         if slot.primary == Some(conn) {
-            self.feed(recv, text.as_bytes(), None);
+            self.feed(recv, text.as_bytes(), None, Some(BusKind::Frame));
             return;
         }
         let Some(p) = slot.pending.as_mut().filter(|p| p.conn == conn) else {
@@ -695,6 +708,9 @@ impl LiveDriver {
                     self.engine.reset_symbol(sym);
                     self.journal.note(events::RESET, || sym.to_string());
                     self.snapshots.outstanding.remove(&sym);
+                    if let Some(b) = &self.bus {
+                        b.send(BusKind::Reset, Some(sym), now_nanos(), b"");
+                    }
                 }
             }
         }
@@ -720,7 +736,7 @@ impl LiveDriver {
         s.report.switch_overs += 1;
         s.state = "up".into();
         for (recv, text) in &p.frames {
-            self.feed(*recv, text.as_bytes(), None);
+            self.feed(*recv, text.as_bytes(), None, Some(BusKind::Frame));
         }
         tracing::info!(url = %self.conns.slots[si].plan.url, held = p.frames.len(), "switched over to the new connection");
     }
@@ -833,6 +849,9 @@ impl LiveDriver {
             }
             Command::Resync(sym) => {
                 self.engine.reset_symbol(sym);
+                if let Some(b) = &self.bus {
+                    b.send(BusKind::Reset, Some(sym), now_nanos(), b"");
+                }
                 self.journal.note(events::RESET, || sym.to_string());
                 self.snapshots.outstanding.remove(&sym);
                 self.notice(format!("resyncing {sym} from a new snapshot"));
@@ -981,15 +1000,15 @@ impl LiveDriver {
                     if let Some(si) = self.conns.by_id.get(&conn).map(|c| c.slot)
                         && self.conns.slots[si].primary == Some(conn)
                     {
-                        self.feed(recv, text.as_bytes(), None);
+                        self.feed(recv, text.as_bytes(), None, Some(BusKind::Frame));
                     }
                 }
                 IngestMsg::Snapshot {
                     symbol, recv, body, ..
-                } => self.feed(recv, &body, Some(symbol)),
+                } => self.feed(recv, &body, Some(symbol), Some(BusKind::Snapshot)),
                 IngestMsg::Klines { symbol, pages } => {
                     for p in &pages {
-                        self.feed(p.recv, &p.body, Some(symbol));
+                        self.feed(p.recv, &p.body, Some(symbol), None);
                     }
                 }
                 _ => {}
@@ -1007,6 +1026,18 @@ impl LiveDriver {
             *to = None;
         }
         let recordings = self.journal.finish().await;
+        if let Some(b) = self.bus.take() {
+            let stats = b.stats.clone();
+            // What is queued still goes out; its acks are awaited (bounded).
+            b.close(Duration::from_secs(10)).await;
+            let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+            tracing::info!(
+                published = load(&stats.published),
+                dropped = load(&stats.dropped),
+                errors = load(&stats.errors),
+                "NATS publisher closed"
+            );
+        }
         if let Some(s) = &self.screen {
             s.events.send(Event::Ended);
         }

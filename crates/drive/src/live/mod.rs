@@ -77,6 +77,9 @@ pub struct LiveOptions {
     /// demo's exchange serves a synthetic history: `synthetic history`). Shown beside the
     /// context's history.
     pub history_sources: HashMap<Symbol, String>,
+    /// `--publish nats://…`: what the engine is fed (frames, snapshots, resets) also goes to
+    /// NATS JetStream, in feed order.
+    pub bus: Option<microstate_io::bus::BusPublisher>,
 }
 
 impl std::fmt::Debug for LiveOptions {
@@ -104,6 +107,7 @@ impl LiveOptions {
             models: None,
             learner: None,
             history_sources: HashMap::new(),
+            bus: None,
         }
     }
 }
