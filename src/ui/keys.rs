@@ -27,6 +27,20 @@ pub enum Action {
     Resync,
     SeekBack,
     SeekForward,
+    /// Time & sales panel on/off.
+    Tape,
+    /// Volume-at-price panel on/off.
+    Volume,
+    /// Volume at price: the reference for pulled/stacked is now.
+    ResetReference,
+    /// A prompt: add a symbol (completion from the symbols known).
+    AddSymbol,
+    /// Remove the selected symbol from the screen.
+    RemoveSymbol,
+    /// A prompt: go to a time (replay).
+    GoTo,
+    /// A prompt: alert when the selected symbol's mid crosses a price.
+    AddAlert,
 }
 
 impl Action {
@@ -50,6 +64,13 @@ impl Action {
             Action::Resync => "resync".into(),
             Action::SeekBack => "seek_back".into(),
             Action::SeekForward => "seek_forward".into(),
+            Action::Tape => "tape".into(),
+            Action::Volume => "volume".into(),
+            Action::ResetReference => "reset_reference".into(),
+            Action::AddSymbol => "add_symbol".into(),
+            Action::RemoveSymbol => "remove_symbol".into(),
+            Action::GoTo => "go_to".into(),
+            Action::AddAlert => "add_alert".into(),
         }
     }
 
@@ -73,6 +94,13 @@ impl Action {
             Action::Resync => "resync this symbol's book (live)",
             Action::SeekBack => "replay: back 10 s",
             Action::SeekForward => "replay: forward 10 s",
+            Action::Tape => "time & sales (tape) on/off",
+            Action::Volume => "volume at price on/off",
+            Action::ResetReference => "volume: pulled/stacked from now",
+            Action::AddSymbol => "add a symbol (prompt, Tab completes)",
+            Action::RemoveSymbol => "remove the selected symbol",
+            Action::GoTo => "replay: go to a time (prompt)",
+            Action::AddAlert => "alert at a price (prompt)",
         }
     }
 
@@ -106,6 +134,13 @@ const DEFAULTS: &[(Action, &[&str])] = &[
     (Action::Resync, &["s"]),
     (Action::SeekBack, &["<", ","]),
     (Action::SeekForward, &[">"]),
+    (Action::Tape, &["t"]),
+    (Action::Volume, &["v"]),
+    (Action::ResetReference, &["b"]),
+    (Action::AddSymbol, &["a"]),
+    (Action::RemoveSymbol, &["x"]),
+    (Action::GoTo, &["g"]),
+    (Action::AddAlert, &["!"]),
 ];
 
 /// A key as written in the config: `q`, `?`, `space`, `tab`, `backtab`, `left`, `f1`, `ctrl-c`.
@@ -184,12 +219,14 @@ impl Bindings {
             let action = Action::from_name(name).ok_or_else(|| {
                 format!("[ui.keys] {name:?} is not an action (e.g. quit, pause, heatmap, symbol_3)")
             })?;
-            b.map.retain(|(_, a)| *a != action);
+            let keys = keys
+                .iter()
+                .map(|k| parse_key(k).map_err(|e| format!("[ui.keys] {name}: {e}")))
+                .collect::<Result<Vec<Key>, String>>()?;
+            // A key given to an action here is taken from the action it had by default.
+            b.map.retain(|(k, a)| *a != action && !keys.contains(k));
             for k in keys {
-                b.map.push((
-                    parse_key(k).map_err(|e| format!("[ui.keys] {name}: {e}"))?,
-                    action,
-                ));
+                b.map.push((k, action));
             }
         }
         Ok(b)
@@ -300,6 +337,19 @@ mod tests {
                 .contains("launch_rockets")
         );
         assert!(parse_key("hyper-q").is_err());
+        let d = Bindings::default();
+        for (c, a) in [
+            ('t', Action::Tape),
+            ('v', Action::Volume),
+            ('a', Action::AddSymbol),
+            ('x', Action::RemoveSymbol),
+            ('g', Action::GoTo),
+            ('b', Action::ResetReference),
+            ('!', Action::AddAlert),
+        ] {
+            assert_eq!(d.action(&ev(KeyCode::Char(c), KeyModifiers::NONE)), Some(a));
+            assert_eq!(Action::from_name(&a.name()), Some(a), "named in [ui.keys]");
+        }
         assert!(b.help().iter().any(|(k, d)| k == "x" && *d == "quit"));
     }
 }

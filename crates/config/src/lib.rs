@@ -29,14 +29,17 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+mod alerts;
 mod error;
 mod features;
 mod live;
 mod models;
+mod panels;
 mod record;
 mod ui;
 mod units;
 
+pub use alerts::{AlertsConfig, PriceAlertConfig};
 pub use error::ConfigError;
 pub use features::FeaturesConfig;
 pub use live::{
@@ -44,6 +47,7 @@ pub use live::{
 };
 pub use microstate_core::units::{format_duration, format_size, parse_duration, parse_size};
 pub use models::{ContextModelConfig, InterpretConfig, ModelsConfig, PressureModelConfig};
+pub use panels::{TapeConfig, VolumeConfig};
 pub use record::RecordConfig;
 pub use ui::{Colour, ThemeConfig, UiConfig};
 
@@ -61,6 +65,7 @@ pub struct Config {
     pub ui: UiConfig,
     pub features: FeaturesConfig,
     pub models: ModelsConfig,
+    pub alerts: AlertsConfig,
 }
 
 impl Config {
@@ -86,6 +91,7 @@ impl Config {
         self.live.validate(origin)?;
         self.endpoints.validate(origin)?;
         self.ui.validate(origin)?;
+        self.alerts.validate(origin)?;
         self.clock.validate(origin)
     }
 }

@@ -6,6 +6,10 @@
 //! channel at most every `every`. Also turning latency histograms into the screen's
 //! [`StageView`]s. Must not touch: the screen, the engine's state (it only reads it).
 //!
+//! Alerts are evaluated here, on every view published, by the core's [`Alerts`] (the rules and
+//! each symbol's last state live in the publisher); each new one is logged (`tracing`, the log
+//! file while the screen runs) and the newest go into the view.
+//!
 //! A view copies the top levels of each book and shares each symbol's history with the engine
 //! (an `Arc` the engine updates copy-on-write): publishing never copies a history.
 
@@ -13,11 +17,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use microstate_core::alerts::{AlertRules, Alerts, PriceLevel};
 use microstate_core::engine::Engine;
 use microstate_core::latency::{Latency, StageReport};
 use microstate_core::num::Symbol;
 use microstate_core::view::{
-    ConnectionView, ModelView, RecordingView, ReplayView, Source, StageView, View, symbol_view,
+    ConnectionView, ModelView, RecordingView, ReplayView, Source, StageView, VIEW_ALERTS, View,
+    symbol_view,
 };
 use tokio::sync::watch;
 
@@ -81,7 +87,27 @@ pub fn view(engine: &Engine, x: Extras<'_>, stamp: Stamp) -> View {
         recording: x.recording,
         replay: x.replay,
         latency: x.latency,
+        alerts: Vec::new(),
+        alerts_raised: 0,
     }
+}
+
+/// Evaluates the alerts on every symbol of `v`, logs the new ones and puts the newest
+/// [`VIEW_ALERTS`] into the view.
+pub fn apply_alerts(alerts: &mut Alerts, v: &mut View) {
+    for s in &v.symbols {
+        let n = alerts.evaluate(s.look(), v.now_ns);
+        for a in alerts.recent().rev().take(n) {
+            tracing::warn!(symbol = %a.symbol, kind = a.kind.as_str(), t_ns = a.t_ns, "alert: {}", a.text);
+        }
+    }
+    let held = alerts.recent().count();
+    v.alerts = alerts
+        .recent()
+        .skip(held.saturating_sub(VIEW_ALERTS))
+        .cloned()
+        .collect();
+    v.alerts_raised = alerts.raised();
 }
 
 /// Publishes `View`s to the screen through a watch channel, at most every `every`.
@@ -92,6 +118,7 @@ pub struct Publisher {
     source: Source,
     seq: u64,
     last: Option<Instant>,
+    alerts: Alerts,
 }
 
 impl Publisher {
@@ -102,7 +129,19 @@ impl Publisher {
             source,
             seq: 0,
             last: None,
+            alerts: Alerts::new(AlertRules::default(), VIEW_ALERTS),
         }
+    }
+
+    /// Raises alerts by these rules (by default: gaps, stale, resyncs).
+    pub fn with_alerts(mut self, rules: AlertRules) -> Publisher {
+        self.alerts = Alerts::new(rules, VIEW_ALERTS);
+        self
+    }
+
+    /// Watches one more price level (the screen's prompt).
+    pub fn add_price_alert(&mut self, level: PriceLevel) {
+        self.alerts.add_price(level);
     }
 
     /// Time for another view?
@@ -118,7 +157,8 @@ impl Publisher {
             published_ns: microstate_io::ingest::now_nanos().0,
             source: self.source.clone(),
         };
-        let v = view(engine, x, stamp);
+        let mut v = view(engine, x, stamp);
+        apply_alerts(&mut self.alerts, &mut v);
         self.last = Some(Instant::now());
         self.tx.send_replace(Arc::new(v));
     }
