@@ -163,6 +163,36 @@ fn several_symbols_switch_and_each_book_stays_live() {
 }
 
 #[test]
+fn the_symbols_table_scrolls_to_the_selected_symbol() {
+    let d = crate::common::data_dir().join("cryptofeed");
+    let v = view_after(&[d.join("BINANCE.ws.1.0")], 200_000);
+    assert_eq!(v.symbols.len(), 4);
+    let theme = Theme::new(&Default::default(), true);
+    // Room for two rows of four.
+    let draw_at = |selected: usize| {
+        let mut t = Terminal::new(TestBackend::new(100, 5)).expect("terminal");
+        t.draw(|f| microstate::ui::render::symbols::render(f, f.area(), &v, selected, &theme))
+            .expect("draw");
+        let buf = t.backend().buffer().clone();
+        (0..5)
+            .map(|y| (0..100).map(|x| buf[(x, y)].symbol()).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let top = draw_at(0);
+    assert!(
+        top.contains("Symbols 1–2 of 4") && top.contains("▶ 1 "),
+        "{top}"
+    );
+    let last = draw_at(3);
+    assert!(
+        last.contains("Symbols 3–4 of 4") && last.contains("▶ 4 "),
+        "{last}"
+    );
+    assert!(!last.contains(" 1 "), "{last}");
+}
+
+#[test]
 fn latency_panel_lists_every_stage_and_draws_the_selected_histogram() {
     let mut v = view_after(&[excerpt()], 3_000);
     v.latency = vec![

@@ -1,4 +1,5 @@
-//! The symbols table: every subscribed symbol with mid, spread, imbalance, models, sync state.
+//! The symbols table: every subscribed symbol with mid, spread, imbalance, models, sync state;
+//! scrolled to keep the selected one in view when there are more than fit (`Symbols 5–8 of 100`).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -14,10 +15,15 @@ pub fn render(f: &mut Frame, area: Rect, view: &View, selected: usize, theme: &T
         "", "symbol", "state", "mid", "spread", "imb L1", "pressure", "context", "gaps", "age",
     ])
     .style(theme.dim);
+    // Rows that fit (borders and header take 3); scrolled so the selected one is shown.
+    let fit = (area.height as usize).saturating_sub(3).max(1);
+    let first = selected.saturating_sub(fit - 1);
     let rows: Vec<Row> = view
         .symbols
         .iter()
         .enumerate()
+        .skip(first)
+        .take(fit)
         .map(|(i, s)| {
             let (state, style) = sync_label(s, theme);
             let dec = fmt::decimals_for(s.tick);
@@ -74,10 +80,18 @@ pub fn render(f: &mut Frame, area: Rect, view: &View, selected: usize, theme: &T
         ],
     )
     .header(header)
-    .block(
-        Block::default()
-            .borders(Borders::ALL)
-            .title(Span::styled(" Symbols ", theme.title)),
-    );
+    .block(Block::default().borders(Borders::ALL).title(Span::styled(
+        if view.symbols.len() > fit {
+            format!(
+                " Symbols {}–{} of {} ",
+                first + 1,
+                (first + fit).min(view.symbols.len()),
+                view.symbols.len()
+            )
+        } else {
+            " Symbols ".to_string()
+        },
+        theme.title,
+    )));
     f.render_widget(t, area);
 }

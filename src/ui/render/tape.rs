@@ -119,7 +119,8 @@ mod tests {
             "23:54:15.343 S   61837.60~ 0.02000 ×3"
         );
         assert_eq!(row_text(&sweep, 2, 32), "23:54 S   61837.60~ 0.02000 ×3");
-        assert_eq!(row_text(&sweep, 2, 24), "S 61837.60~0.02000 ×3");
+        assert_eq!(row_text(&sweep, 2, 24), "S   61837.60~ 0.02000 ×3");
+        assert_eq!(row_text(&sweep, 2, 22), "S 61837.60~0.02000 ×3");
         assert!(row_text(&sweep, 2, 10).chars().count() <= 10);
     }
 }

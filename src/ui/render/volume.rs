@@ -60,14 +60,14 @@ pub fn volume_rows(
         e.1 += v.sell;
     }
     let reference = reference.filter(|r| r.symbol == s.symbol);
-    let before: HashMap<i64, f64> = reference
-        .map(|r| {
-            bucket_rows(r, ticks)
-                .iter()
-                .map(|r| (r.key, r.qty))
-                .collect()
-        })
-        .unwrap_or_default();
+    // Per row price, whatever side it was on then: a level the touch moved across (a bid then,
+    // an ask now) compares with what rested there.
+    let mut before: HashMap<i64, f64> = HashMap::new();
+    if let Some(r) = reference {
+        for row in bucket_rows(r, ticks) {
+            *before.entry(row.key.div_euclid(2)).or_default() += row.qty;
+        }
+    }
     // The prices the reference covered: its deepest bid to its deepest ask.
     let covered = reference.and_then(|r| {
         let lo = r.bids.last().or(r.asks.first())?.price.to_f64();
@@ -82,7 +82,7 @@ pub fn volume_rows(
                 sell,
                 change: covered
                     .filter(|(lo, hi)| r.price >= *lo && r.price <= *hi)
-                    .map(|_| r.qty - before.get(&r.key).copied().unwrap_or(0.0)),
+                    .map(|_| r.qty - before.get(&r.key.div_euclid(2)).copied().unwrap_or(0.0)),
             }
         })
         .collect()
@@ -315,6 +315,11 @@ mod tests {
             "below the reference's deepest bid"
         );
         assert_eq!(change(1.01, false), Some(2.0), "stacked");
+        // The touch moved down a tick: 100 was a bid of 5, now it is an ask of 1.
+        let moved = sv(vec![lvl(99, 1)], vec![lvl(100, 1), lvl(101, 3)], Vec::new());
+        let rows_m = bucket_rows(&moved, 1);
+        let m = volume_rows(&moved, &rows_m, 1, Some(&reference));
+        assert_eq!(m[0].change, Some(-4.0), "{rows_m:?} {m:?}");
         assert_eq!(change(1.02, false), None, "above its deepest ask");
         assert!(
             v.iter().all(|r| r.change.is_none()),
