@@ -1,5 +1,7 @@
 //! Frame render time: the whole screen drawn from a `View` of the real spot capture into
-//! ratatui's buffer (layout, widgets, diff against the previous frame), at 120×40 and 200×60.
+//! ratatui's buffer (layout, widgets, diff against the previous frame), at 120×40 and 200×60;
+//! also with the tape and volume at price shown (`_tape_volume`), and the core's tape and
+//! volume-at-price binning a view does per symbol (`view_parts`).
 //!
 //! Run: `cargo bench --bench ui`.
 
@@ -54,6 +56,36 @@ fn bench(c: &mut Criterion) {
             });
         }
     }
+    for (w, h) in [(120u16, 40u16), (200, 60)] {
+        let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+        let mut ui = UiState::default();
+        ui.tape = true;
+        ui.volume = true;
+        ui.tape_large = (None, Some(50_000.0));
+        ui.on_view(&v);
+        g.bench_function(format!("{w}x{h}_tape_volume"), |b| {
+            b.iter(|| {
+                t.draw(|f| draw(f, &v, &ui, &theme, &keys)).expect("draw");
+            })
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("view_parts");
+    g.measurement_time(Duration::from_secs(4));
+    let h = &v.symbols[0].history;
+    g.bench_function("tape_60_rows", |b| {
+        b.iter(|| microstate_core::tape::tape(h.trades.iter(), microstate_core::view::TAPE_ROWS))
+    });
+    g.bench_function("volume_at_price", |b| {
+        b.iter(|| {
+            microstate_core::tape::volume_at_price(
+                &h.trades,
+                0,
+                None,
+                microstate_core::view::VOLUME_PRICES,
+            )
+        })
+    });
     g.finish();
 }
 

@@ -29,7 +29,7 @@ use microstate_drive::shutdown::Stop;
 use microstate_exchange::ExchangeConfig;
 
 use super::report;
-use super::setup::{runtime, ui_options};
+use super::setup::{alert_rules, runtime, ui_options};
 
 /// How often the driver publishes: the screen's frame rate.
 fn view_every(cfg: &Config) -> Duration {
@@ -116,6 +116,7 @@ pub fn live(
     let session = stop.shutdown();
     let every = view_every(&cfg);
     let ui_opts = ui_options(&cfg)?;
+    let rules = alert_rules(&cfg);
     let engine = std::thread::Builder::new()
         .name("engine".into())
         .spawn(move || -> anyhow::Result<LiveOutcome> {
@@ -147,7 +148,7 @@ pub fn live(
                 opts.models = Some(models);
                 opts.learner = learner;
                 opts.history_sources = sources;
-                let mut view = Publisher::new(vtx, every, source);
+                let mut view = Publisher::new(vtx, every, source).with_alerts(rules);
                 // The API runs on this runtime beside the driver, until the screen quits.
                 let server = match api {
                     None => None,
@@ -202,6 +203,7 @@ pub fn replay(
     let stop = Stop::new();
     let session = stop.shutdown();
     let every = view_every(cfg);
+    let rules = alert_rules(cfg);
     let names: Vec<String> = files
         .iter()
         .map(|f| {
@@ -217,7 +219,7 @@ pub fn replay(
     let engine = std::thread::Builder::new()
         .name("replay".into())
         .spawn(move || {
-            let mut view = Publisher::new(vtx, every, source);
+            let mut view = Publisher::new(vtx, every, source).with_alerts(rules);
             let r = play_view(&mut player, &driver, epoch, &mut view, &session);
             driver.events.send(command::Event::Ended);
             (player, r)

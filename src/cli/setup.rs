@@ -64,7 +64,42 @@ pub fn ui_options(cfg: &Config) -> anyhow::Result<microstate::ui::UiOptions> {
         theme: microstate::ui::Theme::new(&cfg.ui.theme, no_color),
         bindings: microstate::ui::Bindings::with_overrides(&cfg.ui.keys)
             .map_err(|e| anyhow::anyhow!(e))?,
+        panels: microstate::ui::PanelOptions {
+            tape: cfg.ui.tape.show,
+            volume: cfg.ui.volume.show,
+            tape_large: (
+                (cfg.ui.tape.large_base > 0.0).then_some(cfg.ui.tape.large_base),
+                (cfg.ui.tape.large_quote > 0.0).then_some(cfg.ui.tape.large_quote),
+            ),
+            bell: cfg.alerts.bell,
+        },
     })
+}
+
+/// The alert rules of `[alerts]` (price levels on symbols that do not parse were refused when the
+/// config was read).
+pub fn alert_rules(cfg: &Config) -> microstate_core::alerts::AlertRules {
+    let a = &cfg.alerts;
+    let on = |x: f64| (x > 0.0).then_some(x);
+    microstate_core::alerts::AlertRules {
+        prices: a
+            .prices
+            .iter()
+            .filter_map(|p| {
+                Some(microstate_core::alerts::PriceLevel {
+                    symbol: Symbol::new(p.symbol.as_bytes())?,
+                    price: p.price,
+                })
+            })
+            .collect(),
+        imbalance: on(a.imbalance),
+        imbalance_levels: a.imbalance_levels as usize,
+        large_base: on(a.large_trade_base),
+        large_quote: on(a.large_trade_quote),
+        gap: a.gap,
+        stale: a.stale,
+        resync: a.resync,
+    }
 }
 
 /// The runtime of a driver or of the screen.

@@ -31,6 +31,20 @@ pub enum Action {
     NormalSpeed,
     /// Close the help overlay (Esc); nothing when it is closed.
     CloseHelp,
+    /// Time & sales panel on/off.
+    Tape,
+    /// Volume-at-price panel on/off.
+    Volume,
+    /// Volume at price: the reference for pulled/stacked is now.
+    ResetReference,
+    /// A prompt: add a symbol (completion from the symbols known).
+    AddSymbol,
+    /// Remove the selected symbol from the screen.
+    RemoveSymbol,
+    /// A prompt: go to a time (replay).
+    GoTo,
+    /// A prompt: alert when the selected symbol's mid crosses a price.
+    AddAlert,
 }
 
 impl Action {
@@ -56,6 +70,13 @@ impl Action {
             Action::SeekForward => "seek_forward".into(),
             Action::NormalSpeed => "normal_speed".into(),
             Action::CloseHelp => "close_help".into(),
+            Action::Tape => "tape".into(),
+            Action::Volume => "volume".into(),
+            Action::ResetReference => "reset_reference".into(),
+            Action::AddSymbol => "add_symbol".into(),
+            Action::RemoveSymbol => "remove_symbol".into(),
+            Action::GoTo => "go_to".into(),
+            Action::AddAlert => "add_alert".into(),
         }
     }
 
@@ -81,6 +102,13 @@ impl Action {
             Action::SeekForward => "replay: forward 10 s",
             Action::NormalSpeed => "replay at 1× again",
             Action::CloseHelp => "close this help",
+            Action::Tape => "time & sales (tape) on/off",
+            Action::Volume => "volume at price on/off",
+            Action::ResetReference => "volume: pulled/stacked from now",
+            Action::AddSymbol => "add a symbol (prompt, Tab completes)",
+            Action::RemoveSymbol => "remove the selected symbol",
+            Action::GoTo => "replay: go to a time (prompt)",
+            Action::AddAlert => "alert at a price (prompt)",
         }
     }
 
@@ -116,6 +144,13 @@ const DEFAULTS: &[(Action, &[&str])] = &[
     (Action::SeekBack, &["<", ","]),
     (Action::SeekForward, &[">"]),
     (Action::CloseHelp, &["esc"]),
+    (Action::Tape, &["t"]),
+    (Action::Volume, &["v"]),
+    (Action::ResetReference, &["b"]),
+    (Action::AddSymbol, &["a"]),
+    (Action::RemoveSymbol, &["x"]),
+    (Action::GoTo, &["g"]),
+    (Action::AddAlert, &["!"]),
 ];
 
 /// A key as written in the config: `q`, `?`, `space`, `tab`, `backtab`, `left`, `f1`, `ctrl-c`.
@@ -194,12 +229,15 @@ impl Bindings {
             let action = Action::from_name(name).ok_or_else(|| {
                 format!("[ui.keys] {name:?} is not an action (e.g. quit, pause, heatmap, symbol_3)")
             })?;
+            let keys = keys
+                .iter()
+                .map(|k| parse_key(k).map_err(|e| format!("[ui.keys] {name}: {e}")))
+                .collect::<Result<Vec<Key>, String>>()?;
+            // The action's default keys give way to these; a key another action still has is
+            // a conflict ([`Self::check_conflicts`]), not silently taken from it.
             b.map.retain(|(_, a)| *a != action);
             for k in keys {
-                b.map.push((
-                    parse_key(k).map_err(|e| format!("[ui.keys] {name}: {e}"))?,
-                    action,
-                ));
+                b.map.push((k, action));
             }
         }
         b.check_conflicts()?;
@@ -330,7 +368,21 @@ mod tests {
                 .contains("launch_rockets")
         );
         assert!(parse_key("hyper-q").is_err());
+        let d = Bindings::default();
+        for (c, a) in [
+            ('t', Action::Tape),
+            ('v', Action::Volume),
+            ('a', Action::AddSymbol),
+            ('x', Action::RemoveSymbol),
+            ('g', Action::GoTo),
+            ('b', Action::ResetReference),
+            ('!', Action::AddAlert),
+        ] {
+            assert_eq!(d.action(&ev(KeyCode::Char(c), KeyModifiers::NONE)), Some(a));
+            assert_eq!(Action::from_name(&a.name()), Some(a), "named in [ui.keys]");
+        }
         assert!(b.help().iter().any(|(k, d)| k == "w" && *d == "quit"));
+    }
     }
 
     #[test]

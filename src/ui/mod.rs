@@ -13,6 +13,7 @@
 
 pub mod depth;
 pub mod keys;
+pub mod prompt;
 pub mod render;
 pub mod state;
 pub mod theme;
@@ -28,16 +29,30 @@ pub use keys::{Action, Bindings};
 pub use state::UiState;
 pub use theme::Theme;
 
-use microstate_core::view::View;
+use microstate_core::view::{Source, View};
 use microstate_drive::command::{self, Command, ScreenEnd, Switch};
 use microstate_drive::replay::ReplayCommand;
 use microstate_drive::shutdown::Shutdown;
+use prompt::{Prompt, PromptKind, PromptOutcome};
 
 /// Screen settings.
 pub struct UiOptions {
     pub fps: u32,
     pub theme: Theme,
     pub bindings: Bindings,
+    /// Panels shown at start, the tape's large-trade thresholds, the bell.
+    pub panels: PanelOptions,
+}
+
+/// What the screen starts with besides the defaults (`[ui.tape]`, `[ui.volume]`, `[alerts]`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PanelOptions {
+    pub tape: bool,
+    pub volume: bool,
+    /// Highlight taker orders at least this big (base, quote); `None`: off.
+    pub tape_large: (Option<f64>, Option<f64>),
+    /// Ring the terminal bell on new alerts.
+    pub bell: bool,
 }
 
 /// Runs the screen until the user quits or `shutdown`. The terminal is restored however it
@@ -66,8 +81,10 @@ async fn ui_loop(
     let mut tick = tokio::time::interval(frame);
     let mut last_draw = std::time::Instant::now() - frame;
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut ui = UiState::default();
-    let mut view: Arc<View> = views.borrow_and_update().clone();
+    let mut ui = UiState::with_panels(&opts.panels);
+    // What the engine published, and what the screen shows of it (without removed symbols).
+    let mut raw: Arc<View> = views.borrow_and_update().clone();
+    let mut view: Arc<View> = raw.clone();
     let mut dirty = true;
     let mut engine_gone = false;
     let mut driver_events = true;
@@ -81,13 +98,19 @@ async fn ui_loop(
     loop {
         tokio::select! {
             ev = events.next() => match ev {
+                Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release && ui.prompt.is_some() => {
+                    on_prompt_key(&k, &mut ui, &raw, driver);
+                    view = ui.visible(raw.clone());
+                    dirty = true;
+                }
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release => {
                     if let Some(a) = opts.bindings.action(&k) {
                         if a == Action::Quit {
                             driver.send(Command::Quit);
                             break;
                         }
-                        act(a, &mut ui, &view, driver);
+                        act(a, &mut ui, &view, &raw, driver);
+                        view = ui.visible(raw.clone());
                     }
                     dirty = true;
                 }
@@ -99,7 +122,16 @@ async fn ui_loop(
                 if changed.is_err() {
                     engine_gone = true;
                 } else if !ui.frozen {
-                    view = views.borrow_and_update().clone();
+                    raw = views.borrow_and_update().clone();
+                    view = ui.visible(raw.clone());
+                    if view.alerts_raised > ui.alerts_seen {
+                        ui.alerts_seen = view.alerts_raised;
+                        if opts.panels.bell {
+                            use std::io::Write;
+                            let mut out = std::io::stdout();
+                            let _ = out.write_all(b"\x07").and_then(|()| out.flush());
+                        }
+                    }
                     ui.on_view(&view);
                     dirty = true;
                     // Draw a new view at once unless a frame was drawn within the frame time:
@@ -157,7 +189,7 @@ fn draw(
 /// What an action does: the screen's own state here; the rest is a command to the driver,
 /// which answers with a notice when it cannot do it (a live session has no speed, a replay no
 /// recording).
-fn act(a: Action, ui: &mut UiState, view: &View, driver: &ScreenEnd) {
+fn act(a: Action, ui: &mut UiState, view: &View, raw: &View, driver: &ScreenEnd) {
     let n = view.symbols.len().max(1);
     ui.message = None;
     let replay = |c: ReplayCommand| {
@@ -198,6 +230,142 @@ fn act(a: Action, ui: &mut UiState, view: &View, driver: &ScreenEnd) {
         }
         Action::ToggleRecording => {
             driver.send(Command::Record(Switch::Toggle));
+        }
+        Action::Tape => ui.tape = !ui.tape,
+        Action::Volume => ui.volume = !ui.volume,
+        Action::ResetReference => {
+            ui.reset_reference(view);
+            ui.message = Some("volume: pulled/stacked counted from now".into());
+        }
+        Action::AddSymbol => {
+            let choices = raw.symbols.iter().map(|s| s.symbol.to_string()).collect();
+            ui.prompt = Some(Prompt::new(PromptKind::AddSymbol, choices));
+        }
+        Action::RemoveSymbol => match view.symbols.get(ui.symbol_index(view)) {
+            Some(_) if view.symbols.len() <= 1 => {
+                ui.message = Some("the last symbol stays on screen".into());
+            }
+            Some(s) => {
+                ui.hidden.insert(s.symbol);
+                let behind = match view.source {
+                    Source::Replay { .. } => "the replay still plays it",
+                    _ => "its book keeps syncing behind the screen",
+                };
+                ui.message = Some(format!(
+                    "{} removed from the screen ({behind}; `a` brings it back)",
+                    s.symbol
+                ));
+            }
+            None => {}
+        },
+        Action::GoTo if view.replay.is_some() => {
+            ui.prompt = Some(Prompt::new(PromptKind::GoTo, Vec::new()));
+        }
+        Action::GoTo => ui.message = Some("go to a time is for replays".into()),
+        Action::AddAlert => {
+            if view.symbols.is_empty() {
+                ui.message = Some("no symbol to watch yet".into());
+            } else {
+                ui.prompt = Some(Prompt::new(PromptKind::Alert, Vec::new()));
+            }
+        }
+    }
+}
+
+/// A key while a prompt is open: typed into it; Enter does what it asked.
+fn on_prompt_key(k: &crossterm::event::KeyEvent, ui: &mut UiState, raw: &View, driver: &ScreenEnd) {
+    let Some(p) = ui.prompt.as_mut() else {
+        return;
+    };
+    let kind = p.kind;
+    let text = match p.key(k) {
+        PromptOutcome::Open => return,
+        PromptOutcome::Cancel => {
+            ui.prompt = None;
+            return;
+        }
+        PromptOutcome::Submit(t) => t,
+    };
+    ui.prompt = None;
+    if text.is_empty() {
+        return;
+    }
+    ui.message = Some(submit(kind, &text, ui, raw, driver));
+}
+
+/// What a submitted prompt does, and what to tell the person.
+fn submit(
+    kind: PromptKind,
+    text: &str,
+    ui: &mut UiState,
+    raw: &View,
+    driver: &ScreenEnd,
+) -> String {
+    match kind {
+        PromptKind::AddSymbol => {
+            let Some(sym) = microstate_core::num::Symbol::new(text.as_bytes()) else {
+                return format!("{text:?} is not a symbol (letters and digits)");
+            };
+            if raw.symbols.iter().any(|s| s.symbol == sym) {
+                ui.hidden.remove(&sym);
+                let shown: Vec<_> = raw
+                    .symbols
+                    .iter()
+                    .filter(|s| !ui.hidden.contains(&s.symbol))
+                    .map(|s| s.symbol)
+                    .collect();
+                ui.selected = shown.iter().position(|s| *s == sym).unwrap_or(0);
+                return format!("{sym} on screen");
+            }
+            let known: Vec<String> = raw.symbols.iter().map(|s| s.symbol.to_string()).collect();
+            match raw.source {
+                Source::Replay { .. } => format!(
+                    "a replay has only its recorded symbols ({}); {sym} is not among them",
+                    known.join(", ")
+                ),
+                Source::Demo { .. } => format!(
+                    "the demo's exchange serves {} only; {sym} needs a live session",
+                    known.join(", ")
+                ),
+                _ => format!(
+                    "adding {sym} to a running session is not built yet: start it with `microstate-tui {} {}`",
+                    known.join(" ").to_lowercase(),
+                    sym.lower()
+                ),
+            }
+        }
+        PromptKind::GoTo => {
+            let Some(r) = &raw.replay else {
+                return "go to a time is for replays".into();
+            };
+            match prompt::parse_goto(text, r.first_ns, r.position_ns, r.last_ns) {
+                Ok(t) => {
+                    driver.send(Command::Replay(ReplayCommand::SeekTo(
+                        microstate_core::num::Nanos(t),
+                    )));
+                    format!("going to {}", render::fmt::clock(t))
+                }
+                Err(e) => e,
+            }
+        }
+        PromptKind::Alert => {
+            let price = text.replace(',', "");
+            let Ok(price) = price.parse::<f64>() else {
+                return format!("{text:?} is not a price");
+            };
+            if !(price.is_finite() && price > 0.0) {
+                return format!("{text:?}: a price is above 0");
+            }
+            let shown = ui.visible(std::sync::Arc::new(raw.clone()));
+            let Some(s) = shown.symbols.get(ui.symbol_index(&shown)) else {
+                return "no symbol to watch".into();
+            };
+            let level = microstate_core::alerts::PriceLevel {
+                symbol: s.symbol,
+                price,
+            };
+            driver.send(Command::AlertPrice(level));
+            format!("alert when {} crosses {price}", s.symbol)
         }
     }
 }

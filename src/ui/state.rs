@@ -4,13 +4,15 @@
 //! Owns: `UiState`. Must not touch: market state (read from the `View` only), terminal I/O.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use microstate_core::book::sync::Phase;
 use microstate_core::num::{Price, Symbol};
 use microstate_core::view::{SymbolView, View};
 
 use super::depth::{Row, bucket_rows};
+use super::prompt::Prompt;
 
 /// Ticks per ladder row, in zoom order.
 pub const ZOOMS: [u32; 8] = [1, 2, 5, 10, 20, 50, 100, 500];
@@ -38,6 +40,21 @@ pub struct UiState {
     pub drawn: Option<microstate_core::latency::StageHist>,
     /// The selected symbol's ladder rows, bucketed once per view and zoom ([`Self::prepare`]).
     rows: Option<(RowsKey, Vec<Row>)>,
+    /// Time & sales panel shown (`t`).
+    pub tape: bool,
+    /// Volume-at-price panel shown (`v`).
+    pub volume: bool,
+    /// The tape highlights a taker order at least this big (base, quote); `None`: off.
+    pub tape_large: (Option<f64>, Option<f64>),
+    /// The open prompt (`a`, `g`, `!`), which takes the keys while open.
+    pub prompt: Option<Prompt>,
+    /// Symbols removed from the screen (`x`); their books keep running behind it.
+    pub hidden: BTreeSet<Symbol>,
+    /// Volume at price: the book at the reference moment, for pulled/stacked (`b` resets it;
+    /// set when a symbol is first shown).
+    pub reference: Option<SymbolView>,
+    /// Alerts already seen (the bell rings for more).
+    pub alerts_seen: u64,
 }
 
 /// What a symbol's ladder rows depend on: the symbol, the zoom, and the book's version (its
@@ -68,7 +85,27 @@ impl RowsKey {
     }
 }
 
+/// A symbol's book kept as a reference: its levels, without the history it shares with the
+/// engine (holding that would make the engine copy it on its next write).
+fn reference_of(s: &SymbolView) -> SymbolView {
+    let mut r = s.clone();
+    r.history = Arc::default();
+    r.tape.clear();
+    r.volume.clear();
+    r
+}
+
 impl UiState {
+    /// The state a screen starts in.
+    pub fn with_panels(p: &super::PanelOptions) -> UiState {
+        UiState {
+            tape: p.tape,
+            volume: p.volume,
+            tape_large: p.tape_large,
+            ..UiState::default()
+        }
+    }
+
     pub fn ticks_per_row(&self) -> u32 {
         ZOOMS[self.zoom.min(ZOOMS.len() - 1)]
     }
@@ -100,6 +137,22 @@ impl UiState {
         }
     }
 
+    /// The view as the screen shows it: without the symbols removed with `x` (the same `Arc`
+    /// when none are).
+    pub fn visible(&self, view: Arc<View>) -> Arc<View> {
+        if self.hidden.is_empty() {
+            return view;
+        }
+        let mut v = (*view).clone();
+        v.symbols.retain(|s| !self.hidden.contains(&s.symbol));
+        Arc::new(v)
+    }
+
+    /// Makes the selected symbol's current book the reference for pulled/stacked.
+    pub fn reset_reference(&mut self, view: &View) {
+        self.reference = view.symbols.get(self.symbol_index(view)).map(reference_of);
+    }
+
     /// Takes a new view: records how each ladder row's quantity changed (grew / shrank) since
     /// the last one, for the flash. A symbol or zoom change starts afresh.
     pub fn on_view(&mut self, view: &View) {
@@ -107,6 +160,13 @@ impl UiState {
             return;
         };
         let key = s.symbol.to_string();
+        if self
+            .reference
+            .as_ref()
+            .is_none_or(|r| r.symbol != s.symbol || r.bids.is_empty() && r.asks.is_empty())
+        {
+            self.reference = Some(reference_of(s));
+        }
         self.prepare(view);
         let rows = self.ladder_rows(s, self.ticks_per_row());
         let mut now: HashMap<i64, f64> = HashMap::with_capacity(rows.len());

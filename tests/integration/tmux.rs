@@ -303,3 +303,65 @@ fn a_terminal_too_small_is_told_so() {
     t.keys(&["q"]);
     t.wait_for("EXITED:", Duration::from_secs(15));
 }
+
+#[test]
+fn replay_tape_volume_add_remove_symbols_and_go_to_time() {
+    let capture = crate::common::data_dir()
+        .join("cryptofeed")
+        .join("BINANCE.ws.1.0");
+    let t = Session::start(
+        "c2panels",
+        &[
+            s("replay"),
+            capture.display().to_string(),
+            s("--speed"),
+            s("5"),
+        ],
+        120,
+        40,
+    );
+    t.wait_for("│  4 ", Duration::from_secs(30));
+    // The tape and volume at price, on and off.
+    t.keys(&["t"]);
+    t.wait_for(" Tape ", Duration::from_secs(5));
+    t.keys(&["v"]);
+    let both = t.wait_for(" Volume", Duration::from_secs(5));
+    assert!(both.contains(" Tape "), "{both}");
+    t.keys(&["t"]);
+    let s1 = t.wait_for(" Volume", Duration::from_secs(5));
+    assert!(!s1.contains(" Tape "), "t hides the tape again:\n{s1}");
+    // Remove the selected symbol, then add it back through the prompt with completion.
+    let selected = |s: &str| {
+        s.lines()
+            .find_map(|l| l.split("Depth ").nth(1))
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let name = selected(&t.screen());
+    assert!(!name.is_empty());
+    t.keys(&["x"]);
+    let gone = t.wait_for("removed from the screen", Duration::from_secs(5));
+    assert!(!gone.contains(&format!("Depth {name}")), "{gone}");
+    t.keys(&["a"]);
+    t.wait_for("add symbol (Tab completes", Duration::from_secs(5));
+    t.keys(&[&name[..2], "Tab"]);
+    t.keys(&["Enter"]);
+    t.wait_for(&format!("{name} on screen"), Duration::from_secs(5));
+    t.wait_for(&format!("Depth {name}"), Duration::from_secs(5));
+    // A symbol the recording does not have: said plainly.
+    t.keys(&["a", "dogeusdt", "Enter"]);
+    t.wait_for(
+        "a replay has only its recorded symbols",
+        Duration::from_secs(5),
+    );
+    // Go to a time: 30 s after the start.
+    t.keys(&["g"]);
+    t.wait_for("go to (", Duration::from_secs(5));
+    t.keys(&["+30s", "Enter"]);
+    t.wait_for("going to ", Duration::from_secs(5));
+    t.keys(&["g", "nonsense", "Enter"]);
+    t.wait_for("give a time", Duration::from_secs(5));
+    t.keys(&["q"]);
+    t.wait_for("EXITED:0", Duration::from_secs(10));
+}

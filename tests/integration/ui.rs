@@ -163,6 +163,36 @@ fn several_symbols_switch_and_each_book_stays_live() {
 }
 
 #[test]
+fn the_symbols_table_scrolls_to_the_selected_symbol() {
+    let d = crate::common::data_dir().join("cryptofeed");
+    let v = view_after(&[d.join("BINANCE.ws.1.0")], 200_000);
+    assert_eq!(v.symbols.len(), 4);
+    let theme = Theme::new(&Default::default(), true);
+    // Room for two rows of four.
+    let draw_at = |selected: usize| {
+        let mut t = Terminal::new(TestBackend::new(100, 5)).expect("terminal");
+        t.draw(|f| microstate::ui::render::symbols::render(f, f.area(), &v, selected, &theme))
+            .expect("draw");
+        let buf = t.backend().buffer().clone();
+        (0..5)
+            .map(|y| (0..100).map(|x| buf[(x, y)].symbol()).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let top = draw_at(0);
+    assert!(
+        top.contains("Symbols 1–2 of 4") && top.contains("▶ 1 "),
+        "{top}"
+    );
+    let last = draw_at(3);
+    assert!(
+        last.contains("Symbols 3–4 of 4") && last.contains("▶ 4 "),
+        "{last}"
+    );
+    assert!(!last.contains(" 1 "), "{last}");
+}
+
+#[test]
 fn latency_panel_lists_every_stage_and_draws_the_selected_histogram() {
     let mut v = view_after(&[excerpt()], 3_000);
     v.latency = vec![
@@ -330,4 +360,76 @@ fn full_screen_200x60_and_the_smallest_size_fit_their_borders() {
     let tiny = screen(&v, &UiState::default(), 40, 12);
     assert!(tiny.contains("terminal too small"), "{tiny}");
     assert!(tiny.contains("need 60×16"), "{tiny}");
+}
+
+/// The excerpt's views at 2,800 and 3,000 frames with the alerts a publisher would raise between
+/// them (a large-trade threshold low enough for the excerpt's taker orders).
+fn views_with_alerts() -> (View, View) {
+    use microstate_core::alerts::{AlertRules, Alerts};
+    let mut a = view_after(&[excerpt()], 2_800);
+    let mut b = view_after(&[excerpt()], 3_000);
+    let mut alerts = Alerts::new(
+        AlertRules {
+            large_quote: Some(5_000.0),
+            ..AlertRules::default()
+        },
+        20,
+    );
+    microstate_drive::publish::apply_alerts(&mut alerts, &mut a);
+    assert!(a.alerts.is_empty(), "the first look is the baseline");
+    microstate_drive::publish::apply_alerts(&mut alerts, &mut b);
+    (a, b)
+}
+
+#[test]
+fn tape_volume_alerts_and_prompt_at_three_sizes() {
+    let (a, v) = views_with_alerts();
+    let sv = &v.symbols[0];
+    // The core folded prints into taker orders, newest first.
+    assert!(!sv.tape.is_empty() && sv.tape.len() <= microstate_core::view::TAPE_ROWS);
+    assert!(sv.tape.windows(2).all(|w| w[0].t_ns >= w[1].t_ns));
+    let prints: u32 = sv.tape.iter().map(|r| r.prints).sum();
+    assert!(prints as usize >= sv.tape.len());
+    assert!(
+        !v.alerts.is_empty(),
+        "taker orders of 5,000 USDT or more in 200 frames"
+    );
+    assert!(
+        v.alerts
+            .iter()
+            .all(|x| x.kind == microstate_core::alerts::AlertKind::LargeTrade)
+    );
+    let mut ui = UiState::default();
+    ui.tape = true;
+    ui.volume = true;
+    ui.tape_large = (None, Some(5_000.0));
+    ui.on_view(&a);
+    ui.on_view(&v);
+    let newest = &sv.tape[0];
+    let dec = microstate::ui::render::fmt::decimals_for(sv.tick);
+    let price = microstate::ui::render::fmt::price(newest.last_price.to_f64(), dec);
+    for (w, h) in [(80u16, 24u16), (120, 40), (200, 60)] {
+        let s = screen(&v, &ui, w, h);
+        insta::assert_snapshot!(format!("tape_volume_alerts_{w}x{h}"), s);
+        assert!(s.contains("Tape BTCUSDT"), "{w}×{h}:\n{s}");
+        assert!(s.contains("Volume"), "{w}×{h}:\n{s}");
+        assert!(s.contains("⚠ "), "the alerts line at {w}×{h}:\n{s}");
+        assert!(
+            s.contains(&price),
+            "the newest print's price {price} at {w}×{h}:\n{s}"
+        );
+        assert!(s.contains("Depth BTCUSDT"), "the ladder stays at {w}×{h}");
+    }
+    // The prompt over the hint line, with its completions.
+    ui.prompt = Some(microstate::ui::prompt::Prompt::new(
+        microstate::ui::prompt::PromptKind::AddSymbol,
+        vec!["BTCUSDT".into()],
+    ));
+    let s = screen(&v, &ui, 120, 40);
+    assert!(
+        s.contains("add symbol (Tab completes") && s.contains("[BTCUSDT]"),
+        "{s}"
+    );
+    // The replay's progress bar: the capture has no index, so its end is unknown.
+    assert!(s.contains("end not indexed"), "{s}");
 }

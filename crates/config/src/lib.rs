@@ -20,9 +20,10 @@
 //!     export    [export]
 //!     nats      [nats]
 //!     api       [api]
+//!     alerts    [alerts] (panels: [ui.tape] [ui.volume])
 //! ```
 //! - Each section module (`live`, `record`, `ui`, `features`, `models`, `export`, `nats`, `api`,
-//!   `limits`) owns its types, their
+//!   `limits`, `alerts`, `panels`) owns its types, their
 //!   defaults and one `validate(origin)` per section that returns the first bad value as
 //!   [`ConfigError::Invalid`]; [`Config::validate`] calls them in a fixed order. Every type is
 //!   re-exported here: callers name `microstate_config::LiveConfig`, not the module.
@@ -35,6 +36,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 mod api;
+mod alerts;
 mod error;
 mod export;
 mod features;
@@ -43,11 +45,13 @@ mod live;
 mod models;
 mod nats;
 mod net;
+mod panels;
 mod record;
 mod ui;
 mod units;
 
 pub use api::{API_MAX_DEPTH, ApiConfig};
+pub use alerts::{AlertsConfig, PriceAlertConfig};
 pub use error::ConfigError;
 pub use export::ExportConfig;
 pub use features::FeaturesConfig;
@@ -59,6 +63,7 @@ pub use microstate_core::units::{format_duration, format_size, parse_duration, p
 pub use models::{ContextModelConfig, InterpretConfig, ModelsConfig, PressureModelConfig};
 pub use nats::NatsConfig;
 pub use net::{MIN_REST_HEAD, RestConfig};
+pub use panels::{TapeConfig, VolumeConfig};
 pub use record::RecordConfig;
 pub use ui::{Colour, ThemeConfig, UiConfig};
 
@@ -81,6 +86,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub nats: NatsConfig,
     pub api: ApiConfig,
+    pub alerts: AlertsConfig,
 }
 
 impl Config {
@@ -111,7 +117,8 @@ impl Config {
         self.clock.validate(origin)?;
         self.export.validate(origin)?;
         self.nats.validate(origin)?;
-        self.api.validate(origin)
+        self.api.validate(origin)?;
+        self.alerts.validate(origin)
     }
 }
 

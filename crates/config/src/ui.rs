@@ -23,6 +23,10 @@ pub struct UiConfig {
     /// Key overrides: action name → keys, e.g. `quit = ["x", "ctrl-c"]`. Actions not named keep
     /// their default keys (see the `?` help).
     pub keys: std::collections::BTreeMap<String, Vec<String>>,
+    /// Time & sales: shown at start, the large-trade highlight.
+    pub tape: crate::TapeConfig,
+    /// Volume at price: shown at start.
+    pub volume: crate::VolumeConfig,
 }
 
 impl Default for UiConfig {
@@ -32,6 +36,8 @@ impl Default for UiConfig {
             log_file: String::new(),
             theme: ThemeConfig::default(),
             keys: std::collections::BTreeMap::new(),
+            tape: crate::TapeConfig::default(),
+            volume: crate::VolumeConfig::default(),
         }
     }
 }
@@ -143,7 +149,8 @@ impl UiConfig {
                 "must be 1 to 240",
             ));
         }
-        self.theme.validate(origin)
+        self.theme.validate(origin)?;
+        self.tape.validate(origin)
     }
 }
 

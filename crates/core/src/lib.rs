@@ -26,9 +26,12 @@
 //!   context models at run time, live scoring, the signals per symbol and the interpretation.
 //! - [`latency`]: per-stage HDR histograms and their percentiles; [`limits`]: the caps on what
 //!   input decides (bytes, levels, symbols, window entries) and the count of their trips.
+//! - [`tape`]: time & sales rows (one per taker order) and volume at price, from the history;
+//!   [`alerts`]: price levels, imbalance, large trades, gaps, stale, resyncs as dated alerts.
 //! - [`view`]: the trimmed snapshot the screen draws; [`summary`]: the headless summary JSON;
 //!   [`digest`]: a stable digest of the engine's outputs (replay determinism).
 
+pub mod alerts;
 pub mod book;
 pub mod digest;
 pub mod engine;
@@ -40,6 +43,7 @@ pub mod ml;
 pub mod num;
 pub mod rng;
 pub mod summary;
+pub mod tape;
 pub mod units;
 pub mod view;
 pub mod wire;

@@ -10,16 +10,24 @@
 
 use std::sync::Arc;
 
+use crate::alerts::Alert;
 use crate::book::sync::Phase;
 use crate::engine::SymbolState;
 use crate::engine::history::{History, mid_micro};
 use crate::features::{FeatureParams, FeatureVector};
 use crate::ml::context::ContextOutput;
 use crate::num::{Price, Symbol};
+use crate::tape::{TapeRow, VolumeAtPrice, tape, volume_at_price};
 use crate::wire::Level;
 
 /// Levels per side copied into a view (the ladder shows at most this many).
 pub const VIEW_LEVELS: usize = 60;
+/// Tape rows (taker orders, newest first) copied into a view.
+pub const TAPE_ROWS: usize = 60;
+/// Prices with traded volume copied into a view (those nearest the mid).
+pub const VOLUME_PRICES: usize = 200;
+/// Recent alerts copied into a view.
+pub const VIEW_ALERTS: usize = 20;
 
 /// Where the data comes from, for the status bar.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -81,6 +89,12 @@ pub struct SymbolView {
     /// `(B − A)/(B + A)` over the top 1, 5, 10 levels.
     pub imbalance: [Option<f64>; 3],
     pub history: Arc<History>,
+    /// Time & sales: the newest [`TAPE_ROWS`] taker orders, newest first.
+    pub tape: Vec<TapeRow>,
+    /// Traded volume per exact price over the trades the history holds (received at or after
+    /// `volume_since_ns`), highest price first, at most [`VOLUME_PRICES`] around the mid.
+    pub volume: Vec<VolumeAtPrice>,
+    pub volume_since_ns: u64,
     /// The feature engine's latest values for the screen (`None`: features off).
     pub features: Option<FeatureView>,
     /// The whole latest feature vector and the parameters that name its keys (`None`:
@@ -94,6 +108,20 @@ pub struct SymbolView {
     pub pressure: ModelView<PressureView>,
     pub context: ModelView<ContextView>,
     pub interpretation: ModelView<InterpretationView>,
+}
+
+impl SymbolView {
+    /// What alerts are evaluated on.
+    pub fn look(&self) -> crate::alerts::Look<'_> {
+        crate::alerts::Look {
+            symbol: self.symbol,
+            history: &self.history,
+            imbalance: self.imbalance,
+            gaps: self.gaps,
+            resyncs: self.resyncs,
+            stale: self.stale,
+        }
+    }
 }
 
 /// A few of the features, as the screen shows them; `None` where invalid (after a gap, until
@@ -276,6 +304,9 @@ pub struct ReplayView {
     pub done: bool,
     pub first_ns: Option<u64>,
     pub position_ns: Option<u64>,
+    /// Receive time of the recording's last frame, where the files say it cheaply (the chunk
+    /// index of `.msrec` files); `None` for captures without an index.
+    pub last_ns: Option<u64>,
 }
 
 /// A live session's connection and request counters, for the API's metrics (all since the
@@ -383,6 +414,10 @@ pub struct View {
     pub latency_buckets: Arc<Vec<StageBuckets>>,
     /// A live session's counters (`None` in a replay).
     pub live: Option<LiveCounters>,
+    /// The newest alerts (at most [`VIEW_ALERTS`]), oldest first, and how many were raised in
+    /// all (the screen rings the bell when it grows).
+    pub alerts: Vec<Alert>,
+    pub alerts_raised: u64,
 }
 
 /// One symbol as the screen sees it: the top [`VIEW_LEVELS`] of each side, the numbers drawn
@@ -420,6 +455,10 @@ pub fn symbol_view(st: &SymbolState, stale: bool) -> SymbolView {
         let a: f64 = asks.iter().take(n).map(|l| l.qty.to_f64()).sum();
         (b + a > 0.0).then(|| (b - a) / (b + a))
     };
+    let mid_exact = match (bids.first(), asks.first()) {
+        (Some(b), Some(a)) => Some(Price(b.price.0 / 2 + a.price.0 / 2)),
+        _ => None,
+    };
     let c = st.sync.counters();
     SymbolView {
         symbol: st.symbol,
@@ -444,6 +483,9 @@ pub fn symbol_view(st: &SymbolState, stale: bool) -> SymbolView {
         microprice: micro,
         bids,
         asks,
+        tape: tape(st.history.trades.iter(), TAPE_ROWS),
+        volume: volume_at_price(&st.history.trades, 0, mid_exact, VOLUME_PRICES),
+        volume_since_ns: st.history.trades.front().map_or(0, |t| t.t_ns),
         history: Arc::clone(&st.history),
         feature_vector: st.features().map(|f| (*f.params(), f.vector().clone())),
         crossed_events: c.crossed_events,

@@ -55,6 +55,8 @@ fn bench(c: &mut Criterion) {
         price: 61_000.0,
         qty: 0.1,
         buy: true,
+        trade_ms: 0,
+        price_exact: microstate_core::num::Price(6_100_000_000_000),
     };
     g.bench_function("history_write_after_publish", |b| {
         b.iter_batched(

@@ -25,6 +25,8 @@ pub enum Command {
     Record(Switch),
     /// Pause, step, speed, seek (replay).
     Replay(ReplayCommand),
+    /// Alert when this symbol's mid crosses this price (live and replay).
+    AlertPrice(microstate_core::alerts::PriceLevel),
     /// End the session.
     Quit,
 }

@@ -158,6 +158,41 @@ pub struct PlayerStatus {
     /// Frames fed to the engine (a seek back takes them back).
     pub fed: u64,
     pub checkpoints: usize,
+    /// Receive time of the recording's end, when the files index it (`.msrec` chunk headers);
+    /// `None` for captures without an index.
+    pub last: Option<Nanos>,
+}
+
+/// The last time any of `paths` (files or folders of `.msrec` recordings) records, from the
+/// chunk headers alone (36 bytes a chunk); `None` when a path is not a recording with an index
+/// (a capture) or cannot be listed.
+pub fn recording_end(paths: &[PathBuf]) -> Option<u64> {
+    let is_msrec = |p: &std::path::Path| p.extension().is_some_and(|e| e == "msrec");
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            for e in std::fs::read_dir(p).ok()? {
+                let f = e.ok()?.path();
+                if is_msrec(&f) {
+                    files.push(f);
+                }
+            }
+        } else if is_msrec(p) {
+            files.push(p.clone());
+        } else {
+            return None;
+        }
+    }
+    files
+        .iter()
+        .map(|f| {
+            microstate_io::record::format::index(f)
+                .ok()
+                .and_then(|i| i.chunks.last().map(|c| c.last_wall_ns))
+        })
+        .try_fold(None, |acc: Option<u64>, x| {
+            x.map(|x| Some(acc.map_or(x, |a| a.max(x))))
+        })?
 }
 
 #[derive(Clone)]
@@ -178,6 +213,8 @@ pub type Observer = Box<dyn FnMut(&Engine) + Send>;
 /// A replay in progress.
 pub struct Player {
     paths: Vec<PathBuf>,
+    /// Receive time of the recording's end, where the files index it ([`recording_end`]).
+    end: Option<u64>,
     opts: PlayerOptions,
     merge: Merge,
     /// Items taken from the merge (frames and read errors): the reader position.
@@ -219,6 +256,7 @@ impl Player {
         }
         let mut p = Player::from_sources(sources, opts);
         p.paths = paths.to_vec();
+        p.end = recording_end(paths);
         Ok(p)
     }
 
@@ -249,6 +287,7 @@ impl Player {
         };
         Player {
             paths: Vec::new(),
+            end: None,
             speed: opts.speed,
             merge: Merge::new(sources),
             consumed: 0,
@@ -362,6 +401,7 @@ impl Player {
             position: self.position.map(Nanos),
             fed: self.fed,
             checkpoints: self.checkpoints.len(),
+            last: self.end.map(Nanos),
         }
     }
 

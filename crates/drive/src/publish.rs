@@ -10,6 +10,10 @@
 //! channel): every trade the engine takes in, sent without waiting (a receiver that falls
 //! behind loses the oldest events, counted on its side), only while somebody listens.
 //!
+//! Alerts are evaluated here, on every view published, by the core's [`Alerts`] (the rules and
+//! each symbol's last state live in the publisher); each new one is logged (`tracing`, the log
+//! file while the screen runs) and the newest go into the view.
+//!
 //! A view copies the top levels of each book and shares each symbol's history with the engine
 //! (an `Arc` the engine updates copy-on-write): publishing never copies a history.
 
@@ -17,12 +21,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use microstate_core::alerts::{AlertRules, Alerts, PriceLevel};
 use microstate_core::engine::Engine;
 use microstate_core::latency::{Latency, Stage, StageReport};
 use microstate_core::num::{Price, Qty, Symbol};
 use microstate_core::view::{
     ConnectionView, LATENCY_BOUNDS_NS, LiveCounters, ModelView, RecordingView, ReplayView, Source,
-    StageBuckets, StageView, View, symbol_view,
+    StageBuckets, StageView, VIEW_ALERTS, View, symbol_view,
 };
 use tokio::sync::{broadcast, watch};
 
@@ -100,7 +105,27 @@ pub fn view(engine: &Engine, x: Extras<'_>, stamp: Stamp) -> View {
         latency: x.latency,
         latency_buckets: x.latency_buckets,
         live: x.live,
+        alerts: Vec::new(),
+        alerts_raised: 0,
     }
+}
+
+/// Evaluates the alerts on every symbol of `v`, logs the new ones and puts the newest
+/// [`VIEW_ALERTS`] into the view.
+pub fn apply_alerts(alerts: &mut Alerts, v: &mut View) {
+    for s in &v.symbols {
+        let n = alerts.evaluate(s.look(), v.now_ns);
+        for a in alerts.recent().rev().take(n) {
+            tracing::warn!(symbol = %a.symbol, kind = a.kind.as_str(), t_ns = a.t_ns, "alert: {}", a.text);
+        }
+    }
+    let held = alerts.recent().count();
+    v.alerts = alerts
+        .recent()
+        .skip(held.saturating_sub(VIEW_ALERTS))
+        .cloned()
+        .collect();
+    v.alerts_raised = alerts.raised();
 }
 
 /// An event of the API's stream, sent by the driver as the engine takes it in (views carry
@@ -187,6 +212,7 @@ pub struct Publisher {
     seq: u64,
     last: Option<Instant>,
     tap: Option<EventTap>,
+    alerts: Alerts,
 }
 
 impl Publisher {
@@ -198,7 +224,19 @@ impl Publisher {
             seq: 0,
             last: None,
             tap: None,
+            alerts: Alerts::new(AlertRules::default(), VIEW_ALERTS),
         }
+    }
+
+    /// Raises alerts by these rules (by default: gaps, stale, resyncs).
+    pub fn with_alerts(mut self, rules: AlertRules) -> Publisher {
+        self.alerts = Alerts::new(rules, VIEW_ALERTS);
+        self
+    }
+
+    /// Watches one more price level (the screen's prompt).
+    pub fn add_price_alert(&mut self, level: PriceLevel) {
+        self.alerts.add_price(level);
     }
 
     /// Also sends every trade the engine takes in to `tx` ([`Self::after_frame`]).
@@ -233,7 +271,8 @@ impl Publisher {
             published_ns: microstate_io::ingest::now_nanos().0,
             source: self.source.clone(),
         };
-        let v = view(engine, x, stamp);
+        let mut v = view(engine, x, stamp);
+        apply_alerts(&mut self.alerts, &mut v);
         self.last = Some(Instant::now());
         self.tx.send_replace(Arc::new(v));
     }

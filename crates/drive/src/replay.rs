@@ -365,6 +365,7 @@ fn replay_extras(
             done: st.done,
             first_ns: st.first.map(|t| t.0),
             position_ns: st.position.map(|t| t.0),
+            last_ns: st.last.map(|t| t.0),
         }),
         clock_offset: clock.map(|e| (e.offset_ns, e.uncertainty_ns * 2)),
         clock_source: clock.map_or(String::new(), |e| format!("{}, rec", e.source)),
@@ -388,9 +389,20 @@ pub fn play_view(
     let now = || epoch.elapsed().as_nanos() as u64;
     let mut stages = StageCache::default();
     // A command: `false` to stop.
-    let act = |player: &mut Player, c: Command, now: u64| -> Result<bool, StrictStop> {
+    let act = |player: &mut Player,
+               view: &mut Publisher,
+               c: Command,
+               now: u64|
+     -> Result<bool, StrictStop> {
         match c {
             Command::Replay(c) => player.command(c, now)?,
+            Command::AlertPrice(level) => {
+                view.add_price_alert(level);
+                screen.events.notice(format!(
+                    "alert when {} crosses {}",
+                    level.symbol, level.price
+                ));
+            }
             Command::Resync(_) => screen.events.notice("a replay resyncs exactly as recorded"),
             Command::Record(_) => screen.events.notice("recording is for live sessions"),
             Command::Quit => return Ok(false),
@@ -399,7 +411,7 @@ pub fn play_view(
     };
     while !shutdown.is_shutdown() {
         while let Ok(c) = screen.commands.try_recv() {
-            if !act(player, c, now())? {
+            if !act(player, view, c, now())? {
                 return Ok(());
             }
         }
@@ -417,7 +429,7 @@ pub fn play_view(
         };
         match screen.commands.recv_timeout(wait) {
             Ok(c) => {
-                if !act(player, c, now())? {
+                if !act(player, view, c, now())? {
                     return Ok(());
                 }
             }

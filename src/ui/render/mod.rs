@@ -5,9 +5,12 @@
 //!
 //! Layout (120×40 and up): status bar; depth ladder on the left; price chart (or heatmap) top
 //! right; imbalance, pressure and context in a row; interpretation; latency; the symbols table;
-//! a key-hint line. Below 100 columns or 30 rows the smaller panels give way to the ladder,
+//! a key-hint line. A replay adds its progress bar under the status bar; alerts, a line above
+//! the symbols. Volume at price (`v`) sits beside the ladder, the tape (`t`) at the right of the
+//! chart (in its place when the chart would be too narrow). Below 100 columns or 30 rows the smaller panels give way to the ladder,
 //! the chart and the symbols.
 
+pub mod alerts;
 pub mod fmt;
 pub mod heatmap;
 pub mod ladder;
@@ -15,7 +18,11 @@ pub mod latency;
 pub mod panels;
 pub mod price;
 pub mod status;
+pub mod progress;
+pub mod prompt;
 pub mod symbols;
+pub mod tape;
+pub mod volume;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -85,9 +92,11 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bind
         return;
     }
     let small = area.width < 100 || area.height < 30;
-    let [status, body, symbols_area, hint] = Layout::vertical([
+    let [status, progress_area, body, alerts_area, symbols_area, hint] = Layout::vertical([
         Constraint::Length(1),
+        Constraint::Length(u16::from(view.replay.is_some())),
         Constraint::Min(8),
+        Constraint::Length(u16::from(!view.alerts.is_empty())),
         Constraint::Length((view.symbols.len() as u16 + 3).clamp(4, if small { 5 } else { 9 })),
         Constraint::Length(1),
     ])
@@ -97,9 +106,18 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bind
         Paragraph::new(status::line(view, ui, sel, theme, status.width as usize)),
         status,
     );
+    if let Some(r) = &view.replay {
+        progress::render(f, progress_area, r, theme);
+    }
+    alerts::render(f, alerts_area, view, theme);
     let ladder_w = if small { 36 } else { 48 }.min(area.width / 2);
-    let [left, right] =
-        Layout::horizontal([Constraint::Length(ladder_w), Constraint::Min(20)]).areas(body);
+    let volume_w = if ui.volume { 28 } else { 0 };
+    let [left, vol, right] = Layout::horizontal([
+        Constraint::Length(ladder_w),
+        Constraint::Length(volume_w),
+        Constraint::Min(20),
+    ])
+    .areas(body);
     match not_connected(view, sel) {
         Some(lines) => {
             let block = Block::default()
@@ -114,6 +132,9 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bind
             );
         }
         None => ladder::render(f, left, sel, ui, theme),
+    }
+    if ui.volume {
+        volume::render(f, vol, sel, view.now_ns, ui, theme);
     }
     if small {
         let [chart, imb] =
@@ -160,6 +181,9 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bind
     }
     symbols::render(f, symbols_area, view, ui.symbol_index(view), theme);
     hint_line(f, hint, view, ui, theme);
+    if let Some(p) = &ui.prompt {
+        prompt::render(f, hint, p, theme);
+    }
     if ui.help {
         help(f, area, keys, theme);
     }
@@ -173,6 +197,24 @@ fn chart_or_heatmap(
     sel: Option<&SymbolView>,
     theme: &Theme,
 ) {
+    let area = if ui.tape {
+        // The tape at the right of the chart, or in its place when the chart would be too narrow.
+        let tape_w = 40.min(area.width);
+        let (chart, tape_area) = if area.width >= tape_w + 24 {
+            let [c, t] =
+                Layout::horizontal([Constraint::Min(24), Constraint::Length(tape_w)]).areas(area);
+            (Some(c), t)
+        } else {
+            (None, area)
+        };
+        tape::render(f, tape_area, sel, ui, theme);
+        match chart {
+            Some(c) => c,
+            None => return,
+        }
+    } else {
+        area
+    };
     if ui.heatmap {
         heatmap::render(f, area, sel, ui.ticks_per_row(), theme);
     } else {

@@ -1,6 +1,7 @@
 //! The symbols table: every subscribed symbol with mid, spread, imbalance, models, sync state.
 //! On narrow terminals columns give way by priority ([`shown`]), so the numbers keep their
-//! width (a mid is never cut to "61855", an age never to "84.7m").
+//! width (a mid is never cut to "61855", an age never to "84.7m");
+//! scrolled to keep the selected one in view when there are more than fit (`Symbols 5–8 of 100`).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -44,10 +45,15 @@ pub fn render(f: &mut Frame, area: Rect, view: &View, selected: usize, theme: &T
         wide,
     ))
     .style(theme.dim);
+    // Rows that fit (borders and header take 3); scrolled so the selected one is shown.
+    let fit = (area.height as usize).saturating_sub(3).max(1);
+    let first = selected.saturating_sub(fit - 1);
     let rows: Vec<Row> = view
         .symbols
         .iter()
         .enumerate()
+        .skip(first)
+        .take(fit)
         .map(|(i, s)| {
             let (state, style) = sync_label(s, theme);
             let dec = fmt::decimals_or_from_price(s.tick, s.mid.unwrap_or(0.0));
@@ -110,10 +116,18 @@ pub fn render(f: &mut Frame, area: Rect, view: &View, selected: usize, theme: &T
         ),
     )
     .header(header)
-    .block(
-        Block::default()
-            .borders(Borders::ALL)
-            .title(Span::styled(" Symbols ", theme.title)),
-    );
+    .block(Block::default().borders(Borders::ALL).title(Span::styled(
+        if view.symbols.len() > fit {
+            format!(
+                " Symbols {}–{} of {} ",
+                first + 1,
+                (first + fit).min(view.symbols.len()),
+                view.symbols.len()
+            )
+        } else {
+            " Symbols ".to_string()
+        },
+        theme.title,
+    )));
     f.render_widget(t, area);
 }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use crate::book::OrderBook;
 use crate::book::sync::BookSync;
+use crate::num::Price;
 use crate::wire::Trade;
 
 /// How the history is sampled (receive time, ns).
@@ -65,6 +66,10 @@ pub struct TradeMark {
     pub qty: f64,
     /// The aggressor bought (the seller was the maker).
     pub buy: bool,
+    /// The exchange's trade time `T` (ms): the trades of one taker order share it.
+    pub trade_ms: u64,
+    /// The price, exact (for binning by tick).
+    pub price_exact: Price,
 }
 
 /// Resting size per price at one moment (both sides, prices as f64 for drawing).
@@ -119,6 +124,8 @@ impl History {
                         price: tr.price.to_f64(),
                         qty: tr.qty.to_f64(),
                         buy: !tr.buyer_is_maker,
+                        trade_ms: tr.trade_time_ms,
+                        price_exact: tr.price,
                     },
                 );
             }

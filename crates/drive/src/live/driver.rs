@@ -857,6 +857,16 @@ impl LiveDriver {
                 self.notice(format!("resyncing {sym} from a new snapshot"));
             }
             Command::Replay(_) => self.notice("that key is for replays"),
+            Command::AlertPrice(level) => match self.publisher.as_mut() {
+                Some(p) => {
+                    p.add_price_alert(level);
+                    self.notice(format!(
+                        "alert when {} crosses {}",
+                        level.symbol, level.price
+                    ));
+                }
+                None => self.notice("alerts need the screen"),
+            },
             Command::Quit => return false,
         }
         true
