@@ -217,7 +217,16 @@ pub fn run(
             ),
             None => None,
         };
-        session(cfg, symbols, a.duration, recording, HashMap::new(), api, bus).await
+        session(
+            cfg,
+            symbols,
+            a.duration,
+            recording,
+            HashMap::new(),
+            api,
+            bus,
+        )
+        .await
     })?;
     report::recordings(&outcome.recordings)?;
     finish(outcome, a.summary_json.as_deref())

@@ -383,7 +383,6 @@ mod tests {
         }
         assert!(b.help().iter().any(|(k, d)| k == "w" && *d == "quit"));
     }
-    }
 
     #[test]
     fn esc_closes_help_and_0_returns_to_normal_speed() {

@@ -35,8 +35,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-mod api;
 mod alerts;
+mod api;
 mod error;
 mod export;
 mod features;
@@ -50,8 +50,8 @@ mod record;
 mod ui;
 mod units;
 
-pub use api::{API_MAX_DEPTH, ApiConfig};
 pub use alerts::{AlertsConfig, PriceAlertConfig};
+pub use api::{API_MAX_DEPTH, ApiConfig};
 pub use error::ConfigError;
 pub use export::ExportConfig;
 pub use features::FeaturesConfig;

@@ -371,11 +371,10 @@ impl Exporter {
             s.feature_updates = f.updates();
             if updated && let Some(sink) = s.features.as_mut() {
                 let v = f.vector();
-                if due(&mut s.due_features, v.ts_ns(), every) {
-                    // Vectors before the symbol's first exchange time carry 0 (as in the JSON
-                    // lines): they go to the partition of the time around them.
-                    let day_ts = if v.ts_ns() == 0 { now } else { v.ts_ns() };
-                    sink.rows_in(staging, v.ts_ns(), day_ts)?.push(recv, v);
+                // Before the symbol's first exchange time a vector has no place on the
+                // event-time axis: not written (as `--features-jsonl` does not write it).
+                if v.ts_ns() != 0 && due(&mut s.due_features, v.ts_ns(), every) {
+                    sink.rows_in(staging, v.ts_ns(), v.ts_ns())?.push(recv, v);
                 }
             }
             if updated

@@ -252,6 +252,9 @@ mod tests {
             pressure: ModelView::default(),
             context: ModelView::default(),
             interpretation: ModelView::default(),
+            feature_vector: None,
+            crossed_events: 0,
+            feature_updates: 0,
         }
     }
 
