@@ -77,7 +77,8 @@ pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, ui: &UiState, t
         f.render_widget(Paragraph::new("no trades yet").style(theme.dim), inner);
         return;
     }
-    let dec = fmt::decimals_for(s.tick);
+    // The symbol's tick, or (before it is known) enough digits for the price itself.
+    let dec = fmt::decimals_or_from_price(s.tick, s.mid.unwrap_or(0.0));
     let w = inner.width as usize;
     let buf = f.buffer_mut();
     for (i, r) in s.tape.iter().take(inner.height as usize).enumerate() {
