@@ -33,6 +33,7 @@
 
 pub mod alerts;
 pub mod book;
+pub mod calendar;
 pub mod digest;
 pub mod engine;
 pub mod features;

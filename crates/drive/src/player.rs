@@ -26,6 +26,7 @@
 //! just feeds forward. Players built from already opened sources cannot reopen them: they seek
 //! forward only.
 
+use microstate_core::calendar::days_from_civil;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -751,17 +752,6 @@ fn parse_utc(s: &str) -> Option<u64> {
     let days = days_from_civil(y, m, day);
     let secs = u64::try_from(days).ok()? * 86_400 + h * 3600 + mi * 60 + sec;
     Some(secs * 1_000_000_000 + ns)
-}
-
-/// (year, month, day) → days since 1970-01-01, proleptic Gregorian.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

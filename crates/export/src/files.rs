@@ -48,21 +48,6 @@ impl Default for WriteSettings {
     }
 }
 
-/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar (the
-/// well-known civil-from-days conversion).
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 const DAY_NS: u64 = 86_400_000_000_000;
 
 /// The UTC day of a time in ns since the epoch (days since 1970-01-01).
@@ -72,7 +57,7 @@ pub fn day_of(ts_ns: u64) -> i64 {
 
 /// `YYYY-MM-DD` of a day number.
 pub fn date_label(day: i64) -> String {
-    let (y, m, d) = civil_from_days(day);
+    let (y, m, d) = microstate_core::calendar::civil_from_days(day);
     format!("{y:04}-{m:02}-{d:02}")
 }
 

@@ -19,6 +19,7 @@
 //! Missing minutes are not errors: they are listed as [`KlineGap`]s, and the consumer decides
 //! (the context model fills short gaps and restarts after long ones).
 
+use microstate_core::calendar::{civil_from_days, days_from_civil};
 use std::io::BufRead;
 use std::path::Path;
 
@@ -316,7 +317,8 @@ fn parse_datetime_utc(s: &str) -> Result<i64, String> {
             ));
         }
     }
-    let days = days_from_civil(y, mo, d);
+    // Both range-checked above.
+    let days = days_from_civil(y, mo as u32, d as u32);
     Ok(((days * 24 + h) * 60 + mi) * MINUTE_MS + sec * 1000 + frac_ms)
 }
 
@@ -326,31 +328,6 @@ pub fn format_utc_ms(ms: i64) -> String {
     let mins = ms.rem_euclid(86_400_000) / MINUTE_MS;
     let (y, m, d) = civil_from_days(days);
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", mins / 60, mins % 60)
-}
-
-/// The date of a day count since 1970-01-01 (inverse of [`days_from_civil`]).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -392,7 +392,7 @@ pub fn part_name(market: &str, symbols: &[String], start_wall_ns: u64, part: u32
 fn stem(market: &str, symbols: &[String], start_wall_ns: u64) -> String {
     let secs = (start_wall_ns / 1_000_000_000) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = microstate_core::calendar::civil_from_days(days);
     format!(
         "{market}_{}_{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
         symbols.join("-"),
@@ -400,20 +400,6 @@ fn stem(market: &str, symbols: &[String], start_wall_ns: u64) -> String {
         (rem % 3600) / 60,
         rem % 60
     )
-}
-
-/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]
@@ -427,8 +413,6 @@ mod tests {
             file_name("spot", &syms, 1_723_161_253_937_085_768),
             "spot_BTCUSDT-ETHUSDT_20240808T235413Z.msrec"
         );
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
     }
 
     use crate::record::format::{ReadOutcome, RecordingReader};
