@@ -1,0 +1,488 @@
+//! This project's book beside hftbacktest's depths, on the same real level streams, in one run.
+//!
+//! Each stream (spot BTCUSDT, USD-M BTCUSDT, COIN-M BTCUSD_PERP from `../shared/data`) is a
+//! REST snapshot and every diff level after it. Every book loads the snapshot (untimed), then
+//! the timed pass applies every level in capture order and reads the best bid and ask after
+//! each: "update one level and read best bid/ask". Then "top-20 of both sides" is read many
+//! times from the final book. Each figure is the median over repeated passes, reported in ns
+//! and as a ratio to hftbacktest's `ROIVectorMarketDepth`, whose range of interest is the
+//! stream's whole price range (lowest to highest price in the snapshot and the diffs), so it
+//! never drops an update. Finally the books are compared level by level and best by best.
+//!
+//! Run (fat LTO, one codegen unit for all crates, the `peers` profile of the root Cargo.toml):
+//!
+//! ```text
+//! cargo bench -p microstate-peers --bench peers --profile peers            # 11 passes
+//! cargo bench -p microstate-peers --bench peers --profile peers -- --quick # 3 passes
+//! ```
+//!
+//! Environment: `PEERS_ONLY=ours|roi|hash` and `PEERS_STREAM=0|1|2` restrict the run (for
+//! `valgrind --tool=callgrind --toggle-collect='*peers*apply_all*'`: instructions per update).
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use hftbacktest::depth::{
+    HashMapMarketDepth, INVALID_MAX, INVALID_MIN, L2MarketDepth, MarketDepth, ROIVectorMarketDepth,
+};
+use microstate_core::book::OrderBook;
+use microstate_core::num::SCALE;
+use microstate_core::wire::Level;
+use microstate_peers::{CAPTURES, Stream, load};
+
+/// One price level as every book reports it: price in ticks, quantity in `SCALE` units.
+type Row = (i64, u64);
+
+/// What the bench needs from a book.
+trait Book: Sized {
+    const NAME: &'static str;
+    fn new(s: &Stream) -> Self;
+    fn set(&mut self, is_bid: bool, l: Level);
+    /// Best bid and ask as (price tick, qty) pairs, `None` for an empty side.
+    fn bbo(&self) -> (Option<Row>, Option<Row>);
+    /// Top `n` of both sides into `bids` / `asks` (cleared first), best first.
+    fn top(&self, n: usize, bids: &mut Vec<Row>, asks: &mut Vec<Row>);
+    /// Every level of both sides, best first.
+    fn all(&self) -> (Vec<Row>, Vec<Row>);
+    /// The ticks this book keeps (ROIVector: its range of interest); `None`: all.
+    fn kept(_s: &Stream) -> Option<(i64, i64)> {
+        None
+    }
+
+    fn loaded(s: &Stream) -> Self {
+        let mut b = Self::new(s);
+        for l in &s.bids {
+            b.set(true, *l);
+        }
+        for l in &s.asks {
+            b.set(false, *l);
+        }
+        b
+    }
+}
+
+/// This project's book, through its public API.
+struct Ours {
+    book: OrderBook,
+    tick: u64,
+}
+
+impl Ours {
+    fn row(&self, l: Level) -> Row {
+        ((l.price.0 / self.tick) as i64, l.qty.0)
+    }
+}
+
+impl Book for Ours {
+    const NAME: &'static str = "microstate";
+    fn new(s: &Stream) -> Self {
+        Ours {
+            book: OrderBook::new(),
+            tick: s.tick,
+        }
+    }
+    fn loaded(s: &Stream) -> Self {
+        let mut b = Self::new(s);
+        b.book.load(&s.bids, &s.asks, 0);
+        b
+    }
+    #[inline(always)]
+    fn set(&mut self, is_bid: bool, l: Level) {
+        let side = if is_bid {
+            &mut self.book.bids
+        } else {
+            &mut self.book.asks
+        };
+        side.set(l.price, l.qty);
+    }
+    #[inline(always)]
+    fn bbo(&self) -> (Option<Row>, Option<Row>) {
+        let b = self.book.bbo();
+        (b.bid.map(|l| self.row(l)), b.ask.map(|l| self.row(l)))
+    }
+    #[inline(always)]
+    fn top(&self, n: usize, bids: &mut Vec<Row>, asks: &mut Vec<Row>) {
+        bids.clear();
+        asks.clear();
+        bids.extend(self.book.bids.top(n).map(|l| self.row(l)));
+        asks.extend(self.book.asks.top(n).map(|l| self.row(l)));
+    }
+    fn all(&self) -> (Vec<Row>, Vec<Row>) {
+        (
+            self.book.bids.iter().map(|l| self.row(l)).collect(),
+            self.book.asks.iter().map(|l| self.row(l)).collect(),
+        )
+    }
+}
+
+fn to_f64(m: u64) -> f64 {
+    m as f64 / SCALE as f64
+}
+
+fn qty_units(q: f64) -> u64 {
+    (q * SCALE as f64).round() as u64
+}
+
+/// ROIVector's range of interest. By default the preset of this bench: the snapshot's mid
+/// price ± 2 % (a fixed range set at start that the market does not leave in these captures;
+/// levels posted outside it are dropped by ROIVector, and `compare` counts the rows that makes
+/// differ). `PEERS_ROI=stream`: the whole stream's price range (nothing dropped, but on these
+/// streams 1–18 M ticks, i.e. 9–150 MB per side, because of far outlier levels).
+fn roi_range(s: &Stream) -> (u64, u64) {
+    if std::env::var("PEERS_ROI").is_ok_and(|v| v == "stream") {
+        return (s.min_price, s.max_price);
+    }
+    let bid = s.bids.iter().map(|l| l.price.0).max().unwrap_or(0);
+    let ask = s.asks.iter().map(|l| l.price.0).min().unwrap_or(bid);
+    let mid = bid / 2 + ask / 2;
+    let lo = (mid - mid / 50) / s.tick * s.tick;
+    let hi = (mid + mid / 50) / s.tick * s.tick;
+    (lo, hi)
+}
+
+/// hftbacktest's ROIVectorMarketDepth: one f64 per tick in the range of interest.
+struct Roi(ROIVectorMarketDepth);
+
+impl Book for Roi {
+    const NAME: &'static str = "ROIVector";
+    fn new(s: &Stream) -> Self {
+        let tick = to_f64(s.tick);
+        let (lo, hi) = roi_range(s);
+        // Lot size one `SCALE` unit: no real quantity rounds to a zero lot.
+        Roi(ROIVectorMarketDepth::new(
+            tick,
+            to_f64(1),
+            to_f64(lo),
+            to_f64(hi),
+        ))
+    }
+    #[inline(always)]
+    fn set(&mut self, is_bid: bool, l: Level) {
+        let (p, q) = (to_f64(l.price.0), to_f64(l.qty.0));
+        if is_bid {
+            black_box(self.0.update_bid_depth(p, q, 0));
+        } else {
+            black_box(self.0.update_ask_depth(p, q, 0));
+        }
+    }
+    #[inline(always)]
+    fn bbo(&self) -> (Option<Row>, Option<Row>) {
+        let d = &self.0;
+        let bid = (d.best_bid_tick() != INVALID_MIN)
+            .then(|| (d.best_bid_tick(), qty_units(d.best_bid_qty())));
+        let ask = (d.best_ask_tick() != INVALID_MAX)
+            .then(|| (d.best_ask_tick(), qty_units(d.best_ask_qty())));
+        (bid, ask)
+    }
+    #[inline(always)]
+    fn top(&self, n: usize, bids: &mut Vec<Row>, asks: &mut Vec<Row>) {
+        bids.clear();
+        asks.clear();
+        let d = &self.0;
+        let (lb, ub) = d.roi_tick();
+        if d.best_bid_tick != INVALID_MIN {
+            let depth = d.bid_depth();
+            let mut t = d.best_bid_tick.min(ub);
+            while bids.len() < n && t >= lb.max(d.low_bid_tick) {
+                let q = depth[(t - lb) as usize];
+                if q > 0.0 {
+                    bids.push((t, qty_units(q)));
+                }
+                t -= 1;
+            }
+        }
+        if d.best_ask_tick != INVALID_MAX {
+            let depth = d.ask_depth();
+            let mut t = d.best_ask_tick.max(lb);
+            while asks.len() < n && t <= ub.min(d.high_ask_tick) {
+                let q = depth[(t - lb) as usize];
+                if q > 0.0 {
+                    asks.push((t, qty_units(q)));
+                }
+                t += 1;
+            }
+        }
+    }
+    fn kept(s: &Stream) -> Option<(i64, i64)> {
+        let (lo, hi) = roi_range(s);
+        Some(((lo / s.tick) as i64, (hi / s.tick) as i64))
+    }
+    fn all(&self) -> (Vec<Row>, Vec<Row>) {
+        let (lb, _) = self.0.roi_tick();
+        let rows = |depth: &[f64]| -> Vec<Row> {
+            depth
+                .iter()
+                .enumerate()
+                .filter(|(_, q)| **q > 0.0)
+                .map(|(i, q)| (lb + i as i64, qty_units(*q)))
+                .collect()
+        };
+        let mut bids = rows(self.0.bid_depth());
+        bids.reverse();
+        (bids, rows(self.0.ask_depth()))
+    }
+}
+
+/// hftbacktest's HashMapMarketDepth: a hash map per side, the best kept by scanning ticks.
+struct Hash(HashMapMarketDepth);
+
+impl Book for Hash {
+    const NAME: &'static str = "HashMap";
+    fn new(s: &Stream) -> Self {
+        Hash(HashMapMarketDepth::new(to_f64(s.tick), to_f64(1)))
+    }
+    #[inline(always)]
+    fn set(&mut self, is_bid: bool, l: Level) {
+        let (p, q) = (to_f64(l.price.0), to_f64(l.qty.0));
+        if is_bid {
+            black_box(self.0.update_bid_depth(p, q, 0));
+        } else {
+            black_box(self.0.update_ask_depth(p, q, 0));
+        }
+    }
+    #[inline(always)]
+    fn bbo(&self) -> (Option<Row>, Option<Row>) {
+        let d = &self.0;
+        let bid = (d.best_bid_tick() != INVALID_MIN)
+            .then(|| (d.best_bid_tick(), qty_units(d.best_bid_qty())));
+        let ask = (d.best_ask_tick() != INVALID_MAX)
+            .then(|| (d.best_ask_tick(), qty_units(d.best_ask_qty())));
+        (bid, ask)
+    }
+    #[inline(always)]
+    fn top(&self, n: usize, bids: &mut Vec<Row>, asks: &mut Vec<Row>) {
+        bids.clear();
+        asks.clear();
+        let d = &self.0;
+        if d.best_bid_tick != INVALID_MIN {
+            let mut t = d.best_bid_tick;
+            while bids.len() < n && t >= d.low_bid_tick {
+                let q = d.bid_qty_at_tick(t);
+                if q > 0.0 {
+                    bids.push((t, qty_units(q)));
+                }
+                t -= 1;
+            }
+        }
+        if d.best_ask_tick != INVALID_MAX {
+            let mut t = d.best_ask_tick;
+            while asks.len() < n && t <= d.high_ask_tick {
+                let q = d.ask_qty_at_tick(t);
+                if q > 0.0 {
+                    asks.push((t, qty_units(q)));
+                }
+                t += 1;
+            }
+        }
+    }
+    fn all(&self) -> (Vec<Row>, Vec<Row>) {
+        let rows = |m: &std::collections::HashMap<i64, f64>, desc: bool| -> Vec<Row> {
+            let mut v: Vec<Row> = m
+                .iter()
+                .filter(|(_, q)| **q > 0.0)
+                .map(|(t, q)| (*t, qty_units(*q)))
+                .collect();
+            v.sort_unstable();
+            if desc {
+                v.reverse();
+            }
+            v
+        };
+        (
+            rows(&self.0.bid_depth, true),
+            rows(&self.0.ask_depth, false),
+        )
+    }
+}
+
+/// The timed loop: every level of the stream, then the best bid and ask. Not inlined, so
+/// callgrind can count just this (`--toggle-collect='*apply_all*'`).
+#[inline(never)]
+fn apply_all<B: Book>(book: &mut B, updates: &[(bool, Level)]) {
+    for &(is_bid, l) in updates {
+        book.set(is_bid, black_box(l));
+        black_box(book.bbo());
+    }
+}
+
+const TOP_N: usize = 20;
+const TOP_READS: usize = 100_000;
+
+#[inline(never)]
+fn read_tops<B: Book>(book: &B, bids: &mut Vec<Row>, asks: &mut Vec<Row>) {
+    for _ in 0..TOP_READS {
+        black_box(book).top(TOP_N, bids, asks);
+        black_box((&bids, &asks));
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+struct Figures {
+    update_ns: f64,
+    top_ns: f64,
+}
+
+fn measure<B: Book>(s: &Stream, passes: usize) -> Figures {
+    let mut update = Vec::new();
+    let mut top = Vec::new();
+    let (mut bids, mut asks) = (Vec::with_capacity(TOP_N), Vec::with_capacity(TOP_N));
+    for _ in 0..passes {
+        let mut book = B::loaded(s);
+        let t = Instant::now();
+        apply_all(&mut book, &s.updates);
+        update.push(t.elapsed().as_nanos() as f64 / s.updates.len() as f64);
+        let t = Instant::now();
+        read_tops(&book, &mut bids, &mut asks);
+        top.push(t.elapsed().as_nanos() as f64 / TOP_READS as f64);
+    }
+    Figures {
+        update_ns: median(update),
+        top_ns: median(top),
+    }
+}
+
+/// Applies the stream untimed to `B` and to our book side by side: how many best bid/ask reads
+/// differ on the way, and how the final books differ.
+fn compare<B: Book>(s: &Stream) -> String {
+    let mut ours = Ours::loaded(s);
+    let mut peer = B::loaded(s);
+    let (mut bbo_diff, mut crossed) = (0usize, 0usize);
+    for &(is_bid, l) in &s.updates {
+        ours.set(is_bid, l);
+        peer.set(is_bid, l);
+        if ours.bbo() != peer.bbo() {
+            bbo_diff += 1;
+        }
+        if ours.book.is_crossed() {
+            crossed += 1;
+        }
+    }
+    let (ob, oa) = ours.all();
+    let (pb, pa) = peer.all();
+    let same = ob == pb && oa == pa;
+    // Our levels outside what the peer keeps (ROIVector's range), and whether the rest agree.
+    let (lo, hi) = B::kept(s).unwrap_or((i64::MIN, i64::MAX));
+    let inside = |rows: &[Row]| -> Vec<Row> {
+        rows.iter()
+            .copied()
+            .filter(|r| (lo..=hi).contains(&r.0))
+            .collect()
+    };
+    let outside = ob.len() + oa.len() - inside(&ob).len() - inside(&oa).len();
+    let same_inside = inside(&ob) == pb && inside(&oa) == pa;
+    format!(
+        "{:<10} vs microstate: final books {} ({} bid / {} ask levels; {} of ours outside the peer's range; \
+         inside it {}); best bid/ask differed after {} of {} updates (ours crossed after {}, \
+         mid-diff: bids of a diff are applied before its asks)",
+        B::NAME,
+        if same { "EQUAL" } else { "DIFFER" },
+        ob.len(),
+        oa.len(),
+        outside,
+        if same_inside { "EQUAL" } else { "DIFFER" },
+        bbo_diff,
+        s.updates.len(),
+        crossed,
+    )
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let passes = if quick { 3 } else { 11 };
+    let only = std::env::var("PEERS_ONLY").ok();
+    let stream_only: Option<usize> = std::env::var("PEERS_STREAM")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let wants = |name: &str| only.as_deref().is_none_or(|o| o == name);
+
+    let mut table = Vec::new();
+    let mut notes = Vec::new();
+    for (i, c) in CAPTURES.iter().enumerate() {
+        if stream_only.is_some_and(|k| k != i) {
+            continue;
+        }
+        let s = load(c).unwrap_or_else(|e| panic!("{e}"));
+        eprintln!(
+            "{}: {} snapshot levels, {} level updates ({:.0} % deletes), tick {} units, prices {}..{} ({} ticks)",
+            s.name,
+            s.bids.len() + s.asks.len(),
+            s.updates.len(),
+            100.0 * s.delete_share(),
+            s.tick,
+            s.min_price,
+            s.max_price,
+            (s.max_price - s.min_price) / s.tick.max(1) + 1,
+        );
+        let (lo, hi) = roi_range(&s);
+        let outside = s
+            .updates
+            .iter()
+            .filter(|(_, l)| l.price.0 < lo || l.price.0 > hi)
+            .count();
+        eprintln!(
+            "  ROIVector range {lo}..{hi} ({} ticks): {outside} updates fall outside it",
+            (hi - lo) / s.tick.max(1) + 1
+        );
+        let ours = wants("ours").then(|| measure::<Ours>(&s, passes));
+        let roi = wants("roi").then(|| measure::<Roi>(&s, passes));
+        let hash = wants("hash").then(|| measure::<Hash>(&s, passes));
+        if only.is_none() {
+            notes.push(format!(
+                "{}:\n  {}\n  {}",
+                s.name,
+                compare::<Roi>(&s),
+                compare::<Hash>(&s)
+            ));
+        }
+        table.push((s.name, s.updates.len(), ours, roi, hash));
+    }
+
+    let cell = |f: &Option<Figures>, base: &Option<Figures>, top: bool| -> String {
+        let pick = |f: &Figures| if top { f.top_ns } else { f.update_ns };
+        match (f, base) {
+            (Some(f), Some(b)) => format!("{:7.1} ns ({:.2}×)", pick(f), pick(f) / pick(b)),
+            (Some(f), None) => format!("{:7.1} ns", pick(f)),
+            _ => "-".to_string(),
+        }
+    };
+    println!();
+    println!(
+        "peers: median of {passes} passes; ratio = time / ROIVector's; ROIVector range: {}",
+        if std::env::var("PEERS_ROI").is_ok_and(|v| v == "stream") {
+            "the stream's whole price range"
+        } else {
+            "the snapshot's mid ± 2 %"
+        }
+    );
+    for (title, top) in [
+        ("update one level + read best bid/ask", false),
+        ("top-20 of both sides", true),
+    ] {
+        println!();
+        println!("{title}");
+        println!(
+            "| {:<20} | {:>8} | {:<22} | {:<22} | {:<22} |",
+            "stream", "updates", "microstate", "ROIVector", "HashMap"
+        );
+        for (name, n, ours, roi, hash) in &table {
+            println!(
+                "| {:<20} | {:>8} | {:<22} | {:<22} | {:<22} |",
+                name,
+                n,
+                cell(ours, roi, top),
+                cell(roi, roi, top),
+                cell(hash, roi, top),
+            );
+        }
+    }
+    if !notes.is_empty() {
+        println!();
+        for n in notes {
+            println!("{n}");
+        }
+    }
+}
