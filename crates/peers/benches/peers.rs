@@ -16,8 +16,12 @@
 //! cargo bench -p microstate-peers --bench peers --profile peers -- --quick # 3 passes
 //! ```
 //!
-//! Environment: `PEERS_ONLY=ours|roi|hash` and `PEERS_STREAM=0|1|2` restrict the run (for
-//! `valgrind --tool=callgrind --toggle-collect='*peers*apply_all*'`: instructions per update).
+//! Environment: `PEERS_ONLY=ours|roi|hash`, `PEERS_STREAM=0|1|2` and `PEERS_PASSES=n` restrict
+//! the run, e.g. for instruction counts per update, independent of the machine's load
+//! (`scripts/peers-callgrind` in crates/peers runs all of them):
+//! `PEERS_ONLY=ours PEERS_STREAM=0 PEERS_PASSES=1 valgrind --tool=callgrind
+//! --collect-atstart=no --toggle-collect='*apply_all*' target/peers/deps/peers-*`, then
+//! the `Ir` total divided by the stream's level updates.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -351,7 +355,17 @@ fn compare<B: Book>(s: &Stream) -> String {
     let mut ours = Ours::loaded(s);
     let mut peer = B::loaded(s);
     let (mut bbo_diff, mut crossed) = (0usize, 0usize);
+    let mut depth: Vec<u64> = Vec::with_capacity(s.updates.len());
     for &(is_bid, l) in &s.updates {
+        // How far from its side's best (before the update) each update lands, in ticks.
+        let best = if is_bid {
+            ours.book.bids.best()
+        } else {
+            ours.book.asks.best()
+        };
+        if let Some(b) = best {
+            depth.push(b.price.0.abs_diff(l.price.0) / s.tick);
+        }
         ours.set(is_bid, l);
         peer.set(is_bid, l);
         if ours.bbo() != peer.bbo() {
@@ -374,10 +388,23 @@ fn compare<B: Book>(s: &Stream) -> String {
     };
     let outside = ob.len() + oa.len() - inside(&ob).len() - inside(&oa).len();
     let same_inside = inside(&ob) == pb && inside(&oa) == pa;
+    depth.sort_unstable();
+    let pct = |p: usize| depth.get(depth.len() * p / 100).copied().unwrap_or(0);
     format!(
-        "{:<10} vs microstate: final books {} ({} bid / {} ask levels; {} of ours outside the peer's range; \
+        "{}{:<10} vs microstate: final books {} ({} bid / {} ask levels; {} of ours outside the peer's range; \
          inside it {}); best bid/ask differed after {} of {} updates (ours crossed after {}, \
          mid-diff: bids of a diff are applied before its asks)",
+        if B::NAME == Roi::NAME {
+            format!(
+                "update distance from the best, ticks: p50 {} p90 {} p99 {} max {}\n  ",
+                pct(50),
+                pct(90),
+                pct(99),
+                depth.last().copied().unwrap_or(0)
+            )
+        } else {
+            String::new()
+        },
         B::NAME,
         if same { "EQUAL" } else { "DIFFER" },
         ob.len(),
@@ -392,7 +419,10 @@ fn compare<B: Book>(s: &Stream) -> String {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let passes = if quick { 3 } else { 11 };
+    let passes = std::env::var("PEERS_PASSES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if quick { 3 } else { 11 });
     let only = std::env::var("PEERS_ONLY").ok();
     let stream_only: Option<usize> = std::env::var("PEERS_STREAM")
         .ok()

@@ -3,161 +3,47 @@
 //! Owns: price levels and the id of the last update applied. Must not touch: sequencing rules
 //! (that is [`sync`]), I/O, clocks.
 //!
-//! Each side keeps its levels sorted by `key` with the **best level at the end**: bids keyed by
-//! price, asks by `!price`, so both sides sort ascending towards their best. The sorted run is
-//! cut into blocks of at most [`BLOCK`] entries (a one-level B-tree): reading the best level is
-//! O(1) and the top N are the last entries of the last block or two, equally cheap on sparse and
-//! dense books. An update finds its block by galloping from the best end over the blocks' first
-//! keys (kept in their own dense array), then searches the block; inserting or deleting moves at
-//! most one block's entries. Real diff streams touch levels hundreds deep all the time (Binance
-//! spot `@depth@100ms` updates have a median depth of ~130 levels), which in one flat vector cost
-//! a memmove of the whole run above them on every insert or delete.
+//! Each side is a hybrid: a tick-indexed [`window`] of [`window::SLOTS`] ticks around the touch
+//! (one quantity per tick, an occupancy bitset with a summary word) over the [`blocks`]
+//! structure (a one-level B-tree of sorted blocks) for every level the window does not hold —
+//! levels outside its range and prices off its tick grid. Both work on keys: bids keyed by
+//! price, asks by `!price`, so both sides sort ascending towards their best. An update on the
+//! window costs one multiplication to find its slot and a store; elsewhere it costs a block
+//! search and at most one block's move. The best level is cached, so reading it is a load.
+//!
+//! The tick comes from the exchange ([`OrderBook::set_tick`], from exchangeInfo) or is inferred
+//! at each snapshot load as the gcd of the differences between the snapshot's prices. The window
+//! is re-centred on the best level when the best leaves its middle (rebuilding both parts from
+//! the merged levels, at most once per `len` updates so the cost stays amortised), and a price
+//! the grid does not divide simply lives in the blocks: no range limit, exact integers. The
+//! top N merge the window's and the blocks' levels from the top: a few bit scans and block
+//! reads, equally cheap on sparse and dense books.
 
 pub mod sync;
 
+mod blocks;
+mod window;
+
 use crate::num::{Price, Qty, UpdateId};
 use crate::wire::Level;
+use blocks::{Blocks, Cursor};
+use window::{SLOTS, WinCursor, Window};
 
+/// One level in key space (see the module doc).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Entry {
     key: u64,
     qty: u64,
 }
 
-/// Most entries in one block. A full block splits in two halves; see [`MERGE_BELOW`].
-const BLOCK: usize = 32;
-/// A block left with fewer entries than this after a delete joins a neighbour with room.
-const MERGE_BELOW: usize = BLOCK / 4;
-/// Entries per block when a side is loaded from a snapshot: room left for inserts.
-const LOAD_FILL: usize = BLOCK * 3 / 4;
-/// Slots per block array: [`BLOCK`] for entries and as many again as scratch, so an insert or
-/// delete moves a fixed [`BLOCK`] slots whatever the position: a fixed-size copy compiles to
-/// straight vector moves, where a `memmove` whose length depends on the position costs a call
-/// and mispredicts on its size classes. A power of two (see [`Block::entry`]).
-const SLOTS: usize = 2 * BLOCK;
-
-/// Up to [`BLOCK`] levels sorted ascending by key in `keys[..len]` / `qtys[..len]`: keys apart
-/// from quantities, so a search reads keys only. Boxed in [`Side`], so splits and merges move
-/// pointers. `sum` is the total of `qtys[..len]` (u128: 32 u64 quantities cannot overflow it),
-/// kept by every change so that "quantity within a price band" ([`Side::qty_within`]) adds
-/// whole blocks instead of walking hundreds of levels.
-#[derive(Clone)]
-struct Block {
-    len: usize,
-    sum: u128,
-    keys: [u64; SLOTS],
-    qtys: [u64; SLOTS],
-}
-
-impl Block {
-    fn new() -> Box<Block> {
-        Box::new(Block {
-            len: 0,
-            sum: 0,
-            keys: [0; SLOTS],
-            qtys: [0; SLOTS],
-        })
-    }
-
-    fn from_entries(entries: &[Entry]) -> Box<Block> {
-        let mut b = Block::new();
-        for (i, e) in entries.iter().enumerate() {
-            b.keys[i] = e.key;
-            b.qtys[i] = e.qty;
-            b.sum += e.qty as u128;
-        }
-        b.len = entries.len();
-        b
-    }
-
-    #[inline]
-    fn first(&self) -> u64 {
-        self.keys[0]
-    }
-
-    #[inline]
-    fn entry(&self, i: usize) -> Entry {
-        // `i` is always below `len`; the mask only lets the compiler drop the bounds checks
-        // (`SLOTS` is a power of two).
-        let i = i % SLOTS;
-        Entry {
-            key: self.keys[i],
-            qty: self.qtys[i],
-        }
-    }
-
-    /// Position of `key`, as `slice::binary_search` reports it.
-    #[inline]
-    fn search(&self, key: u64) -> Result<usize, usize> {
-        self.keys[..self.len].binary_search(&key)
-    }
-
-    /// Inserts at `i` (the block is not full), shifting the rest up.
-    #[inline]
-    fn insert(&mut self, i: usize, e: Entry) {
-        shift(&mut self.keys, i, i + 1);
-        shift(&mut self.qtys, i, i + 1);
-        self.keys[i] = e.key;
-        self.qtys[i] = e.qty;
-        self.sum += e.qty as u128;
-        self.len += 1;
-    }
-
-    /// Removes the entry at `i`, shifting the rest down.
-    #[inline]
-    fn remove(&mut self, i: usize) {
-        self.sum -= self.qtys[i % SLOTS] as u128;
-        shift(&mut self.keys, i + 1, i);
-        shift(&mut self.qtys, i + 1, i);
-        self.len -= 1;
-    }
-
-    /// Moves the entries from `at` on into a new block.
-    fn split_off(&mut self, at: usize) -> Box<Block> {
-        let mut upper = Block::new();
-        let n = self.len;
-        upper.keys[..n - at].copy_from_slice(&self.keys[at..n]);
-        upper.qtys[..n - at].copy_from_slice(&self.qtys[at..n]);
-        upper.len = n - at;
-        upper.sum = upper.qtys[..n - at].iter().map(|&q| q as u128).sum();
-        self.len = at;
-        self.sum -= upper.sum;
-        upper
-    }
-
-    /// Appends all of `other` (whose keys are all above this block's).
-    fn append(&mut self, other: &Block) {
-        let (n, m) = (self.len, other.len);
-        self.keys[n..n + m].copy_from_slice(&other.keys[..m]);
-        self.qtys[n..n + m].copy_from_slice(&other.qtys[..m]);
-        self.len = n + m;
-        self.sum += other.sum;
-    }
-}
-
-/// The block a fresh [`Cursor`] starts in.
-static EMPTY: Block = Block {
-    len: 0,
-    sum: 0,
-    keys: [0; SLOTS],
-    qtys: [0; SLOTS],
-};
-
-/// Moves the [`BLOCK`] slots at `from` to `to` (overlapping), through a fixed-size copy.
-#[inline(always)]
-fn shift(a: &mut [u64; SLOTS], from: usize, to: usize) {
-    let mut t = [0u64; BLOCK];
-    t.copy_from_slice(&a[from..from + BLOCK]);
-    a[to..to + BLOCK].copy_from_slice(&t);
-}
-
-impl std::fmt::Debug for Block {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list()
-            .entries((0..self.len).map(|i| (self.keys[i], self.qtys[i])))
-            .finish()
-    }
-}
+/// Where the best level is put when the window is (re-)centred: an eighth of the window above
+/// it (room for the market to improve), the rest below (updates land mostly behind the touch).
+const CENTRE: usize = SLOTS * 7 / 8;
+/// The window moves when the best leaves its slots `[ZONE_LO, ZONE_HI]`.
+const ZONE_LO: usize = SLOTS / 2;
+const ZONE_HI: usize = SLOTS - SLOTS / 32;
+/// Fewest updates between two re-centrings, whatever the book's size.
+const RECENTRE_EVERY: u64 = 256;
 
 /// Which side of the book.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,23 +57,32 @@ pub enum SideKind {
 pub struct Side {
     /// 0 for bids, all ones for asks: `key = price ^ flip`.
     flip: u64,
-    /// Non-empty blocks in ascending key order. Boxed on purpose (a block is 1 KiB): a split or
-    /// merge then shifts pointers, not blocks.
-    #[allow(clippy::vec_box)]
-    blocks: Vec<Box<Block>>,
-    /// `firsts[j] == blocks[j].first()`: searched without touching the blocks themselves.
-    firsts: Vec<u64>,
-    /// Total number of levels.
-    len: usize,
+    win: Window,
+    outer: Blocks,
+    /// The level with the highest key, if any.
+    best: Option<Entry>,
+    /// Tick given by the exchange, in price units (0: inferred at each load).
+    tick: u64,
+    /// While the best key stays within `zone_lo..=zone_hi` the window stays put.
+    zone_lo: u64,
+    zone_hi: u64,
+    /// Updates applied, and the count at the last re-centring.
+    ops: u64,
+    placed_at: u64,
 }
 
 impl Side {
     pub fn new(kind: SideKind) -> Self {
         Side {
             flip: Self::flip_of(kind),
-            blocks: Vec::new(),
-            firsts: Vec::new(),
-            len: 0,
+            win: Window::default(),
+            outer: Blocks::default(),
+            best: None,
+            tick: 0,
+            zone_lo: 0,
+            zone_hi: u64::MAX,
+            ops: 0,
+            placed_at: 0,
         }
     }
 
@@ -214,207 +109,199 @@ impl Side {
         }
     }
 
-    /// The block that holds `key` or would receive it: the last one whose first key is at or
-    /// below `key`, or block 0 when `key` is below them all. The side must not be empty.
-    /// Gallops from the best end, so a change near the top costs a comparison or two.
-    #[inline]
-    fn block_of(&self, key: u64) -> usize {
-        let f = &self.firsts;
-        let n = f.len();
-        // Everything at or above `hi` has a first key greater than `key`.
-        let mut hi = n;
-        let mut step = 1usize;
-        let lo = loop {
-            let idx = n.saturating_sub(step);
-            if f[idx] <= key {
-                break idx;
-            }
-            hi = idx;
-            if idx == 0 {
-                return 0;
-            }
-            step <<= 1;
+    /// Sets the price tick (from the exchange; `None`: infer it from each snapshot) and rebuilds
+    /// the side on it now.
+    pub fn set_tick(&mut self, tick: Option<Price>) {
+        self.tick = tick.map_or(0, |t| t.0);
+        let tick = if self.tick != 0 {
+            self.tick
+        } else {
+            self.win.tick()
         };
-        // f[lo] <= key < f[hi]: the answer is in lo..hi.
-        lo + f[lo + 1..hi].partition_point(|&k| k <= key)
+        self.rebuild(tick);
     }
 
-    /// Block and position of `key`, as `slice::binary_search` reports it within the block.
-    #[inline]
-    fn find(&self, key: u64) -> Option<(usize, Result<usize, usize>)> {
-        if self.blocks.is_empty() {
-            return None;
-        }
-        let j = self.block_of(key);
-        Some((j, self.blocks[j].search(key)))
+    /// The tick the window runs on (0: no window).
+    pub fn window_tick(&self) -> u64 {
+        if self.win.is_on() { self.win.tick() } else { 0 }
     }
 
     /// Sets a level to an absolute quantity; zero deletes it (deleting an absent level is a no-op).
     #[inline]
     pub fn set(&mut self, price: Price, qty: Qty) {
         let key = self.key(price);
-        match self.find(key) {
+        let qty = qty.0;
+        self.ops = self.ops.wrapping_add(1);
+        match self.win.slot(key) {
+            Some(s) => {
+                if self.win.put(s, qty) == 0 && qty == 0 {
+                    return;
+                }
+            }
+            None => self.outer.set(key, qty),
+        }
+        if qty != 0 {
+            match self.best {
+                Some(b) if key < b.key => {}
+                Some(b) if key == b.key => self.best = Some(Entry { key, qty }),
+                _ => {
+                    self.best = Some(Entry { key, qty });
+                    if key > self.zone_hi {
+                        self.moved();
+                    }
+                }
+            }
+        } else if self.best.is_some_and(|b| b.key == key) {
+            self.best = self.find_best();
+            if self.best.is_some_and(|b| b.key < self.zone_lo) {
+                self.moved();
+            }
+        }
+    }
+
+    /// The best level, looked up in both parts.
+    #[inline]
+    fn find_best(&self) -> Option<Entry> {
+        match (self.win.top(), self.outer.best()) {
+            (Some(w), Some(o)) => Some(if w.key > o.key { w } else { o }),
+            (w, o) => w.or(o),
+        }
+    }
+
+    /// The best left the window's middle: re-centre, unless the last re-centring was too recent
+    /// for its cost (a rebuild of the side) to be amortised.
+    #[cold]
+    #[inline(never)]
+    fn moved(&mut self) {
+        if !self.win.is_on() {
+            return;
+        }
+        let len = self.len() as u64;
+        if self.ops.wrapping_sub(self.placed_at) < len.max(RECENTRE_EVERY) {
+            return;
+        }
+        self.rebuild(self.win.tick());
+    }
+
+    /// Every level, ascending by key, taken out of both parts (which are left empty).
+    fn take_all(&mut self) -> Vec<Entry> {
+        let mut outer = Vec::with_capacity(self.outer.len());
+        self.outer.entries_into(&mut outer);
+        let mut win = Vec::with_capacity(self.win.len());
+        self.win.entries_into(&mut win);
+        self.outer.clear();
+        self.win.clear();
+        let mut all = Vec::with_capacity(outer.len() + win.len());
+        let (mut i, mut j) = (0, 0);
+        while i < outer.len() && j < win.len() {
+            if outer[i].key < win[j].key {
+                all.push(outer[i]);
+                i += 1;
+            } else {
+                all.push(win[j]);
+                j += 1;
+            }
+        }
+        all.extend_from_slice(&outer[i..]);
+        all.extend_from_slice(&win[j..]);
+        all
+    }
+
+    /// Rebuilds the side with the window on `tick` (0: no window) centred on the best level.
+    fn rebuild(&mut self, tick: u64) {
+        let all = self.take_all();
+        self.fill(tick, &all);
+    }
+
+    /// Fills the (empty) side with `sorted` (strictly ascending keys, no zero quantity), the
+    /// window on `tick` (0: none) centred on the best.
+    fn fill(&mut self, tick: u64, sorted: &[Entry]) {
+        self.best = sorted.last().copied();
+        self.placed_at = self.ops;
+        self.zone_lo = 0;
+        self.zone_hi = u64::MAX;
+        let on = match self.best {
+            Some(b) => self.win.place(tick, b.key, CENTRE),
             None => {
-                if !qty.is_zero() {
-                    let mut b = Block::new();
-                    b.insert(0, Entry { key, qty: qty.0 });
-                    self.blocks.push(b);
-                    self.firsts.push(key);
-                    self.len = 1;
-                }
+                self.win.off();
+                false
             }
-            Some((j, Ok(i))) => {
-                if qty.is_zero() {
-                    self.remove(j, i);
-                } else {
-                    let b = &mut self.blocks[j];
-                    let old = std::mem::replace(&mut b.qtys[i], qty.0);
-                    // Wrapping: `sum - old + new` without an intermediate underflow.
-                    b.sum = b.sum.wrapping_add(qty.0 as u128).wrapping_sub(old as u128);
-                }
-            }
-            Some((j, Err(i))) => {
-                if !qty.is_zero() {
-                    self.insert(j, i, Entry { key, qty: qty.0 });
-                }
-            }
-        }
-    }
-
-    #[inline]
-    fn insert(&mut self, j: usize, i: usize, e: Entry) {
-        self.len += 1;
-        let block = &mut self.blocks[j];
-        if block.len < BLOCK {
-            block.insert(i, e);
-            if i == 0 {
-                self.firsts[j] = e.key;
-            }
-            return;
-        }
-        self.split_insert(j, i, e);
-    }
-
-    /// Inserts into a full block by splitting it in two halves first.
-    #[cold]
-    #[inline(never)]
-    fn split_insert(&mut self, j: usize, i: usize, e: Entry) {
-        const HALF: usize = BLOCK / 2;
-        let mut upper = self.blocks[j].split_off(HALF);
-        if i <= HALF {
-            self.blocks[j].insert(i, e);
-        } else {
-            upper.insert(i - HALF, e);
-        }
-        self.firsts[j] = self.blocks[j].first();
-        self.firsts.insert(j + 1, upper.first());
-        self.blocks.insert(j + 1, upper);
-    }
-
-    #[inline]
-    fn remove(&mut self, j: usize, i: usize) {
-        self.len -= 1;
-        let block = &mut self.blocks[j];
-        block.remove(i);
-        if block.len < MERGE_BELOW {
-            self.shrink(j);
-        } else if i == 0 {
-            self.firsts[j] = block.first();
-        }
-    }
-
-    /// Block `j` became small: drops it if empty, else joins it to a neighbour with room.
-    #[cold]
-    #[inline(never)]
-    fn shrink(&mut self, j: usize) {
-        let n = self.blocks[j].len;
-        if n == 0 {
-            self.blocks.remove(j);
-            self.firsts.remove(j);
-            return;
-        }
-        // Join with the lighter neighbour when the result leaves room for inserts.
-        let prev = j.checked_sub(1).map(|p| (p, self.blocks[p].len));
-        let next = self.blocks.get(j + 1).map(|b| (j + 1, b.len));
-        let target = match (prev, next) {
-            (Some(p), Some(q)) => Some(if p.1 <= q.1 { p } else { q }),
-            (p, q) => p.or(q),
         };
-        match target {
-            Some((t, tn)) if tn + n <= LOAD_FILL => {
-                let (lo, hi) = if t < j { (t, j) } else { (j, t) };
-                let moved = self.blocks.remove(hi);
-                self.firsts.remove(hi);
-                self.blocks[lo].append(&moved);
-                self.firsts[lo] = self.blocks[lo].first();
-            }
-            _ => self.firsts[j] = self.blocks[j].first(),
+        if !on {
+            self.outer.load_sorted(sorted);
+            return;
         }
+        if let Some(b) = self.best {
+            self.zone_lo = self.win.key_of(ZONE_LO).min(b.key);
+            self.zone_hi = self.win.key_of(ZONE_HI).max(b.key);
+        }
+        let mut rest = Vec::with_capacity(sorted.len());
+        for e in sorted {
+            match self.win.slot(e.key) {
+                Some(s) => {
+                    self.win.put(s, e.qty);
+                }
+                None => rest.push(*e),
+            }
+        }
+        self.outer.load_sorted(&rest);
     }
 
     /// Best level (highest bid / lowest ask). O(1).
     #[inline]
     pub fn best(&self) -> Option<Level> {
-        let b = self.blocks.last()?;
-        Some(Self::level(self.flip, b.entry(b.len - 1)))
+        self.best.map(|e| Self::level(self.flip, e))
     }
 
     /// Total quantity of the levels at `worst` or better (bids priced at or above it, asks at or
-    /// below it). Whole blocks are added through their kept sums, so the cost is the number of
-    /// blocks in the band plus one binary search, not the number of levels.
+    /// below it): the window's occupied slots in the band, plus the blocks' (whole blocks are
+    /// added through their kept sums).
     pub fn qty_within(&self, worst: Price) -> u128 {
         let limit = self.key(worst);
-        let mut total = 0u128;
-        for (b, &first) in self.blocks.iter().zip(&self.firsts).rev() {
-            if first >= limit {
-                total += b.sum;
-            } else {
-                let from = b.keys[..b.len].partition_point(|&k| k < limit);
-                total += b.qtys[from..b.len].iter().map(|&q| q as u128).sum::<u128>();
-                break;
-            }
-        }
-        total
+        self.win.qty_within(limit) + self.outer.qty_within(limit)
     }
 
     /// Quantity resting at `price`, if any.
     pub fn get(&self, price: Price) -> Option<Qty> {
-        match self.find(self.key(price))? {
-            (j, Ok(i)) => Some(Qty(self.blocks[j].qtys[i])),
-            (_, Err(_)) => None,
+        let key = self.key(price);
+        match self.win.slot(key) {
+            Some(s) => Some(self.win.qty(s)).filter(|&q| q != 0).map(Qty),
+            None => self.outer.get(key).map(Qty),
         }
     }
 
     /// The best `n` levels, best first.
     #[inline]
     pub fn top(&self, n: usize) -> impl ExactSizeIterator<Item = Level> + '_ {
-        // A counted range mapped to levels through a cursor: std knows the exact length of
-        // `Map<Range>`, so `collect` and `Vec::extend` write the levels without a capacity check
-        // each, and the cursor's state stays in registers.
-        let mut cursor = Cursor::new(self);
-        (0..n.min(self.len)).map(move |k| cursor.level(k))
+        // A counted range mapped to levels through a merge of the two parts: std knows the
+        // exact length of `Map<Range>`, so `collect` and `Vec::extend` write the levels without
+        // a capacity check each. The count never passes the side's length, so the merge never
+        // runs dry.
+        let mut merge = Merge::new(self);
+        (0..n.min(self.len())).map(move |_| merge.next_level())
     }
 
     /// All levels, best first.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Level> + '_ {
-        self.top(self.len)
+        self.top(self.len())
     }
 
     pub fn len(&self) -> usize {
-        self.len
+        self.win.len() + self.outer.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     pub fn clear(&mut self) {
-        self.blocks.clear();
-        self.firsts.clear();
-        self.len = 0;
+        self.win.clear();
+        self.outer.clear();
+        self.best = None;
     }
 
     /// Replaces the side with `levels` (any order; a later duplicate price wins; zeros dropped).
+    /// Without a tick from the exchange, the tick is inferred from these levels.
     pub fn load(&mut self, levels: &[Level]) {
         let mut all: Vec<Entry> = levels
             .iter()
@@ -433,88 +320,82 @@ impl Side {
             }
         }
         out.retain(|e| e.qty != 0);
+        let tick = if self.tick != 0 {
+            self.tick
+        } else {
+            infer_tick(&out)
+        };
         self.clear();
-        self.len = out.len();
-        // Full chunks from the best end, so the blocks read most hold the most.
-        for chunk in out.rchunks(LOAD_FILL).rev() {
-            self.firsts.push(chunk[0].key);
-            self.blocks.push(Block::from_entries(chunk));
-        }
+        self.fill(tick, &out);
+    }
+
+    /// Checks the side's invariants (tests): both parts well formed, every key the window has a
+    /// slot for is in the window, the cached best is the highest key.
+    #[cfg(test)]
+    fn check(&self) {
+        self.outer.check();
+        let mut outer = Vec::new();
+        self.outer.entries_into(&mut outer);
+        assert!(outer.iter().all(|e| self.win.slot(e.key).is_none()));
+        assert_eq!(self.best, self.find_best());
     }
 }
 
-/// Where [`Side::top`] is: the next level to read is entry `i - 1` of `blk`, which is
-/// `blocks[j]`, and it is the `k`-th best.
-struct Cursor<'a> {
+/// The gcd of the differences between consecutive keys (0 for fewer than two).
+fn infer_tick(sorted: &[Entry]) -> u64 {
+    fn gcd(mut a: u64, mut b: u64) -> u64 {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    }
+    sorted
+        .windows(2)
+        .fold(0, |g, w| gcd(g, w[1].key - w[0].key))
+}
+
+/// [`Side::top`]'s walk: the window's and the blocks' levels merged from the top.
+struct Merge<'a> {
     flip: u64,
-    blocks: &'a [Box<Block>],
-    j: usize,
-    blk: &'a Block,
-    i: usize,
-    k: usize,
+    win: WinCursor<'a>,
+    outer: Cursor<'a>,
+    w: Option<Entry>,
+    o: Option<Entry>,
 }
 
-impl<'a> Cursor<'a> {
-    /// Before the best level: the first read moves into the last block.
+impl<'a> Merge<'a> {
     #[inline]
-    fn new(side: &'a Side) -> Cursor<'a> {
-        Cursor {
+    fn new(side: &'a Side) -> Merge<'a> {
+        let mut win = side.win.cursor();
+        let mut outer = side.outer.cursor();
+        Merge {
             flip: side.flip,
-            blocks: &side.blocks,
-            j: side.blocks.len(),
-            blk: &EMPTY,
-            i: 0,
-            k: 0,
+            w: win.next_entry(),
+            o: outer.next_entry(),
+            win,
+            outer,
         }
     }
 
-    /// The `k`-th best level; `k` must be below the side's length. Sequential calls step the
-    /// cursor; any other order (std's adapters never ask for one, but nothing forbids it) walks
-    /// from the top.
+    /// The next level down; only called while levels are left.
     #[inline]
-    fn level(&mut self, k: usize) -> Level {
-        if k != self.k {
-            // By value, not through `&mut self`: the cursor's address is never taken, so it
-            // lives in registers through the whole read.
-            *self = Self::seek(self.flip, self.blocks, k);
-        }
-        while self.i == 0 {
-            // Blocks are never empty and `k` is below the length, so a block is left.
-            self.j -= 1;
-            self.blk = &self.blocks[self.j];
-            self.i = self.blk.len;
-        }
-        self.i -= 1;
-        self.k = k + 1;
-        Side::level(self.flip, self.blk.entry(self.i))
-    }
-
-    /// A cursor at the `k`-th best level.
-    #[cold]
-    fn seek(flip: u64, blocks: &'a [Box<Block>], k: usize) -> Cursor<'a> {
-        let mut left = k;
-        for (j, b) in blocks.iter().enumerate().rev() {
-            if left < b.len {
-                return Cursor {
-                    flip,
-                    blocks,
-                    j,
-                    blk: b,
-                    i: b.len - left,
-                    k,
-                };
+    fn next_level(&mut self) -> Level {
+        let e = match (self.w, self.o) {
+            (Some(w), Some(o)) if w.key < o.key => {
+                self.o = self.outer.next_entry();
+                o
             }
-            left -= b.len;
-        }
-        // `k` past the end: an exhausted cursor (never read, as `k` is below the length).
-        Cursor {
-            flip,
-            blocks,
-            j: 0,
-            blk: &EMPTY,
-            i: 0,
-            k,
-        }
+            (Some(w), _) => {
+                self.w = self.win.next_entry();
+                w
+            }
+            (None, Some(o)) => {
+                self.o = self.outer.next_entry();
+                o
+            }
+            (None, None) => Entry { key: 0, qty: 0 },
+        };
+        Side::level(self.flip, e)
     }
 }
 
@@ -547,6 +428,13 @@ impl OrderBook {
             asks: Side::new(SideKind::Ask),
             last_update_id: 0,
         }
+    }
+
+    /// Sets the price tick of both sides (the symbol's `tickSize` from exchangeInfo; `None`:
+    /// inferred from each snapshot).
+    pub fn set_tick(&mut self, tick: Option<Price>) {
+        self.bids.set_tick(tick);
+        self.asks.set_tick(tick);
     }
 
     /// Replaces the whole book with a snapshot.
@@ -706,15 +594,7 @@ mod tests {
                         assert_eq!(top.len(), want.len().min(20));
                         assert_eq!(top.collect::<Vec<_>>(), want[..want.len().min(20)]);
                         assert_eq!(side.get(Price(p)), model.get(&p).map(|&q| Qty(q)));
-                        // Blocks stay well formed.
-                        assert_eq!(side.blocks.len(), side.firsts.len());
-                        for (b, &f) in side.blocks.iter().zip(&side.firsts) {
-                            assert!(b.len > 0 && b.len <= BLOCK);
-                            assert_eq!(b.first(), f);
-                            assert!(b.keys[..b.len].is_sorted());
-                            let sum: u128 = b.qtys[..b.len].iter().map(|&q| q as u128).sum();
-                            assert_eq!(b.sum, sum);
-                        }
+                        side.check();
                         // Quantity within a band, against the model, for a few limits.
                         for worst in [0, p, range / 3, range / 2, range, u64::MAX] {
                             let want: u128 = match kind {
@@ -761,5 +641,194 @@ mod tests {
         let mut s = Side::new(SideKind::Ask);
         s.load(&[lv(10, 1), lv(11, 0), lv(10, 7)]);
         assert_eq!(s.iter().collect::<Vec<_>>(), vec![lv(10, 7)]);
+    }
+    /// The same model check while the market drifts far in both directions, so the window
+    /// re-centres many times; prices on a 5-unit grid plus some off it; the window's tick
+    /// inferred (5, or 1 when an off-grid price is in the snapshot), given (5), given but not
+    /// dividing the prices (3), or given far too fine (1) and too coarse (1000).
+    #[test]
+    fn hybrid_matches_a_btreemap_as_the_market_moves() {
+        use std::collections::BTreeMap;
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for kind in [SideKind::Bid, SideKind::Ask] {
+            for tick in [None, Some(5u64), Some(3), Some(1), Some(1000)] {
+                for off_grid in [false, true] {
+                    let mut side = Side::new(kind);
+                    side.set_tick(tick.map(Price));
+                    let mut model: BTreeMap<u64, u64> = BTreeMap::new();
+                    let mut mid: i64 = 1_000_000;
+                    let price = |mid: i64, r: u64, off: bool| -> u64 {
+                        // Up to 3000 grid steps from the mid, denser near it.
+                        let spread = 1 + r % 4 * (r % 1000);
+                        let d = (r >> 20) % spread.max(1);
+                        // Bids below the mid, asks above it.
+                        let p = match kind {
+                            SideKind::Bid => mid - 5 - d as i64 * 5,
+                            SideKind::Ask => mid + 5 + d as i64 * 5,
+                        };
+                        p.max(0) as u64 + if off { 1 + (r >> 50) % 4 } else { 0 }
+                    };
+                    let init: Vec<Level> = (0..800)
+                        .map(|_| {
+                            let r = next();
+                            lv(price(mid, r, off_grid && r % 50 == 0), 1 + r % 97)
+                        })
+                        .collect();
+                    side.load(&init);
+                    for l in &init {
+                        model.insert(l.price.0, l.qty.0);
+                    }
+                    let mut bases = std::collections::BTreeSet::new();
+                    for step in 0..60_000u64 {
+                        // A slow random walk with long trends: the window must follow.
+                        let trend = if (step / 15_000) % 2 == 0 { 1 } else { -1 };
+                        if next() % 4 == 0 {
+                            mid += trend * 5 * (1 + (next() % 40) as i64);
+                        }
+                        let r = next();
+                        let p = price(mid, r, off_grid && r % 40 == 0);
+                        let q = if next() % 10 < 4 {
+                            0
+                        } else {
+                            1 + next() % 1_000
+                        };
+                        side.set(Price(p), Qty(q));
+                        if q == 0 {
+                            model.remove(&p);
+                        } else {
+                            model.insert(p, q);
+                        }
+                        // Levels the mid moved through are gone (traded or cancelled).
+                        while let Some(b) = side.best() {
+                            let through = match kind {
+                                SideKind::Bid => b.price.0 as i64 >= mid,
+                                SideKind::Ask => b.price.0 as i64 <= mid,
+                            };
+                            if !through {
+                                break;
+                            }
+                            side.set(b.price, Qty(0));
+                            model.remove(&b.price.0);
+                        }
+                        bases.insert(side.win.key_of(0));
+                        assert_eq!(side.len(), model.len());
+                        let want_best = match kind {
+                            SideKind::Bid => model.iter().next_back(),
+                            SideKind::Ask => model.iter().next(),
+                        };
+                        assert_eq!(side.best(), want_best.map(|(&p, &q)| lv(p, q)));
+                        if step % 499 == 0 {
+                            side.check();
+                            let want: Vec<Level> = match kind {
+                                SideKind::Bid => {
+                                    model.iter().rev().map(|(&p, &q)| lv(p, q)).collect()
+                                }
+                                SideKind::Ask => model.iter().map(|(&p, &q)| lv(p, q)).collect(),
+                            };
+                            let ctx = format!("{kind:?} tick {tick:?} off {off_grid} step {step}");
+                            assert_eq!(side.iter().collect::<Vec<_>>(), want, "{ctx}");
+                            assert_eq!(
+                                side.top(20).collect::<Vec<_>>(),
+                                want[..want.len().min(20)],
+                                "{ctx}"
+                            );
+                            for probe in [p, p + 1, p.saturating_sub(5), mid as u64] {
+                                assert_eq!(
+                                    side.get(Price(probe)),
+                                    model.get(&probe).map(|&q| Qty(q)),
+                                    "{ctx}"
+                                );
+                            }
+                            for worst in [
+                                0,
+                                p,
+                                mid as u64,
+                                (mid as u64).saturating_sub(7_000),
+                                mid as u64 + 7_000,
+                                u64::MAX,
+                            ] {
+                                let want: u128 = match kind {
+                                    SideKind::Bid => {
+                                        model.range(worst..).map(|(_, &q)| q as u128).sum()
+                                    }
+                                    SideKind::Ask => {
+                                        model.range(..=worst).map(|(_, &q)| q as u128).sum()
+                                    }
+                                };
+                                assert_eq!(side.qty_within(Price(worst)), want, "{ctx} {worst}");
+                            }
+                        }
+                    }
+                    // The window followed the market (when it has a usable tick).
+                    if side.window_tick() != 0 && tick != Some(1000) {
+                        assert!(
+                            bases.len() >= 3,
+                            "{kind:?} {tick:?}: window moved {} times",
+                            bases.len()
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn window_slots_only_for_exact_ticks_in_range() {
+        let mut w = Window::default();
+        assert_eq!(w.slot(0), None);
+        assert_eq!(w.slot(u64::MAX), None);
+        for tick in [1u64, 2, 3, 5, 10, 1_000_000, 12_345_678, window::MAX_TICK] {
+            for anchor in [0u64, 7 * tick, u64::MAX / 2, u64::MAX - 3, u64::MAX] {
+                if !w.place(tick, anchor, CENTRE) {
+                    continue;
+                }
+                let base = w.key_of(0);
+                assert!(base as u128 + SLOTS as u128 * tick as u128 <= 1u128 << 64);
+                for s in [0usize, 1, CENTRE, SLOTS - 1] {
+                    let k = w.key_of(s);
+                    assert_eq!(w.slot(k), Some(s), "tick {tick} anchor {anchor} slot {s}");
+                    if tick > 1 {
+                        assert_eq!(w.slot(k + 1), None);
+                        assert_eq!(w.slot(k.wrapping_sub(1)), None);
+                    }
+                }
+                assert_eq!(w.slot(base.wrapping_sub(tick)), None);
+                assert_eq!(w.slot(base.wrapping_add(SLOTS as u64 * tick)), None);
+                assert_eq!(w.slot(base.wrapping_sub(1)), None);
+                assert_eq!(w.slot(0).is_some(), base == 0);
+            }
+        }
+    }
+
+    #[test]
+    fn tick_inferred_from_the_snapshot() {
+        let mut b = OrderBook::new();
+        b.load(
+            &[lv(6_000_000, 1), lv(5_999_990, 1), lv(5_999_960, 2)],
+            &[lv(6_000_010, 1), lv(6_000_050, 3)],
+            1,
+        );
+        assert_eq!(b.bids.window_tick(), 10);
+        assert_eq!(b.asks.window_tick(), 40);
+        // A price off the grid lives in the blocks, exact.
+        b.apply(&[lv(6_000_005, 9)], &[lv(6_000_007, 4)], 2);
+        assert_eq!(b.bbo().bid, Some(lv(6_000_005, 9)));
+        assert_eq!(b.bbo().ask, Some(lv(6_000_007, 4)));
+        b.bids.check();
+        b.asks.check();
+        // A tick from the exchange wins over inference, now and at the next load.
+        b.set_tick(Some(Price(5)));
+        assert_eq!((b.bids.window_tick(), b.asks.window_tick()), (5, 5));
+        b.load(&[lv(100, 1), lv(300, 1)], &[lv(500, 1)], 3);
+        assert_eq!(b.bids.window_tick(), 5);
+        b.set_tick(None);
+        b.load(&[lv(100, 1), lv(300, 1)], &[lv(500, 1)], 3);
+        assert_eq!((b.bids.window_tick(), b.asks.window_tick()), (200, 0));
     }
 }

@@ -81,9 +81,26 @@ fn diffs() -> impl Strategy<Value = Vec<(Vec<Level>, Vec<Level>)>> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
+    /// Whatever the tick the book's window runs on: inferred from the snapshot (`None`), the
+    /// prices' own tick (0.01), one that does not divide them (0.03), one far too fine (1e-8:
+    /// the window spans 0.00032768, so nearly every level is outside it) or coarse enough that
+    /// the far levels fall inside the window's span while off its grid (1.0, 7.0).
     #[test]
-    fn book_equals_model_after_every_diff(snap_b in levels(true), snap_a in levels(false), ds in diffs()) {
+    fn book_equals_model_after_every_diff(
+        snap_b in levels(true),
+        snap_a in levels(false),
+        ds in diffs(),
+        tick in prop_oneof![
+            Just(None),
+            Just(Some(1_000_000u64)),
+            Just(Some(3_000_000)),
+            Just(Some(1)),
+            Just(Some(100_000_000)),
+            Just(Some(700_000_000)),
+        ],
+    ) {
         let mut book = OrderBook::new();
+        book.set_tick(tick.map(Price));
         let mut model = Model::default();
         book.load(&snap_b, &snap_a, 1);
         model.apply(&snap_b, &snap_a);
