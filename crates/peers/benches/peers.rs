@@ -42,9 +42,13 @@ trait Book: Sized {
     const NAME: &'static str;
     fn new(s: &Stream) -> Self;
     fn set(&mut self, is_bid: bool, l: Level);
+    /// Best bid and ask as the book itself reports them (what the timed loop reads).
+    type Touch;
+    fn touch(&self) -> Self::Touch;
     /// Best bid and ask as (price tick, qty) pairs, `None` for an empty side.
     fn bbo(&self) -> (Option<Row>, Option<Row>);
-    /// Top `n` of both sides into `bids` / `asks` (cleared first), best first.
+    /// Top `n` of both sides into `bids` / `asks` (cleared first), best first, in the book's
+    /// own units (timed: no conversion).
     fn top(&self, n: usize, bids: &mut Vec<Row>, asks: &mut Vec<Row>);
     /// Every level of both sides, best first.
     fn all(&self) -> (Vec<Row>, Vec<Row>);
@@ -99,6 +103,11 @@ impl Book for Ours {
         };
         side.set(l.price, l.qty);
     }
+    type Touch = microstate_core::book::Bbo;
+    #[inline(always)]
+    fn touch(&self) -> Self::Touch {
+        self.book.bbo()
+    }
     #[inline(always)]
     fn bbo(&self) -> (Option<Row>, Option<Row>) {
         let b = self.book.bbo();
@@ -108,8 +117,9 @@ impl Book for Ours {
     fn top(&self, n: usize, bids: &mut Vec<Row>, asks: &mut Vec<Row>) {
         bids.clear();
         asks.clear();
-        bids.extend(self.book.bids.top(n).map(|l| self.row(l)));
-        asks.extend(self.book.asks.top(n).map(|l| self.row(l)));
+        // Raw (price, quantity) as the book gives them: no conversion inside the timed reads.
+        bids.extend(self.book.bids.top(n).map(|l| (l.price.0 as i64, l.qty.0)));
+        asks.extend(self.book.asks.top(n).map(|l| (l.price.0 as i64, l.qty.0)));
     }
     fn all(&self) -> (Vec<Row>, Vec<Row>) {
         (
@@ -169,6 +179,17 @@ impl Book for Roi {
             black_box(self.0.update_ask_depth(p, q, 0));
         }
     }
+    type Touch = (i64, f64, i64, f64);
+    #[inline(always)]
+    fn touch(&self) -> Self::Touch {
+        let d = &self.0;
+        (
+            d.best_bid_tick(),
+            d.best_bid_qty(),
+            d.best_ask_tick(),
+            d.best_ask_qty(),
+        )
+    }
     #[inline(always)]
     fn bbo(&self) -> (Option<Row>, Option<Row>) {
         let d = &self.0;
@@ -190,7 +211,7 @@ impl Book for Roi {
             while bids.len() < n && t >= lb.max(d.low_bid_tick) {
                 let q = depth[(t - lb) as usize];
                 if q > 0.0 {
-                    bids.push((t, qty_units(q)));
+                    bids.push((t, q.to_bits()));
                 }
                 t -= 1;
             }
@@ -201,7 +222,7 @@ impl Book for Roi {
             while asks.len() < n && t <= ub.min(d.high_ask_tick) {
                 let q = depth[(t - lb) as usize];
                 if q > 0.0 {
-                    asks.push((t, qty_units(q)));
+                    asks.push((t, q.to_bits()));
                 }
                 t += 1;
             }
@@ -244,6 +265,17 @@ impl Book for Hash {
             black_box(self.0.update_ask_depth(p, q, 0));
         }
     }
+    type Touch = (i64, f64, i64, f64);
+    #[inline(always)]
+    fn touch(&self) -> Self::Touch {
+        let d = &self.0;
+        (
+            d.best_bid_tick(),
+            d.best_bid_qty(),
+            d.best_ask_tick(),
+            d.best_ask_qty(),
+        )
+    }
     #[inline(always)]
     fn bbo(&self) -> (Option<Row>, Option<Row>) {
         let d = &self.0;
@@ -263,7 +295,7 @@ impl Book for Hash {
             while bids.len() < n && t >= d.low_bid_tick {
                 let q = d.bid_qty_at_tick(t);
                 if q > 0.0 {
-                    bids.push((t, qty_units(q)));
+                    bids.push((t, q.to_bits()));
                 }
                 t -= 1;
             }
@@ -273,7 +305,7 @@ impl Book for Hash {
             while asks.len() < n && t <= d.high_ask_tick {
                 let q = d.ask_qty_at_tick(t);
                 if q > 0.0 {
-                    asks.push((t, qty_units(q)));
+                    asks.push((t, q.to_bits()));
                 }
                 t += 1;
             }
@@ -305,7 +337,7 @@ impl Book for Hash {
 fn apply_all<B: Book>(book: &mut B, updates: &[(bool, Level)]) {
     for &(is_bid, l) in updates {
         book.set(is_bid, black_box(l));
-        black_box(book.bbo());
+        black_box(book.touch());
     }
 }
 
@@ -325,28 +357,38 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-struct Figures {
-    update_ns: f64,
-    top_ns: f64,
+/// One pass: load, the timed stream, the timed top-N reads. Returns ns per update and per
+/// top-N read of both sides.
+fn pass<B: Book>(s: &Stream, bids: &mut Vec<Row>, asks: &mut Vec<Row>) -> (f64, f64) {
+    let mut book = B::loaded(s);
+    let t = Instant::now();
+    apply_all(&mut book, &s.updates);
+    let update = t.elapsed().as_nanos() as f64 / s.updates.len() as f64;
+    let t = Instant::now();
+    read_tops(&book, bids, asks);
+    let top = t.elapsed().as_nanos() as f64 / TOP_READS as f64;
+    (update, top)
 }
 
-fn measure<B: Book>(s: &Stream, passes: usize) -> Figures {
-    let mut update = Vec::new();
-    let mut top = Vec::new();
-    let (mut bids, mut asks) = (Vec::with_capacity(TOP_N), Vec::with_capacity(TOP_N));
-    for _ in 0..passes {
-        let mut book = B::loaded(s);
-        let t = Instant::now();
-        apply_all(&mut book, &s.updates);
-        update.push(t.elapsed().as_nanos() as f64 / s.updates.len() as f64);
-        let t = Instant::now();
-        read_tops(&book, &mut bids, &mut asks);
-        top.push(t.elapsed().as_nanos() as f64 / TOP_READS as f64);
+/// Per book: every pass's ns per update and per top-N read.
+#[derive(Default)]
+struct Figures {
+    update: Vec<f64>,
+    top: Vec<f64>,
+}
+
+impl Figures {
+    fn push(&mut self, (u, t): (f64, f64)) {
+        self.update.push(u);
+        self.top.push(t);
     }
-    Figures {
-        update_ns: median(update),
-        top_ns: median(top),
+    fn pick(&self, top: bool) -> &[f64] {
+        if top { &self.top } else { &self.update }
     }
+}
+
+fn min(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::INFINITY, f64::min)
 }
 
 /// Applies the stream untimed to `B` and to our book side by side: how many best bid/ask reads
@@ -457,9 +499,22 @@ fn main() {
             "  ROIVector range {lo}..{hi} ({} ticks): {outside} updates fall outside it",
             (hi - lo) / s.tick.max(1) + 1
         );
-        let ours = wants("ours").then(|| measure::<Ours>(&s, passes));
-        let roi = wants("roi").then(|| measure::<Roi>(&s, passes));
-        let hash = wants("hash").then(|| measure::<Hash>(&s, passes));
+        // Passes interleave the books, so a burst of load elsewhere on the machine hits all
+        // of them alike.
+        let (mut ours, mut roi, mut hash) =
+            (Figures::default(), Figures::default(), Figures::default());
+        let (mut bids, mut asks) = (Vec::with_capacity(TOP_N), Vec::with_capacity(TOP_N));
+        for _ in 0..passes {
+            if wants("ours") {
+                ours.push(pass::<Ours>(&s, &mut bids, &mut asks));
+            }
+            if wants("roi") {
+                roi.push(pass::<Roi>(&s, &mut bids, &mut asks));
+            }
+            if wants("hash") {
+                hash.push(pass::<Hash>(&s, &mut bids, &mut asks));
+            }
+        }
         if only.is_none() {
             notes.push(format!(
                 "{}:\n  {}\n  {}",
@@ -471,17 +526,22 @@ fn main() {
         table.push((s.name, s.updates.len(), ours, roi, hash));
     }
 
-    let cell = |f: &Option<Figures>, base: &Option<Figures>, top: bool| -> String {
-        let pick = |f: &Figures| if top { f.top_ns } else { f.update_ns };
-        match (f, base) {
-            (Some(f), Some(b)) => format!("{:7.1} ns ({:.2}×)", pick(f), pick(f) / pick(b)),
-            (Some(f), None) => format!("{:7.1} ns", pick(f)),
+    let cell = |f: &Figures, base: &Figures, top: bool| -> String {
+        let (f, b) = (f.pick(top), base.pick(top));
+        match (f.is_empty(), b.is_empty()) {
+            (false, false) => format!(
+                "{:7.1} ns {:.2}× (min {:.2}×)",
+                median(f.to_vec()),
+                median(f.to_vec()) / median(b.to_vec()),
+                min(f) / min(b)
+            ),
+            (false, true) => format!("{:7.1} ns", median(f.to_vec())),
             _ => "-".to_string(),
         }
     };
     println!();
     println!(
-        "peers: median of {passes} passes; ratio = time / ROIVector's; ROIVector range: {}",
+        "peers: median of {passes} interleaved passes; ratio = median / ROIVector's median (and min / min); ROIVector range: {}",
         if std::env::var("PEERS_ROI").is_ok_and(|v| v == "stream") {
             "the stream's whole price range"
         } else {
@@ -495,12 +555,12 @@ fn main() {
         println!();
         println!("{title}");
         println!(
-            "| {:<20} | {:>8} | {:<22} | {:<22} | {:<22} |",
+            "| {:<20} | {:>8} | {:<30} | {:<30} | {:<30} |",
             "stream", "updates", "microstate", "ROIVector", "HashMap"
         );
         for (name, n, ours, roi, hash) in &table {
             println!(
-                "| {:<20} | {:>8} | {:<22} | {:<22} | {:<22} |",
+                "| {:<20} | {:>8} | {:<30} | {:<30} | {:<30} |",
                 name,
                 n,
                 cell(ours, roi, top),
