@@ -29,8 +29,8 @@ use std::time::Instant;
 use hftbacktest::depth::{
     HashMapMarketDepth, INVALID_MAX, INVALID_MIN, L2MarketDepth, MarketDepth, ROIVectorMarketDepth,
 };
-use microstate_core::book::OrderBook;
-use microstate_core::num::SCALE;
+use microstate_core::book::{OrderBook, Side, SideKind};
+use microstate_core::num::{Price, Qty, SCALE};
 use microstate_core::wire::Level;
 use microstate_peers::{CAPTURES, Stream, load};
 
@@ -352,6 +352,53 @@ fn read_tops<B: Book>(book: &B, bids: &mut Vec<Row>, asks: &mut Vec<Row>) {
     }
 }
 
+/// `cargo bench --bench core`'s `book/top20_dense` and `book/top20_sparse`, here too: one bid
+/// side of 5,000 levels on consecutive ticks of 0.01, and one of 5,000 levels with random gaps
+/// of 1..=2,000 ticks; 20 levels read into a `Vec<Level>`.
+fn synthetic_sides() -> [(&'static str, Side); 2] {
+    const TICK: u64 = 1_000_000;
+    let mut dense = Side::new(SideKind::Bid);
+    let levels: Vec<Level> = (0..5000u64)
+        .map(|k| Level {
+            price: Price(6_000_000_000_000 - k * TICK),
+            qty: Qty(1_000_000 + k),
+        })
+        .collect();
+    dense.load(&levels);
+    let mut sparse = Side::new(SideKind::Bid);
+    // The core bench's xorshift64*, same seed: the same sparse book.
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    let mut p = 10_000_000_000_000u64;
+    let levels: Vec<Level> = (0..5000u64)
+        .map(|k| {
+            p -= (1 + next() % 2000) * TICK;
+            Level {
+                price: Price(p),
+                qty: Qty(1_000_000 + k),
+            }
+        })
+        .collect();
+    sparse.load(&levels);
+    [("dense", dense), ("sparse", sparse)]
+}
+
+const SIDE_READS: usize = 1_000_000;
+
+#[inline(never)]
+fn read_top20_side(side: &Side, buf: &mut Vec<Level>) {
+    for _ in 0..SIDE_READS {
+        buf.clear();
+        buf.extend(black_box(side).top(20));
+        black_box(&buf);
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -471,10 +518,23 @@ fn main() {
         .and_then(|v| v.parse().ok());
     let wants = |name: &str| only.as_deref().is_none_or(|o| o == name);
 
+    let mut sides = Vec::new();
+    if only.is_none() || only.as_deref() == Some("sides") {
+        let mut buf = Vec::with_capacity(20);
+        for (name, side) in synthetic_sides() {
+            let mut runs = Vec::new();
+            for _ in 0..passes {
+                let t = Instant::now();
+                read_top20_side(&side, &mut buf);
+                runs.push(t.elapsed().as_nanos() as f64 / SIDE_READS as f64);
+            }
+            sides.push((name, median(runs)));
+        }
+    }
     let mut table = Vec::new();
     let mut notes = Vec::new();
     for (i, c) in CAPTURES.iter().enumerate() {
-        if stream_only.is_some_and(|k| k != i) {
+        if stream_only.is_some_and(|k| k != i) || only.as_deref() == Some("sides") {
             continue;
         }
         let s = load(c).unwrap_or_else(|e| panic!("{e}"));
@@ -567,6 +627,15 @@ fn main() {
                 cell(roi, roi, top),
                 cell(hash, roi, top),
             );
+        }
+    }
+    if !sides.is_empty() {
+        println!();
+        println!(
+            "top-20 of one side of 5,000 levels (as `cargo bench --bench core`'s book/top20_*)"
+        );
+        for (name, ns) in &sides {
+            println!("| {name:<6} | {ns:6.1} ns |");
         }
     }
     if !notes.is_empty() {

@@ -354,24 +354,32 @@ fn infer_tick(sorted: &[Entry]) -> u64 {
         .fold(0, |g, w| gcd(g, w[1].key - w[0].key))
 }
 
-/// [`Side::top`]'s walk: the window's and the blocks' levels merged from the top.
+/// [`Side::top`]'s walk: the window's and the blocks' levels merged from the top. The counts
+/// of levels left in each part say which heads are valid, so the loop carries no `Option`.
 struct Merge<'a> {
     flip: u64,
     win: WinCursor<'a>,
     outer: Cursor<'a>,
-    w: Option<Entry>,
-    o: Option<Entry>,
+    /// The next level of each part (valid while its count is not zero).
+    w: Entry,
+    o: Entry,
+    /// Levels left in each part, the heads included.
+    wn: usize,
+    on: usize,
 }
 
 impl<'a> Merge<'a> {
     #[inline]
     fn new(side: &'a Side) -> Merge<'a> {
+        const NONE: Entry = Entry { key: 0, qty: 0 };
         let mut win = side.win.cursor();
         let mut outer = side.outer.cursor();
         Merge {
             flip: side.flip,
-            w: win.next_entry(),
-            o: outer.next_entry(),
+            w: win.next_entry().unwrap_or(NONE),
+            o: outer.next_entry().unwrap_or(NONE),
+            wn: side.win.len(),
+            on: side.outer.len(),
             win,
             outer,
         }
@@ -380,20 +388,20 @@ impl<'a> Merge<'a> {
     /// The next level down; only called while levels are left.
     #[inline]
     fn next_level(&mut self) -> Level {
-        let e = match (self.w, self.o) {
-            (Some(w), Some(o)) if w.key < o.key => {
-                self.o = self.outer.next_entry();
-                o
+        let e = if self.wn != 0 && (self.on == 0 || self.w.key > self.o.key) {
+            let e = self.w;
+            self.wn -= 1;
+            if self.wn != 0 {
+                self.w = self.win.next_entry().unwrap_or(e);
             }
-            (Some(w), _) => {
-                self.w = self.win.next_entry();
-                w
+            e
+        } else {
+            let e = self.o;
+            self.on = self.on.saturating_sub(1);
+            if self.on != 0 {
+                self.o = self.outer.next_entry().unwrap_or(e);
             }
-            (None, Some(o)) => {
-                self.o = self.outer.next_entry();
-                o
-            }
-            (None, None) => Entry { key: 0, qty: 0 },
+            e
         };
         Side::level(self.flip, e)
     }

@@ -251,27 +251,46 @@ impl WinCursor<'_> {
     #[inline]
     pub(super) fn next_slot(&mut self) -> Option<usize> {
         if self.m == 0 {
-            // The highest occupied word below `w`, through the summary.
-            let mut j = self.w / 64;
-            let mut below = if j < SUMMARY {
-                self.win.summary[j] & ((1u64 << (self.w % 64)) - 1)
+            // The next word down first (near the touch, occupied words run together), then
+            // the highest occupied word below `w` through the summary.
+            let next = if self.w > 0 && self.w <= WORDS {
+                self.win.bits[(self.w - 1) % WORDS]
             } else {
                 0
             };
-            while below == 0 {
-                if j == 0 {
-                    self.w = 0;
-                    return None;
-                }
-                j -= 1;
-                below = self.win.summary[j % SUMMARY];
+            if next != 0 {
+                self.w -= 1;
+                self.m = next;
+            } else {
+                self.seek_word()?;
             }
-            self.w = j * 64 + 63 - below.leading_zeros() as usize;
-            self.m = self.win.bits[self.w % WORDS];
         }
         let b = 63 - self.m.leading_zeros() as usize;
         self.m &= !(1u64 << b);
         Some(self.w * 64 + b)
+    }
+
+    /// Moves to the highest occupied word below `w` through the summary; `None` when there is
+    /// none.
+    #[inline]
+    fn seek_word(&mut self) -> Option<()> {
+        let mut j = self.w / 64;
+        let mut below = if j < SUMMARY {
+            self.win.summary[j] & ((1u64 << (self.w % 64)) - 1)
+        } else {
+            0
+        };
+        while below == 0 {
+            if j == 0 {
+                self.w = 0;
+                return None;
+            }
+            j -= 1;
+            below = self.win.summary[j % SUMMARY];
+        }
+        self.w = j * 64 + 63 - below.leading_zeros() as usize;
+        self.m = self.win.bits[self.w % WORDS];
+        Some(())
     }
 
     /// The next occupied level down.
