@@ -11,6 +11,7 @@
 //! the chart and the symbols.
 
 pub mod alerts;
+pub mod cells;
 pub mod fmt;
 pub mod heatmap;
 pub mod ladder;
