@@ -1,4 +1,5 @@
-//! Text written straight into the screen buffer: ASCII one byte per cell, without the grapheme
+//! Text written straight into the screen buffer: ASCII (and a few one-cell symbols the panels
+//! use) one char per cell, without the grapheme
 //! segmentation a `Paragraph` of spans (or `Buffer::set_stringn`) runs on every character —
 //! most of a text panel's cost — and anything else through ratatui's own `set_stringn`, so
 //! the cells come out exactly as a left-aligned, unwrapped `Paragraph` line would leave them.
@@ -16,24 +17,30 @@ pub fn put(buf: &mut Buffer, x: u16, y: u16, s: &str, max: u16, style: Style) ->
     if y < area.top() || y >= area.bottom() || x < area.left() || x >= area.right() {
         return 0;
     }
-    if !s.is_ascii() {
+    if !s.chars().all(|c| c.is_ascii() || ONE_CELL.contains(&c)) {
         let (end, _) = buf.set_stringn(x, y, s, usize::from(max), style);
         return end.saturating_sub(x);
     }
     let right = area.right().min(x.saturating_add(max));
     let mut cx = x;
-    for b in s.bytes() {
+    for c in s.chars() {
         if cx >= right {
             break;
         }
-        if b.is_ascii_control() {
+        if c.is_ascii_control() {
             continue;
         }
-        buf[(cx, y)].set_char(char::from(b)).set_style(style);
+        buf[(cx, y)].set_char(c).set_style(style);
         cx += 1;
     }
     cx - x
 }
+
+/// Characters the panels print that are each one grapheme one cell wide (no combining mark
+/// can follow them in our own text): written a char per cell like ASCII.
+const ONE_CELL: [char; 15] = [
+    'µ', '—', '≤', '≥', '±', '…', '→', '←', '·', '│', '▶', '■', '▇', '█', '•',
+];
 
 /// Writes `n` cells of `symbol` (one column wide) from `(x, y)`, clipped to the buffer;
 /// returns the columns used.
@@ -62,7 +69,13 @@ mod tests {
     fn put_and_repeat_match_a_paragraph_line() {
         let area = Rect::new(2, 1, 12, 2);
         let style = Style::default().fg(Color::Red);
-        for text in ["p50 12.3µs", "stage   1234567890 cut here", ""] {
+        for text in [
+            "p50 12.3µs",
+            "stage   1234567890 cut here",
+            "",
+            "≤  1.2ms — ±3 → ·│▶■█•…",
+            "e\u{301}tat 漢字",
+        ] {
             let mut want = Buffer::empty(Rect::new(0, 0, 16, 4));
             Paragraph::new(Line::from(vec![
                 Span::styled(text.to_string(), style),
