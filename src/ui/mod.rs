@@ -86,6 +86,8 @@ async fn ui_loop(
     let mut raw: Arc<View> = views.borrow_and_update().clone();
     let mut view: Arc<View> = raw.clone();
     let mut dirty = true;
+    // When the view→drawn percentiles were last read (ns, wall clock).
+    let mut drawn_read = 0u64;
     let mut engine_gone = false;
     let mut driver_events = true;
     // The end-to-end test of the panic path (tests/integration/tmux.rs) needs the real binary to panic
@@ -137,7 +139,7 @@ async fn ui_loop(
                     // Draw a new view at once unless a frame was drawn within the frame time:
                     // the tick only catches up what this skipped.
                     if last_draw.elapsed() >= frame {
-                        draw(terminal, &view, &mut ui, opts, &mut last_draw)?;
+                        draw(terminal, &view, &mut ui, opts, &mut last_draw, &mut drawn_read)?;
                         dirty = false;
                     }
                 }
@@ -152,7 +154,7 @@ async fn ui_loop(
             },
             _ = tick.tick() => {
                 if dirty {
-                    draw(terminal, &view, &mut ui, opts, &mut last_draw)?;
+                    draw(terminal, &view, &mut ui, opts, &mut last_draw, &mut drawn_read)?;
                     dirty = false;
                 }
             }
@@ -173,6 +175,7 @@ fn draw(
     ui: &mut UiState,
     opts: &UiOptions,
     last_draw: &mut std::time::Instant,
+    drawn_read: &mut u64,
 ) -> std::io::Result<()> {
     ui.prepare(view);
     terminal.draw(|f| render::draw(f, view, ui, &opts.theme, &opts.bindings))?;
@@ -182,8 +185,30 @@ fn draw(
         ui.drawn
             .get_or_insert_with(|| microstate_core::latency::StageHist::new(60_000_000_000, 6))
             .record(now, now - view.published_ns);
+        if ui.drawn_view.is_none() || *drawn_read + DRAWN_EVERY_NS <= now {
+            *drawn_read = now;
+            ui.drawn_view = ui.drawn.as_ref().map(drawn_view);
+        }
     }
     Ok(())
+}
+
+/// How often the view→drawn percentiles are read off their histogram (ns).
+const DRAWN_EVERY_NS: u64 = 500_000_000;
+
+/// The screen's own stage as the latency panel shows it.
+fn drawn_view(h: &microstate_core::latency::StageHist) -> microstate_core::view::StageView {
+    let p = microstate_core::latency::Percentiles::of(&h.total);
+    microstate_core::view::StageView {
+        name: "view→drawn".into(),
+        count: p.count,
+        p50: p.p50,
+        p90: p.p90,
+        p99: p.p99,
+        p999: p.p999,
+        max: p.max,
+        buckets: Vec::new(),
+    }
 }
 
 /// What an action does: the screen's own state here; the rest is a command to the driver,

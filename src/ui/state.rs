@@ -38,6 +38,9 @@ pub struct UiState {
     prev_zoom: usize,
     /// The screen's own stage: view published → drawn (ns).
     pub drawn: Option<microstate_core::latency::StageHist>,
+    /// Its percentiles as the latency panel shows them, refreshed at most twice a second
+    /// (reading quantiles off the histogram on every frame cost more than drawing the panel).
+    pub drawn_view: Option<microstate_core::view::StageView>,
     /// The selected symbol's ladder rows, bucketed once per view and zoom ([`Self::prepare`]).
     rows: Option<(RowsKey, Vec<Row>)>,
     /// Time & sales panel shown (`t`).

@@ -435,27 +435,34 @@ impl Latency {
 
     /// Reports of every stage that has samples (window ending at `now_ns`).
     pub fn reports(&self, now_ns: u64) -> Vec<(Stage, StageReport)> {
-        let mut out = Vec::new();
-        for (st, h) in Stage::ALL.iter().zip(&self.stages) {
-            let neg = (*st == Stage::NetworkRaw).then_some(self.negative_raw_count);
-            if h.total.is_empty() && neg.is_none_or(|n| n == 0) {
-                continue;
-            }
-            out.push((
-                *st,
-                StageReport {
-                    name: st.name().to_string(),
-                    total: Percentiles::of(&h.total),
-                    window: Percentiles::of(&h.window(now_ns)),
-                    negative: neg,
-                    negative_max_ns: neg
-                        .filter(|n| *n > 0)
-                        .map(|_| self.negative_raw.total.max()),
-                    saturated: h.saturated,
-                },
-            ));
+        Stage::ALL
+            .iter()
+            .filter_map(|&st| self.report(st, now_ns).map(|(r, _)| (st, r)))
+            .collect()
+    }
+
+    /// One stage's report with its window histogram (ending at `now_ns`), merged once for
+    /// both; `None` when the stage has no sample.
+    pub fn report(&self, st: Stage, now_ns: u64) -> Option<(StageReport, Histogram<u64>)> {
+        let h = self.stage(st)?;
+        let neg = (st == Stage::NetworkRaw).then_some(self.negative_raw_count);
+        if h.total.is_empty() && neg.is_none_or(|n| n == 0) {
+            return None;
         }
-        out
+        let window = h.window(now_ns);
+        Some((
+            StageReport {
+                name: st.name().to_string(),
+                total: Percentiles::of(&h.total),
+                window: Percentiles::of(&window),
+                negative: neg,
+                negative_max_ns: neg
+                    .filter(|n| *n > 0)
+                    .map(|_| self.negative_raw.total.max()),
+                saturated: h.saturated,
+            },
+            window,
+        ))
     }
 }
 

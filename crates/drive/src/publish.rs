@@ -285,10 +285,11 @@ impl Publisher {
 
 /// Latency stages for the screen: window percentiles and log-spaced buckets of each.
 pub fn stage_views(l: &Latency, now_ns: u64) -> Vec<StageView> {
-    l.reports(now_ns)
-        .into_iter()
-        .filter_map(|(stage, r)| {
-            let h = l.stage(stage)?.window(now_ns);
+    // Each stage's window histogram merged once, for its percentiles and its buckets alike.
+    Stage::ALL
+        .iter()
+        .filter_map(|&stage| {
+            let (r, h) = l.report(stage, now_ns)?;
             Some(stage_view(stage.name(), &r, &h))
         })
         .collect()

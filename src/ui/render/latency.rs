@@ -2,10 +2,12 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::text::{Line, Span};
+use std::fmt::Write;
+
+use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders, Paragraph};
 
-use super::fmt;
+use super::{cells, fmt};
 use crate::ui::theme::Theme;
 use microstate_core::view::{StageView, View};
 
@@ -33,14 +35,21 @@ pub fn render(
     let sel = stage % stages.len();
     let inner = b.inner(area);
     f.render_widget(b, area);
-    let mut lines = vec![Line::from(Span::styled(
-        format!(
-            "{:<22} {:>8} {:>8} {:>8} {:>8} {:>8}",
-            "stage", "p50", "p90", "p99", "p99.9", "max"
-        ),
-        theme.dim,
-    ))];
+    // Written straight into the buffer (one reused line of text, ASCII a byte per cell): as a
+    // Paragraph of spans this panel cost more than the rest of the right column together.
+    let buf = f.buffer_mut();
+    let (x, w) = (inner.x, inner.width);
+    let mut rows = inner.y..inner.bottom();
+    let mut text = String::with_capacity(64);
+    let Some(y) = rows.next() else { return };
+    let _ = write!(
+        text,
+        "{:<22} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "stage", "p50", "p90", "p99", "p99.9", "max"
+    );
+    cells::put(buf, x, y, &text, w, theme.dim);
     for (i, s) in stages.iter().enumerate() {
+        let Some(y) = rows.next() else { return };
         let style = if i == sel { theme.accent } else { theme.text };
         let d = |v: u64| {
             if s.count == 0 {
@@ -49,28 +58,28 @@ pub fn render(
                 fmt::latency_ns(v)
             }
         };
-        lines.push(Line::from(Span::styled(
-            format!(
-                "{:<22} {:>8} {:>8} {:>8} {:>8} {:>8}",
-                s.name,
-                d(s.p50),
-                d(s.p90),
-                d(s.p99),
-                d(s.p999),
-                d(s.max)
-            ),
-            style,
-        )));
+        text.clear();
+        let _ = write!(
+            text,
+            "{:<22} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            s.name,
+            d(s.p50),
+            d(s.p90),
+            d(s.p99),
+            d(s.p999),
+            d(s.max)
+        );
+        cells::put(buf, x, y, &text, w, style);
     }
     let s = stages[sel];
     let max = s.buckets.iter().map(|b| b.1).max().unwrap_or(0).max(1);
-    let room = (inner.height as usize).saturating_sub(lines.len());
-    let w = (inner.width as usize).saturating_sub(12);
-    for (ub, n) in s.buckets.iter().take(room) {
-        lines.push(Line::from(vec![
-            Span::styled(format!("≤{:>9} ", fmt::dur_ns(*ub)), theme.dim),
-            Span::styled("▇".repeat((*n as usize * w) / max as usize), theme.accent),
-        ]));
+    let bar_w = (w as usize).saturating_sub(12);
+    for (ub, n) in &s.buckets {
+        let Some(y) = rows.next() else { return };
+        text.clear();
+        let _ = write!(text, "≤{:>9} ", fmt::dur_ns(*ub));
+        let used = cells::put(buf, x, y, &text, w, theme.dim);
+        let bar = ((*n as usize * bar_w) / max as usize).min(u16::MAX as usize) as u16;
+        cells::repeat(buf, x + used, y, "▇", bar.min(w - used), theme.accent);
     }
-    f.render_widget(Paragraph::new(lines), inner);
 }

@@ -11,6 +11,7 @@
 //! the chart and the symbols.
 
 pub mod alerts;
+pub mod cells;
 pub mod fmt;
 pub mod heatmap;
 pub mod ladder;
@@ -164,20 +165,14 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bind
         panels::pressure(f, b, sel, theme);
         panels::context(f, c, sel, theme);
         panels::interpretation(f, interp, sel, theme);
-        let drawn = ui.drawn.as_ref().map(|h| {
-            let p = microstate_core::latency::Percentiles::of(&h.total);
-            microstate_core::view::StageView {
-                name: "view→drawn".into(),
-                count: p.count,
-                p50: p.p50,
-                p90: p.p90,
-                p99: p.p99,
-                p999: p.p999,
-                max: p.max,
-                buckets: Vec::new(),
-            }
-        });
-        latency::render(f, lat, view, drawn.as_ref(), ui.latency_stage, theme);
+        latency::render(
+            f,
+            lat,
+            view,
+            ui.drawn_view.as_ref(),
+            ui.latency_stage,
+            theme,
+        );
     }
     symbols::render(f, symbols_area, view, ui.symbol_index(view), theme);
     hint_line(f, hint, view, ui, theme);

@@ -4,11 +4,13 @@
 //! scrolled to keep the selected one in view when there are more than fit (`Symbols 5–8 of 100`).
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 
-use super::{fmt, sync_label};
+use super::{cells, fmt, sync_label};
 use crate::ui::theme::Theme;
 use microstate_core::view::{ModelView, View};
 
@@ -36,87 +38,29 @@ fn cols<T>(v: Vec<T>, width: u16) -> Vec<T> {
         .collect()
 }
 
+/// The column widths, in column order (before [`cols`]).
+const WIDTHS: [u16; 10] = [1, 14, 10, 13, 11, 7, 9, 9, 5, 8];
+const HEADER: [&str; 10] = [
+    "", "symbol", "state", "mid", "spread", "imb L1", "pressure", "context", "gaps", "age",
+];
+
+/// One row's cells: text and the style of its span (`None`: unstyled).
+type RowCells = Vec<(String, Option<Style>)>;
+
 pub fn render(f: &mut Frame, area: Rect, view: &View, selected: usize, theme: &Theme) {
     let wide = area.width;
-    let header = Row::new(cols(
-        vec![
-            "", "symbol", "state", "mid", "spread", "imb L1", "pressure", "context", "gaps", "age",
-        ],
-        wide,
-    ))
-    .style(theme.dim);
     // Rows that fit (borders and header take 3); scrolled so the selected one is shown.
     let fit = (area.height as usize).saturating_sub(3).max(1);
     let first = selected.saturating_sub(fit - 1);
-    let rows: Vec<Row> = view
+    let rows: Vec<(RowCells, bool)> = view
         .symbols
         .iter()
         .enumerate()
         .skip(first)
         .take(fit)
-        .map(|(i, s)| {
-            let (state, style) = sync_label(s, theme);
-            let dec = fmt::decimals_or_from_price(s.tick, s.mid.unwrap_or(0.0));
-            let age = if s.last_depth_recv_ns == 0 {
-                "—".to_string()
-            } else {
-                fmt::ago(view.now_ns.saturating_sub(s.last_depth_recv_ns))
-            };
-            let model = |m: &ModelView<String>| match m {
-                ModelView::Ready(x) => x.clone(),
-                ModelView::Missing(_) => "—".into(),
-            };
-            let pressure = model(&match &s.pressure {
-                ModelView::Ready(p) => ModelView::Ready(p.label.clone()),
-                ModelView::Missing(w) => ModelView::Missing(w.clone()),
-            });
-            let context = model(&match &s.context {
-                ModelView::Ready(c) => ModelView::Ready(c.label.clone()),
-                ModelView::Missing(w) => ModelView::Missing(w.clone()),
-            });
-            let mark = if i == selected { "▶" } else { " " };
-            let row = Row::new(cols(
-                vec![
-                    Cell::from(mark),
-                    Cell::from(format!("{} {}", i + 1, s.symbol)),
-                    Cell::from(Span::styled(state, style)),
-                    Cell::from(s.mid.map_or("—".into(), |m| fmt::price(m, dec + 1))),
-                    Cell::from(s.spread.map_or("—".into(), |m| fmt::price(m, dec))),
-                    Cell::from(s.imbalance[0].map_or("—".into(), fmt::signed)),
-                    Cell::from(pressure),
-                    Cell::from(context),
-                    Cell::from(s.gaps.to_string()),
-                    Cell::from(age),
-                ],
-                wide,
-            ));
-            if i == selected {
-                row.style(theme.accent)
-            } else {
-                row
-            }
-        })
+        .map(|(i, s)| (cells_of(view, i, s, selected, theme), i == selected))
         .collect();
-    let t = Table::new(
-        rows,
-        cols(
-            vec![
-                Constraint::Length(1),
-                Constraint::Length(14),
-                Constraint::Length(10),
-                Constraint::Length(13),
-                Constraint::Length(11),
-                Constraint::Length(7),
-                Constraint::Length(9),
-                Constraint::Length(9),
-                Constraint::Length(5),
-                Constraint::Length(8),
-            ],
-            wide,
-        ),
-    )
-    .header(header)
-    .block(Block::default().borders(Borders::ALL).title(Span::styled(
+    let block = Block::default().borders(Borders::ALL).title(Span::styled(
         if view.symbols.len() > fit {
             format!(
                 " Symbols {}–{} of {} ",
@@ -128,6 +72,191 @@ pub fn render(f: &mut Frame, area: Rect, view: &View, selected: usize, theme: &T
             " Symbols ".to_string()
         },
         theme.title,
-    )));
-    f.render_widget(t, area);
+    ));
+    let inner = block.inner(area);
+    let widths: Vec<Constraint> = cols(WIDTHS.map(Constraint::Length).to_vec(), wide);
+    let needed: u16 =
+        cols(WIDTHS.to_vec(), wide).iter().sum::<u16>() + (widths.len() as u16).saturating_sub(1);
+    if inner.width >= needed && inner.height >= 1 {
+        // Every column at its width: written straight into the buffer where the Table would
+        // put it (start-aligned, one space apart), without its grapheme-by-grapheme text
+        // rendering (`table_and_direct_writes_agree` holds the two equal).
+        f.render_widget(block, area);
+        direct(f.buffer_mut(), inner, &widths, &rows, wide, theme);
+        return;
+    }
+    f.render_widget(table(rows, widths, wide, theme).block(block), area);
+}
+
+/// The texts of one symbol's row, all ten columns.
+fn cells_of(
+    view: &View,
+    i: usize,
+    s: &microstate_core::view::SymbolView,
+    selected: usize,
+    theme: &Theme,
+) -> RowCells {
+    let (state, style) = sync_label(s, theme);
+    let dec = fmt::decimals_or_from_price(s.tick, s.mid.unwrap_or(0.0));
+    let age = if s.last_depth_recv_ns == 0 {
+        "—".to_string()
+    } else {
+        fmt::ago(view.now_ns.saturating_sub(s.last_depth_recv_ns))
+    };
+    let label = |m: &ModelView<String>| match m {
+        ModelView::Ready(x) => x.clone(),
+        ModelView::Missing(_) => "—".into(),
+    };
+    let pressure = match &s.pressure {
+        ModelView::Ready(p) => p.label.clone(),
+        ModelView::Missing(w) => label(&ModelView::Missing(w.clone())),
+    };
+    let context = match &s.context {
+        ModelView::Ready(c) => c.label.clone(),
+        ModelView::Missing(w) => label(&ModelView::Missing(w.clone())),
+    };
+    let mark = if i == selected { "▶" } else { " " };
+    vec![
+        (mark.to_string(), None),
+        (format!("{} {}", i + 1, s.symbol), None),
+        (state, Some(style)),
+        (s.mid.map_or("—".into(), |m| fmt::price(m, dec + 1)), None),
+        (s.spread.map_or("—".into(), |m| fmt::price(m, dec)), None),
+        (s.imbalance[0].map_or("—".into(), fmt::signed), None),
+        (pressure, None),
+        (context, None),
+        (s.gaps.to_string(), None),
+        (age, None),
+    ]
+}
+
+/// The same rows as a ratatui Table (narrow terminals, where columns must shrink).
+fn table<'a>(
+    rows: Vec<(RowCells, bool)>,
+    widths: Vec<Constraint>,
+    wide: u16,
+    theme: &Theme,
+) -> Table<'a> {
+    let header = Row::new(cols(HEADER.to_vec(), wide)).style(theme.dim);
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .map(|(cells, sel)| {
+            let row = Row::new(cols(
+                cells
+                    .into_iter()
+                    .map(|(t, st)| match st {
+                        Some(st) => Cell::from(Span::styled(t, st)),
+                        None => Cell::from(t),
+                    })
+                    .collect(),
+                wide,
+            ));
+            if sel { row.style(theme.accent) } else { row }
+        })
+        .collect();
+    Table::new(rows, widths).header(header)
+}
+
+/// Writes the header and rows at the Table's column places (`inner`: inside the block).
+fn direct(
+    buf: &mut Buffer,
+    inner: Rect,
+    widths: &[Constraint],
+    rows: &[(RowCells, bool)],
+    wide: u16,
+    theme: &Theme,
+) {
+    let places = Layout::horizontal(widths.iter().copied())
+        .flex(Flex::Start)
+        .spacing(1)
+        .split(Rect::new(inner.x, 0, inner.width, 1));
+    let line = |y: u16| Rect::new(inner.x, y, inner.width, 1);
+    buf.set_style(line(inner.y), theme.dim);
+    let header = HEADER.iter().enumerate().filter(|(i, _)| shown(*i, wide));
+    for (place, (_, h)) in places.iter().zip(header) {
+        cells::put(buf, place.x, inner.y, h, place.width, Style::default());
+    }
+    for (k, (cells_, sel)) in rows.iter().enumerate() {
+        let y = inner.y + 1 + k as u16;
+        if y >= inner.bottom() {
+            break;
+        }
+        if *sel {
+            buf.set_style(line(y), theme.accent);
+        }
+        let shown_cells = cells_.iter().enumerate().filter(|(i, _)| shown(*i, wide));
+        for (place, (_, (text, style))) in places.iter().zip(shown_cells) {
+            cells::put(
+                buf,
+                place.x,
+                y,
+                text,
+                place.width,
+                style.unwrap_or_default(),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::widgets::Widget;
+
+    /// The direct writes leave the buffer exactly as the Table does, at every width where
+    /// they are used (a real view's rows, one selected).
+    #[test]
+    fn table_and_direct_writes_agree() {
+        let theme = Theme::new(&Default::default(), false);
+        let excerpt = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("assets/demo/btcusdt_20240808-excerpt.gz");
+        let mut p = microstate_drive::replay::Player::open(
+            &[excerpt],
+            microstate_drive::replay::PlayerOptions::default(),
+        )
+        .expect("open");
+        while p.status().fed < 3_000 {
+            if p.poll(0).expect("poll") == microstate_drive::replay::Poll::Done {
+                break;
+            }
+        }
+        let mut view = microstate_drive::replay::replay_view(&p);
+        let s0 = view.symbols[0].clone();
+        for (k, name) in [&b"ETHUSDT"[..], b"SOLUSDT"].iter().enumerate() {
+            let mut s = s0.clone();
+            s.symbol = microstate_core::num::Symbol::new(name).expect("symbol");
+            s.gaps = k as u64 + 1;
+            view.symbols.push(s);
+        }
+        for w in [60u16, 70, 80, 99, 100, 120, 200] {
+            for height in [5u16, 9] {
+                let area = Rect::new(0, 0, w, height);
+                let wide = area.width;
+                let fit = (area.height as usize).saturating_sub(3).max(1);
+                let rows: Vec<(RowCells, bool)> = view
+                    .symbols
+                    .iter()
+                    .enumerate()
+                    .take(fit)
+                    .map(|(i, s)| (cells_of(&view, i, s, 1, &theme), i == 1))
+                    .collect();
+                let block = || Block::default().borders(Borders::ALL);
+                let widths: Vec<Constraint> = cols(WIDTHS.map(Constraint::Length).to_vec(), wide);
+                let mut want = Buffer::empty(area);
+                Widget::render(
+                    table(rows.clone(), widths.clone(), wide, &theme).block(block()),
+                    area,
+                    &mut want,
+                );
+                let mut got = Buffer::empty(area);
+                Widget::render(block(), area, &mut got);
+                direct(&mut got, block().inner(area), &widths, &rows, wide, &theme);
+                let needed: u16 = cols(WIDTHS.to_vec(), wide).iter().sum::<u16>()
+                    + (widths.len() as u16).saturating_sub(1);
+                if w - 2 >= needed {
+                    assert_eq!(got, want, "{w}x{height}");
+                }
+            }
+        }
+    }
 }

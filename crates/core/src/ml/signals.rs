@@ -145,6 +145,8 @@ pub struct Signals {
     stale_event: bool,
     last_depth_ns: u64,
     pub interpretation: Option<Interpretation>,
+    /// The inputs `interpretation` was made from (see [`Signals::interpret`]).
+    interpreted_from: Option<(Option<PressureInput>, Option<ContextInput>, Health)>,
     /// Minutes pushed into the context history.
     pub minutes: u64,
 }
@@ -181,6 +183,7 @@ impl Signals {
             stale_event: false,
             last_depth_ns: 0,
             interpretation: None,
+            interpreted_from: None,
             minutes: 0,
             models,
         }
@@ -405,6 +408,17 @@ impl Signals {
         self.pressure_why = None;
     }
 
+    /// The interpretation made afresh from the current inputs (as of the last feature update
+    /// or staleness change), never kept from an earlier one: what [`Self::interpretation`]
+    /// must always equal (tests check it after every frame of a real capture).
+    pub fn interpretation_recomputed(&self) -> Option<Interpretation> {
+        let (_, _, h) = self.interpreted_from.as_ref()?;
+        let mut fresh = self.clone();
+        fresh.interpreted_from = None;
+        fresh.interpret(!h.resyncing);
+        fresh.interpretation
+    }
+
     fn interpret(&mut self, synced: bool) {
         let warming = match &self.context {
             Some(ContextOutput::WarmingUp { minutes_left }) => Some(*minutes_left),
@@ -416,6 +430,23 @@ impl Signals {
             .context
             .as_ref()
             .and_then(|c| ContextInput::of(c, self.models.context_label));
+        // The interpretation is a pure function of these inputs, which change seldom (the
+        // pressure is throttled, the context moves once a minute): the same inputs (floats by
+        // their bits) keep the interpretation already made, without formatting it again on
+        // every feature update.
+        if let Some((p, c, h)) = &self.interpreted_from
+            && self.interpretation.is_some()
+            && same_pressure(p.as_ref(), self.pressure.as_ref())
+            && same_context(c.as_ref(), context.as_ref())
+            && h.stale == self.stale()
+            && h.resyncing != synced
+            && h.context_warming_min == warming
+            && h.pressure_missing.as_deref() == self.pressure_missing()
+            && h.context_missing.as_deref() == self.context_missing()
+            && h.pressure_quiet.as_deref() == self.pressure_quiet()
+        {
+            return;
+        }
         let health = Health {
             stale: self.stale(),
             resyncing: !synced,
@@ -430,6 +461,30 @@ impl Signals {
             &health,
             &self.models.thresholds,
         ));
+        self.interpreted_from = Some((self.pressure, context, health));
+    }
+}
+
+/// Equal pressure inputs, floats compared by their bits (so `-0.0` and `0.0`, which format
+/// differently, are not taken for one another).
+fn same_pressure(a: Option<&PressureInput>, b: Option<&PressureInput>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a.probs.map(f32::to_bits) == b.probs.map(f32::to_bits),
+        _ => false,
+    }
+}
+
+/// Equal context inputs, floats compared by their bits.
+fn same_context(a: Option<&ContextInput>, b: Option<&ContextInput>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => {
+            a.label == b.label
+                && a.horizon_min == b.horizon_min
+                && a.confidence.to_bits() == b.confidence.to_bits()
+        }
+        _ => false,
     }
 }
 

@@ -174,3 +174,40 @@ fn a_missing_model_folder_is_said_plainly_and_nothing_else_stops() {
     let sig = st.signals.as_deref().expect("signals");
     assert!(sig.context_missing().is_some_and(|w| w.contains("context")));
 }
+
+/// The interpretation is kept while its inputs are unchanged (most feature updates): after
+/// every frame of the real spot capture it equals one made afresh from the current inputs.
+#[test]
+fn the_kept_interpretation_equals_a_fresh_one_after_every_frame() {
+    let mut cfg = Config::default();
+    cfg.models.dir = workspace_root().join("models").display().to_string();
+    let mut p = Player::open(
+        &spot_files()[..1],
+        PlayerOptions {
+            models: Some(load_models(&cfg)),
+            batch: 1,
+            ..PlayerOptions::default()
+        },
+    )
+    .expect("open");
+    let (mut compared, mut distinct) = (0u64, std::collections::HashSet::new());
+    while p.poll(0).expect("poll") != Poll::Done {
+        let Some(sig) = p
+            .engine()
+            .symbols()
+            .first()
+            .and_then(|s| s.signals.as_deref())
+        else {
+            continue;
+        };
+        let kept = sig.interpretation.clone().expect("an interpretation");
+        assert_eq!(Some(&kept), sig.interpretation_recomputed().as_ref());
+        distinct.insert(kept.label);
+        compared += 1;
+    }
+    assert!(compared > 20_000, "{compared} frames compared");
+    assert!(
+        distinct.len() > 1,
+        "the interpretation changed: {distinct:?}"
+    );
+}

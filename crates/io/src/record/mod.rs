@@ -347,7 +347,7 @@ impl LineReader {
                 if avail.is_empty() {
                     break;
                 }
-                let (n, found) = match avail.iter().position(|&c| c == b'\n') {
+                let (n, found) = match memchr::memchr(b'\n', avail) {
                     Some(i) => (i + 1, true),
                     None => (avail.len(), false),
                 };
