@@ -5,6 +5,13 @@
 //!
 //! Run: `cargo bench -p microstate-export --bench export` (goal: ≥ 1 M input frames/s for
 //! trades + book).
+//!
+//! Load-independent figures (README "Export to Parquet"): build with `--no-run`, then run the
+//! binary it names once per case under callgrind, `EXPORT_BENCH_ONCE=replay|tb|all valgrind
+//! --tool=callgrind target/release/deps/export-…`; the export's instructions per frame are
+//! (tb − replay) / frames. Memory: `python3 crates/export/benches/long_capture.py 40 long.gz`,
+//! then `EXPORT_BENCH_INPUT=long.gz EXPORT_BENCH_ONCE=tb /usr/bin/time -v target/release/deps/
+//! export-…` (max RSS; also `replay` and `all`).
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -113,12 +120,19 @@ fn export_from(
         features,
         ..ExportOptions::new(out.to_path_buf())
     };
-    // `EXPORT_BENCH_ZSTD=LEVEL`, `EXPORT_BENCH_DECIMALS=38`: the same with other settings.
+    // `EXPORT_BENCH_ZSTD=LEVEL`, `EXPORT_BENCH_BATCH=ROWS`, `EXPORT_BENCH_DECIMALS=38`: the same
+    // with other settings.
     if let Some(level) = std::env::var("EXPORT_BENCH_ZSTD")
         .ok()
         .and_then(|v| v.parse().ok())
     {
         opts.write.zstd_level = level;
+    }
+    if let Some(n) = std::env::var("EXPORT_BENCH_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        opts.write.batch_rows = n;
     }
     if let Some(p) = std::env::var("EXPORT_BENCH_DECIMALS")
         .ok()
