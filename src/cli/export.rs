@@ -87,6 +87,7 @@ pub fn run(a: ExportCmd) -> anyhow::Result<ExitCode> {
         overwrite: a.overwrite,
         stale_after_ns: cfg.connection.stale_after.as_nanos() as u64,
         features,
+        decimal_precision: x.decimal_precision,
         write: WriteSettings {
             row_group_rows: x.row_group_rows,
             batch_rows: x.batch_rows,

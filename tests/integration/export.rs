@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use arrow_array::{
-    Array, BooleanArray, Decimal128Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    Array, BooleanArray, Decimal64Array, Float64Array, Int64Array, RecordBatch, StringArray,
 };
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
@@ -105,8 +105,13 @@ fn col<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> &'a T {
 
 /// A decimal cell as the exact decimal string (`61602.01`), None when null.
 fn dec(b: &RecordBatch, name: &str, row: usize) -> Option<String> {
-    let c = col::<Decimal128Array>(b, name);
+    let c = col::<Decimal64Array>(b, name);
     assert_eq!(c.scale(), 8, "{name} has 8 decimals");
+    assert_eq!(
+        c.precision(),
+        18,
+        "{name} is DECIMAL(18,8), stored as INT64"
+    );
     (!c.is_null(row)).then(|| show8(c.value(row) as u128))
 }
 
@@ -650,4 +655,74 @@ fn depth_silences_longer_than_stale_after_are_stale_events() {
     for (g, w) in got.iter().zip(&want) {
         assert!(g.0 >= w.0, "stamped when the silence ended: {g:?} {w:?}");
     }
+}
+
+/// A quantity of 10¹⁰ units does not fit `DECIMAL(18,8)`: the export fails naming the table,
+/// symbol, column and value and the setting that takes it, and leaves nothing; with
+/// `[export] decimal_precision = 38` the same input exports it exactly, as `DECIMAL(38,8)`.
+#[test]
+fn a_quantity_past_decimal_18_fails_clearly_and_exports_with_precision_38() {
+    let lines = gz_lines(&[excerpt()]);
+    let at = lines
+        .iter()
+        .position(|l| l.contains("@trade"))
+        .expect("a trade line");
+    let huge = "12000000000.00000000";
+    let dir = tmp("wide");
+    let p = dir.join("btcusdt_20240808.txt");
+    let mut text = String::new();
+    for (i, l) in lines.iter().enumerate() {
+        if i == at {
+            let (head, rest) = l.split_once("\"q\":\"").expect("a quantity");
+            let (_, tail) = rest.split_once('"').expect("its end");
+            text.push_str(&format!("{head}\"q\":\"{huge}\"{tail}"));
+        } else {
+            text.push_str(l);
+        }
+        text.push('\n');
+    }
+    std::fs::write(&p, text).expect("write");
+    let out = dir.join("out");
+    let (ok, _, err) = export(std::slice::from_ref(&p), &out, &["--tables", "book,trades"]);
+    assert!(
+        !ok,
+        "a value past DECIMAL(18,8) must not be exported narrow"
+    );
+    assert!(
+        err.contains("trades of BTCUSDT")
+            && err.contains(&format!("qty = {huge}"))
+            && err.contains("decimal_precision = 38"),
+        "{err}"
+    );
+    assert!(
+        !out.join("trades").exists() && !out.join("book").exists(),
+        "nothing left"
+    );
+
+    let cfg = dir.join("wide.toml");
+    std::fs::write(&cfg, "[export]\ndecimal_precision = 38\n").expect("config");
+    let cfg = cfg.display().to_string();
+    let (ok, _, err) = export(&[p], &out, &["--tables", "book,trades", "--config", &cfg]);
+    assert!(ok, "{err}");
+    let trades = read(&parts(&out, "trades", "BTCUSDT"));
+    let wide: Vec<i128> = trades
+        .iter()
+        .flat_map(|b| {
+            let c = col::<arrow_array::Decimal128Array>(b, "qty");
+            assert_eq!((c.precision(), c.scale()), (38, 8));
+            c.values().to_vec()
+        })
+        .collect();
+    assert_eq!(
+        wide.iter()
+            .filter(|q| **q == 12_000_000_000 * 100_000_000)
+            .count(),
+        1,
+        "the huge quantity, exactly"
+    );
+    let book = read(&parts(&out, "book", "BTCUSDT"));
+    assert_eq!(
+        col::<arrow_array::Decimal128Array>(&book[0], "bid_px_1").precision(),
+        38
+    );
 }

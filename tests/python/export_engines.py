@@ -70,7 +70,7 @@ def main() -> int:
     row = dict(zip(rel.columns, rel.fetchall()[0]))
     check("duckdb", "final book last_update_id", row["last_update_id"], final["last_update_id"])
     check("duckdb", "final book, 10 levels a side", book_levels(row), want_levels)
-    check("duckdb", "price type", str(con.sql(f"SELECT bid_px_1 FROM {book} LIMIT 1").types[0]), "DECIMAL(38,8)")
+    check("duckdb", "price type", str(con.sql(f"SELECT bid_px_1 FROM {book} LIMIT 1").types[0]), "DECIMAL(18,8)")
     # README: mid-price returns.
     rets = con.sql(f"""
         SELECT symbol, ts_ns, mid, mid / lag(mid) OVER (PARTITION BY symbol ORDER BY ts_ns) - 1 AS ret
@@ -95,6 +95,7 @@ def main() -> int:
     last = book_scan.sort("ts_ns", "last_update_id").tail(1).collect().row(0, named=True)
     check("polars", "final book last_update_id", last["last_update_id"], final["last_update_id"])
     check("polars", "final book, 10 levels a side", book_levels(last), want_levels)
+    check("polars", "price type", str(book_scan.collect_schema()["bid_px_1"]), str(pl.Decimal(18, 8)))
     # README: mid-price returns.
     rets = (
         book_scan.with_columns(mid=(pl.col("bid_px_1").cast(pl.Float64) + pl.col("ask_px_1").cast(pl.Float64)) / 2)

@@ -1,5 +1,5 @@
 //! `[export]`: the Parquet export's tunables — book depth, row-group and batch sizes, zstd
-//! level.
+//! level, decimal precision.
 //!
 //! Owns: the section's type, defaults and check. Must not touch: files (the export crate
 //! writes them with these values), other sections.
@@ -20,6 +20,9 @@ pub struct ExportConfig {
     pub batch_rows: usize,
     /// zstd compression level, 1–22.
     pub zstd_level: i32,
+    /// Precision of prices and quantities: 18 (`DECIMAL(18,8)`, Parquet `INT64`: up to
+    /// 9,999,999,999.99999999) or 38 (`DECIMAL(38,8)`, 16 bytes: any quantity).
+    pub decimal_precision: u8,
 }
 
 impl Default for ExportConfig {
@@ -28,7 +31,8 @@ impl Default for ExportConfig {
             depth: 20,
             row_group_rows: 131_072,
             batch_rows: 8192,
-            zstd_level: 3,
+            zstd_level: 1,
+            decimal_precision: 18,
         }
     }
 }
@@ -57,6 +61,14 @@ impl ExportConfig {
                 "export.zstd_level",
                 self.zstd_level.to_string(),
                 "zstd levels are 1 to 22",
+            ));
+        }
+        if ![18, 38].contains(&self.decimal_precision) {
+            return Err(ConfigError::invalid(
+                origin,
+                "export.decimal_precision",
+                self.decimal_precision.to_string(),
+                "prices and quantities are DECIMAL(18,8) (INT64) or DECIMAL(38,8) (16 bytes): 18 or 38",
             ));
         }
         Ok(())

@@ -167,7 +167,7 @@ mod tests {
             "[record]\nqueue = 1\nflush_interval = \"1ms\"\nrotate_size = \"0\"\nrotate_every = \"0s\"",
             "[sync]\nmax_buffered_diffs = 1",
             "[export]\ndepth = 1\nrow_group_rows = 1\nbatch_rows = 1\nzstd_level = 1",
-            "[export]\ndepth = 1000\nzstd_level = 22",
+            "[export]\ndepth = 1000\nzstd_level = 22\ndecimal_precision = 38",
             "[features]\nwindows = [\"1ms\", \"2ms\", \"24h\"]\ndepth_levels = [1, 2, 50]",
             "[features]\nofi_levels = 1\ndepth_band_bps = 1\newma_half_life = \"1ms\"",
             "[features]\nofi_levels = 20\ndepth_band_bps = 1000",

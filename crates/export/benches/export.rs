@@ -5,6 +5,13 @@
 //!
 //! Run: `cargo bench -p microstate-export --bench export` (goal: ≥ 1 M input frames/s for
 //! trades + book).
+//!
+//! Load-independent figures (README "Export to Parquet"): build with `--no-run`, then run the
+//! binary it names once per case under callgrind, `EXPORT_BENCH_ONCE=replay|tb|all valgrind
+//! --tool=callgrind target/release/deps/export-…`; the export's instructions per frame are
+//! (tb − replay) / frames. Memory: `python3 crates/export/benches/long_capture.py 40 long.gz`,
+//! then `EXPORT_BENCH_INPUT=long.gz EXPORT_BENCH_ONCE=tb /usr/bin/time -v target/release/deps/
+//! export-…` (max RSS; also `replay` and `all`).
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -47,11 +54,16 @@ fn tmp() -> PathBuf {
 /// The same replay without the exporter (books only): the baseline the export adds to, measured
 /// beside it so the ratio holds on a loaded machine.
 fn replay_only() -> u64 {
-    let source: Vec<Box<dyn FrameSource + Send>> = vec![Box::new(HftSource::from_reader(
+    replay_from(Box::new(HftSource::from_reader(
         "btcusdt_20240808+09",
         Box::new(spot_capture()),
         Symbol::new(b"BTCUSDT"),
-    ))];
+    )))
+}
+
+/// The replay of `source` alone (books only); the number of frames fed.
+fn replay_from(source: Box<dyn FrameSource + Send>) -> u64 {
+    let source = vec![source];
     let player = Player::from_sources(
         source,
         PlayerOptions {
@@ -73,13 +85,23 @@ fn replay_only() -> u64 {
 
 /// One export of the in-memory spot capture; the number of frames fed.
 fn export(tables: &[Table], out: &std::path::Path) -> u64 {
-    let features = (tables.contains(&Table::Features) || tables.contains(&Table::Signals))
-        .then(microstate_core::features::FeatureParams::default);
-    let source: Vec<Box<dyn FrameSource + Send>> = vec![Box::new(HftSource::from_reader(
+    let source: Box<dyn FrameSource + Send> = Box::new(HftSource::from_reader(
         "btcusdt_20240808+09",
         Box::new(spot_capture()),
         Symbol::new(b"BTCUSDT"),
-    ))];
+    ));
+    export_from(source, tables, out)
+}
+
+/// One export of `source`; the number of frames fed.
+fn export_from(
+    source: Box<dyn FrameSource + Send>,
+    tables: &[Table],
+    out: &std::path::Path,
+) -> u64 {
+    let features = (tables.contains(&Table::Features) || tables.contains(&Table::Signals))
+        .then(microstate_core::features::FeatureParams::default);
+    let source = vec![source];
     let mut player = Player::from_sources(
         source,
         PlayerOptions {
@@ -92,13 +114,33 @@ fn export(tables: &[Table], out: &std::path::Path) -> u64 {
             ..PlayerOptions::default()
         },
     );
-    let exporter = Exporter::create(ExportOptions {
+    let mut opts = ExportOptions {
         tables: tables.to_vec(),
         overwrite: true,
         features,
         ..ExportOptions::new(out.to_path_buf())
-    })
-    .expect("exporter");
+    };
+    // `EXPORT_BENCH_ZSTD=LEVEL`, `EXPORT_BENCH_BATCH=ROWS`, `EXPORT_BENCH_DECIMALS=38`: the same
+    // with other settings.
+    if let Some(level) = std::env::var("EXPORT_BENCH_ZSTD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        opts.write.zstd_level = level;
+    }
+    if let Some(n) = std::env::var("EXPORT_BENCH_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        opts.write.batch_rows = n;
+    }
+    if let Some(p) = std::env::var("EXPORT_BENCH_DECIMALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        opts.decimal_precision = p;
+    }
+    let exporter = Exporter::create(opts).expect("exporter");
     let exporter = Arc::new(Mutex::new(exporter));
     let shared = exporter.clone();
     player.set_observer(Box::new(move |e| {
@@ -136,7 +178,66 @@ fn bench_export(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+/// `EXPORT_BENCH_ONCE=inflate|replay|tb|all`: one run of that case and exit, for
+/// `valgrind --tool=callgrind` (instruction counts do not depend on the machine's load):
+/// the exporter's cost per frame is `(tb − replay) / frames`. With `EXPORT_BENCH_INPUT=FILE.gz`
+/// (an hftbacktest BTCUSDT capture of any length) `tb`/`all` stream that file instead, for
+/// `/usr/bin/time -v` (max RSS against the input's size).
+fn once(case: &str) {
+    if let Ok(input) = std::env::var("EXPORT_BENCH_INPUT") {
+        let file = std::fs::File::open(&input).unwrap_or_else(|e| panic!("{input}: {e}"));
+        let reader = flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file));
+        let source: Box<dyn FrameSource + Send> = Box::new(HftSource::from_reader(
+            "input",
+            Box::new(std::io::BufReader::with_capacity(1 << 16, reader)),
+            Symbol::new(b"BTCUSDT"),
+        ));
+        let out = tmp();
+        let frames = match case {
+            "replay" => replay_from(source),
+            "tb" => export_from(source, &[Table::Trades, Table::Book], &out.join(case)),
+            _ => export_from(source, &Table::ALL, &out.join(case)),
+        };
+        let _ = std::fs::remove_dir_all(&out);
+        println!("{case} of {input}: {frames} frames");
+        return;
+    }
+    let capture = spot_capture().len();
+    let out = tmp();
+    let frames = match case {
+        "inflate" => 0,
+        "replay" => replay_only(),
+        "tb" => export(&[Table::Trades, Table::Book], &out.join("tb")),
+        "all" => export(&Table::ALL, &out.join("all")),
+        other => panic!("EXPORT_BENCH_ONCE={other}: inflate, replay, tb or all"),
+    };
+    let written = bytes_under(&out);
+    let _ = std::fs::remove_dir_all(&out);
+    println!(
+        "{case}: {frames} frames ({capture} bytes of capture); {written} bytes of Parquet = {:.1} \
+         bytes per frame",
+        written as f64 / frames.max(1) as f64
+    );
+}
+
+/// Bytes of every file under `dir`.
+fn bytes_under(dir: &std::path::Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => bytes_under(&e.path()),
+            _ => e.metadata().map_or(0, |m| m.len()),
+        })
+        .sum()
+}
+
 fn main() {
+    if let Ok(case) = std::env::var("EXPORT_BENCH_ONCE") {
+        once(&case);
+        return;
+    }
     let mut c = Criterion::default().configure_from_args();
     bench_export(&mut c);
     c.final_summary();

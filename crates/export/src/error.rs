@@ -43,6 +43,20 @@ pub enum ExportError {
         value: String,
         why: &'static str,
     },
+    #[error(
+        "{table} of {symbol}: {column} = {value} does not fit DECIMAL(18,8) (at most \
+         9999999999.99999999): export again with `[export] decimal_precision = 38` in the config"
+    )]
+    DecimalOverflow {
+        table: &'static str,
+        symbol: String,
+        column: String,
+        value: String,
+    },
+    #[error("cannot start the Parquet encoding thread: {0}")]
+    Thread(std::io::Error),
+    #[error("the Parquet encoding thread stopped unexpectedly")]
+    EncoderStopped,
     #[error("unknown table {0:?} (the tables are book, trades, features, signals, events)")]
     UnknownTable(String),
 }

@@ -18,7 +18,8 @@ use microstate_core::ml::context::{ContextOutput, HORIZONS_MIN};
 use crate::error::ExportError;
 use crate::files::{Committed, Sink, Staging, WriteSettings};
 use crate::tables::{
-    BookRows, EventKind, EventRow, EventRows, FeatureRows, SignalRow, SignalRows, Table, TradeRows,
+    BookRows, DECIMAL_PRECISION, EventKind, EventRow, EventRows, FeatureRows, Overflow, RowBuffer,
+    SignalRow, SignalRows, Table, TradeRows, WIDE_DECIMAL_PRECISION,
 };
 
 /// Version of the exported tables' layout (in every file's metadata).
@@ -41,6 +42,9 @@ pub struct ExportOptions {
     pub stale_after_ns: u64,
     /// The feature parameters of the engine (their names are the `features` columns).
     pub features: Option<FeatureParams>,
+    /// Precision of prices and quantities: 18 (`DECIMAL(18, 8)`, Parquet `INT64`) or 38
+    /// (`DECIMAL(38, 8)`, 16-byte fixed-length, for quantities of 10¹⁰ units or more).
+    pub decimal_precision: u8,
     pub write: WriteSettings,
 }
 
@@ -57,6 +61,7 @@ impl ExportOptions {
             overwrite: false,
             stale_after_ns: 5_000_000_000,
             features: Some(FeatureParams::default()),
+            decimal_precision: DECIMAL_PRECISION,
             write: WriteSettings::default(),
         }
     }
@@ -130,6 +135,13 @@ impl Exporter {
                 why: "levels per side must be 1 to 1000",
             });
         }
+        if ![DECIMAL_PRECISION, WIDE_DECIMAL_PRECISION].contains(&opts.decimal_precision) {
+            return Err(ExportError::Option {
+                option: "decimal_precision",
+                value: opts.decimal_precision.to_string(),
+                why: "prices and quantities are DECIMAL(18,8) or DECIMAL(38,8)",
+            });
+        }
         if opts.every_ns == Some(0) {
             return Err(ExportError::Option {
                 option: "--every",
@@ -158,7 +170,8 @@ impl Exporter {
             (
                 "microstate.units".to_string(),
                 "ts_ns/recv_ns/*_ns: INT64 ns since 1970-01-01 UTC (ts_ns exchange event time, \
-                 recv_ns local receive time); prices and quantities DECIMAL(38,8), exact"
+                 recv_ns local receive time); prices and quantities exact decimals with 8 \
+                 decimal places"
                     .to_string(),
             ),
         ]);
@@ -206,10 +219,10 @@ impl Exporter {
         SymbolOut {
             book: o
                 .wants(Table::Book)
-                .then(|| Sink::new(&name, BookRows::new(o.depth))),
+                .then(|| Sink::new(&name, BookRows::new(o.depth, o.decimal_precision))),
             trades: o
                 .wants(Table::Trades)
-                .then(|| Sink::new(&name, TradeRows::default())),
+                .then(|| Sink::new(&name, TradeRows::new(o.decimal_precision))),
             features: self
                 .feature_names
                 .as_ref()
@@ -269,7 +282,10 @@ impl Exporter {
             s.seen_trades = st.trades;
             if let (Some(sink), Some(t)) = (s.trades.as_mut(), st.last_trade.as_ref()) {
                 let t_ns = t.event_time_ms.saturating_mul(1_000_000);
-                sink.rows_at(staging, t_ns)?.push(recv, t);
+                let rows = sink.rows_at(staging, t_ns)?;
+                if let Err(o) = rows.push(recv, t) {
+                    return Err(too_wide(Table::Trades, &s.name, &rows.schema(), o));
+                }
             }
         }
 
@@ -361,7 +377,10 @@ impl Exporter {
                 // bridged by buffered diffs: the last of them).
                 let t = s.last_depth_ts.unwrap_or(now);
                 if due(&mut s.due_book, t, every) {
-                    sink.rows_at(staging, t)?.push(t, recv, book);
+                    let rows = sink.rows_at(staging, t)?;
+                    if let Err(o) = rows.push(t, recv, book) {
+                        return Err(too_wide(Table::Book, &s.name, &rows.schema(), o));
+                    }
                 }
             }
         }
@@ -394,6 +413,25 @@ impl Exporter {
             }
         }
         Ok(())
+    }
+
+    /// Rows held in memory now: collected in the tables' batches, queued for or being encoded
+    /// by the encoding thread, and in the open row groups. Bounded whatever the input's size:
+    /// at most `batch_rows` per table and symbol, [`crate::encode::QUEUE_BATCHES`] + 1 batches,
+    /// and `row_group_rows` per open part file.
+    pub fn buffered_rows(&self) -> usize {
+        let collected: usize = self
+            .symbols
+            .iter()
+            .map(|s| {
+                s.book.as_ref().map_or(0, Sink::buffered)
+                    + s.trades.as_ref().map_or(0, Sink::buffered)
+                    + s.features.as_ref().map_or(0, Sink::buffered)
+                    + s.signals.as_ref().map_or(0, Sink::buffered)
+                    + s.events.as_ref().map_or(0, Sink::buffered)
+            })
+            .sum();
+        collected + self.staging.held_rows()
     }
 
     /// Closes every part and gives the files their final names; on any error nothing is left.
@@ -442,6 +480,28 @@ impl Exporter {
             removed,
             symbols,
         })
+    }
+}
+
+/// The error for a price or quantity too large for `DECIMAL(18, 8)`.
+fn too_wide(
+    table: Table,
+    symbol: &str,
+    schema: &arrow_schema::SchemaRef,
+    o: Overflow,
+) -> ExportError {
+    ExportError::DecimalOverflow {
+        table: table.name(),
+        symbol: symbol.to_string(),
+        column: schema
+            .fields()
+            .get(o.column)
+            .map_or_else(|| o.column.to_string(), |f| f.name().clone()),
+        value: format!(
+            "{}.{:08}",
+            o.mantissa / 100_000_000,
+            o.mantissa % 100_000_000
+        ),
     }
 }
 

@@ -16,11 +16,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::{KeyValue, SortingColumn};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
+use crate::encode::{Encoder, PartId};
 use crate::error::ExportError;
 use crate::tables::{RowBuffer, Table};
 
@@ -31,7 +32,7 @@ pub struct WriteSettings {
     pub row_group_rows: usize,
     /// Rows collected before they are handed to the Parquet writer as one batch.
     pub batch_rows: usize,
-    /// zstd level (1–22).
+    /// zstd level (1–22; 1: the fastest, ~7 % larger files than 3 on the book).
     pub zstd_level: i32,
     /// Key-value metadata written into every file (schema versions, units).
     pub metadata: Vec<(String, String)>,
@@ -42,7 +43,7 @@ impl Default for WriteSettings {
         WriteSettings {
             row_group_rows: 128 * 1024,
             batch_rows: 8192,
-            zstd_level: 3,
+            zstd_level: 1,
             metadata: Vec::new(),
         }
     }
@@ -82,6 +83,8 @@ pub struct Staging {
     created: Vec<PathBuf>,
     /// Part numbers taken per partition folder.
     parts: BTreeMap<PathBuf, u32>,
+    /// The thread that encodes, compresses and writes the parts.
+    encoder: Encoder,
     committed: bool,
 }
 
@@ -109,6 +112,7 @@ impl Staging {
             temps: BTreeSet::new(),
             created: Vec::new(),
             parts: BTreeMap::new(),
+            encoder: Encoder::start()?,
             committed: false,
         };
         s.mkdirs(out).map_err(|source| ExportError::CreateDir {
@@ -116,7 +120,7 @@ impl Staging {
             source,
         })?;
         let probe = out.join(".microstate-export-probe");
-        let r = File::create(&probe).and_then(|f| f.sync_all());
+        let r = File::create(&probe);
         let _ = std::fs::remove_file(&probe);
         if let Err(source) = r {
             s.cleanup();
@@ -179,31 +183,40 @@ impl Staging {
             source,
         })?;
         self.temps.insert(tmp.clone());
-        let writer =
-            ArrowWriter::try_new(file, schema, Some(self.properties()?)).map_err(|source| {
-                ExportError::Parquet {
-                    path: tmp.clone(),
-                    source,
-                }
-            })?;
+        let props = self.properties(&schema)?;
+        let id = self.encoder.open(tmp.clone(), file, schema, props)?;
         Ok(OpenPart {
             day,
             last_ts: 0,
             tmp,
             fin,
-            writer,
+            id,
         })
     }
 
-    fn properties(&self) -> Result<WriterProperties, ExportError> {
+    /// Rows the encoding thread holds (queued, being encoded, in open row groups).
+    pub fn held_rows(&self) -> usize {
+        self.encoder.held_rows()
+    }
+
+    fn properties(&self, schema: &arrow_schema::Schema) -> Result<WriterProperties, ExportError> {
         let s = &self.settings;
         let level = ZstdLevel::try_new(s.zstd_level).map_err(|_| ExportError::Option {
             option: "zstd_level",
             value: s.zstd_level.to_string(),
             why: "zstd levels are 1 to 22",
         })?;
-        Ok(WriterProperties::builder()
-            .set_compression(Compression::ZSTD(level))
+        // Dictionaries only for the text columns (a few distinct labels each). Numbers are
+        // written plain: zstd finds a book row's repeats in the previous rows by itself, and
+        // without the dictionary the files are smaller (spot capture, trades + book: 11.7 against
+        // 14.9 bytes per input frame at zstd 1) and the encoding thread does ~20 % less work.
+        let mut b = WriterProperties::builder().set_dictionary_enabled(false);
+        for f in schema.fields() {
+            if f.data_type() == &arrow_schema::DataType::Utf8 {
+                b = b.set_column_dictionary_enabled(ColumnPath::from(f.name().as_str()), true);
+            }
+        }
+        Ok(b.set_compression(Compression::ZSTD(level))
             .set_max_row_group_row_count(Some(s.row_group_rows.max(1)))
             .set_statistics_enabled(EnabledStatistics::Chunk)
             // Every file is sorted by its first column, ts_ns (the partition rolls otherwise).
@@ -221,19 +234,11 @@ impl Staging {
             .build())
     }
 
-    /// Closes a part: the last rows, the footer, fsync; it then waits for [`Self::commit`].
+    /// Closes a part (the encoding thread writes its last rows and footer and fsyncs it); it
+    /// then waits for [`Self::commit`].
     fn close(&mut self, part: OpenPart) -> Result<(), ExportError> {
-        let OpenPart {
-            tmp, fin, writer, ..
-        } = part;
-        let file = writer.into_inner().map_err(|source| ExportError::Parquet {
-            path: tmp.clone(),
-            source,
-        })?;
-        file.sync_all().map_err(|source| ExportError::Io {
-            path: tmp.clone(),
-            source,
-        })?;
+        let OpenPart { tmp, fin, id, .. } = part;
+        self.encoder.close(id)?;
         self.staged.push(Staged { tmp, fin });
         Ok(())
     }
@@ -243,6 +248,8 @@ impl Staging {
     /// of an earlier export left in a partition written now are removed, so a partition holds
     /// exactly this export's files.
     pub fn commit(mut self) -> Result<Committed, ExportError> {
+        // Every part written, closed and fsynced first.
+        self.encoder.finish()?;
         if !self.overwrite
             && let Some(s) = self.staged.iter().find(|s| s.fin.exists())
         {
@@ -298,6 +305,8 @@ impl Staging {
 
     /// Removes every temporary file and the folders this export created (when empty).
     pub fn cleanup(&mut self) {
+        // The thread must be done with the files before they are removed.
+        let _ = self.encoder.finish();
         for t in std::mem::take(&mut self.temps) {
             let _ = std::fs::remove_file(t);
         }
@@ -321,7 +330,7 @@ struct OpenPart {
     last_ts: u64,
     tmp: PathBuf,
     fin: PathBuf,
-    writer: ArrowWriter<File>,
+    id: PartId,
 }
 
 /// The rows of one table for one symbol: the batch being collected and the part file it goes
@@ -367,7 +376,7 @@ impl<B: RowBuffer> Sink<B> {
             self.part = Some(st.open(B::TABLE, &self.symbol, day, self.rows.schema())?);
         }
         if self.rows.len() >= st.settings.batch_rows {
-            self.write_batch()?;
+            self.write_batch(st)?;
         }
         if let Some(p) = self.part.as_mut() {
             p.last_ts = ts_ns;
@@ -376,7 +385,12 @@ impl<B: RowBuffer> Sink<B> {
         Ok(&mut self.rows)
     }
 
-    fn write_batch(&mut self) -> Result<(), ExportError> {
+    /// Rows collected and not yet handed to the encoding thread.
+    pub fn buffered(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn write_batch(&mut self, st: &mut Staging) -> Result<(), ExportError> {
         if self.rows.is_empty() {
             return Ok(());
         }
@@ -387,20 +401,15 @@ impl<B: RowBuffer> Sink<B> {
                 table: B::TABLE.name(),
                 source,
             })?;
-        if let Some(p) = self.part.as_mut() {
-            p.writer
-                .write(&batch)
-                .map_err(|source| ExportError::Parquet {
-                    path: p.tmp.clone(),
-                    source,
-                })?;
+        if let Some(p) = self.part.as_ref() {
+            st.encoder.write(p.id, batch)?;
         }
         Ok(())
     }
 
     /// Writes what is buffered and closes the open part.
     pub fn close(&mut self, st: &mut Staging) -> Result<(), ExportError> {
-        self.write_batch()?;
+        self.write_batch(st)?;
         if let Some(p) = self.part.take() {
             st.close(p)?;
         }

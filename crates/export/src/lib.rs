@@ -10,9 +10,12 @@
 //!
 //! ```text
 //! exporter (when a row is due) ──▶ tables (columns of a batch) ──▶ files (parts, commit)
+//!          │                                                         └──▶ encode (thread:
+//!          │                                                              Parquet, zstd, disk)
 //!          └─────────────────────────────────────────────────────▶ error
 //! ```
 
+pub mod encode;
 pub mod error;
 pub mod exporter;
 pub mod files;

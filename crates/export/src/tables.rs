@@ -5,9 +5,11 @@
 //! Must not touch: files and partitions ([`crate::files`]), when a row is due
 //! ([`crate::exporter`]).
 //!
-//! Prices and quantities are `DECIMAL(38, 8)`: the engine's exact mantissas (value × 10⁸, a
-//! `u64`) stored as they are, so every value is exact and every engine reads it as a decimal
-//! with no scale to remember (README "Export to Parquet" says why not integer mantissas).
+//! Prices and quantities are `DECIMAL(18, 8)` (Parquet `INT64`), or `DECIMAL(38, 8)` (16-byte
+//! fixed-length) with `[export] decimal_precision = 38`: the engine's exact mantissas (value ×
+//! 10⁸) stored as they are, so every value is exact and every engine reads it as a decimal with
+//! no scale to remember. A mantissa past 18 digits (10¹⁰ units or more) does not fit the narrow
+//! type and is refused ([`Overflow`]), never truncated (README "Export to Parquet" says why 18).
 //! Times are `INT64` nanoseconds since the epoch, UTC (`ts_ns` exchange event time, `recv_ns`
 //! local receive time): Spark cannot read Parquet's nanosecond timestamp type without a legacy
 //! flag, plain integers it reads everywhere.
@@ -15,8 +17,8 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    ArrayBuilder, BooleanBuilder, Decimal128Builder, Float32Builder, Float64Builder, Int64Builder,
-    StringBuilder,
+    ArrayBuilder, BooleanBuilder, Decimal64Builder, Decimal128Builder, Float32Builder,
+    Float64Builder, Int64Builder, StringBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
@@ -26,9 +28,120 @@ use microstate_core::features::{FeatureVector, Schema as FeatureSchema};
 use microstate_core::ml::context::HORIZONS_MIN;
 use microstate_core::wire::Trade;
 
-/// Precision and scale of every price and quantity column.
-pub const DECIMAL_PRECISION: u8 = 38;
+/// Scale of every price and quantity column (the engine's fixed point).
 pub const DECIMAL_SCALE: i8 = 8;
+/// The default precision of prices and quantities: `DECIMAL(18, 8)`, stored as Parquet `INT64`.
+pub const DECIMAL_PRECISION: u8 = 18;
+/// The wide precision: `DECIMAL(38, 8)`, a 16-byte fixed-length value (every `u64` fits).
+pub const WIDE_DECIMAL_PRECISION: u8 = 38;
+/// Largest mantissa `DECIMAL(18, 8)` holds: 9,999,999,999.99999999.
+pub const MAX_MANTISSA_18: u64 = 999_999_999_999_999_999;
+
+/// A price or quantity too large for the narrow decimal type: `column` (index in the table's
+/// schema) held `mantissa` (value × 10⁸).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Overflow {
+    pub column: usize,
+    pub mantissa: u64,
+}
+
+/// Price and quantity columns of one table, narrow (`DECIMAL(18, 8)`, `i64`) or wide
+/// (`DECIMAL(38, 8)`, `i128`); one variant for all the table's columns, so a row's appends
+/// run without a per-value branch on the type.
+enum Decimals {
+    Narrow(Vec<Decimal64Builder>),
+    Wide(Vec<Decimal128Builder>),
+}
+
+fn decimal_type(precision: u8) -> DataType {
+    if precision <= DECIMAL_PRECISION {
+        DataType::Decimal64(precision, DECIMAL_SCALE)
+    } else {
+        DataType::Decimal128(precision, DECIMAL_SCALE)
+    }
+}
+
+impl Decimals {
+    fn new(precision: u8, columns: usize) -> Decimals {
+        let t = decimal_type(precision);
+        if precision <= DECIMAL_PRECISION {
+            Decimals::Narrow(
+                (0..columns)
+                    .map(|_| Decimal64Builder::with_capacity(1024).with_data_type(t.clone()))
+                    .collect(),
+            )
+        } else {
+            Decimals::Wide(
+                (0..columns)
+                    .map(|_| Decimal128Builder::with_capacity(1024).with_data_type(t.clone()))
+                    .collect(),
+            )
+        }
+    }
+
+    fn finish(&mut self) -> impl Iterator<Item = ArrayRef> + '_ {
+        let (narrow, wide) = match self {
+            Decimals::Narrow(v) => (Some(v), None),
+            Decimals::Wide(v) => (None, Some(v)),
+        };
+        let narrow = narrow
+            .into_iter()
+            .flat_map(|v| v.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        let wide = wide
+            .into_iter()
+            .flat_map(|v| v.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        narrow.chain(wide)
+    }
+}
+
+/// Appends `levels` (price, quantity) to `cols` from `first` on (price at even, quantity at odd
+/// offsets) and nulls after them; the first mantissa too large for the narrow type, if any.
+/// `base` is the schema index of `cols[0]`.
+#[inline]
+fn push_levels(
+    d: &mut Decimals,
+    base: usize,
+    from: usize,
+    to: usize,
+    levels: impl Iterator<Item = microstate_core::wire::Level>,
+) -> Option<Overflow> {
+    let mut over = None;
+    match d {
+        Decimals::Narrow(all) => {
+            let cols = &mut all[from..to];
+            let mut k = 0;
+            for l in levels.take(cols.len() / 2) {
+                let (p, q) = (l.price.0, l.qty.0);
+                if (p > MAX_MANTISSA_18 || q > MAX_MANTISSA_18) && over.is_none() {
+                    let (column, mantissa) = if p > MAX_MANTISSA_18 { (0, p) } else { (1, q) };
+                    over = Some(Overflow {
+                        column: base + from + 2 * k + column,
+                        mantissa,
+                    });
+                }
+                cols[2 * k].append_value(p as i64);
+                cols[2 * k + 1].append_value(q as i64);
+                k += 1;
+            }
+            for c in &mut cols[2 * k..] {
+                c.append_null();
+            }
+        }
+        Decimals::Wide(all) => {
+            let cols = &mut all[from..to];
+            let mut k = 0;
+            for l in levels.take(cols.len() / 2) {
+                cols[2 * k].append_value(l.price.0 as i128);
+                cols[2 * k + 1].append_value(l.qty.0 as i128);
+                k += 1;
+            }
+            for c in &mut cols[2 * k..] {
+                c.append_null();
+            }
+        }
+    }
+    over
+}
 
 /// One of the exported tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -79,14 +192,6 @@ pub trait RowBuffer {
     fn fresh(&self) -> Self;
 }
 
-fn decimal_type() -> DataType {
-    DataType::Decimal128(DECIMAL_PRECISION, DECIMAL_SCALE)
-}
-
-fn decimal_builder(cap: usize) -> Decimal128Builder {
-    Decimal128Builder::with_capacity(cap).with_data_type(decimal_type())
-}
-
 fn int(name: &str, nullable: bool) -> Field {
     Field::new(name, DataType::Int64, nullable)
 }
@@ -109,16 +214,18 @@ fn ns(v: u64) -> i64 {
 /// `ask_px_k`, `ask_qty_k`; null past the book's last level.
 pub struct BookRows {
     depth: usize,
+    precision: u8,
     schema: SchemaRef,
     ts: Int64Builder,
     recv: Int64Builder,
     id: Int64Builder,
     /// `4 × depth` columns in schema order.
-    levels: Vec<Decimal128Builder>,
+    levels: Decimals,
 }
 
 impl BookRows {
-    pub fn new(depth: usize) -> BookRows {
+    /// `depth` levels a side, prices and quantities `DECIMAL(precision, 8)`.
+    pub fn new(depth: usize, precision: u8) -> BookRows {
         let mut fields = vec![
             int("ts_ns", false),
             int("recv_ns", false),
@@ -126,37 +233,34 @@ impl BookRows {
         ];
         for side in ["bid", "ask"] {
             for k in 1..=depth {
-                fields.push(Field::new(format!("{side}_px_{k}"), decimal_type(), true));
-                fields.push(Field::new(format!("{side}_qty_{k}"), decimal_type(), true));
+                let t = decimal_type(precision);
+                fields.push(Field::new(format!("{side}_px_{k}"), t.clone(), true));
+                fields.push(Field::new(format!("{side}_qty_{k}"), t, true));
             }
         }
         BookRows {
             depth,
+            precision,
             schema: Arc::new(Schema::new(fields)),
-            ts: Int64Builder::new(),
-            recv: Int64Builder::new(),
-            id: Int64Builder::new(),
-            levels: (0..4 * depth).map(|_| decimal_builder(1024)).collect(),
+            ts: Int64Builder::with_capacity(1024),
+            recv: Int64Builder::with_capacity(1024),
+            id: Int64Builder::with_capacity(1024),
+            levels: Decimals::new(precision, 4 * depth),
         }
     }
 
-    /// One row: the book's best `depth` levels a side.
-    pub fn push(&mut self, ts_ns: u64, recv_ns: u64, book: &OrderBook) {
+    /// One row: the book's best `depth` levels a side. A price or quantity too large for
+    /// `DECIMAL(18, 8)` is reported (the row is complete either way).
+    pub fn push(&mut self, ts_ns: u64, recv_ns: u64, book: &OrderBook) -> Result<(), Overflow> {
         self.ts.append_value(ns(ts_ns));
         self.recv.append_value(ns(recv_ns));
         self.id.append_value(ns(book.last_update_id));
         let d = self.depth;
-        for (side, base) in [(&book.bids, 0), (&book.asks, 2 * d)] {
-            let cols = &mut self.levels[base..base + 2 * d];
-            let mut k = 0;
-            for l in side.top(d) {
-                cols[2 * k].append_value(l.price.0 as i128);
-                cols[2 * k + 1].append_value(l.qty.0 as i128);
-                k += 1;
-            }
-            for c in &mut cols[2 * k..] {
-                c.append_null();
-            }
+        let bids = push_levels(&mut self.levels, 3, 0, 2 * d, book.bids.top(d));
+        let asks = push_levels(&mut self.levels, 3, 2 * d, 4 * d, book.asks.top(d));
+        match bids.or(asks) {
+            Some(o) => Err(o),
+            None => Ok(()),
         }
     }
 }
@@ -175,41 +279,40 @@ impl RowBuffer for BookRows {
             Arc::new(self.recv.finish()),
             Arc::new(self.id.finish()),
         ];
-        cols.extend(
-            self.levels
-                .iter_mut()
-                .map(|b| Arc::new(b.finish()) as ArrayRef),
-        );
+        cols.extend(self.levels.finish());
         batch(&self.schema, cols)
     }
     fn fresh(&self) -> Self {
-        BookRows::new(self.depth)
+        BookRows::new(self.depth, self.precision)
     }
 }
 
 /// `trades`: every trade the engine took in (duplicates from overlapping connections skipped).
 pub struct TradeRows {
+    precision: u8,
     schema: SchemaRef,
     ts: Int64Builder,
     recv: Int64Builder,
     trade_time: Int64Builder,
     id: Int64Builder,
-    price: Decimal128Builder,
-    qty: Decimal128Builder,
+    /// `price`, `qty`.
+    decimals: Decimals,
     side: StringBuilder,
     kind: StringBuilder,
 }
 
-impl Default for TradeRows {
-    fn default() -> Self {
+impl TradeRows {
+    /// Prices and quantities `DECIMAL(precision, 8)`.
+    pub fn new(precision: u8) -> TradeRows {
         TradeRows {
+            precision,
             schema: Arc::new(Schema::new(vec![
                 int("ts_ns", false),
                 int("recv_ns", false),
                 int("trade_time_ns", false),
                 int("trade_id", false),
-                Field::new("price", decimal_type(), false),
-                Field::new("qty", decimal_type(), false),
+                Field::new("price", decimal_type(precision), false),
+                Field::new("qty", decimal_type(precision), false),
                 text("taker_side", false),
                 text("kind", false),
             ])),
@@ -217,24 +320,26 @@ impl Default for TradeRows {
             recv: Int64Builder::new(),
             trade_time: Int64Builder::new(),
             id: Int64Builder::new(),
-            price: decimal_builder(1024),
-            qty: decimal_builder(1024),
+            decimals: Decimals::new(precision, 2),
             side: StringBuilder::new(),
             kind: StringBuilder::new(),
         }
     }
-}
 
-impl TradeRows {
-    pub fn push(&mut self, recv_ns: u64, t: &Trade) {
+    /// One trade; a price or quantity too large for `DECIMAL(18, 8)` is reported (the row is
+    /// complete either way).
+    pub fn push(&mut self, recv_ns: u64, t: &Trade) -> Result<(), Overflow> {
         self.ts
             .append_value(ns(t.event_time_ms.saturating_mul(1_000_000)));
         self.recv.append_value(ns(recv_ns));
         self.trade_time
             .append_value(ns(t.trade_time_ms.saturating_mul(1_000_000)));
         self.id.append_value(ns(t.id));
-        self.price.append_value(t.price.0 as i128);
-        self.qty.append_value(t.qty.0 as i128);
+        let level = microstate_core::wire::Level {
+            price: t.price,
+            qty: t.qty,
+        };
+        let over = push_levels(&mut self.decimals, 4, 0, 2, std::iter::once(level));
         // `m`: the buyer was the maker, so the taker sold.
         self.side
             .append_value(if t.buyer_is_maker { "sell" } else { "buy" });
@@ -242,6 +347,10 @@ impl TradeRows {
             microstate_core::wire::TradeKind::Trade => "trade",
             microstate_core::wire::TradeKind::AggTrade => "aggTrade",
         });
+        match over {
+            Some(o) => Err(o),
+            None => Ok(()),
+        }
     }
 }
 
@@ -254,22 +363,19 @@ impl RowBuffer for TradeRows {
         self.ts.len()
     }
     fn take_batch(&mut self) -> Result<RecordBatch, ArrowError> {
-        batch(
-            &self.schema,
-            vec![
-                Arc::new(self.ts.finish()),
-                Arc::new(self.recv.finish()),
-                Arc::new(self.trade_time.finish()),
-                Arc::new(self.id.finish()),
-                Arc::new(self.price.finish()),
-                Arc::new(self.qty.finish()),
-                Arc::new(self.side.finish()),
-                Arc::new(self.kind.finish()),
-            ],
-        )
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(self.ts.finish()),
+            Arc::new(self.recv.finish()),
+            Arc::new(self.trade_time.finish()),
+            Arc::new(self.id.finish()),
+        ];
+        cols.extend(self.decimals.finish());
+        cols.push(Arc::new(self.side.finish()));
+        cols.push(Arc::new(self.kind.finish()));
+        batch(&self.schema, cols)
     }
     fn fresh(&self) -> Self {
-        TradeRows::default()
+        TradeRows::new(self.precision)
     }
 }
 
@@ -700,8 +806,8 @@ mod tests {
             qty: Qty(q),
         };
         book.load(&[l(100, 1), l(99, 2)], &[l(101, 3)], 7);
-        let mut rows = BookRows::new(3);
-        rows.push(5, 6, &book);
+        let mut rows = BookRows::new(3, DECIMAL_PRECISION);
+        rows.push(5, 6, &book).expect("fits");
         let b = rows.take_batch().expect("batch");
         assert_eq!(b.num_columns(), 3 + 12);
         assert_eq!(b.schema().field(3).name(), "bid_px_1");
@@ -709,7 +815,7 @@ mod tests {
         let dec = |i: usize| {
             b.column(i)
                 .as_any()
-                .downcast_ref::<arrow_array::Decimal128Array>()
+                .downcast_ref::<arrow_array::Decimal64Array>()
                 .expect("decimal")
                 .clone()
         };
@@ -719,5 +825,36 @@ mod tests {
         assert_eq!(dec(9).value(0), 101);
         assert!(dec(11).is_null(0), "no second ask");
         assert_eq!(rows.len(), 0, "taking the batch empties the buffer");
+    }
+
+    #[test]
+    fn a_quantity_past_18_digits_is_refused_narrow_and_kept_wide() {
+        use arrow_array::Array;
+        use microstate_core::num::{Price, Qty};
+        use microstate_core::wire::Level;
+        let mut book = OrderBook::new();
+        let l = |p: u64, q: u64| Level {
+            price: Price(p),
+            qty: Qty(q),
+        };
+        // 12,000,000,000 units: a level of a coin priced at 10⁻⁵ holding 120,000 USDT.
+        let big = 12_000_000_000 * 100_000_000;
+        book.load(&[l(100, 1)], &[l(101, MAX_MANTISSA_18), l(102, big)], 7);
+        let mut narrow = BookRows::new(2, DECIMAL_PRECISION);
+        let o = narrow.push(5, 6, &book).expect_err("too wide");
+        assert_eq!(o.mantissa, big);
+        assert_eq!(narrow.schema().field(o.column).name(), "ask_qty_2");
+        let mut wide = BookRows::new(2, WIDE_DECIMAL_PRECISION);
+        wide.push(5, 6, &book).expect("fits 38 digits");
+        let b = wide.take_batch().expect("batch");
+        let c = b
+            .column_by_name("ask_qty_2")
+            .expect("column")
+            .as_any()
+            .downcast_ref::<arrow_array::Decimal128Array>()
+            .expect("decimal128")
+            .clone();
+        assert_eq!(c.value(0), big as i128);
+        assert_eq!(c.precision(), 38);
     }
 }
