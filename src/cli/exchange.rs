@@ -55,6 +55,10 @@ pub struct ExchangeCmd {
     /// The synthetic market serves its own 24 h history without this.
     #[arg(long, value_name = "[SYMBOL=]FILE", num_args = 1..)]
     klines: Vec<String>,
+    /// Frames queued per WebSocket client before the exchange drops it as too slow
+    /// ("queue full: client too slow"); raise it for many symbols against a debug client.
+    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    client_queue: u64,
 }
 
 pub fn run(a: ExchangeCmd) -> anyhow::Result<ExitCode> {
@@ -85,6 +89,7 @@ pub fn run(a: ExchangeCmd) -> anyhow::Result<ExitCode> {
     cfg.looped = a.looped;
     cfg.ping_interval = a.ping_interval;
     cfg.pong_timeout = a.pong_timeout;
+    cfg.client_queue = usize::try_from(a.client_queue).unwrap_or(usize::MAX);
     for f in &a.faults {
         cfg.faults.push(
             microstate_exchange::parse_fault(f)

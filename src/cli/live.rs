@@ -65,7 +65,9 @@ pub struct LiveArgs {
     #[arg(long, value_name = "nats://HOST:PORT", conflicts_with_all = ["publish", "venue", "ws_endpoint", "rest_endpoint"])]
     source: Option<String>,
     /// With --source, where to start: `latest` (the latest snapshot of the symbols, the
-    /// default), `start` (the stream's oldest message), `seq:N`, or a duration ago (`10m`).
+    /// default), `start` (the stream's oldest message), `seq:N`, a UTC time
+    /// (`2026-12-07T19:00:00Z`, `+01:00` offsets, or `"2026-12-07 19:00:00"`), or a duration
+    /// ago (`10m`).
     #[arg(long, value_name = "FROM", requires = "source")]
     from: Option<String>,
 }
@@ -289,7 +291,7 @@ fn source_run(
     a: &LiveArgs,
     screen: bool,
 ) -> anyhow::Result<ExitCode> {
-    use microstate_drive::bus_source::{self, Until};
+    use microstate_drive::bus_source::{self, ConsumeOptions, Until};
     let url = a.source.clone().unwrap_or_default();
     let start = microstate_io::bus::Start::parse(
         a.from.as_deref().unwrap_or("latest"),
@@ -297,8 +299,8 @@ fn source_run(
     )
     .map_err(anyhow::Error::msg)?;
     if screen {
-        let outcome = super::screen::bus(cfg, symbols, url, start, a.duration)?;
-        return finish_source(outcome, a.summary_json.as_deref());
+        let outcome = super::screen::bus(cfg, symbols, url.clone(), start, a.duration)?;
+        return finish_source(outcome, &url, a.summary_json.as_deref());
     }
     init_logging(None);
     eprintln!(
@@ -314,34 +316,27 @@ fn source_run(
             &cfg,
             &url,
             &symbols,
-            start,
-            Until::Stopped,
+            ConsumeOptions {
+                start,
+                until: Until::Stopped,
+                status_every: Some(Duration::from_secs(1)),
+            },
             None,
             async move { shutdown.recv().await },
         )
         .await
     })?;
-    finish_source(outcome, a.summary_json.as_deref())
+    finish_source(outcome, &url, a.summary_json.as_deref())
 }
 
 /// The end of a consumer's run: the summary (its books and counters, as a replay's).
 fn finish_source(
     o: microstate_drive::bus_source::BusOutcome,
+    url: &str,
     json: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    eprintln!(
-        "read {} messages (stream sequences {}…{}), {} unreadable, {} refused",
-        o.messages, o.first_seq, o.last_seq, o.read_errors, o.refused
-    );
-    if let Some(h) = o.latency.as_ref().filter(|h| !h.is_empty()) {
-        eprintln!(
-            "collector receive → applied here: p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-            h.value_at_quantile(0.5) as f64 / 1e6,
-            h.value_at_quantile(0.99) as f64 / 1e6,
-            h.max() as f64 / 1e6
-        );
-    }
-    let summary = Summary::of(&o.engine, o.refused, Vec::new());
+    let mut summary = Summary::of(&o.engine, o.refused, Vec::new());
+    summary.bus = Some(o.report(url));
     report::summary(&summary, json)?;
     Ok(ExitCode::SUCCESS)
 }

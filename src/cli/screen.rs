@@ -46,7 +46,7 @@ pub fn bus(
     start: microstate_io::bus::Start,
     duration: Option<Duration>,
 ) -> anyhow::Result<microstate_drive::bus_source::BusOutcome> {
-    use microstate_drive::bus_source::{self, Until};
+    use microstate_drive::bus_source::{self, ConsumeOptions, Until};
     let (vtx, vrx) = tokio::sync::watch::channel(Arc::new(View::default()));
     let (screen, _driver) = command::live_channel();
     let stop = Stop::new();
@@ -65,8 +65,11 @@ pub fn bus(
                     &cfg,
                     &url,
                     &symbols,
-                    start,
-                    Until::Stopped,
+                    ConsumeOptions {
+                        start,
+                        until: Until::Stopped,
+                        status_every: None,
+                    },
                     Some(view),
                     async move { session.recv().await },
                 )

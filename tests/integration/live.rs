@@ -157,10 +157,10 @@ fn test_config(ws: &str, rest: &str, market: Market) -> Config {
 pub(crate) struct Case {
     files: Vec<PathBuf>,
     market: Market,
-    speed: Speed,
+    pub(crate) speed: Speed,
     faults: Vec<&'static str>,
     tweak_exchange: fn(&mut ExchangeConfig),
-    tweak_client: fn(&mut Config),
+    pub(crate) tweak_client: fn(&mut Config),
     /// Record the session to this file.
     record: Option<PathBuf>,
     /// Publish the session to NATS JetStream at this URL.

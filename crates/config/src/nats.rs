@@ -42,6 +42,12 @@ pub struct NatsConfig {
     /// Features of each symbol published on `.signals` at most this often (`0s`: never).
     #[serde(with = "duration_str")]
     pub signals_every: Duration,
+    /// The collector asks fresh snapshots of its synced symbols this often and publishes them,
+    /// so a consumer joining late finds one in the stream however old the stream is (keep it
+    /// well under `max_age`); `0s`: only at the start and after gaps, reconnects and publish
+    /// errors. Each costs a snapshot's request weight per symbol.
+    #[serde(with = "duration_str")]
+    pub snapshot_every: Duration,
 }
 
 impl Default for NatsConfig {
@@ -56,6 +62,7 @@ impl Default for NatsConfig {
             max_in_flight: 1024,
             queue: 100_000,
             signals_every: Duration::from_secs(1),
+            snapshot_every: Duration::from_secs(3600),
         }
     }
 }

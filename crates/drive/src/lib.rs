@@ -22,13 +22,15 @@
 //!   a replay's view, feature output.
 //! - [`publish`]: the one place a `View` is put together and sent.
 //! - [`bus_source`]: the NATS consumer (`--source nats://…`) feeding an engine set up as the
-//!   collector's (the collector's side is `LiveOptions::bus`).
+//!   collector's (the collector's side is `LiveOptions::bus`); [`bus_signals`]: the
+//!   collector's `.signals` JSON for consumers in other languages.
 //! - [`command`]: the screen ⇄ driver messages; [`shutdown`]: the stop signal;
 //!   [`recording`]: starting and closing recordings; [`models`]: loading the models.
 //!
 //! Modules depend downwards only: `live` and `replay` use `publish`, `command`, `shutdown`,
 //! `recording`, `models`; `replay` uses `player`; none of these use `live` or `replay`.
 
+pub mod bus_signals;
 pub mod bus_source;
 pub mod command;
 pub mod live;

@@ -16,10 +16,12 @@
 //! - `<prefix>.<market>._.raw`: frames the collector's engine could not put to a symbol.
 //!
 //! Each raw message carries the collector's receive time in the `Ms-Recv` header (ns since the
-//! epoch), so a consumer's engine sees the same times and computes the same features.
+//! epoch), so a consumer's engine sees the same times and computes the same features; a
+//! signals message carries the time it was sent, so the header grows along the stream (a
+//! consumer's start time is found by binary search on it).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_nats::HeaderMap;
@@ -213,21 +215,38 @@ pub struct BusStats {
     pub dropped: AtomicU64,
     /// Publishes that failed (the server away, no ack): the consumers see a gap and resync.
     pub errors: AtomicU64,
+    /// Set when publishing works again after errors: the collector then publishes a fresh
+    /// snapshot of every symbol so consumers that missed messages resync.
+    pub resnapshot_due: AtomicBool,
+    /// Times the collector asked for fresh snapshots for the consumers' sake.
+    pub resnapshots: AtomicU64,
+    /// `.signals` messages queued.
+    pub signals: AtomicU64,
+}
+
+impl BusStats {
+    /// The counters for the summary.
+    pub fn report(&self) -> microstate_core::summary::BusPublished {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        microstate_core::summary::BusPublished {
+            published: load(&self.published),
+            dropped: load(&self.dropped),
+            errors: load(&self.errors),
+            resnapshots: load(&self.resnapshots),
+            signals: load(&self.signals),
+        }
+    }
 }
 
 /// The collector's side: a bounded queue the live feed never waits on, and a task that
 /// publishes with at most `max_in_flight` acks outstanding.
 pub struct BusPublisher {
-    tx: mpsc::Sender<(String, BusMsgOrJson)>,
+    tx: mpsc::Sender<(String, Nanos, Bytes)>,
     subjects: Subjects,
+    /// The server's URL as given.
+    pub url: String,
     pub stats: Arc<BusStats>,
     task: JoinHandle<()>,
-}
-
-/// A raw message (with its receive time) or a JSON body.
-enum BusMsgOrJson {
-    Raw(Nanos, Bytes),
-    Json(Bytes),
 }
 
 impl BusPublisher {
@@ -247,6 +266,7 @@ impl BusPublisher {
         Ok(BusPublisher {
             tx,
             subjects: Subjects::new(cfg, market),
+            url: url.to_string(),
             stats,
             task,
         })
@@ -255,22 +275,27 @@ impl BusPublisher {
     /// Queues a raw message; drops and counts it when the queue is full.
     pub fn send(&self, kind: Kind, symbol: Option<Symbol>, recv: Nanos, payload: &[u8]) {
         let subject = self.subjects.raw(kind, symbol);
-        let m = BusMsgOrJson::Raw(recv, Bytes::copy_from_slice(payload));
-        if self.tx.try_send((subject, m)).is_err() {
+        let m = (subject, recv, Bytes::copy_from_slice(payload));
+        if self.tx.try_send(m).is_err() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    /// Queues a symbol's signals (JSON); dropped and counted when the queue is full.
-    pub fn send_signals(&self, symbol: Symbol, json: Vec<u8>) {
+    /// Queues a symbol's signals (JSON) sent at wall time `now` (its `Ms-Recv`, so receive
+    /// times still grow along the stream); dropped and counted when the queue is full.
+    pub fn send_signals(&self, symbol: Symbol, now: Nanos, json: Vec<u8>) {
         let subject = self.subjects.signals(symbol);
-        if self
-            .tx
-            .try_send((subject, BusMsgOrJson::Json(Bytes::from(json))))
-            .is_err()
-        {
+        if self.tx.try_send((subject, now, Bytes::from(json))).is_err() {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.stats.signals.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// `true` once after publishing works again following errors (consumers missed messages:
+    /// the collector should publish fresh snapshots).
+    pub fn take_resnapshot_due(&self) -> bool {
+        self.stats.resnapshot_due.swap(false, Ordering::Relaxed)
     }
 
     /// Publishes what is queued, waits for its acks (at most `wait`), and stops.
@@ -285,33 +310,30 @@ impl BusPublisher {
 
 async fn publish_loop(
     js: jetstream::Context,
-    mut rx: mpsc::Receiver<(String, BusMsgOrJson)>,
+    mut rx: mpsc::Receiver<(String, Nanos, Bytes)>,
     max_in_flight: usize,
     stats: Arc<BusStats>,
 ) {
     let mut acks = futures_util::stream::FuturesOrdered::new();
+    // Errors since the last acknowledged publish.
+    let mut failing = false;
     loop {
         if acks.len() >= max_in_flight {
             if let Some(r) = acks.next().await {
-                count_ack(&stats, r);
+                count_ack(&stats, r, &mut failing);
             }
             continue;
         }
         let pending = !acks.is_empty();
         tokio::select! {
             m = rx.recv() => match m {
-                Some((subject, m)) => {
-                    let (headers, payload) = match m {
-                        BusMsgOrJson::Raw(recv, payload) => {
-                            let mut h = HeaderMap::new();
-                            h.insert(HDR_RECV, recv.0.to_string().as_str());
-                            (h, payload)
-                        }
-                        BusMsgOrJson::Json(payload) => (HeaderMap::new(), payload),
-                    };
+                Some((subject, recv, payload)) => {
+                    let mut headers = HeaderMap::new();
+                    headers.insert(HDR_RECV, recv.0.to_string().as_str());
                     match js.publish_with_headers(subject, headers, payload).await {
                         Ok(ack) => acks.push_back(ack.into_future()),
                         Err(e) => {
+                            failing = true;
                             if stats.errors.fetch_add(1, Ordering::Relaxed) < 10 {
                                 tracing::warn!("NATS publish failed: {e}");
                             }
@@ -320,20 +342,26 @@ async fn publish_loop(
                 }
                 None => break,
             },
-            Some(r) = acks.next(), if pending => count_ack(&stats, r),
+            Some(r) = acks.next(), if pending => count_ack(&stats, r, &mut failing),
         }
     }
     while let Some(r) = acks.next().await {
-        count_ack(&stats, r);
+        count_ack(&stats, r, &mut failing);
     }
 }
 
-fn count_ack<T, E: std::fmt::Display>(stats: &BusStats, r: Result<T, E>) {
+/// Counts an acknowledgement; the first one after errors asks for fresh snapshots.
+fn count_ack<T, E: std::fmt::Display>(stats: &BusStats, r: Result<T, E>, failing: &mut bool) {
     match r {
         Ok(_) => {
             stats.published.fetch_add(1, Ordering::Relaxed);
+            if std::mem::take(failing) {
+                tracing::info!("NATS publishing works again: fresh snapshots for the consumers");
+                stats.resnapshot_due.store(true, Ordering::Relaxed);
+            }
         }
         Err(e) => {
+            *failing = true;
             if stats.errors.fetch_add(1, Ordering::Relaxed) < 10 {
                 tracing::warn!("NATS publish not acknowledged: {e}");
             }
@@ -356,8 +384,9 @@ pub enum Start {
 }
 
 impl Start {
-    /// `--from`: `latest`, `start`, `seq:N` (a stream sequence) or a duration ago (`10m`),
-    /// given now (ns since the epoch).
+    /// `--from`: `latest`, `start`, `seq:N` (a stream sequence), a UTC time (RFC 3339
+    /// `2026-12-07T19:00:00Z` or `+01:00`, or `2026-12-07 19:00:00` taken as UTC) or a
+    /// duration ago (`10m`), given now (ns since the epoch).
     pub fn parse(text: &str, now_ns: u64) -> Result<Start, String> {
         match text {
             "latest" => Ok(Start::LatestSnapshot),
@@ -369,8 +398,18 @@ impl Start {
                         .map(Start::Sequence)
                         .map_err(|_| format!("--from {t:?}: seq:N needs a whole number"));
                 }
+                if t.len() >= 10
+                    && t.as_bytes()[..4].iter().all(u8::is_ascii_digit)
+                    && t.as_bytes()[4] == b'-'
+                {
+                    return microstate_core::calendar::parse_utc(t)
+                        .map(Start::RecvTime)
+                        .ok_or_else(|| {
+                            format!("--from {t:?}: not a UTC time like 2026-12-07T19:00:00Z or 2026-12-07 19:00:00")
+                        });
+                }
                 let ago = microstate_core::units::parse_duration(t).map_err(|e| {
-                    format!("--from {t:?}: expected latest, start, seq:N or a duration ago such as 10m ({e})")
+                    format!("--from {t:?}: expected latest, start, seq:N, a UTC time such as 2026-12-07T19:00:00Z or a duration ago such as 10m ({e})")
                 })?;
                 Ok(Start::RecvTime(now_ns.saturating_sub(
                     ago.as_nanos().min(u64::MAX as u128) as u64,
@@ -384,7 +423,9 @@ impl Start {
 #[derive(Clone, Debug)]
 pub struct Received {
     pub seq: u64,
-    pub msg: BusMsg,
+    /// `None`: not a raw message (signals, another market's subject), only its place in the
+    /// stream counts.
+    pub msg: Option<BusMsg>,
 }
 
 /// The consumer's side: an ordered pull consumer on the market's subjects, from `start`.
@@ -449,34 +490,32 @@ impl BusConsumer {
         })
     }
 
-    /// The next raw message (signals and foreign subjects are skipped); `None` when the
+    /// The next message (signals and foreign subjects without a body); `None` when the
     /// consumer ended, `Err` for a message that could not be read (counted by the caller).
     pub async fn next(&mut self) -> Option<Result<Received, String>> {
-        loop {
-            let m = match self.messages.next().await? {
-                Ok(m) => m,
-                Err(e) => return Some(Err(e.to_string())),
-            };
-            let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
-            let Some((kind, symbol)) = self.subjects.parse(m.subject.as_str()) else {
-                continue;
-            };
-            let recv = m
-                .headers
-                .as_ref()
-                .and_then(|h| h.get(HDR_RECV))
-                .and_then(|v| v.as_str().parse::<u64>().ok())
-                .unwrap_or(0);
-            return Some(Ok(Received {
-                seq,
-                msg: BusMsg {
-                    kind,
-                    symbol,
-                    recv: Nanos(recv),
-                    payload: m.payload.clone(),
-                },
-            }));
-        }
+        let m = match self.messages.next().await? {
+            Ok(m) => m,
+            Err(e) => return Some(Err(e.to_string())),
+        };
+        let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
+        let Some((kind, symbol)) = self.subjects.parse(m.subject.as_str()) else {
+            return Some(Ok(Received { seq, msg: None }));
+        };
+        let recv = m
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(HDR_RECV))
+            .and_then(|v| v.as_str().parse::<u64>().ok())
+            .unwrap_or(0);
+        Some(Ok(Received {
+            seq,
+            msg: Some(BusMsg {
+                kind,
+                symbol,
+                recv: Nanos(recv),
+                payload: m.payload.clone(),
+            }),
+        }))
     }
 }
 
@@ -570,5 +609,19 @@ mod tests {
             Ok(Start::RecvTime(now - 600_000_000_000))
         );
         assert!(Start::parse("yesterday", now).is_err());
+        assert_eq!(
+            Start::parse("2024-08-08T23:54:13Z", now),
+            Ok(Start::RecvTime(1_723_161_253_000_000_000))
+        );
+        assert_eq!(
+            Start::parse("2024-08-09 01:54:13+02:00", now),
+            Ok(Start::RecvTime(1_723_161_253_000_000_000))
+        );
+        assert_eq!(
+            Start::parse("2024-08-08 23:54:13", now),
+            Ok(Start::RecvTime(1_723_161_253_000_000_000))
+        );
+        let e = Start::parse("2024-08-08T25:00:00Z", now).expect_err("hour 25");
+        assert!(e.contains("not a UTC time"), "{e}");
     }
 }

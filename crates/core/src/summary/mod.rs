@@ -36,6 +36,9 @@ pub struct Summary {
     /// Connection facts of a live run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live: Option<LiveReport>,
+    /// A NATS consumer's run (`live --source nats://…`): what it read from the bus.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bus: Option<BusReport>,
     /// Bounds that turned input away (`[limits]`), by name; absent when none tripped.
     #[serde(skip_serializing_if = "crate::limits::LimitCounters::is_clear")]
     pub limits: crate::limits::LimitCounters,
@@ -87,6 +90,51 @@ pub struct LiveReport {
     /// once (null: some never was).
     pub time_to_all_synced_s: Option<f64>,
     pub elapsed_s: f64,
+    /// `--publish nats://…`: what the collector published.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bus: Option<BusReport>,
+}
+
+/// The NATS fan-out's side of a run: a collector's publisher (`published`) or a consumer
+/// (`consumed`).
+#[derive(Serialize, Debug, Clone, Default)]
+pub struct BusReport {
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published: Option<BusPublished>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumed: Option<BusConsumed>,
+}
+
+/// What a collector's publisher did.
+#[derive(Serialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BusPublished {
+    /// Messages the server acknowledged (raw and signals).
+    pub published: u64,
+    /// Messages dropped because the publisher's queue was full (NATS slower than the feed).
+    pub dropped: u64,
+    /// Publishes that failed or were never acknowledged (the server away).
+    pub errors: u64,
+    /// Times fresh snapshots of every synced symbol were asked for so consumers resync:
+    /// after publish errors once publishing works again, and every `nats.snapshot_every`.
+    pub resnapshots: u64,
+    /// `.signals` messages queued.
+    pub signals: u64,
+}
+
+/// What a consumer read from the bus.
+#[derive(Serialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BusConsumed {
+    /// Raw messages fed to the engine, messages that could not be read, frames refused.
+    pub messages: u64,
+    pub read_errors: u64,
+    pub refused: u64,
+    /// Stream sequences of the first and last message fed (0: none).
+    pub first_seq: u64,
+    pub last_seq: u64,
+    /// Collector receive → applied here (ns; wall clocks of both hosts), over the messages
+    /// published after the consumer started.
+    pub receive_to_applied_ns: Percentiles,
 }
 
 /// The context history's kline requests in a live run.
@@ -336,6 +384,7 @@ impl Summary {
             digest: None,
             latency: None,
             live: None,
+            bus: None,
             limits: engine.limit_counters(),
         }
     }

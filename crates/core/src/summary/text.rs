@@ -120,6 +120,9 @@ impl Summary {
             if let Some(f) = &l.fatal {
                 let _ = writeln!(o, "stopped: {f}");
             }
+            if let Some(b) = &l.bus {
+                bus_lines(&mut o, b);
+            }
             let k = &l.klines;
             if k.requests > 0 {
                 let _ = writeln!(
@@ -139,6 +142,9 @@ impl Summary {
             for e in &s.errors {
                 let _ = writeln!(o, "  {e}");
             }
+        }
+        if let Some(b) = &s.bus {
+            bus_lines(&mut o, b);
         }
         let tripped = s.limits.tripped();
         if !tripped.is_empty() {
@@ -160,6 +166,33 @@ impl Summary {
     }
 }
 
+/// The NATS publisher's or consumer's line.
+fn bus_lines(o: &mut String, b: &super::BusReport) {
+    if let Some(p) = &b.published {
+        let _ = writeln!(
+            o,
+            "NATS {}: {} published, {} dropped, {} errors, {} re-snapshots, {} signals",
+            b.url, p.published, p.dropped, p.errors, p.resnapshots, p.signals
+        );
+    }
+    if let Some(c) = &b.consumed {
+        let l = &c.receive_to_applied_ns;
+        let _ = writeln!(
+            o,
+            "NATS {}: read {} messages (stream sequences {}…{}), {} unreadable, {} refused; collector receive → applied p50 {:.3} ms, p99 {:.3} ms over {}",
+            b.url,
+            c.messages,
+            c.first_seq,
+            c.last_seq,
+            c.read_errors,
+            c.refused,
+            l.p50 as f64 / 1e6,
+            l.p99 as f64 / 1e6,
+            l.count
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +209,7 @@ mod tests {
             digest: None,
             latency: None,
             live: None,
+            bus: None,
             limits: Default::default(),
         };
         assert_eq!(
@@ -190,6 +224,16 @@ mod tests {
                 ..SlotReport::default()
             }],
             stale_symbols: vec!["BTCUSDT".into()],
+            bus: Some(crate::summary::BusReport {
+                url: "nats://h:4222".into(),
+                published: Some(crate::summary::BusPublished {
+                    published: 7,
+                    errors: 2,
+                    resnapshots: 1,
+                    ..Default::default()
+                }),
+                consumed: None,
+            }),
             ..LiveReport::default()
         });
         let t = s.to_text();
@@ -198,7 +242,9 @@ mod tests {
             "{t}"
         );
         assert!(
-            t.ends_with("HTTP 429 0, 418 0; stale at the end: BTCUSDT\n"),
+            t.ends_with(
+                "HTTP 429 0, 418 0; stale at the end: BTCUSDT\nNATS nats://h:4222: 7 published, 0 dropped, 2 errors, 1 re-snapshots, 0 signals\n"
+            ),
             "{t}"
         );
     }

@@ -44,6 +44,7 @@ use super::journal::Journal;
 use super::klines::{self, ContextFill};
 use super::slots::{Pending, Slot, SlotCmd, SlotEnv, connection_state, short_url, switch_ready};
 use super::{LiveOptions, LiveOutcome};
+use crate::bus_signals::SignalsClock;
 use crate::command::{Command, Event, LiveEnd, Switch};
 use crate::publish::{Extras, Publisher, stage_buckets, stage_views};
 use crate::recording::RecordSetup;
@@ -101,6 +102,10 @@ pub struct LiveDriver {
     status_shown: HashMap<Symbol, (String, u64)>,
     /// `--publish nats://…`: everything fed to the engine, and the resets, in feed order.
     bus: Option<BusPublisher>,
+    /// With `bus`: each symbol's `.signals` JSON, every `nats.signals_every`.
+    signals: SignalsClock,
+    /// With `bus`: when fresh snapshots were last asked for the consumers' sake.
+    resnapshot_at: Instant,
 }
 
 /// The tasks the session started.
@@ -331,6 +336,7 @@ impl LiveDriver {
         drop(env);
 
         let now = Instant::now();
+        let cfg_signals_every = cfg.nats.signals_every;
         let context = ContextFill::new(
             kline_tx,
             cfg.snapshot.retry_min,
@@ -381,7 +387,9 @@ impl LiveDriver {
             synced_once: HashSet::new(),
             all_synced_after: None,
             status_shown: HashMap::new(),
+            signals: SignalsClock::new(cfg_signals_every),
             bus,
+            resnapshot_at: now,
         }
     }
 
@@ -744,6 +752,7 @@ impl LiveDriver {
     /// The tick: housekeeping, and the status line when one is due.
     fn on_tick(&mut self) {
         self.housekeeping();
+        self.bus_tick();
         if let Some(l) = self.learner.as_deref_mut() {
             self.engine.exchange_with_learner(l);
         }
@@ -754,6 +763,28 @@ impl LiveDriver {
             for line in self.status_lines() {
                 eprintln!("{line}");
             }
+        }
+    }
+
+    /// With `--publish`: fresh snapshots of every synced symbol once publishing works again
+    /// after errors (consumers missed messages and wait for one to resync) and every
+    /// `nats.snapshot_every` (a late joiner finds one in the stream); the signals when due.
+    fn bus_tick(&mut self) {
+        let Some(b) = &self.bus else { return };
+        let every = self.cfg.nats.snapshot_every;
+        let periodic = !every.is_zero() && self.resnapshot_at.elapsed() >= every;
+        if b.take_resnapshot_due() || periodic {
+            self.resnapshot_at = Instant::now();
+            b.stats.resnapshots.fetch_add(1, Ordering::Relaxed);
+            for st in self.engine.symbols() {
+                if st.sync.is_synced() {
+                    self.snapshots.request(st.symbol, false);
+                }
+            }
+        }
+        let now = now_nanos();
+        for (sym, json) in self.signals.due(&self.engine, &self.stale, now.0, false) {
+            b.send_signals(sym, now, json);
         }
     }
 
@@ -1029,7 +1060,7 @@ impl LiveDriver {
     /// Stops the tasks, closes the recordings and sums up.
     async fn finish(mut self) -> LiveOutcome {
         self.stop_tasks().await;
-        let report = self.report();
+        let mut report = self.report();
         let latency = LatencySummary::of(&self.timing.lat, now_nanos().0);
         // No recorder handle may outlive this, or its writer would never end.
         if let Ok(mut to) = self.conns.readers.shed_to.lock() {
@@ -1037,16 +1068,22 @@ impl LiveDriver {
         }
         let recordings = self.journal.finish().await;
         if let Some(b) = self.bus.take() {
+            // The last signals: the books as the session ends.
+            let now = now_nanos();
+            for (sym, json) in self.signals.due(&self.engine, &self.stale, now.0, true) {
+                b.send_signals(sym, now, json);
+            }
             let stats = b.stats.clone();
+            let url = b.url.clone();
             // What is queued still goes out; its acks are awaited (bounded).
             b.close(Duration::from_secs(10)).await;
-            let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-            tracing::info!(
-                published = load(&stats.published),
-                dropped = load(&stats.dropped),
-                errors = load(&stats.errors),
-                "NATS publisher closed"
-            );
+            let published = stats.report();
+            tracing::info!(?published, "NATS publisher closed");
+            report.bus = Some(microstate_core::summary::BusReport {
+                url,
+                published: Some(published),
+                consumed: None,
+            });
         }
         if let Some(s) = &self.screen {
             s.events.send(Event::Ended);
@@ -1114,6 +1151,7 @@ impl LiveDriver {
             klines: self.context.report(&self.stats),
             time_to_all_synced_s: self.all_synced_after,
             elapsed_s: self.started.elapsed().as_secs_f64(),
+            bus: None,
         }
     }
 
