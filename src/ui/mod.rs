@@ -238,12 +238,23 @@ fn act(a: Action, ui: &mut UiState, view: &View, raw: &View, driver: &ScreenEnd)
             ui.message = Some("volume: pulled/stacked counted from now".into());
         }
         Action::AddSymbol => {
-            let choices = raw.symbols.iter().map(|s| s.symbol.to_string()).collect();
+            // Live: every symbol the venue lists; otherwise those of the session (hidden ones
+            // come back).
+            let choices = if raw.listed.is_empty() {
+                raw.symbols.iter().map(|s| s.symbol.to_string()).collect()
+            } else {
+                raw.listed.iter().map(|s| s.to_string()).collect()
+            };
             ui.prompt = Some(Prompt::new(PromptKind::AddSymbol, choices));
         }
         Action::RemoveSymbol => match view.symbols.get(ui.symbol_index(view)) {
             Some(_) if view.symbols.len() <= 1 => {
                 ui.message = Some("the last symbol stays on screen".into());
+            }
+            // A live session unsubscribes it for real.
+            Some(s) if raw.live.is_some() => {
+                driver.send(Command::RemoveSymbol(s.symbol));
+                ui.message = Some(format!("removing {}: unsubscribing", s.symbol));
             }
             Some(s) => {
                 ui.hidden.insert(s.symbol);
@@ -318,6 +329,33 @@ fn submit(
                 return format!("{sym} on screen");
             }
             let known: Vec<String> = raw.symbols.iter().map(|s| s.symbol.to_string()).collect();
+            // A live session (the demo is one, against its own exchange) subscribes it, once
+            // the venue's list says it exists.
+            if raw.live.is_some() {
+                if !raw.listed.is_empty() && !raw.listed.contains(&sym) {
+                    let near = prompt::closest(sym.as_str(), raw.listed.iter().map(|s| s.as_str()));
+                    let venue = match raw.source {
+                        Source::Demo { .. } => format!(
+                            "the demo's exchange (it serves {})",
+                            raw.listed
+                                .iter()
+                                .map(|s| s.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        _ => "this venue's exchangeInfo".to_string(),
+                    };
+                    return match near.as_slice() {
+                        [] => format!("{sym} is not listed on {venue}; nothing added"),
+                        _ => format!(
+                            "{sym} is not listed on {venue}: did you mean {}?",
+                            near.join(", ")
+                        ),
+                    };
+                }
+                driver.send(Command::AddSymbol(sym));
+                return format!("adding {sym}: subscribing…");
+            }
             match raw.source {
                 Source::Replay { .. } => format!(
                     "a replay has only its recorded symbols ({}); {sym} is not among them",

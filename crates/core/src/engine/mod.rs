@@ -484,6 +484,22 @@ impl Engine {
         self.index(s).is_some()
     }
 
+    /// Forgets a symbol (live: it was unsubscribed): its book, features and history go, and
+    /// while the engine takes only added symbols ([`Self::only_added_symbols`]), frames still
+    /// in flight for it are counted as unsolicited and dropped. `false` when it was not there.
+    pub fn remove_symbol(&mut self, s: Symbol) -> bool {
+        let Some(i) = self.by_symbol.remove(&s) else {
+            return false;
+        };
+        self.symbols.remove(i);
+        for (j, st) in self.symbols.iter().enumerate().skip(i) {
+            self.by_symbol.insert(st.symbol, j);
+        }
+        self.last_idx = 0;
+        self.touched = None;
+        true
+    }
+
     /// From now on, frames and snapshots about a symbol not added with [`Self::add_symbol`]
     /// are counted ([`EngineStats::unsolicited`]) and dropped: a peer that streams symbols
     /// nobody subscribed to cannot make books (nor snapshot requests) for them. Live sessions
