@@ -15,6 +15,7 @@ pub mod depth;
 pub mod keys;
 pub mod prompt;
 pub mod render;
+pub mod sort;
 pub mod state;
 pub mod theme;
 
@@ -199,8 +200,25 @@ fn act(a: Action, ui: &mut UiState, view: &View, raw: &View, driver: &ScreenEnd)
         Action::Quit => {}
         Action::Help => ui.help = !ui.help,
         Action::CloseHelp => ui.help = false,
-        Action::NextSymbol => ui.selected = (ui.symbol_index(view) + 1) % n,
-        Action::PrevSymbol => ui.selected = (ui.symbol_index(view) + n - 1) % n,
+        // In the table's order (sorted or not).
+        Action::NextSymbol => ui.select_step(view, 1),
+        Action::PrevSymbol => ui.select_step(view, n - 1),
+        Action::SortColumn => {
+            ui.sort = ui.sort.next();
+            ui.message = Some(format!("symbols sorted by {}", ui.sort.label()));
+        }
+        Action::SortReverse => {
+            ui.sort_desc = !ui.sort_desc;
+            ui.message = Some(format!(
+                "symbols sorted by {} {}",
+                ui.sort.label(),
+                if ui.sort_desc {
+                    "descending"
+                } else {
+                    "ascending"
+                }
+            ));
+        }
         Action::Symbol(i) => {
             if usize::from(i) < view.symbols.len() {
                 ui.selected = usize::from(i);

@@ -13,6 +13,7 @@ use microstate_core::view::{SymbolView, View};
 
 use super::depth::{Row, bucket_rows};
 use super::prompt::Prompt;
+use super::sort::{SortBy, order};
 
 /// Ticks per ladder row, in zoom order.
 pub const ZOOMS: [u32; 8] = [1, 2, 5, 10, 20, 50, 100, 500];
@@ -55,7 +56,14 @@ pub struct UiState {
     pub reference: Option<SymbolView>,
     /// Alerts already seen (the bell rings for more).
     pub alerts_seen: u64,
+    /// The symbols table's sort column (`o`) and direction (`O`).
+    pub sort: SortBy,
+    pub sort_desc: bool,
+    /// The table's order for one view: (view seq, symbols, column, direction) → indices.
+    order: Option<(OrderKey, Vec<usize>)>,
 }
+
+type OrderKey = (u64, usize, SortBy, bool);
 
 /// What a symbol's ladder rows depend on: the symbol, the zoom, and the book's version (its
 /// last update id and applied-diff count, which the engine advances with every change, and
@@ -110,6 +118,28 @@ impl UiState {
         ZOOMS[self.zoom.min(ZOOMS.len() - 1)]
     }
 
+    /// The symbols table's rows in order (indices into `view.symbols`): computed once per
+    /// view and sort ([`Self::prepare`]), or now for a state that was not prepared.
+    pub fn table_order(&self, view: &View) -> Cow<'_, [usize]> {
+        let key = (view.seq, view.symbols.len(), self.sort, self.sort_desc);
+        match &self.order {
+            Some((k, o)) if *k == key => Cow::Borrowed(o),
+            _ => Cow::Owned(order(view, self.sort, self.sort_desc)),
+        }
+    }
+
+    /// Moves the selection `by` rows down the table (wrapping), in the table's order.
+    pub fn select_step(&mut self, view: &View, by: usize) {
+        let n = view.symbols.len();
+        if n == 0 {
+            return;
+        }
+        let cur = self.symbol_index(view);
+        let o = self.table_order(view);
+        let pos = o.iter().position(|&i| i == cur).unwrap_or(0);
+        self.selected = o[(pos + by) % n];
+    }
+
     /// The selected symbol's index, clamped to what the view has.
     pub fn symbol_index(&self, view: &View) -> usize {
         self.selected.min(view.symbols.len().saturating_sub(1))
@@ -119,6 +149,10 @@ impl UiState {
     /// already: called before every frame, so the ladder is bucketed once per frame at most
     /// (and once per view when nothing else changes).
     pub fn prepare(&mut self, view: &View) {
+        let key = (view.seq, view.symbols.len(), self.sort, self.sort_desc);
+        if self.order.as_ref().is_none_or(|(k, _)| *k != key) {
+            self.order = Some((key, order(view, self.sort, self.sort_desc)));
+        }
         let Some(s) = view.symbols.get(self.symbol_index(view)) else {
             return;
         };

@@ -171,7 +171,9 @@ fn the_symbols_table_scrolls_to_the_selected_symbol() {
     // Room for two rows of four.
     let draw_at = |selected: usize| {
         let mut t = Terminal::new(TestBackend::new(100, 5)).expect("terminal");
-        t.draw(|f| microstate::ui::render::symbols::render(f, f.area(), &v, selected, &theme))
+        let mut ui = UiState::default();
+        ui.selected = selected;
+        t.draw(|f| microstate::ui::render::symbols::render(f, f.area(), &v, &ui, &theme))
             .expect("draw");
         let buf = t.backend().buffer().clone();
         (0..5)
@@ -432,4 +434,76 @@ fn tape_volume_alerts_and_prompt_at_three_sizes() {
     );
     // The replay's progress bar: the capture has no index, so its end is unknown.
     assert!(s.contains("end not indexed"), "{s}");
+}
+
+/// A view of 100 symbols: the capture's BTCUSDT book under 100 names, with mids, spreads, gaps
+/// and imbalances that differ per symbol (deterministic).
+fn hundred_symbols() -> View {
+    let mut v = view_after(&[excerpt()], 3_000);
+    let base = v.symbols[0].clone();
+    v.symbols = (0..100u64)
+        .map(|i| {
+            let mut s = base.clone();
+            s.symbol = microstate_core::num::Symbol::new(format!("SYM{i:03}USDT").as_bytes())
+                .expect("symbol");
+            // A shuffled order of mids: 37 is coprime with 100.
+            let k = (i * 37) % 100;
+            s.mid = Some(1.0 + k as f64 * 10.0);
+            s.spread = Some(0.01 * (1 + i % 7) as f64);
+            s.gaps = i % 5;
+            s.imbalance[0] = Some((k as f64 - 50.0) / 50.0);
+            s
+        })
+        .collect();
+    v
+}
+
+/// The symbols table sorted by mid, descending, with 100 symbols at 120×40: the header marks
+/// the column, the title says which rows of how many, and the selected row stays in view.
+#[test]
+fn a_hundred_symbols_sort_by_a_column_and_keep_the_selection_in_view() {
+    use microstate::ui::sort::{SortBy, order};
+    let v = hundred_symbols();
+    let mut ui = UiState::default();
+    ui.sort = SortBy::Mid;
+    ui.sort_desc = true;
+    let o = order(&v, SortBy::Mid, true);
+    // The 50th row of the sorted table is selected: it is drawn, the first rows are not.
+    ui.selected = o[49];
+    ui.prepare(&v);
+    let s = screen(&v, &ui, 120, 40);
+    insta::assert_snapshot!("symbols_100_sorted_by_mid_120x40", s);
+    let name = v.symbols[o[49]].symbol.to_string();
+    assert!(s.contains(&format!("▶ {} {name}", o[49] + 1)), "{s}");
+    assert!(s.contains("mid ▼"), "the sort column is marked: {s}");
+    assert!(s.contains("of 100 · by mid ▼"), "{s}");
+    assert!(
+        !s.contains(&v.symbols[o[0]].symbol.to_string()),
+        "row 1 scrolled away"
+    );
+    // Tab walks the table's order, not the session's.
+    ui.select_step(&v, 1);
+    assert_eq!(ui.selected, o[50]);
+}
+
+/// The table's cost follows the rows drawn: a hundred symbols or a thousand, the same rows
+/// are formatted (the order is computed once per view, outside the frame).
+#[test]
+fn the_symbols_table_formats_only_the_rows_that_fit() {
+    let theme = Theme::new(&Default::default(), true);
+    let v = hundred_symbols();
+    let ui = UiState::default();
+    let mut t = Terminal::new(TestBackend::new(120, 9)).expect("terminal");
+    t.draw(|f| microstate::ui::render::symbols::render(f, f.area(), &v, &ui, &theme))
+        .expect("draw");
+    let buf = t.backend().buffer().clone();
+    let text: String = (0..9)
+        .map(|y| (0..120).map(|x| buf[(x, y)].symbol()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(text.contains("Symbols 1–6 of 100"), "{text}");
+    assert!(
+        text.contains("SYM005USDT") && !text.contains("SYM006USDT"),
+        "{text}"
+    );
 }

@@ -11,6 +11,7 @@
 //! the chart and the symbols.
 
 pub mod alerts;
+pub mod connection;
 pub mod fmt;
 pub mod heatmap;
 pub mod ladder;
@@ -119,7 +120,11 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bind
     ])
     .areas(body);
     match not_connected(view, sel) {
-        Some(lines) => {
+        Some(mut lines) => {
+            if let Some(c) = connection::counters(view, theme) {
+                lines.push(Line::from(""));
+                lines.push(c);
+            }
             let block = Block::default()
                 .borders(Borders::ALL)
                 .title(Span::styled(" Connection ", theme.title));
@@ -179,7 +184,7 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bind
         });
         latency::render(f, lat, view, drawn.as_ref(), ui.latency_stage, theme);
     }
-    symbols::render(f, symbols_area, view, ui.symbol_index(view), theme);
+    symbols::render(f, symbols_area, view, ui, theme);
     hint_line(f, hint, view, ui, theme);
     if let Some(p) = &ui.prompt {
         prompt::render(f, hint, p, theme);

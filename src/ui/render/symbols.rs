@@ -2,6 +2,8 @@
 //! On narrow terminals columns give way by priority ([`shown`]), so the numbers keep their
 //! width (a mid is never cut to "61855", an age never to "84.7m");
 //! scrolled to keep the selected one in view when there are more than fit (`Symbols 5–8 of 100`).
+//! Rows come in the table's order ([`crate::ui::sort`], `o`/`O`), the sort column marked ▲/▼
+//! in the header; only the rows that fit are formatted.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -9,6 +11,8 @@ use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 
 use super::{fmt, sync_label};
+use crate::ui::sort::SortBy;
+use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
 use microstate_core::view::{ModelView, View};
 
@@ -36,24 +40,48 @@ fn cols<T>(v: Vec<T>, width: u16) -> Vec<T> {
         .collect()
 }
 
-pub fn render(f: &mut Frame, area: Rect, view: &View, selected: usize, theme: &Theme) {
+/// Header cells, the sort column marked (`mid ▼`).
+fn header_cells(sort: SortBy, desc: bool) -> Vec<String> {
+    let arrow = if desc { "▼" } else { "▲" };
+    let col = match sort {
+        SortBy::Session => None,
+        SortBy::Symbol => Some(1),
+        SortBy::State => Some(2),
+        SortBy::Mid => Some(3),
+        SortBy::Spread => Some(4),
+        SortBy::Imbalance => Some(5),
+        SortBy::Gaps => Some(8),
+        SortBy::Age => Some(9),
+    };
+    [
+        "", "symbol", "state", "mid", "spread", "imb L1", "pressure", "context", "gaps", "age",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, h)| {
+        if Some(i) == col {
+            format!("{h} {arrow}")
+        } else {
+            (*h).to_string()
+        }
+    })
+    .collect()
+}
+
+pub fn render(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: &Theme) {
     let wide = area.width;
-    let header = Row::new(cols(
-        vec![
-            "", "symbol", "state", "mid", "spread", "imb L1", "pressure", "context", "gaps", "age",
-        ],
-        wide,
-    ))
-    .style(theme.dim);
+    let selected = ui.symbol_index(view);
+    let header = Row::new(cols(header_cells(ui.sort, ui.sort_desc), wide)).style(theme.dim);
+    let order = ui.table_order(view);
     // Rows that fit (borders and header take 3); scrolled so the selected one is shown.
     let fit = (area.height as usize).saturating_sub(3).max(1);
-    let first = selected.saturating_sub(fit - 1);
-    let rows: Vec<Row> = view
-        .symbols
+    let pos = order.iter().position(|&i| i == selected).unwrap_or(0);
+    let first = pos.saturating_sub(fit - 1);
+    let rows: Vec<Row> = order
         .iter()
-        .enumerate()
         .skip(first)
         .take(fit)
+        .filter_map(|&i| view.symbols.get(i).map(|s| (i, s)))
         .map(|(i, s)| {
             let (state, style) = sync_label(s, theme);
             let dec = fmt::decimals_or_from_price(s.tick, s.mid.unwrap_or(0.0));
@@ -117,15 +145,25 @@ pub fn render(f: &mut Frame, area: Rect, view: &View, selected: usize, theme: &T
     )
     .header(header)
     .block(Block::default().borders(Borders::ALL).title(Span::styled(
-        if view.symbols.len() > fit {
-            format!(
-                " Symbols {}–{} of {} ",
-                first + 1,
-                (first + fit).min(view.symbols.len()),
-                view.symbols.len()
-            )
-        } else {
-            " Symbols ".to_string()
+        {
+            let sorted = match ui.sort {
+                SortBy::Session if !ui.sort_desc => String::new(),
+                by => format!(
+                    " · by {} {}",
+                    by.label(),
+                    if ui.sort_desc { "▼" } else { "▲" }
+                ),
+            };
+            if view.symbols.len() > fit {
+                format!(
+                    " Symbols {}–{} of {}{sorted} ",
+                    first + 1,
+                    (first + fit).min(view.symbols.len()),
+                    view.symbols.len()
+                )
+            } else {
+                format!(" Symbols{sorted} ")
+            }
         },
         theme.title,
     )));
