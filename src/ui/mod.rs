@@ -13,6 +13,7 @@
 
 pub mod depth;
 pub mod keys;
+pub mod mouse;
 pub mod prompt;
 pub mod render;
 pub mod sort;
@@ -43,6 +44,8 @@ pub struct UiOptions {
     pub bindings: Bindings,
     /// Panels shown at start, the tape's large-trade thresholds, the bell.
     pub panels: PanelOptions,
+    /// Mouse capture on (`ui.mouse`): clicks and the wheel reach the screen.
+    pub mouse: bool,
 }
 
 /// What the screen starts with besides the defaults (`[ui.tape]`, `[ui.volume]`, `[alerts]`).
@@ -65,9 +68,33 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let mut terminal = ratatui::try_init()?;
+    if opts.mouse {
+        mouse_capture(true);
+    }
     let result = ui_loop(&mut terminal, &mut views, &mut driver, &opts, shutdown).await;
+    if opts.mouse {
+        mouse_capture(false);
+    }
     ratatui::restore();
     result
+}
+
+/// Turns the terminal's mouse reporting on or off. On, a panic also turns it off (before
+/// ratatui's own hook restores the rest), so a crash never leaves the shell reading mouse
+/// escape codes.
+fn mouse_capture(on: bool) {
+    use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+    let mut out = std::io::stdout();
+    if on {
+        let _ = crossterm::execute!(out, EnableMouseCapture);
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+            previous(info);
+        }));
+    } else {
+        let _ = crossterm::execute!(out, DisableMouseCapture);
+    }
 }
 
 async fn ui_loop(
@@ -115,7 +142,12 @@ async fn ui_loop(
                     }
                     dirty = true;
                 }
-                Some(Ok(_)) => dirty = true, // resize, focus, mouse: redraw
+                Some(Ok(Event::Mouse(m))) => {
+                    if mouse::on_mouse(&m, &mut ui, &view) {
+                        dirty = true;
+                    }
+                }
+                Some(Ok(_)) => dirty = true, // resize, focus: redraw
                 Some(Err(e)) => return Err(e.into()),
                 None => break,
             },
@@ -176,7 +208,9 @@ fn draw(
     last_draw: &mut std::time::Instant,
 ) -> std::io::Result<()> {
     ui.prepare(view);
-    terminal.draw(|f| render::draw(f, view, ui, &opts.theme, &opts.bindings))?;
+    let mut hits = mouse::Hits::default();
+    terminal.draw(|f| hits = render::draw_hits(f, view, ui, &opts.theme, &opts.bindings))?;
+    ui.hits = hits;
     *last_draw = std::time::Instant::now();
     let now = microstate_io::ingest::now_nanos().0;
     if view.published_ns > 0 && now >= view.published_ns {

@@ -56,6 +56,13 @@ pub struct UiState {
     pub reference: Option<SymbolView>,
     /// Alerts already seen (the bell rings for more).
     pub alerts_seen: u64,
+    /// Where the last frame drew each panel (for the mouse).
+    pub hits: super::mouse::Hits,
+    /// The panel clicked last (its border is highlighted).
+    pub focus: Option<super::mouse::Panel>,
+    /// The ladder scrolled by the wheel: rows moved towards deeper asks (positive) or deeper
+    /// bids (negative) from the centred view.
+    pub ladder_scroll: i32,
     /// The symbols table's sort column (`o`) and direction (`O`).
     pub sort: SortBy,
     pub sort_desc: bool,

@@ -173,8 +173,10 @@ fn the_symbols_table_scrolls_to_the_selected_symbol() {
         let mut t = Terminal::new(TestBackend::new(100, 5)).expect("terminal");
         let mut ui = UiState::default();
         ui.selected = selected;
-        t.draw(|f| microstate::ui::render::symbols::render(f, f.area(), &v, &ui, &theme))
-            .expect("draw");
+        t.draw(|f| {
+            microstate::ui::render::symbols::render(f, f.area(), &v, &ui, &theme);
+        })
+        .expect("draw");
         let buf = t.backend().buffer().clone();
         (0..5)
             .map(|y| (0..100).map(|x| buf[(x, y)].symbol()).collect::<String>())
@@ -494,8 +496,10 @@ fn the_symbols_table_formats_only_the_rows_that_fit() {
     let v = hundred_symbols();
     let ui = UiState::default();
     let mut t = Terminal::new(TestBackend::new(120, 9)).expect("terminal");
-    t.draw(|f| microstate::ui::render::symbols::render(f, f.area(), &v, &ui, &theme))
-        .expect("draw");
+    t.draw(|f| {
+        microstate::ui::render::symbols::render(f, f.area(), &v, &ui, &theme);
+    })
+    .expect("draw");
     let buf = t.backend().buffer().clone();
     let text: String = (0..9)
         .map(|y| (0..120).map(|x| buf[(x, y)].symbol()).collect::<String>())
@@ -506,4 +510,101 @@ fn the_symbols_table_formats_only_the_rows_that_fit() {
         text.contains("SYM005USDT") && !text.contains("SYM006USDT"),
         "{text}"
     );
+}
+
+/// Draws `view` at `w`×`h` with the real renderer and keeps where each panel went in `ui`, as
+/// the UI loop does after each frame; returns the text.
+fn frame_with_hits(view: &View, ui: &mut UiState, w: u16, h: u16) -> String {
+    let theme = Theme::new(&Default::default(), true);
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    let mut hits = Default::default();
+    t.draw(|f| hits = microstate::ui::render::draw_hits(f, view, ui, &theme, &Bindings::default()))
+        .expect("draw");
+    ui.hits = hits;
+    let buf = t.backend().buffer();
+    (0..h)
+        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Clicks and the wheel, as crossterm delivers them, through the screen's mouse handler: a
+/// click on a symbol's row selects it, a click on a panel focuses it, the wheel over the
+/// ladder scrolls it (the spread row moves, deeper asks come into view) and over the table
+/// moves the selection; a click outside every panel does nothing.
+#[test]
+fn mouse_clicks_select_and_focus_and_the_wheel_scrolls_the_ladder() {
+    use crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+    use microstate::ui::mouse::{Panel, on_mouse};
+    let d = crate::common::data_dir().join("cryptofeed");
+    let v = view_after(&[d.join("BINANCE.ws.1.0")], 1_000_000);
+    assert_eq!(v.symbols.len(), 4);
+    let mut ui = UiState::default();
+    ui.prepare(&v);
+    let before = frame_with_hits(&v, &mut ui, 120, 40);
+    let ev = |kind, column, row| MouseEvent {
+        kind,
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    let click = |x, y| ev(MouseEventKind::Down(MouseButton::Left), x, y);
+    // The third row of the table.
+    let (first, rows) = ui.hits.symbol_rows.clone();
+    assert_eq!(rows.len(), 4, "{before}");
+    assert!(on_mouse(&click(10, first + 2), &mut ui, &v));
+    assert_eq!(ui.selected, rows[2]);
+    assert_eq!(ui.focus, Some(Panel::Symbols));
+    let name = v.symbols[rows[2]].symbol.to_string();
+    let s = frame_with_hits(&v, &mut ui, 120, 40);
+    assert!(s.contains(&format!("Depth {name}")), "{s}");
+    // The wheel over the ladder: the spread row moves down a line per notch up.
+    let (_, ladder) = ui
+        .hits
+        .panels
+        .iter()
+        .find(|(p, _)| *p == Panel::Ladder)
+        .copied()
+        .expect("ladder drawn");
+    let spread_line = |s: &str| {
+        s.lines()
+            .position(|l| l.contains("spread "))
+            .expect("spread row")
+    };
+    let at0 = spread_line(&s);
+    for _ in 0..3 {
+        assert!(on_mouse(
+            &ev(MouseEventKind::ScrollUp, ladder.x + 3, ladder.y + 3),
+            &mut ui,
+            &v
+        ));
+    }
+    assert_eq!(ui.ladder_scroll, 3);
+    let s = frame_with_hits(&v, &mut ui, 120, 40);
+    assert_eq!(spread_line(&s), at0 + 3, "{s}");
+    assert!(on_mouse(
+        &ev(MouseEventKind::ScrollDown, ladder.x + 3, ladder.y + 3),
+        &mut ui,
+        &v
+    ));
+    assert_eq!(ui.ladder_scroll, 2);
+    // A click on the chart focuses it; the wheel over the table moves the selection.
+    let (_, chart) = ui
+        .hits
+        .panels
+        .iter()
+        .find(|(p, _)| *p == Panel::Chart)
+        .copied()
+        .expect("chart drawn");
+    assert!(on_mouse(&click(chart.x + 5, chart.y + 2), &mut ui, &v));
+    assert_eq!(ui.focus, Some(Panel::Chart));
+    let sel = ui.selected;
+    assert!(on_mouse(
+        &ev(MouseEventKind::ScrollDown, 10, first),
+        &mut ui,
+        &v
+    ));
+    assert_ne!(ui.selected, sel);
+    // The status bar is no panel.
+    assert!(!on_mouse(&click(3, 0), &mut ui, &v));
 }

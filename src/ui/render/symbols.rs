@@ -68,7 +68,15 @@ fn header_cells(sort: SortBy, desc: bool) -> Vec<String> {
     .collect()
 }
 
-pub fn render(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: &Theme) {
+/// Draws the table; returns the line of its first data row and the symbol (index into
+/// `View::symbols`) on each data row, for the mouse.
+pub fn render(
+    f: &mut Frame,
+    area: Rect,
+    view: &View,
+    ui: &UiState,
+    theme: &Theme,
+) -> (u16, Vec<usize>) {
     let wide = area.width;
     let selected = ui.symbol_index(view);
     let header = Row::new(cols(header_cells(ui.sort, ui.sort_desc), wide)).style(theme.dim);
@@ -77,10 +85,9 @@ pub fn render(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: &Them
     let fit = (area.height as usize).saturating_sub(3).max(1);
     let pos = order.iter().position(|&i| i == selected).unwrap_or(0);
     let first = pos.saturating_sub(fit - 1);
-    let rows: Vec<Row> = order
+    let shown: Vec<usize> = order.iter().skip(first).take(fit).copied().collect();
+    let rows: Vec<Row> = shown
         .iter()
-        .skip(first)
-        .take(fit)
         .filter_map(|&i| view.symbols.get(i).map(|s| (i, s)))
         .map(|(i, s)| {
             let (state, style) = sync_label(s, theme);
@@ -168,4 +175,6 @@ pub fn render(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: &Them
         theme.title,
     )));
     f.render_widget(t, area);
+    // Below the top border and the header.
+    (area.y + 2, shown)
 }
