@@ -406,6 +406,7 @@ fn submit(
                     };
                 }
                 driver.send(Command::AddSymbol(sym));
+                ui.select_when_shown = Some(sym);
                 return format!("adding {sym}: subscribing…");
             }
             match raw.source {

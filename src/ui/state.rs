@@ -63,6 +63,8 @@ pub struct UiState {
     /// The ladder scrolled by the wheel: rows moved towards deeper asks (positive) or deeper
     /// bids (negative) from the centred view.
     pub ladder_scroll: i32,
+    /// A symbol added while running (`a`), selected as soon as a view shows it.
+    pub select_when_shown: Option<Symbol>,
     /// The symbols table's sort column (`o`) and direction (`O`).
     pub sort: SortBy,
     pub sort_desc: bool,
@@ -197,6 +199,12 @@ impl UiState {
     /// Takes a new view: records how each ladder row's quantity changed (grew / shrank) since
     /// the last one, for the flash. A symbol or zoom change starts afresh.
     pub fn on_view(&mut self, view: &View) {
+        if let Some(want) = self.select_when_shown
+            && let Some(i) = view.symbols.iter().position(|s| s.symbol == want)
+        {
+            self.selected = i;
+            self.select_when_shown = None;
+        }
         let Some(s) = view.symbols.get(self.symbol_index(view)) else {
             return;
         };
