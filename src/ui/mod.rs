@@ -143,7 +143,7 @@ async fn ui_loop(
                     dirty = true;
                 }
                 Some(Ok(Event::Mouse(m))) => {
-                    if mouse::on_mouse(&m, &mut ui, &view) {
+                    if ui.on_mouse(&m, &view) {
                         dirty = true;
                     }
                 }

@@ -9,9 +9,6 @@
 use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 
-use super::state::UiState;
-use microstate_core::view::View;
-
 /// The screen's panels, as a click names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Panel {
@@ -70,41 +67,39 @@ impl Hits {
     }
 }
 
-/// Applies a mouse event to the screen's state; `true` when something changed (redraw).
-pub fn on_mouse(ev: &MouseEvent, ui: &mut UiState, view: &View) -> bool {
-    let Some((panel, _)) = ui.hits.panel_at(ev.column, ev.row) else {
-        return false;
-    };
+/// What a mouse event asks of the screen ([`crate::ui::UiState::on_mouse`] applies it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MouseAction {
+    /// A click: focus this panel, and select this symbol (index into `View::symbols`) when the
+    /// click was on its row of the table.
+    Click(Panel, Option<usize>),
+    /// The wheel over the ladder: rows towards deeper asks (+1) or bids (−1).
+    ScrollLadder(i32),
+    /// The wheel over the table: the selection one row down (+1) or up (−1).
+    StepSelection(i32),
+}
+
+/// What `ev` asks for, given where the last frame drew what; `None` for events outside every
+/// panel, and those that mean nothing here (moves, releases, the wheel over other panels).
+pub fn action(ev: &MouseEvent, hits: &Hits, symbols: usize) -> Option<MouseAction> {
+    let (panel, _) = hits.panel_at(ev.column, ev.row)?;
+    let up = ev.kind == MouseEventKind::ScrollUp;
     match ev.kind {
-        MouseEventKind::Down(MouseButton::Left) => {
-            if panel == Panel::Symbols
-                && let Some(i) = ui.hits.symbol_at(ev.row)
-                && i < view.symbols.len()
-            {
-                ui.selected = i;
+        MouseEventKind::Down(MouseButton::Left) => Some(MouseAction::Click(
+            panel,
+            (panel == Panel::Symbols)
+                .then(|| hits.symbol_at(ev.row))
+                .flatten()
+                .filter(|i| *i < symbols),
+        )),
+        MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => match panel {
+            Panel::Ladder | Panel::Volume => {
+                Some(MouseAction::ScrollLadder(if up { 1 } else { -1 }))
             }
-            ui.focus = Some(panel);
-            true
-        }
-        MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
-            let up = ev.kind == MouseEventKind::ScrollUp;
-            match panel {
-                Panel::Ladder | Panel::Volume => {
-                    ui.ladder_scroll = (ui.ladder_scroll + if up { 1 } else { -1 })
-                        .clamp(-LADDER_SCROLL_MAX, LADDER_SCROLL_MAX);
-                    true
-                }
-                Panel::Symbols => {
-                    let n = view.symbols.len();
-                    if n > 0 {
-                        ui.select_step(view, if up { n - 1 } else { 1 });
-                    }
-                    true
-                }
-                _ => false,
-            }
-        }
-        _ => false,
+            Panel::Symbols => Some(MouseAction::StepSelection(if up { -1 } else { 1 })),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

@@ -127,6 +127,34 @@ impl UiState {
         ZOOMS[self.zoom.min(ZOOMS.len() - 1)]
     }
 
+    /// Applies a mouse event ([`super::mouse::action`] at the last frame's hit map); `true`
+    /// when something changed (redraw).
+    pub fn on_mouse(&mut self, ev: &crossterm::event::MouseEvent, view: &View) -> bool {
+        use super::mouse::{LADDER_SCROLL_MAX, MouseAction, action};
+        let n = view.symbols.len();
+        match action(ev, &self.hits, n) {
+            None => false,
+            Some(MouseAction::Click(panel, symbol)) => {
+                if let Some(i) = symbol {
+                    self.selected = i;
+                }
+                self.focus = Some(panel);
+                true
+            }
+            Some(MouseAction::ScrollLadder(by)) => {
+                self.ladder_scroll =
+                    (self.ladder_scroll + by).clamp(-LADDER_SCROLL_MAX, LADDER_SCROLL_MAX);
+                true
+            }
+            Some(MouseAction::StepSelection(by)) => {
+                if n > 0 {
+                    self.select_step(view, if by < 0 { n - 1 } else { 1 });
+                }
+                true
+            }
+        }
+    }
+
     /// The symbols table's rows in order (indices into `view.symbols`): computed once per
     /// view and sort ([`Self::prepare`]), or now for a state that was not prepared.
     pub fn table_order(&self, view: &View) -> Cow<'_, [usize]> {

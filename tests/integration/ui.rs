@@ -535,7 +535,7 @@ fn frame_with_hits(view: &View, ui: &mut UiState, w: u16, h: u16) -> String {
 #[test]
 fn mouse_clicks_select_and_focus_and_the_wheel_scrolls_the_ladder() {
     use crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
-    use microstate::ui::mouse::{Panel, on_mouse};
+    use microstate::ui::mouse::Panel;
     let d = crate::common::data_dir().join("cryptofeed");
     let v = view_after(&[d.join("BINANCE.ws.1.0")], 1_000_000);
     assert_eq!(v.symbols.len(), 4);
@@ -552,7 +552,7 @@ fn mouse_clicks_select_and_focus_and_the_wheel_scrolls_the_ladder() {
     // The third row of the table.
     let (first, rows) = ui.hits.symbol_rows.clone();
     assert_eq!(rows.len(), 4, "{before}");
-    assert!(on_mouse(&click(10, first + 2), &mut ui, &v));
+    assert!(ui.on_mouse(&click(10, first + 2), &v));
     assert_eq!(ui.selected, rows[2]);
     assert_eq!(ui.focus, Some(Panel::Symbols));
     let name = v.symbols[rows[2]].symbol.to_string();
@@ -573,18 +573,16 @@ fn mouse_clicks_select_and_focus_and_the_wheel_scrolls_the_ladder() {
     };
     let at0 = spread_line(&s);
     for _ in 0..3 {
-        assert!(on_mouse(
+        assert!(ui.on_mouse(
             &ev(MouseEventKind::ScrollUp, ladder.x + 3, ladder.y + 3),
-            &mut ui,
             &v
         ));
     }
     assert_eq!(ui.ladder_scroll, 3);
     let s = frame_with_hits(&v, &mut ui, 120, 40);
     assert_eq!(spread_line(&s), at0 + 3, "{s}");
-    assert!(on_mouse(
+    assert!(ui.on_mouse(
         &ev(MouseEventKind::ScrollDown, ladder.x + 3, ladder.y + 3),
-        &mut ui,
         &v
     ));
     assert_eq!(ui.ladder_scroll, 2);
@@ -596,15 +594,11 @@ fn mouse_clicks_select_and_focus_and_the_wheel_scrolls_the_ladder() {
         .find(|(p, _)| *p == Panel::Chart)
         .copied()
         .expect("chart drawn");
-    assert!(on_mouse(&click(chart.x + 5, chart.y + 2), &mut ui, &v));
+    assert!(ui.on_mouse(&click(chart.x + 5, chart.y + 2), &v));
     assert_eq!(ui.focus, Some(Panel::Chart));
     let sel = ui.selected;
-    assert!(on_mouse(
-        &ev(MouseEventKind::ScrollDown, 10, first),
-        &mut ui,
-        &v
-    ));
+    assert!(ui.on_mouse(&ev(MouseEventKind::ScrollDown, 10, first), &v));
     assert_ne!(ui.selected, sel);
     // The status bar is no panel.
-    assert!(!on_mouse(&click(3, 0), &mut ui, &v));
+    assert!(!ui.on_mouse(&click(3, 0), &v));
 }
