@@ -1067,6 +1067,9 @@ impl LiveDriver {
             b.send(BusKind::Reset, Some(sym), now_nanos(), b"");
         }
         self.journal.note("symbol removed", || sym.to_string());
+        // A replay of the recording forgets the book here too (it waits for a snapshot that
+        // never comes, as the live session no longer has it).
+        self.journal.note(events::RESET, || sym.to_string());
         tracing::info!(%sym, "symbol removed while running");
         self.notice(format!("{sym} removed: unsubscribed, its book is gone"));
     }
