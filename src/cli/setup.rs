@@ -73,6 +73,7 @@ pub fn ui_options(cfg: &Config) -> anyhow::Result<microstate::ui::UiOptions> {
             ),
             bell: cfg.alerts.bell,
         },
+        mouse: cfg.ui.mouse,
     })
 }
 

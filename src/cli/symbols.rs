@@ -18,21 +18,7 @@ const COMMANDS: [&str; 7] = [
     "live", "record", "replay", "demo", "exchange", "train", "eval",
 ];
 
-/// Levenshtein distance (small strings: the plain table).
-fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
+use microstate::ui::prompt::distance;
 
 /// The subcommand `arg` is probably a misspelling of (within two edits, not one itself).
 pub fn did_you_mean(arg: &str) -> Option<&'static str> {

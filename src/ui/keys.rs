@@ -45,6 +45,10 @@ pub enum Action {
     GoTo,
     /// A prompt: alert when the selected symbol's mid crosses a price.
     AddAlert,
+    /// Symbols table: sort by the next column.
+    SortColumn,
+    /// Symbols table: reverse the sort.
+    SortReverse,
 }
 
 impl Action {
@@ -77,6 +81,8 @@ impl Action {
             Action::RemoveSymbol => "remove_symbol".into(),
             Action::GoTo => "go_to".into(),
             Action::AddAlert => "add_alert".into(),
+            Action::SortColumn => "sort_column".into(),
+            Action::SortReverse => "sort_reverse".into(),
         }
     }
 
@@ -109,6 +115,8 @@ impl Action {
             Action::RemoveSymbol => "remove the selected symbol",
             Action::GoTo => "replay: go to a time (prompt)",
             Action::AddAlert => "alert at a price (prompt)",
+            Action::SortColumn => "symbols: sort by the next column",
+            Action::SortReverse => "symbols: reverse the sort",
         }
     }
 
@@ -151,6 +159,8 @@ const DEFAULTS: &[(Action, &[&str])] = &[
     (Action::RemoveSymbol, &["x"]),
     (Action::GoTo, &["g"]),
     (Action::AddAlert, &["!"]),
+    (Action::SortColumn, &["o"]),
+    (Action::SortReverse, &["O"]),
 ];
 
 /// A key as written in the config: `q`, `?`, `space`, `tab`, `backtab`, `left`, `f1`, `ctrl-c`.
@@ -377,6 +387,8 @@ mod tests {
             ('g', Action::GoTo),
             ('b', Action::ResetReference),
             ('!', Action::AddAlert),
+            ('o', Action::SortColumn),
+            ('O', Action::SortReverse),
         ] {
             assert_eq!(d.action(&ev(KeyCode::Char(c), KeyModifiers::NONE)), Some(a));
             assert_eq!(Action::from_name(&a.name()), Some(a), "named in [ui.keys]");

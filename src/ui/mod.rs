@@ -13,8 +13,10 @@
 
 pub mod depth;
 pub mod keys;
+pub mod mouse;
 pub mod prompt;
 pub mod render;
+pub mod sort;
 pub mod state;
 pub mod theme;
 
@@ -42,6 +44,8 @@ pub struct UiOptions {
     pub bindings: Bindings,
     /// Panels shown at start, the tape's large-trade thresholds, the bell.
     pub panels: PanelOptions,
+    /// Mouse capture on (`ui.mouse`): clicks and the wheel reach the screen.
+    pub mouse: bool,
 }
 
 /// What the screen starts with besides the defaults (`[ui.tape]`, `[ui.volume]`, `[alerts]`).
@@ -64,9 +68,33 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let mut terminal = ratatui::try_init()?;
+    if opts.mouse {
+        mouse_capture(true);
+    }
     let result = ui_loop(&mut terminal, &mut views, &mut driver, &opts, shutdown).await;
+    if opts.mouse {
+        mouse_capture(false);
+    }
     ratatui::restore();
     result
+}
+
+/// Turns the terminal's mouse reporting on or off. On, a panic also turns it off (before
+/// ratatui's own hook restores the rest), so a crash never leaves the shell reading mouse
+/// escape codes.
+fn mouse_capture(on: bool) {
+    use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+    let mut out = std::io::stdout();
+    if on {
+        let _ = crossterm::execute!(out, EnableMouseCapture);
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+            previous(info);
+        }));
+    } else {
+        let _ = crossterm::execute!(out, DisableMouseCapture);
+    }
 }
 
 async fn ui_loop(
@@ -116,7 +144,12 @@ async fn ui_loop(
                     }
                     dirty = true;
                 }
-                Some(Ok(_)) => dirty = true, // resize, focus, mouse: redraw
+                Some(Ok(Event::Mouse(m))) => {
+                    if ui.on_mouse(&m, &view) {
+                        dirty = true;
+                    }
+                }
+                Some(Ok(_)) => dirty = true, // resize, focus: redraw
                 Some(Err(e)) => return Err(e.into()),
                 None => break,
             },
@@ -178,7 +211,9 @@ fn draw(
     drawn_read: &mut u64,
 ) -> std::io::Result<()> {
     ui.prepare(view);
-    terminal.draw(|f| render::draw(f, view, ui, &opts.theme, &opts.bindings))?;
+    let mut hits = mouse::Hits::default();
+    terminal.draw(|f| hits = render::draw_hits(f, view, ui, &opts.theme, &opts.bindings))?;
+    ui.hits = hits;
     *last_draw = std::time::Instant::now();
     let now = microstate_io::ingest::now_nanos().0;
     if view.published_ns > 0 && now >= view.published_ns {
@@ -224,8 +259,25 @@ fn act(a: Action, ui: &mut UiState, view: &View, raw: &View, driver: &ScreenEnd)
         Action::Quit => {}
         Action::Help => ui.help = !ui.help,
         Action::CloseHelp => ui.help = false,
-        Action::NextSymbol => ui.selected = (ui.symbol_index(view) + 1) % n,
-        Action::PrevSymbol => ui.selected = (ui.symbol_index(view) + n - 1) % n,
+        // In the table's order (sorted or not).
+        Action::NextSymbol => ui.select_step(view, 1),
+        Action::PrevSymbol => ui.select_step(view, n - 1),
+        Action::SortColumn => {
+            ui.sort = ui.sort.next();
+            ui.message = Some(format!("symbols sorted by {}", ui.sort.label()));
+        }
+        Action::SortReverse => {
+            ui.sort_desc = !ui.sort_desc;
+            ui.message = Some(format!(
+                "symbols sorted by {} {}",
+                ui.sort.label(),
+                if ui.sort_desc {
+                    "descending"
+                } else {
+                    "ascending"
+                }
+            ));
+        }
         Action::Symbol(i) => {
             if usize::from(i) < view.symbols.len() {
                 ui.selected = usize::from(i);
@@ -263,12 +315,23 @@ fn act(a: Action, ui: &mut UiState, view: &View, raw: &View, driver: &ScreenEnd)
             ui.message = Some("volume: pulled/stacked counted from now".into());
         }
         Action::AddSymbol => {
-            let choices = raw.symbols.iter().map(|s| s.symbol.to_string()).collect();
+            // Live: every symbol the venue lists; otherwise those of the session (hidden ones
+            // come back).
+            let choices = if raw.listed.is_empty() {
+                raw.symbols.iter().map(|s| s.symbol.to_string()).collect()
+            } else {
+                raw.listed.iter().map(|s| s.to_string()).collect()
+            };
             ui.prompt = Some(Prompt::new(PromptKind::AddSymbol, choices));
         }
         Action::RemoveSymbol => match view.symbols.get(ui.symbol_index(view)) {
             Some(_) if view.symbols.len() <= 1 => {
                 ui.message = Some("the last symbol stays on screen".into());
+            }
+            // A live session unsubscribes it for real.
+            Some(s) if raw.live.is_some() => {
+                driver.send(Command::RemoveSymbol(s.symbol));
+                ui.message = Some(format!("removing {}: unsubscribing", s.symbol));
             }
             Some(s) => {
                 ui.hidden.insert(s.symbol);
@@ -343,6 +406,34 @@ fn submit(
                 return format!("{sym} on screen");
             }
             let known: Vec<String> = raw.symbols.iter().map(|s| s.symbol.to_string()).collect();
+            // A live session (the demo is one, against its own exchange) subscribes it, once
+            // the venue's list says it exists.
+            if raw.live.is_some() {
+                if !raw.listed.is_empty() && !raw.listed.contains(&sym) {
+                    let near = prompt::closest(sym.as_str(), raw.listed.iter().map(|s| s.as_str()));
+                    let venue = match raw.source {
+                        Source::Demo { .. } => format!(
+                            "the demo's exchange (it serves {})",
+                            raw.listed
+                                .iter()
+                                .map(|s| s.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        _ => "this venue's exchangeInfo".to_string(),
+                    };
+                    return match near.as_slice() {
+                        [] => format!("{sym} is not listed on {venue}; nothing added"),
+                        _ => format!(
+                            "{sym} is not listed on {venue}: did you mean {}?",
+                            near.join(", ")
+                        ),
+                    };
+                }
+                driver.send(Command::AddSymbol(sym));
+                ui.select_when_shown = Some(sym);
+                return format!("adding {sym}: subscribing…");
+            }
             match raw.source {
                 Source::Replay { .. } => format!(
                     "a replay has only its recorded symbols ({}); {sym} is not among them",

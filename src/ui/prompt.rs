@@ -99,6 +99,36 @@ impl Prompt {
     }
 }
 
+/// Levenshtein distance (small strings: the plain table).
+pub fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Up to three of `choices` closest to `typed` (within two edits), nearest first: the
+/// "did you mean" of a symbol that is not listed.
+pub fn closest<'a>(typed: &str, choices: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let t = typed.to_ascii_uppercase();
+    let mut near: Vec<(usize, &str)> = choices
+        .into_iter()
+        .filter(|c| c.len().abs_diff(t.len()) <= 2)
+        .map(|c| (distance(&t, c), c))
+        .filter(|(d, _)| *d <= 2)
+        .collect();
+    near.sort();
+    near.into_iter().take(3).map(|(_, c)| c).collect()
+}
+
 /// Where "go to" `text` lands, in recorded receive time (ns): `12:34:56[.789]` (a UTC time of
 /// day on the day of `position`), `+2m` (that long after the recording's `first` frame), `-30s`
 /// (that far back from `position`, not before the start), `50%` (of the span to `last`, when

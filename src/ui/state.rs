@@ -13,6 +13,7 @@ use microstate_core::view::{SymbolView, View};
 
 use super::depth::{Row, bucket_rows};
 use super::prompt::Prompt;
+use super::sort::{SortBy, order};
 
 /// Ticks per ladder row, in zoom order.
 pub const ZOOMS: [u32; 8] = [1, 2, 5, 10, 20, 50, 100, 500];
@@ -58,7 +59,23 @@ pub struct UiState {
     pub reference: Option<SymbolView>,
     /// Alerts already seen (the bell rings for more).
     pub alerts_seen: u64,
+    /// Where the last frame drew each panel (for the mouse).
+    pub hits: super::mouse::Hits,
+    /// The panel clicked last (its border is highlighted).
+    pub focus: Option<super::mouse::Panel>,
+    /// The ladder scrolled by the wheel: rows moved towards deeper asks (positive) or deeper
+    /// bids (negative) from the centred view.
+    pub ladder_scroll: i32,
+    /// A symbol added while running (`a`), selected as soon as a view shows it.
+    pub select_when_shown: Option<Symbol>,
+    /// The symbols table's sort column (`o`) and direction (`O`).
+    pub sort: SortBy,
+    pub sort_desc: bool,
+    /// The table's order for one view: (view seq, symbols, column, direction) → indices.
+    order: Option<(OrderKey, Vec<usize>)>,
 }
+
+type OrderKey = (u64, usize, SortBy, bool);
 
 /// What a symbol's ladder rows depend on: the symbol, the zoom, and the book's version (its
 /// last update id and applied-diff count, which the engine advances with every change, and
@@ -113,6 +130,56 @@ impl UiState {
         ZOOMS[self.zoom.min(ZOOMS.len() - 1)]
     }
 
+    /// Applies a mouse event ([`super::mouse::action`] at the last frame's hit map); `true`
+    /// when something changed (redraw).
+    pub fn on_mouse(&mut self, ev: &crossterm::event::MouseEvent, view: &View) -> bool {
+        use super::mouse::{LADDER_SCROLL_MAX, MouseAction, action};
+        let n = view.symbols.len();
+        match action(ev, &self.hits, n) {
+            None => false,
+            Some(MouseAction::Click(panel, symbol)) => {
+                if let Some(i) = symbol {
+                    self.selected = i;
+                }
+                self.focus = Some(panel);
+                true
+            }
+            Some(MouseAction::ScrollLadder(by)) => {
+                self.ladder_scroll =
+                    (self.ladder_scroll + by).clamp(-LADDER_SCROLL_MAX, LADDER_SCROLL_MAX);
+                true
+            }
+            Some(MouseAction::StepSelection(by)) => {
+                if n > 0 {
+                    self.select_step(view, if by < 0 { n - 1 } else { 1 });
+                }
+                true
+            }
+        }
+    }
+
+    /// The symbols table's rows in order (indices into `view.symbols`): computed once per
+    /// view and sort ([`Self::prepare`]), or now for a state that was not prepared.
+    pub fn table_order(&self, view: &View) -> Cow<'_, [usize]> {
+        let key = (view.seq, view.symbols.len(), self.sort, self.sort_desc);
+        match &self.order {
+            Some((k, o)) if *k == key => Cow::Borrowed(o),
+            _ => Cow::Owned(order(view, self.sort, self.sort_desc)),
+        }
+    }
+
+    /// Moves the selection `by` rows down the table (wrapping), in the table's order.
+    pub fn select_step(&mut self, view: &View, by: usize) {
+        let n = view.symbols.len();
+        if n == 0 {
+            return;
+        }
+        let cur = self.symbol_index(view);
+        let o = self.table_order(view);
+        let pos = o.iter().position(|&i| i == cur).unwrap_or(0);
+        self.selected = o[(pos + by) % n];
+    }
+
     /// The selected symbol's index, clamped to what the view has.
     pub fn symbol_index(&self, view: &View) -> usize {
         self.selected.min(view.symbols.len().saturating_sub(1))
@@ -122,6 +189,10 @@ impl UiState {
     /// already: called before every frame, so the ladder is bucketed once per frame at most
     /// (and once per view when nothing else changes).
     pub fn prepare(&mut self, view: &View) {
+        let key = (view.seq, view.symbols.len(), self.sort, self.sort_desc);
+        if self.order.as_ref().is_none_or(|(k, _)| *k != key) {
+            self.order = Some((key, order(view, self.sort, self.sort_desc)));
+        }
         let Some(s) = view.symbols.get(self.symbol_index(view)) else {
             return;
         };
@@ -159,6 +230,12 @@ impl UiState {
     /// Takes a new view: records how each ladder row's quantity changed (grew / shrank) since
     /// the last one, for the flash. A symbol or zoom change starts afresh.
     pub fn on_view(&mut self, view: &View) {
+        if let Some(want) = self.select_when_shown
+            && let Some(i) = view.symbols.iter().position(|s| s.symbol == want)
+        {
+            self.selected = i;
+            self.select_when_shown = None;
+        }
         let Some(s) = view.symbols.get(self.symbol_index(view)) else {
             return;
         };

@@ -1054,7 +1054,14 @@ async fn a_peer_streaming_unsolicited_symbols_creates_no_books() {
         .collect();
     assert_eq!(names, vec!["BTCUSDT".to_string()]);
     assert_eq!(o.report.unsolicited_frames, PHANTOMS);
-    let asked = paths.lock().expect("lock").clone();
+    // Depth snapshots only (the session also asks exchangeInfo once, for every symbol).
+    let asked: Vec<String> = paths
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|l| !l.contains("/exchangeInfo"))
+        .cloned()
+        .collect();
     assert!(!asked.is_empty());
     assert!(
         asked.iter().all(|l| l.contains("symbol=BTCUSDT")),
@@ -1062,4 +1069,170 @@ async fn a_peer_streaming_unsolicited_symbols_creates_no_books() {
     );
     let s = SymbolSummary::of(o.engine.symbol(btc()).expect("sym"));
     assert_eq!((s.state.as_str(), s.depth_updates.applied), ("synced", 10));
+}
+
+/// `a` and `x` on a running session, against the local exchange over a real socket: a symbol
+/// that was not in the session is subscribed on the running connection (no new connection),
+/// syncs from its own snapshot and stays right (bookTicker cross-check), survives a dropped
+/// connection (the reconnect subscribes it again), and is unsubscribed on removal; a symbol
+/// the venue does not list is refused with a reason.
+#[tokio::test]
+async fn symbols_are_added_and_removed_on_the_running_connection() {
+    use microstate_exchange::synthetic::{SyntheticConfig, SyntheticSource};
+    let eth = Symbol::new(b"ETHUSDT").expect("sym");
+    let nope = Symbol::new(b"NOPEUSDT").expect("sym");
+    let mut x = ExchangeConfig::new(ExchangeSource::Sources(vec![Box::new(
+        SyntheticSource::new(SyntheticConfig::new(7, vec![btc(), eth])),
+    )]));
+    x.speed = Speed::Factor(20.0);
+    x.faithful_snapshots = false;
+    let handle = Arc::new(microstate_exchange::start(x).await.expect("exchange"));
+    let cfg = test_config(&handle.ws_base(), &handle.rest_base(), Market::Spot);
+    let (screen, driver) = microstate_drive::command::live_channel();
+    let (publisher, views) = views();
+    let sym_view = |v: &View, s: Symbol| v.symbols.iter().find(|x| x.symbol == s).cloned();
+    let synced = move |v: &View, s: Symbol, applied: u64| {
+        sym_view(v, s).is_some_and(|x| x.phase == Phase::Synced && x.applied > applied)
+    };
+    let mut watch = views.clone();
+    let h = handle.clone();
+    let script = async move {
+        let wait = |what: &'static str| {
+            move |r: Result<_, _>| r.unwrap_or_else(|_| panic!("session ended before {what}"))
+        };
+        // BTCUSDT alone at first; the venue's list has come (the view carries it).
+        wait("BTC synced")(
+            watch
+                .wait_for(|v| synced(v, btc(), 20) && v.listed.len() == 2)
+                .await
+                .map(|_| ()),
+        );
+        assert_eq!(watch.borrow().symbols.len(), 1);
+        // The tick is exchangeInfo's PRICE_FILTER (the synthetic BTCUSDT's is 0.1).
+        let b = sym_view(&watch.borrow(), btc()).expect("BTCUSDT");
+        assert!(b.tick_listed, "tick from exchangeInfo");
+        assert_eq!(b.tick, Some(0.1));
+        assert!(screen.send(Command::AddSymbol(nope)), "send");
+        assert!(screen.send(Command::AddSymbol(eth)), "send");
+        wait("ETH synced")(
+            watch
+                .wait_for(|v| synced(v, eth, 50) && synced(v, btc(), 20))
+                .await
+                .map(|_| ()),
+        );
+        // Subscribed on the connection that was already open.
+        let stats = h.stats();
+        assert_eq!(stats.connections.len(), 1, "{:#?}", stats.connections);
+        let subs = h.subscriptions();
+        assert_eq!(subs.len(), 1);
+        for s in ["ethusdt@depth@100ms", "ethusdt@bookTicker", "ethusdt@trade"] {
+            assert!(subs[0].1.iter().any(|n| n == s), "{s} in {subs:?}");
+        }
+        // A dropped connection: the reconnect carries ETHUSDT in its URL and both resync.
+        let applied = sym_view(&watch.borrow(), eth).map_or(0, |s| s.applied);
+        h.drop_connections("test: network failure");
+        wait("resynced after the reconnect")(
+            watch
+                .wait_for(|v| {
+                    v.connections
+                        .first()
+                        .is_some_and(|c| c.nth >= 2 && !c.pending)
+                        && synced(v, eth, applied + 20)
+                        && synced(v, btc(), 0)
+                })
+                .await
+                .map(|_| ()),
+        );
+        let url = watch.borrow().connections[0].url.clone();
+        assert!(url.contains("ethusdt@depth@100ms"), "{url}");
+        assert!(h.stats().connections.len() >= 2);
+        // Removed: unsubscribed on the open connection, its book gone.
+        assert!(screen.send(Command::RemoveSymbol(btc())), "send");
+        wait("BTC removed")(
+            watch
+                .wait_for(|v| v.symbols.len() == 1 && sym_view(v, eth).is_some())
+                .await
+                .map(|_| ()),
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let subs = h.subscriptions();
+            if subs
+                .iter()
+                .all(|(_, l)| l.iter().all(|n| !n.starts_with("btcusdt@")))
+            {
+                assert!(
+                    subs.iter()
+                        .any(|(_, l)| l.iter().any(|n| n == "ethusdt@trade"))
+                );
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still subscribed: {subs:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let url = watch.borrow().connections[0].url.clone();
+        assert!(!url.contains("btcusdt@"), "{url}");
+        screen
+    };
+    let script = tokio::spawn(async move {
+        tokio::time::timeout(Duration::from_secs(90), script)
+            .await
+            .expect("the script ran to its end (a hang guard)")
+    });
+    let done = async {
+        let mut w = views.clone();
+        let _ = w
+            .wait_for(|v| v.symbols.len() == 1 && v.symbols[0].symbol == eth)
+            .await;
+        // A little more market for the cross-check after the removal.
+        let n = w.borrow().symbols[0].applied;
+        let _ = w
+            .wait_for(|v| v.symbols.first().is_some_and(|s| s.applied > n + 20))
+            .await;
+    };
+    let o = tokio::time::timeout(
+        Duration::from_secs(120),
+        run_until(
+            LiveOptions::new(cfg, vec![btc()]),
+            Some(driver),
+            publisher,
+            done,
+        ),
+    )
+    .await
+    .expect("the live run ends");
+    let mut screen = script.await.expect("script");
+    if let Ok(h) = Arc::try_unwrap(handle) {
+        h.shutdown().await;
+    }
+    let mut notices = Vec::new();
+    while let Ok(microstate_drive::command::Event::Notice(n)) = screen.events.try_recv() {
+        notices.push(n);
+    }
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.starts_with("NOPEUSDT is not listed")),
+        "{notices:?}"
+    );
+    assert!(
+        notices.iter().any(|n| n.starts_with("ETHUSDT added")),
+        "{notices:?}"
+    );
+    assert!(
+        notices.iter().any(|n| n.starts_with("BTCUSDT removed")),
+        "{notices:?}"
+    );
+    assert!(o.engine.symbol(btc()).is_none());
+    let st = SymbolSummary::of(o.engine.symbol(eth).expect("ETHUSDT"));
+    assert_eq!(st.state, "synced", "{st:?}");
+    assert_eq!(st.crossed_events, 0, "{st:?}");
+    assert!(st.book_ticker_check.compared > 0, "{st:?}");
+    assert_eq!(
+        st.book_ticker_check.compared, st.book_ticker_check.matched,
+        "the added book agrees with every bookTicker: {st:?}"
+    );
 }

@@ -365,3 +365,90 @@ fn replay_tape_volume_add_remove_symbols_and_go_to_time() {
     t.keys(&["q"]);
     t.wait_for("EXITED:0", Duration::from_secs(10));
 }
+
+impl Session {
+    /// Sends bytes as if the terminal wrote them (a mouse report, say): `send-keys -H`.
+    fn raw(&self, bytes: &[u8]) {
+        let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let ok = Command::new("tmux")
+            .args(["send-keys", "-t", &self.name, "-H"])
+            .args(&hex)
+            .status()
+            .expect("send-keys -H");
+        assert!(ok.success());
+        std::thread::sleep(Duration::from_millis(150));
+    }
+
+    /// The screen with its colours (escape codes kept).
+    fn screen_styled(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-e", "-t", &self.name])
+            .output()
+            .expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// The mouse on a real terminal: tmux writes SGR mouse reports (what a terminal sends once the
+/// screen turned mouse capture on) into the demo. The wheel over the ladder scrolls it (the
+/// spread row moves down a line per notch), a click on a panel focuses it (its border turns
+/// the accent colour). A symbol the demo's exchange does not list is refused by name, with the
+/// closest it does list.
+#[test]
+fn demo_mouse_wheel_scrolls_the_ladder_click_focuses_and_unlisted_symbols_are_refused() {
+    let t = Session::start("mouse", &[s("demo")], 120, 40);
+    let scr = t.wait_for("│spread ", Duration::from_secs(60));
+    let spread_line = |s: &str| {
+        s.lines()
+            .position(|l| l.contains("│spread "))
+            .expect("spread row")
+    };
+    let at0 = spread_line(&scr);
+    // Wheel up three notches at column 10, line 10 (1-based), inside the ladder.
+    for _ in 0..3 {
+        t.raw(b"\x1b[<64;10;10M");
+    }
+    let t0 = Instant::now();
+    loop {
+        let now = t.screen();
+        if now.contains("│spread ") && spread_line(&now) == at0 + 3 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the spread row did not move 3 lines down (from {at0}):\n{now}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A click on the imbalance panel: its corner is drawn in the accent colour (cyan).
+    let imbalance_corner = |s: &str| {
+        s.lines()
+            .find(|l| l.contains("Imbalance"))
+            .is_some_and(|l| l.contains("\x1b[38;5;6m┌"))
+    };
+    assert!(!imbalance_corner(&t.screen_styled()), "not focused yet");
+    t.raw(b"\x1b[<0;60;12M");
+    t.raw(b"\x1b[<0;60;12m");
+    let t0 = Instant::now();
+    while !imbalance_corner(&t.screen_styled()) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the clicked panel was not focused:\n{}",
+            t.screen_styled()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // `a` with a symbol the demo's exchange does not list.
+    t.keys(&["a"]);
+    t.wait_for("add symbol (Tab completes", Duration::from_secs(5));
+    t.keys(&["ethusdt", "Enter"]);
+    let scr = t.wait_for(
+        "is not listed on the demo's exchange",
+        Duration::from_secs(10),
+    );
+    assert!(scr.contains("did you mean BTCUSDT?"), "{scr}");
+    t.keys(&["q"]);
+    t.wait_for("EXITED:0", Duration::from_secs(15));
+    // Mouse reporting is off again: the shell gets no escape codes from the wheel.
+    assert!(!t.alternate_on());
+}

@@ -171,8 +171,12 @@ fn the_symbols_table_scrolls_to_the_selected_symbol() {
     // Room for two rows of four.
     let draw_at = |selected: usize| {
         let mut t = Terminal::new(TestBackend::new(100, 5)).expect("terminal");
-        t.draw(|f| microstate::ui::render::symbols::render(f, f.area(), &v, selected, &theme))
-            .expect("draw");
+        let mut ui = UiState::default();
+        ui.selected = selected;
+        t.draw(|f| {
+            microstate::ui::render::symbols::render(f, f.area(), &v, &ui, &theme);
+        })
+        .expect("draw");
         let buf = t.backend().buffer().clone();
         (0..5)
             .map(|y| (0..100).map(|x| buf[(x, y)].symbol()).collect::<String>())
@@ -432,4 +436,169 @@ fn tape_volume_alerts_and_prompt_at_three_sizes() {
     );
     // The replay's progress bar: the capture has no index, so its end is unknown.
     assert!(s.contains("end not indexed"), "{s}");
+}
+
+/// A view of 100 symbols: the capture's BTCUSDT book under 100 names, with mids, spreads, gaps
+/// and imbalances that differ per symbol (deterministic).
+fn hundred_symbols() -> View {
+    let mut v = view_after(&[excerpt()], 3_000);
+    let base = v.symbols[0].clone();
+    v.symbols = (0..100u64)
+        .map(|i| {
+            let mut s = base.clone();
+            s.symbol = microstate_core::num::Symbol::new(format!("SYM{i:03}USDT").as_bytes())
+                .expect("symbol");
+            // A shuffled order of mids: 37 is coprime with 100.
+            let k = (i * 37) % 100;
+            s.mid = Some(1.0 + k as f64 * 10.0);
+            s.spread = Some(0.01 * (1 + i % 7) as f64);
+            s.gaps = i % 5;
+            s.imbalance[0] = Some((k as f64 - 50.0) / 50.0);
+            s
+        })
+        .collect();
+    v
+}
+
+/// The symbols table sorted by mid, descending, with 100 symbols at 120×40: the header marks
+/// the column, the title says which rows of how many, and the selected row stays in view.
+#[test]
+fn a_hundred_symbols_sort_by_a_column_and_keep_the_selection_in_view() {
+    use microstate::ui::sort::{SortBy, order};
+    let v = hundred_symbols();
+    let mut ui = UiState::default();
+    ui.sort = SortBy::Mid;
+    ui.sort_desc = true;
+    let o = order(&v, SortBy::Mid, true);
+    // The 50th row of the sorted table is selected: it is drawn, the first rows are not.
+    ui.selected = o[49];
+    ui.prepare(&v);
+    let s = screen(&v, &ui, 120, 40);
+    insta::assert_snapshot!("symbols_100_sorted_by_mid_120x40", s);
+    let name = v.symbols[o[49]].symbol.to_string();
+    assert!(s.contains(&format!("▶ {} {name}", o[49] + 1)), "{s}");
+    assert!(s.contains("mid ▼"), "the sort column is marked: {s}");
+    assert!(s.contains("of 100 · by mid ▼"), "{s}");
+    assert!(
+        !s.contains(&v.symbols[o[0]].symbol.to_string()),
+        "row 1 scrolled away"
+    );
+    // Tab walks the table's order, not the session's.
+    ui.select_step(&v, 1);
+    assert_eq!(ui.selected, o[50]);
+}
+
+/// The table's cost follows the rows drawn: a hundred symbols or a thousand, the same rows
+/// are formatted (the order is computed once per view, outside the frame).
+#[test]
+fn the_symbols_table_formats_only_the_rows_that_fit() {
+    let theme = Theme::new(&Default::default(), true);
+    let v = hundred_symbols();
+    let ui = UiState::default();
+    let mut t = Terminal::new(TestBackend::new(120, 9)).expect("terminal");
+    t.draw(|f| {
+        microstate::ui::render::symbols::render(f, f.area(), &v, &ui, &theme);
+    })
+    .expect("draw");
+    let buf = t.backend().buffer().clone();
+    let text: String = (0..9)
+        .map(|y| (0..120).map(|x| buf[(x, y)].symbol()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(text.contains("Symbols 1–6 of 100"), "{text}");
+    assert!(
+        text.contains("SYM005USDT") && !text.contains("SYM006USDT"),
+        "{text}"
+    );
+}
+
+/// Draws `view` at `w`×`h` with the real renderer and keeps where each panel went in `ui`, as
+/// the UI loop does after each frame; returns the text.
+fn frame_with_hits(view: &View, ui: &mut UiState, w: u16, h: u16) -> String {
+    let theme = Theme::new(&Default::default(), true);
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    let mut hits = Default::default();
+    t.draw(|f| hits = microstate::ui::render::draw_hits(f, view, ui, &theme, &Bindings::default()))
+        .expect("draw");
+    ui.hits = hits;
+    let buf = t.backend().buffer();
+    (0..h)
+        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Clicks and the wheel, as crossterm delivers them, through the screen's mouse handler: a
+/// click on a symbol's row selects it, a click on a panel focuses it, the wheel over the
+/// ladder scrolls it (the spread row moves, deeper asks come into view) and over the table
+/// moves the selection; a click outside every panel does nothing.
+#[test]
+fn mouse_clicks_select_and_focus_and_the_wheel_scrolls_the_ladder() {
+    use crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+    use microstate::ui::mouse::Panel;
+    let d = crate::common::data_dir().join("cryptofeed");
+    let v = view_after(&[d.join("BINANCE.ws.1.0")], 1_000_000);
+    assert_eq!(v.symbols.len(), 4);
+    let mut ui = UiState::default();
+    ui.prepare(&v);
+    let before = frame_with_hits(&v, &mut ui, 120, 40);
+    let ev = |kind, column, row| MouseEvent {
+        kind,
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    let click = |x, y| ev(MouseEventKind::Down(MouseButton::Left), x, y);
+    // The third row of the table.
+    let (first, rows) = ui.hits.symbol_rows.clone();
+    assert_eq!(rows.len(), 4, "{before}");
+    assert!(ui.on_mouse(&click(10, first + 2), &v));
+    assert_eq!(ui.selected, rows[2]);
+    assert_eq!(ui.focus, Some(Panel::Symbols));
+    let name = v.symbols[rows[2]].symbol.to_string();
+    let s = frame_with_hits(&v, &mut ui, 120, 40);
+    assert!(s.contains(&format!("Depth {name}")), "{s}");
+    // The wheel over the ladder: the spread row moves down a line per notch up.
+    let (_, ladder) = ui
+        .hits
+        .panels
+        .iter()
+        .find(|(p, _)| *p == Panel::Ladder)
+        .copied()
+        .expect("ladder drawn");
+    let spread_line = |s: &str| {
+        s.lines()
+            .position(|l| l.contains("spread "))
+            .expect("spread row")
+    };
+    let at0 = spread_line(&s);
+    for _ in 0..3 {
+        assert!(ui.on_mouse(
+            &ev(MouseEventKind::ScrollUp, ladder.x + 3, ladder.y + 3),
+            &v
+        ));
+    }
+    assert_eq!(ui.ladder_scroll, 3);
+    let s = frame_with_hits(&v, &mut ui, 120, 40);
+    assert_eq!(spread_line(&s), at0 + 3, "{s}");
+    assert!(ui.on_mouse(
+        &ev(MouseEventKind::ScrollDown, ladder.x + 3, ladder.y + 3),
+        &v
+    ));
+    assert_eq!(ui.ladder_scroll, 2);
+    // A click on the chart focuses it; the wheel over the table moves the selection.
+    let (_, chart) = ui
+        .hits
+        .panels
+        .iter()
+        .find(|(p, _)| *p == Panel::Chart)
+        .copied()
+        .expect("chart drawn");
+    assert!(ui.on_mouse(&click(chart.x + 5, chart.y + 2), &v));
+    assert_eq!(ui.focus, Some(Panel::Chart));
+    let sel = ui.selected;
+    assert!(ui.on_mouse(&ev(MouseEventKind::ScrollDown, 10, first), &v));
+    assert_ne!(ui.selected, sel);
+    // The status bar is no panel.
+    assert!(!ui.on_mouse(&click(3, 0), &v));
 }

@@ -27,6 +27,9 @@ pub struct UiConfig {
     pub tape: crate::TapeConfig,
     /// Volume at price: shown at start.
     pub volume: crate::VolumeConfig,
+    /// Mouse: click a symbol to select it, click a panel to focus it, scroll the ladder with
+    /// the wheel. Off leaves the terminal's own mouse (text selection) alone.
+    pub mouse: bool,
 }
 
 impl Default for UiConfig {
@@ -38,6 +41,7 @@ impl Default for UiConfig {
             keys: std::collections::BTreeMap::new(),
             tape: crate::TapeConfig::default(),
             volume: crate::VolumeConfig::default(),
+            mouse: true,
         }
     }
 }

@@ -81,8 +81,12 @@ pub struct SymbolView {
     pub asks: Vec<Level>,
     /// Smallest price step seen between adjacent levels (the tick, as far as the book shows),
     /// exact, and as a float for drawing.
+    /// Live, when exchangeInfo answered: its `PRICE_FILTER` `tickSize` instead (see
+    /// [`Self::tick_listed`]); every price formatter uses these.
     pub tick_exact: Option<Price>,
     pub tick: Option<f64>,
+    /// The tick is the venue's (exchangeInfo), not inferred from the book.
+    pub tick_listed: bool,
     pub mid: Option<f64>,
     pub microprice: Option<f64>,
     pub spread: Option<f64>,
@@ -418,6 +422,22 @@ pub struct View {
     /// all (the screen rings the bell when it grows).
     pub alerts: Vec<Alert>,
     pub alerts_raised: u64,
+    /// Live: every symbol the venue's exchangeInfo lists as trading (what a symbol added while
+    /// running is checked against and completed from); empty when it could not be asked, and
+    /// in replays.
+    pub listed: Arc<Vec<Symbol>>,
+    /// Live: network refusals the session counted (frames about symbols nobody subscribed to,
+    /// REST snapshots the book could not use).
+    pub refused: Refused,
+}
+
+/// What a live session's network gave that it turned away, for the Connection panel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Refused {
+    /// Frames about a symbol that was not subscribed (dropped, no book made).
+    pub unsolicited: u64,
+    /// REST snapshots that could not be used (unparseable, or for the wrong symbol).
+    pub snapshots_unusable: u64,
 }
 
 /// One symbol as the screen sees it: the top [`VIEW_LEVELS`] of each side, the numbers drawn
@@ -479,6 +499,7 @@ pub fn symbol_view(st: &SymbolState, stale: bool) -> SymbolView {
         imbalance: [imb(1), imb(5), imb(10)],
         tick: tick_exact.map(Price::to_f64),
         tick_exact,
+        tick_listed: false,
         mid,
         microprice: micro,
         bids,

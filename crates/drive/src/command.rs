@@ -27,6 +27,10 @@ pub enum Command {
     Replay(ReplayCommand),
     /// Alert when this symbol's mid crosses this price (live and replay).
     AlertPrice(microstate_core::alerts::PriceLevel),
+    /// Subscribe this symbol's streams on the running connection and sync its book (live).
+    AddSymbol(Symbol),
+    /// Unsubscribe this symbol's streams and forget its book (live).
+    RemoveSymbol(Symbol),
     /// End the session.
     Quit,
 }

@@ -26,9 +26,10 @@ use microstate_core::engine::Engine;
 use microstate_core::latency::{Latency, Stage, StageReport};
 use microstate_core::num::{Price, Qty, Symbol};
 use microstate_core::view::{
-    ConnectionView, LATENCY_BOUNDS_NS, LiveCounters, ModelView, RecordingView, ReplayView, Source,
-    StageBuckets, StageView, VIEW_ALERTS, View, symbol_view,
+    ConnectionView, LATENCY_BOUNDS_NS, LiveCounters, ModelView, RecordingView, Refused, ReplayView,
+    Source, StageBuckets, StageView, VIEW_ALERTS, View, symbol_view,
 };
+use microstate_io::ingest::exchange_info::Listing;
 use tokio::sync::{broadcast, watch};
 
 /// What a driver knows besides the engine, for one view.
@@ -55,6 +56,12 @@ pub struct Extras<'a> {
     pub latency_buckets: Arc<Vec<StageBuckets>>,
     /// A live session's counters.
     pub live: Option<LiveCounters>,
+    /// Live: the venue's exchangeInfo (each symbol's tick), when it answered.
+    pub listing: Option<&'a Listing>,
+    /// Live: the symbols it lists as trading (shared, not rebuilt per view).
+    pub listed: Arc<Vec<Symbol>>,
+    /// Live: what the network gave that was turned away.
+    pub refused: Refused,
 }
 
 /// A view's identity: its number, when it was published, where its data comes from.
@@ -81,6 +88,16 @@ pub fn view(engine: &Engine, x: Extras<'_>, stamp: Stamp) -> View {
             .iter()
             .map(|st| {
                 let mut v = symbol_view(st, x.stale.is_some_and(|s| s.contains(&st.symbol)));
+                // The venue's tick, where it is known, rather than the one the book shows.
+                if let Some(t) = x
+                    .listing
+                    .and_then(|l| l.get(&st.symbol))
+                    .and_then(|l| l.tick)
+                {
+                    v.tick_exact = Some(t);
+                    v.tick = Some(t.to_f64());
+                    v.tick_listed = true;
+                }
                 // Models were given but this symbol has had no features yet (no book: not
                 // connected, or waiting for its snapshot): say that, not "no models given".
                 if engine.has_models() && st.signals.is_none() {
@@ -107,6 +124,8 @@ pub fn view(engine: &Engine, x: Extras<'_>, stamp: Stamp) -> View {
         live: x.live,
         alerts: Vec::new(),
         alerts_raised: 0,
+        listed: x.listed,
+        refused: x.refused,
     }
 }
 

@@ -405,6 +405,12 @@ pub fn play_view(
             }
             Command::Resync(_) => screen.events.notice("a replay resyncs exactly as recorded"),
             Command::Record(_) => screen.events.notice("recording is for live sessions"),
+            Command::AddSymbol(s) => screen.events.notice(format!(
+                "a replay has only its recorded symbols; {s} is not added"
+            )),
+            Command::RemoveSymbol(s) => screen
+                .events
+                .notice(format!("a replay plays every recorded symbol; {s} stays")),
             Command::Quit => return Ok(false),
         }
         Ok(true)

@@ -136,6 +136,9 @@ pub struct ExchangeConfig {
     /// Client→server messages (text, ping, pong) allowed in any one second; more closes the
     /// socket (Binance spot: 5).
     pub max_incoming_per_sec: u32,
+    /// Streams one connection may listen to (Binance: 1024); a `SUBSCRIBE` past it is
+    /// answered with an error and changes nothing.
+    pub max_streams_per_conn: usize,
     /// REST request weight allowed per rolling minute (Binance spot: 6000).
     pub weight_limit_per_min: u32,
     /// Hold the replay clock until the first WebSocket client connects (each pass).
@@ -170,6 +173,7 @@ impl ExchangeConfig {
             ping_interval: Duration::from_secs(20),
             pong_timeout: Duration::from_secs(60),
             max_incoming_per_sec: 5,
+            max_streams_per_conn: 1024,
             weight_limit_per_min: 6000,
             start_on_first_client: true,
             faithful_snapshots: true,
@@ -273,6 +277,7 @@ pub(crate) struct Settings {
     pub ping_interval: Duration,
     pub pong_timeout: Duration,
     pub max_incoming_per_sec: u32,
+    pub max_streams_per_conn: usize,
     pub weight_limit_per_min: u32,
     pub start_on_first_client: bool,
     pub faithful_snapshots: bool,
@@ -315,6 +320,10 @@ pub(crate) struct SymbolInfo {
     pub futures: Option<bool>,
     /// Decimal places of prices and quantities as the capture writes them.
     pub decimals: Option<(u8, u8)>,
+    /// The price tick as the data shows it (smallest step between adjacent levels over the
+    /// first depth bodies), for exchangeInfo's `PRICE_FILTER`; and how many bodies looked.
+    pub tick: Option<u64>,
+    pub tick_samples: u8,
 }
 
 /// Symbols the reader has seen, in order of appearance.
@@ -401,6 +410,7 @@ pub async fn start(mut cfg: ExchangeConfig) -> anyhow::Result<ExchangeHandle> {
         ping_interval: cfg.ping_interval.max(Duration::from_millis(1)),
         pong_timeout: cfg.pong_timeout,
         max_incoming_per_sec: cfg.max_incoming_per_sec,
+        max_streams_per_conn: cfg.max_streams_per_conn,
         weight_limit_per_min: cfg.weight_limit_per_min,
         start_on_first_client: cfg.start_on_first_client,
         faithful_snapshots: cfg.faithful_snapshots,
@@ -535,6 +545,24 @@ impl ExchangeHandle {
             closed_pong_timeout: get(&c.closed_pong_timeout),
             closed_slow: get(&c.closed_slow),
             exchange_time_ms: time,
+        }
+    }
+
+    /// What each open WebSocket connection is subscribed to, by connection id (the stream
+    /// names as the client wrote them, in subscription order).
+    pub fn subscriptions(&self) -> Vec<(u64, Vec<String>)> {
+        lock(&self.shared.clients)
+            .live
+            .iter()
+            .map(|c| (c.id, c.subs.iter().map(|s| s.name.clone()).collect()))
+            .collect()
+    }
+
+    /// Drops every open WebSocket connection without a close frame, as a network failure
+    /// would (the clients must reconnect).
+    pub fn drop_connections(&self, reason: &str) {
+        for c in &lock(&self.shared.clients).live {
+            c.kill.kill(reason);
         }
     }
 

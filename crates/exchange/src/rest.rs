@@ -530,18 +530,32 @@ async fn exchange_info(shared: &Arc<Shared>, api: Api, req: &RequestHead) -> Res
         }
         let (base, quote) = split_assets(sym.as_str());
         let (pp, qp) = info.decimals.unwrap_or((8, 8));
+        // The tick the data shows; no filter where it has not shown one yet.
+        let filters: Vec<Value> = info
+            .tick
+            .map(|t| {
+                let dec = |m: u64| format!("{}.{:08}", m / SCALE, m % SCALE);
+                json!({
+                    "filterType": "PRICE_FILTER", "minPrice": dec(t),
+                    "maxPrice": "1000000.00000000", "tickSize": dec(t),
+                })
+            })
+            .into_iter()
+            .collect();
         listed.push(match api {
             Api::Spot => json!({
                 "symbol": sym.as_str(), "status": "TRADING",
                 "baseAsset": base, "baseAssetPrecision": 8,
                 "quoteAsset": quote, "quotePrecision": 8, "quoteAssetPrecision": 8,
                 "isSpotTradingAllowed": true, "permissions": ["SPOT"],
+                "filters": filters,
             }),
             Api::Futures => json!({
                 "symbol": sym.as_str(), "pair": sym.as_str().split('_').next().unwrap_or(""),
                 "contractType": if sym.as_str().contains('_') { "CURRENT_QUARTER" } else { "PERPETUAL" },
                 "status": "TRADING", "baseAsset": base, "quoteAsset": quote.clone(),
                 "marginAsset": quote, "pricePrecision": pp, "quantityPrecision": qp,
+                "filters": filters,
             }),
         });
     }

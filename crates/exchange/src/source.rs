@@ -18,7 +18,10 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Bytes;
 
 use super::passes::{Span, shift};
-use super::streams::{StreamKey, classify_rest, classify_ws, level_decimals};
+use super::streams::{StreamKey, classify_rest, classify_ws, level_decimals, level_tick};
+
+/// Depth bodies per symbol looked at for its tick.
+const TICK_SAMPLES: u8 = 32;
 use super::{ExchangeSource, Shared, bump, lock};
 use microstate_core::num::{Nanos, Symbol};
 use microstate_io::record::hftbacktest::{HftSource, symbol_from_name};
@@ -290,6 +293,13 @@ fn learn(shared: &Shared, p: &Prepared) {
         }
         if info.decimals.is_none() {
             info.decimals = level_decimals(&p.bytes[p.payload.clone()]);
+        }
+        // A few bodies are enough (a snapshot alone usually is); not every frame is parsed.
+        if info.tick_samples < TICK_SAMPLES {
+            info.tick_samples += 1;
+            if let Some(t) = level_tick(&p.bytes[p.payload.clone()]) {
+                info.tick = Some(info.tick.map_or(t, |x| x.min(t)));
+            }
         }
     }
 }

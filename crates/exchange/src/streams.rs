@@ -274,6 +274,32 @@ pub(crate) fn level_decimals(body: &[u8]) -> Option<(u8, u8)> {
     Some((places(price)?, places(qty)?))
 }
 
+/// The smallest positive step between adjacent prices of one side in a body that carries
+/// levels (`b`/`a` of a diff, `bids`/`asks` of a snapshot), as a mantissa: over a snapshot's
+/// hundreds of levels, the symbol's tick.
+pub(crate) fn level_tick(body: &[u8]) -> Option<u64> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let mut best: Option<u64> = None;
+    for key in ["b", "a", "bids", "asks"] {
+        let Some(levels) = v.get(key).and_then(|l| l.as_array()) else {
+            continue;
+        };
+        let mut prices: Vec<u64> = levels
+            .iter()
+            .filter_map(|l| l.get(0)?.as_str())
+            .filter_map(|p| microstate_core::num::Price::parse(p.as_bytes()).ok())
+            .map(|p| p.0)
+            .collect();
+        prices.sort_unstable();
+        prices.dedup();
+        for w in prices.windows(2) {
+            let d = w[1] - w[0];
+            best = Some(best.map_or(d, |b| b.min(d)));
+        }
+    }
+    best
+}
+
 /// `{"stream":"<name>","data":<payload>}`, with the name as the client wrote it. Names are
 /// checked to need no JSON escaping when they are accepted.
 pub(crate) fn envelope(name: &str, payload: &str) -> String {
@@ -347,6 +373,11 @@ mod tests {
         let p = std::str::from_utf8(&f[c.payload.clone()]).unwrap();
         assert!(p.starts_with("{\"e\":\"depthUpdate\"") && p.ends_with("\"a\":[]}"));
         assert_eq!(level_decimals(f), Some((2, 0)));
+        assert_eq!(
+            level_tick(br#"{"bids":[["100.30","1"],["100.00","1"],["100.10","2"]],"asks":[["100.50","1"]]}"#),
+            Some(10_000_000)
+        );
+        assert_eq!(level_tick(br#"{"b":[["1.0","1"]],"a":[]}"#), None);
     }
 
     #[test]

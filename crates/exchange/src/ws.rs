@@ -556,8 +556,19 @@ fn error_reply(code: i32, msg: &str, id: Option<&Value>) -> String {
     v.to_string()
 }
 
+/// The methods a market-stream connection takes, as Binance lists them in its error message.
+const METHODS: &str =
+    "`SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY`";
+
 /// Answers one client request (`SUBSCRIBE`, `UNSUBSCRIBE`, `LIST_SUBSCRIPTIONS`,
-/// `SET_PROPERTY`/`GET_PROPERTY` `combined`), in Binance's shapes.
+/// `SET_PROPERTY`/`GET_PROPERTY` `combined`), in Binance's shapes: `{"result":…,"id":N}`, or
+/// `{"error":{"code":C,"msg":…},"id":N}` with the codes of Binance's "Error Messages" table
+/// (spot "WebSocket Streams", futures "Live Subscribing/Unsubscribing to streams"): 0 unknown
+/// property, 1 a property value of the wrong type, 2 an invalid request (missing or unknown
+/// method, bad id, params that are not a list of names), 3 invalid JSON. A `SUBSCRIBE` that
+/// would take the connection past `max_streams_per_conn` (Binance: 1024 streams per
+/// connection) is refused as a whole with code 2 — Binance documents the limit but not its
+/// answer, so the message says which limit.
 fn answer(shared: &Shared, conn: u64, text: &str) -> String {
     let v: Value = match serde_json::from_str(text) {
         Ok(v) => v,
@@ -573,7 +584,17 @@ fn answer(shared: &Shared, conn: u64, text: &str) -> String {
     }
     let id_text = id.to_string();
     let ok = |result: &str| format!("{{\"result\":{result},\"id\":{id_text}}}");
-    let method = v.get("method").and_then(Value::as_str).unwrap_or("");
+    let method = match v.get("method") {
+        Some(Value::String(m)) => m.as_str(),
+        Some(_) => {
+            return error_reply(
+                2,
+                &format!("Invalid request: method must be a string, one of {METHODS}"),
+                Some(&id),
+            );
+        }
+        None => return error_reply(2, "Invalid request: missing field `method`", Some(&id)),
+    };
     let params = v.get("params").and_then(Value::as_array);
     let names = || -> Option<Vec<String>> {
         params?
@@ -594,6 +615,24 @@ fn answer(shared: &Shared, conn: u64, text: &str) -> String {
                     Some(&id),
                 );
             };
+            if method == "SUBSCRIBE" {
+                let max = shared.settings.max_streams_per_conn;
+                let new: std::collections::BTreeSet<&String> = list
+                    .iter()
+                    .filter(|n| !slot.subs.iter().any(|s| &s.name == *n))
+                    .collect();
+                if slot.subs.len() + new.len() > max {
+                    return error_reply(
+                        2,
+                        &format!(
+                            "Invalid request: too many streams: a connection listens to at most {max} ({} now, {} more asked)",
+                            slot.subs.len(),
+                            new.len()
+                        ),
+                        Some(&id),
+                    );
+                }
+            }
             for name in list {
                 if method == "SUBSCRIBE" {
                     if !slot.subs.iter().any(|s| s.name == name) {
@@ -614,6 +653,15 @@ fn answer(shared: &Shared, conn: u64, text: &str) -> String {
                 slot.combined = *b;
                 ok("null")
             }
+            Some([Value::String(p), _]) if p == "combined" => {
+                error_reply(1, "Invalid value type: expected Boolean", Some(&id))
+            }
+            Some([Value::String(_), _]) => error_reply(0, "Unknown property", Some(&id)),
+            Some([_, _]) => error_reply(
+                2,
+                "Invalid request: property name must be a string",
+                Some(&id),
+            ),
             _ => error_reply(
                 2,
                 "Invalid request: SET_PROPERTY takes [\"combined\", true|false]",
@@ -622,12 +670,22 @@ fn answer(shared: &Shared, conn: u64, text: &str) -> String {
         },
         "GET_PROPERTY" => match params.map(Vec::as_slice) {
             Some([Value::String(p)]) if p == "combined" => ok(&slot.combined.to_string()),
+            Some([Value::String(_)]) => error_reply(0, "Unknown property", Some(&id)),
+            Some([_]) => error_reply(
+                2,
+                "Invalid request: property name must be a string",
+                Some(&id),
+            ),
             _ => error_reply(
                 2,
                 "Invalid request: GET_PROPERTY takes [\"combined\"]",
                 Some(&id),
             ),
         },
-        _ => error_reply(2, "Invalid request: unknown method", Some(&id)),
+        other => error_reply(
+            2,
+            &format!("Invalid request: unknown variant `{other}`, expected one of {METHODS}"),
+            Some(&id),
+        ),
     }
 }

@@ -43,7 +43,14 @@ pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, ui: &UiState, t
     let rows = ui.ladder_rows(s, zoom);
     let asks: Vec<&Row> = rows.iter().filter(|r| !r.bid).collect();
     let bids: Vec<&Row> = rows.iter().filter(|r| r.bid).collect();
-    let per_side = (inner.height as usize).saturating_sub(1) / 2;
+    // Rows for asks above the spread row and bids below it: half each, moved by the wheel
+    // ([`UiState::ladder_scroll`]) towards deeper asks or bids; the spread row stays on screen.
+    let h = inner.height as usize;
+    let half = h.saturating_sub(1) / 2;
+    let up =
+        (half as i64 + i64::from(ui.ladder_scroll)).clamp(0, h.saturating_sub(1) as i64) as usize;
+    let down = (half as i64 - i64::from(ui.ladder_scroll)).clamp(0, h.saturating_sub(1 + up) as i64)
+        as usize;
     let dec = fmt::decimals_for(s.tick.map(|t| t * f64::from(zoom)));
     let w = inner.width as usize;
     // Columns: price | qty | cumulative | bar
@@ -56,8 +63,8 @@ pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, ui: &UiState, t
     let bar_w = w.saturating_sub(pw + 9 + 9 + 3);
     let shown_max = asks
         .iter()
-        .take(per_side)
-        .chain(bids.iter().take(per_side))
+        .take(up)
+        .chain(bids.iter().take(down))
         .map(|r| r.qty)
         .fold(0.0f64, f64::max);
     // Rows are written straight into the buffer: a Paragraph of spans costs several times more
@@ -96,13 +103,13 @@ pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, ui: &UiState, t
     // Asks: best at the bottom, next to the spread row.
     let shown_asks: Vec<(&Row, f64)> = asks
         .iter()
-        .take(per_side)
+        .take(up)
         .scan(0.0, |cum, r| {
             *cum += r.qty;
             Some((*r, *cum))
         })
         .collect();
-    y += (per_side - shown_asks.len()) as u16;
+    y += (up - shown_asks.len()) as u16;
     for (r, cum) in shown_asks.iter().rev() {
         row(buf, y, r, *cum, theme.ask);
         y += 1;
@@ -113,7 +120,7 @@ pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, ui: &UiState, t
         y += 1;
     }
     let mut cum = 0.0;
-    for r in bids.iter().take(per_side) {
+    for r in bids.iter().take(down) {
         if y >= bottom {
             break;
         }

@@ -20,9 +20,12 @@ pub fn render(
     theme: &Theme,
 ) {
     let stages: Vec<&StageView> = view.latency.iter().chain(drawn).collect();
-    let b = Block::default()
+    let mut b = Block::default()
         .borders(Borders::ALL)
         .title(Span::styled(" Latency (l: stage) ", theme.title));
+    if let Some(c) = super::connection::counters(view, theme) {
+        b = b.title_bottom(c);
+    }
     if stages.is_empty() {
         f.render_widget(
             Paragraph::new("per-stage latency histograms: not measured yet")

@@ -12,6 +12,7 @@
 
 pub mod alerts;
 pub mod cells;
+pub mod connection;
 pub mod fmt;
 pub mod heatmap;
 pub mod ladder;
@@ -32,6 +33,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::keys::Bindings;
+use super::mouse::{Hits, Panel};
 use super::state::UiState;
 use super::theme::Theme;
 use microstate_core::book::sync::Phase;
@@ -78,6 +80,12 @@ pub fn not_connected(view: &View, sel: Option<&SymbolView>) -> Option<Vec<Line<'
 
 /// Draws the whole screen.
 pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bindings) {
+    draw_hits(f, view, ui, theme, keys);
+}
+
+/// [`draw`], returning where each panel went (for the mouse).
+pub fn draw_hits(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bindings) -> Hits {
+    let mut hits = Hits::default();
     let area = f.area();
     if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
         let text = format!(
@@ -90,7 +98,7 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bind
                 .wrap(ratatui::widgets::Wrap { trim: true }),
             area,
         );
-        return;
+        return hits;
     }
     let small = area.width < 100 || area.height < 30;
     let [status, progress_area, body, alerts_area, symbols_area, hint] = Layout::vertical([
@@ -120,7 +128,11 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bind
     ])
     .areas(body);
     match not_connected(view, sel) {
-        Some(lines) => {
+        Some(mut lines) => {
+            if let Some(c) = connection::counters(view, theme) {
+                lines.push(Line::from(""));
+                lines.push(c);
+            }
             let block = Block::default()
                 .borders(Borders::ALL)
                 .title(Span::styled(" Connection ", theme.title));
@@ -134,14 +146,18 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bind
         }
         None => ladder::render(f, left, sel, ui, theme),
     }
+    hits.panels.push((Panel::Ladder, left));
     if ui.volume {
         volume::render(f, vol, sel, view.now_ns, ui, theme);
+        hits.panels.push((Panel::Volume, vol));
     }
     if small {
         let [chart, imb] =
             Layout::vertical([Constraint::Min(6), Constraint::Length(6)]).areas(right);
         chart_or_heatmap(f, chart, view, ui, sel, theme);
         panels::imbalance(f, imb, sel, theme);
+        hits.panels.push((Panel::Chart, chart));
+        hits.panels.push((Panel::Imbalance, imb));
     } else {
         let [chart, row, interp, lat] = Layout::vertical([
             Constraint::Min(8),
@@ -165,6 +181,14 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bind
         panels::pressure(f, b, sel, theme);
         panels::context(f, c, sel, theme);
         panels::interpretation(f, interp, sel, theme);
+        hits.panels.extend([
+            (Panel::Chart, chart),
+            (Panel::Imbalance, a),
+            (Panel::Pressure, b),
+            (Panel::Context, c),
+            (Panel::Interpretation, interp),
+            (Panel::Latency, lat),
+        ]);
         latency::render(
             f,
             lat,
@@ -174,13 +198,45 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bind
             theme,
         );
     }
-    symbols::render(f, symbols_area, view, ui.symbol_index(view), theme);
+    hits.symbol_rows = symbols::render(f, symbols_area, view, ui, theme);
+    hits.panels.push((Panel::Symbols, symbols_area));
+    if let Some((_, r)) = ui
+        .focus
+        .and_then(|p| hits.panels.iter().find(|(q, _)| *q == p))
+    {
+        focus_border(f, *r, theme);
+    }
     hint_line(f, hint, view, ui, theme);
     if let Some(p) = &ui.prompt {
         prompt::render(f, hint, p, theme);
     }
     if ui.help {
         help(f, area, keys, theme);
+    }
+    hits
+}
+
+/// The focused panel's border in the accent colour (the characters, titles included, stay).
+fn focus_border(f: &mut Frame, r: Rect, theme: &Theme) {
+    if r.width < 2 || r.height < 2 {
+        return;
+    }
+    let buf = f.buffer_mut();
+    let (x1, y1) = (r.x + r.width - 1, r.y + r.height - 1);
+    let mut paint = |x: u16, y: u16| {
+        if let Some(c) = buf.cell_mut((x, y))
+            && matches!(c.symbol(), "─" | "│" | "┌" | "┐" | "└" | "┘")
+        {
+            c.set_style(theme.accent);
+        }
+    };
+    for x in r.x..=x1 {
+        paint(x, r.y);
+        paint(x, y1);
+    }
+    for y in r.y..=y1 {
+        paint(r.x, y);
+        paint(x1, y);
     }
 }
 

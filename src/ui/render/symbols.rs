@@ -2,6 +2,8 @@
 //! On narrow terminals columns give way by priority ([`shown`]), so the numbers keep their
 //! width (a mid is never cut to "61855", an age never to "84.7m");
 //! scrolled to keep the selected one in view when there are more than fit (`Symbols 5–8 of 100`).
+//! Rows come in the table's order ([`crate::ui::sort`], `o`/`O`), the sort column marked ▲/▼
+//! in the header; only the rows that fit are formatted.
 
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
@@ -11,6 +13,8 @@ use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 
 use super::{cells, fmt, sync_label};
+use crate::ui::sort::SortBy;
+use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
 use microstate_core::view::{ModelView, View};
 
@@ -44,35 +48,81 @@ const HEADER: [&str; 10] = [
     "", "symbol", "state", "mid", "spread", "imb L1", "pressure", "context", "gaps", "age",
 ];
 
+/// Header cells, the sort column marked (`mid ▼`).
+fn header_cells(sort: SortBy, desc: bool) -> Vec<String> {
+    let arrow = if desc { "▼" } else { "▲" };
+    let col = match sort {
+        SortBy::Session => None,
+        SortBy::Symbol => Some(1),
+        SortBy::State => Some(2),
+        SortBy::Mid => Some(3),
+        SortBy::Spread => Some(4),
+        SortBy::Imbalance => Some(5),
+        SortBy::Gaps => Some(8),
+        SortBy::Age => Some(9),
+    };
+    HEADER
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            if Some(i) == col {
+                format!("{h} {arrow}")
+            } else {
+                (*h).to_string()
+            }
+        })
+        .collect()
+}
+
 /// One row's cells: text and the style of its span (`None`: unstyled).
 type RowCells = Vec<(String, Option<Style>)>;
 
-pub fn render(f: &mut Frame, area: Rect, view: &View, selected: usize, theme: &Theme) {
+/// Draws the table; returns the line of its first data row and the symbol (index into
+/// `View::symbols`) on each data row, for the mouse.
+pub fn render(
+    f: &mut Frame,
+    area: Rect,
+    view: &View,
+    ui: &UiState,
+    theme: &Theme,
+) -> (u16, Vec<usize>) {
     let wide = area.width;
+    let selected = ui.symbol_index(view);
+    let header = header_cells(ui.sort, ui.sort_desc);
+    let order = ui.table_order(view);
     // Rows that fit (borders and header take 3); scrolled so the selected one is shown.
     let fit = (area.height as usize).saturating_sub(3).max(1);
-    let first = selected.saturating_sub(fit - 1);
-    let rows: Vec<(RowCells, bool)> = view
-        .symbols
+    let pos = order.iter().position(|&i| i == selected).unwrap_or(0);
+    let first = pos.saturating_sub(fit - 1);
+    let shown_rows: Vec<usize> = order.iter().skip(first).take(fit).copied().collect();
+    let rows: Vec<(RowCells, bool)> = shown_rows
         .iter()
-        .enumerate()
-        .skip(first)
-        .take(fit)
+        .filter_map(|&i| view.symbols.get(i).map(|s| (i, s)))
         .map(|(i, s)| (cells_of(view, i, s, selected, theme), i == selected))
         .collect();
+    let sorted = match ui.sort {
+        SortBy::Session if !ui.sort_desc => String::new(),
+        by => format!(
+            " · by {} {}",
+            by.label(),
+            if ui.sort_desc { "▼" } else { "▲" }
+        ),
+    };
     let block = Block::default().borders(Borders::ALL).title(Span::styled(
         if view.symbols.len() > fit {
             format!(
-                " Symbols {}–{} of {} ",
+                " Symbols {}–{} of {}{sorted} ",
                 first + 1,
                 (first + fit).min(view.symbols.len()),
                 view.symbols.len()
             )
         } else {
-            " Symbols ".to_string()
+            format!(" Symbols{sorted} ")
         },
         theme.title,
     ));
+    // Below the top border and the header.
+    let hits = (area.y + 2, shown_rows);
     let inner = block.inner(area);
     let widths: Vec<Constraint> = cols(WIDTHS.map(Constraint::Length).to_vec(), wide);
     let needed: u16 =
@@ -82,10 +132,11 @@ pub fn render(f: &mut Frame, area: Rect, view: &View, selected: usize, theme: &T
         // put it (start-aligned, one space apart), without its grapheme-by-grapheme text
         // rendering (`table_and_direct_writes_agree` holds the two equal).
         f.render_widget(block, area);
-        direct(f.buffer_mut(), inner, &widths, &rows, wide, theme);
-        return;
+        direct(f.buffer_mut(), inner, &widths, &header, &rows, wide, theme);
+        return hits;
     }
-    f.render_widget(table(rows, widths, wide, theme).block(block), area);
+    f.render_widget(table(&header, rows, widths, wide, theme).block(block), area);
+    hits
 }
 
 /// The texts of one symbol's row, all ten columns.
@@ -132,12 +183,13 @@ fn cells_of(
 
 /// The same rows as a ratatui Table (narrow terminals, where columns must shrink).
 fn table<'a>(
+    header: &[String],
     rows: Vec<(RowCells, bool)>,
     widths: Vec<Constraint>,
     wide: u16,
     theme: &Theme,
 ) -> Table<'a> {
-    let header = Row::new(cols(HEADER.to_vec(), wide)).style(theme.dim);
+    let header = Row::new(cols(header.to_vec(), wide)).style(theme.dim);
     let rows: Vec<Row> = rows
         .into_iter()
         .map(|(cells, sel)| {
@@ -162,6 +214,7 @@ fn direct(
     buf: &mut Buffer,
     inner: Rect,
     widths: &[Constraint],
+    header: &[String],
     rows: &[(RowCells, bool)],
     wide: u16,
     theme: &Theme,
@@ -172,7 +225,7 @@ fn direct(
         .split(Rect::new(inner.x, 0, inner.width, 1));
     let line = |y: u16| Rect::new(inner.x, y, inner.width, 1);
     buf.set_style(line(inner.y), theme.dim);
-    let header = HEADER.iter().enumerate().filter(|(i, _)| shown(*i, wide));
+    let header = header.iter().enumerate().filter(|(i, _)| shown(*i, wide));
     for (place, (_, h)) in places.iter().zip(header) {
         cells::put(buf, place.x, inner.y, h, place.width, Style::default());
     }
@@ -241,16 +294,25 @@ mod tests {
                     .map(|(i, s)| (cells_of(&view, i, s, 1, &theme), i == 1))
                     .collect();
                 let block = || Block::default().borders(Borders::ALL);
+                let header = header_cells(SortBy::Mid, true);
                 let widths: Vec<Constraint> = cols(WIDTHS.map(Constraint::Length).to_vec(), wide);
                 let mut want = Buffer::empty(area);
                 Widget::render(
-                    table(rows.clone(), widths.clone(), wide, &theme).block(block()),
+                    table(&header, rows.clone(), widths.clone(), wide, &theme).block(block()),
                     area,
                     &mut want,
                 );
                 let mut got = Buffer::empty(area);
                 Widget::render(block(), area, &mut got);
-                direct(&mut got, block().inner(area), &widths, &rows, wide, &theme);
+                direct(
+                    &mut got,
+                    block().inner(area),
+                    &widths,
+                    &header,
+                    &rows,
+                    wide,
+                    &theme,
+                );
                 let needed: u16 = cols(WIDTHS.to_vec(), wide).iter().sum::<u16>()
                     + (widths.len() as u16).saturating_sub(1);
                 if w - 2 >= needed {

@@ -240,6 +240,7 @@ mod tests {
             asks,
             tick_exact: Some(Price(1_000_000)),
             tick: Some(0.01),
+            tick_listed: false,
             mid: None,
             microprice: None,
             spread: None,

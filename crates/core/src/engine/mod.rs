@@ -349,6 +349,9 @@ pub struct EngineStats {
     /// Frames about a symbol that was never added while the engine takes only added symbols
     /// ([`Engine::only_added_symbols`]): dropped, no book made for them.
     pub unsolicited: u64,
+    /// Frames about a symbol removed while running ([`Engine::remove_symbol`]) that were
+    /// already on their way: dropped, but not a peer's fault.
+    pub after_removal: u64,
 }
 
 /// The engine. Cloning it is a checkpoint (replay seeks restore one).
@@ -362,6 +365,8 @@ pub struct Engine {
     last_idx: usize,
     /// Only symbols added with [`Engine::add_symbol`] are kept (live sessions).
     closed: bool,
+    /// Symbols removed while running: their late frames are not counted as unsolicited.
+    removed: std::collections::HashSet<Symbol>,
     /// The symbol the last frame changed, if it named one and was taken in.
     touched: Option<usize>,
     /// Times of the last frame (event times from the data; stage durations when a clock is set).
@@ -402,6 +407,7 @@ impl Engine {
             by_symbol: HashMap::new(),
             last_idx: 0,
             closed: false,
+            removed: std::collections::HashSet::new(),
             touched: None,
             last: FrameTimes::default(),
             clock: None,
@@ -481,7 +487,26 @@ impl Engine {
     /// Makes sure a symbol exists (live: before its first frame arrives, so it shows up).
     /// `false` when `limits.max_symbols` refused it.
     pub fn add_symbol(&mut self, s: Symbol) -> bool {
+        self.removed.remove(&s);
         self.index(s).is_some()
+    }
+
+    /// Forgets a symbol (live: it was unsubscribed): its book, features and history go, and
+    /// while the engine takes only added symbols ([`Self::only_added_symbols`]), frames still
+    /// in flight for it are dropped (counted in [`EngineStats::after_removal`], not as
+    /// unsolicited). `false` when it was not there.
+    pub fn remove_symbol(&mut self, s: Symbol) -> bool {
+        let Some(i) = self.by_symbol.remove(&s) else {
+            return false;
+        };
+        self.symbols.remove(i);
+        for (j, st) in self.symbols.iter().enumerate().skip(i) {
+            self.by_symbol.insert(st.symbol, j);
+        }
+        self.last_idx = 0;
+        self.touched = None;
+        self.removed.insert(s);
+        true
     }
 
     /// From now on, frames and snapshots about a symbol not added with [`Self::add_symbol`]
@@ -700,7 +725,11 @@ impl Engine {
             },
         };
         if self.closed && !self.by_symbol.contains_key(&symbol) {
-            self.stats.unsolicited += 1;
+            if self.removed.contains(&symbol) {
+                self.stats.after_removal += 1;
+            } else {
+                self.stats.unsolicited += 1;
+            }
             return Ok(());
         }
         let max = self.cfg.limits.max_levels;

@@ -769,3 +769,59 @@ fn a_frozen_event_clock_cannot_grow_the_feature_windows() {
         vec![("window_entries", 19_000)]
     );
 }
+
+/// A symbol removed while running (unsubscribed live) loses its book; the others keep theirs
+/// and their place lookups stay right; its frames still in flight are dropped as unsolicited.
+#[test]
+fn a_removed_symbol_is_forgotten_and_the_others_keep_their_books() {
+    let mut e = Engine::new(EngineConfig::books_only());
+    for s in ["BTCUSDT", "ETHUSDT", "LRCBTC"] {
+        e.add_symbol(sym(s));
+    }
+    e.only_added_symbols();
+    feed(
+        &mut e,
+        1,
+        &spot_snapshot(100, &[("3.40", "9")], &[("3.60", "1")]),
+        Some("ETHUSDT"),
+    )
+    .expect("snapshot");
+    feed(
+        &mut e,
+        2,
+        &spot_snapshot(7, &[("0.1", "9")], &[("0.2", "1")]),
+        Some("LRCBTC"),
+    )
+    .expect("snapshot");
+    assert!(e.remove_symbol(sym("BTCUSDT")));
+    assert!(!e.remove_symbol(sym("BTCUSDT")));
+    assert_eq!(e.symbols().len(), 2);
+    assert_eq!(
+        e.symbol(sym("ETHUSDT")).map(|s| s.book().last_update_id),
+        Some(100)
+    );
+    assert_eq!(
+        e.symbol(sym("LRCBTC")).map(|s| s.book().last_update_id),
+        Some(7)
+    );
+    assert!(e.symbol(sym("BTCUSDT")).is_none());
+    let before = e.stats().unsolicited;
+    feed(
+        &mut e,
+        3,
+        &spot_diff("BTCUSDT", 1, 2, &[("1.00", "1")], &[]),
+        None,
+    )
+    .expect("dropped");
+    // Late, not a peer's fault: counted apart from the unsolicited.
+    assert_eq!(e.stats().unsolicited, before);
+    assert_eq!(e.stats().after_removal, 1);
+    assert!(e.symbol(sym("BTCUSDT")).is_none());
+    // Added again, it starts from nothing.
+    assert!(e.add_symbol(sym("BTCUSDT")));
+    assert_eq!(e.symbols().len(), 3);
+    assert!(
+        e.symbol(sym("BTCUSDT"))
+            .is_some_and(|s| s.sync.needs_snapshot())
+    );
+}

@@ -29,13 +29,16 @@ use microstate_core::wire::Event as WireEvent;
 use microstate_core::wire::binance::Decoder;
 use microstate_io::bus::{BusPublisher, Kind as BusKind};
 use microstate_io::ingest::clock::ClockSample;
-use microstate_io::ingest::endpoints::ws_plans;
+use microstate_io::ingest::endpoints::{
+    control_gap, plan_path, plan_url, symbol_streams, ws_plans,
+};
+use microstate_io::ingest::exchange_info::{self, Listing};
 use microstate_io::ingest::klines::{KlineFetch, KlineSource};
 use microstate_io::ingest::snapshots::{self, Budget, SharedBudget, SnapshotRequest};
 use microstate_io::ingest::ws;
 use microstate_io::ingest::{ConnId, IngestMsg, IngestStats, now_nanos};
 use microstate_io::record::format::journal as events;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -106,6 +109,26 @@ pub struct LiveDriver {
     signals: SignalsClock,
     /// With `bus`: when fresh snapshots were last asked for the consumers' sake.
     resnapshot_at: Instant,
+    /// The venue's symbols: asked once at the start, then what symbols added while running
+    /// are checked against and each symbol's tick comes from.
+    listing: ListingState,
+    /// Subscription requests sent while running, until their answer arrives.
+    requests: Requests,
+}
+
+/// exchangeInfo: the answer once it came, the list of trading names for the view, and the
+/// request until then.
+struct ListingState {
+    got: Option<Listing>,
+    names: Arc<Vec<Symbol>>,
+    pending: Option<oneshot::Receiver<Result<Listing, String>>>,
+}
+
+/// `SUBSCRIBE`/`UNSUBSCRIBE` requests in flight: id → what it was for (a person reads it).
+#[derive(Default)]
+struct Requests {
+    next_id: u64,
+    waiting: HashMap<u64, String>,
 }
 
 /// The tasks the session started.
@@ -280,6 +303,21 @@ impl LiveDriver {
             stats.clone(),
             budget.clone(),
         ));
+        // The venue's symbol list, for symbols added while running and the ticks.
+        let (listing_tx, listing_rx) = oneshot::channel();
+        {
+            let base = cfg.endpoints.rest(cfg.live.market).to_string();
+            let (market, timeout, rest) = (
+                cfg.live.market,
+                cfg.snapshot.request_timeout,
+                cfg.rest.clone(),
+            );
+            let budget = budget.clone();
+            tokio::spawn(async move {
+                let r = exchange_info::fetch(&base, market, timeout, &rest, budget).await;
+                let _ = listing_tx.send(r);
+            });
+        }
         // The context history is fetched only where a context runs. COIN-M is not streamed
         // live in this build (the CLI refuses it): its klines would need a dapi base.
         let (kline_tx, kline_task) = match (&models, cfg.live.market) {
@@ -326,6 +364,7 @@ impl LiveDriver {
             tx,
             readers: readers.clone(),
             ids: Arc::new(AtomicU64::new(1)),
+            control_gap: control_gap(cfg.live.market),
         };
         let (slots, slot_tasks): (Vec<_>, Vec<_>) = ws_plans(&cfg, &symbols)
             .into_iter()
@@ -390,6 +429,15 @@ impl LiveDriver {
             signals: SignalsClock::new(cfg_signals_every),
             bus,
             resnapshot_at: now,
+            listing: ListingState {
+                got: None,
+                names: Arc::default(),
+                pending: Some(listing_rx),
+            },
+            requests: Requests {
+                next_id: 1,
+                waiting: HashMap::new(),
+            },
         }
     }
 
@@ -411,6 +459,10 @@ impl LiveDriver {
                     None => self.screen = None,
                 },
                 _ = tick.tick() => self.on_tick(),
+                got = next_listing(&mut self.listing.pending) => {
+                    self.listing.pending = None;
+                    self.on_listing(got);
+                }
                 msg = self.rx.recv() => match msg {
                     Some(msg) => {
                         self.on_message(msg);
@@ -632,6 +684,9 @@ impl LiveDriver {
         };
         c.frames += 1;
         let si = c.slot;
+        if !self.requests.waiting.is_empty() && is_reply(text.as_bytes()) {
+            self.on_reply(text.as_bytes());
+        }
         let slot = &mut self.conns.slots[si];
         if slot.primary == Some(conn) {
             self.feed(recv, text.as_bytes(), None, Some(BusKind::Frame));
@@ -898,9 +953,181 @@ impl LiveDriver {
                 }
                 None => self.notice("alerts need the screen"),
             },
+            Command::AddSymbol(sym) => self.add_symbol(sym),
+            Command::RemoveSymbol(sym) => self.remove_symbol(sym),
             Command::Quit => return false,
         }
         true
+    }
+
+    /// exchangeInfo answered (or could not be asked: symbols are then added unchecked).
+    fn on_listing(&mut self, got: Result<Listing, String>) {
+        match got {
+            Ok(l) => {
+                let names: Vec<Symbol> = l
+                    .iter()
+                    .filter(|(_, v)| v.status == "TRADING")
+                    .map(|(k, _)| *k)
+                    .collect();
+                tracing::info!(symbols = names.len(), "exchangeInfo: symbols listed");
+                self.listing.names = Arc::new(names);
+                self.listing.got = Some(l);
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "exchangeInfo not read ({e}): symbols added while running are not checked, ticks come from the books"
+                );
+            }
+        }
+    }
+
+    /// Sends `method` for `streams` on slot `si` (every open connection of it), and makes
+    /// the slot's next connections use its current stream list.
+    fn send_streams(&mut self, si: usize, method: &str, streams: &[String], what: String) {
+        let id = self.requests.next_id;
+        self.requests.next_id += 1;
+        self.requests.waiting.insert(id, what);
+        let request =
+            serde_json::json!({ "method": method, "params": streams, "id": id }).to_string();
+        let s = &mut self.conns.slots[si];
+        let path = plan_path(&s.plan.url).to_string();
+        s.plan.url = plan_url(&path, &s.plan.streams);
+        s.report.url = s.plan.url.clone();
+        let _ = s.cmds.send(SlotCmd::Streams {
+            url: s.plan.url.clone(),
+            request,
+        });
+    }
+
+    /// `a` on the screen: the symbol's streams are subscribed on the running connections (on
+    /// the slot of each route that has room under `connection.max_streams`), its book waits
+    /// for diffs, then a snapshot is queued as for any symbol. Refused, with the reason, when
+    /// exchangeInfo does not list it as trading or no connection has room.
+    fn add_symbol(&mut self, sym: Symbol) {
+        if self.engine.symbol(sym).is_some() {
+            self.notice(format!("{sym} is already in the session"));
+            return;
+        }
+        if let Some(l) = &self.listing.got {
+            match l.get(&sym) {
+                None => {
+                    self.notice(format!(
+                        "{sym} is not listed on this venue (exchangeInfo); nothing subscribed"
+                    ));
+                    return;
+                }
+                Some(i) if i.status != "TRADING" => {
+                    self.notice(format!(
+                        "{sym} is listed but {} (not trading); nothing subscribed",
+                        i.status
+                    ));
+                    return;
+                }
+                Some(_) => {}
+            }
+        }
+        let max = self.cfg.connection.max_streams.max(1);
+        let routes = symbol_streams(&self.cfg, sym);
+        let mut places = Vec::new();
+        for (path, streams, _) in &routes {
+            let Some(si) = self.conns.slots.iter().position(|s| {
+                plan_path(&s.plan.url) == path && s.plan.streams.len() + streams.len() <= max
+            }) else {
+                self.notice(format!(
+                    "{sym}: no connection to {path} has room for {} more streams (connection.max_streams = {max}); restart with it in the list",
+                    streams.len()
+                ));
+                return;
+            };
+            places.push(si);
+        }
+        if !self.engine.add_symbol(sym) {
+            self.notice(format!(
+                "{sym}: refused, the session already has limits.max_symbols symbols"
+            ));
+            return;
+        }
+        let now = now_nanos().0;
+        for ((_, streams, depth), si) in routes.into_iter().zip(places) {
+            let s = &mut self.conns.slots[si];
+            s.plan.streams.extend(streams.iter().cloned());
+            if depth {
+                s.plan.depth_symbols.push(sym);
+                self.timing.connected_at.insert(sym, now);
+            }
+            self.send_streams(si, "SUBSCRIBE", &streams, format!("subscribe {sym}"));
+        }
+        self.journal.note("symbol added", || sym.to_string());
+        tracing::info!(%sym, "symbol added while running");
+        self.notice(format!(
+            "{sym} added: subscribing, then its book syncs from a snapshot"
+        ));
+    }
+
+    /// `x` on the screen: the symbol's streams are unsubscribed on every connection that
+    /// carries them and its book is forgotten (frames still in flight are dropped).
+    fn remove_symbol(&mut self, sym: Symbol) {
+        if self.engine.symbol(sym).is_none() {
+            self.notice(format!("{sym} is not in the session"));
+            return;
+        }
+        if self.engine.symbols().len() <= 1 {
+            self.notice("the last symbol stays");
+            return;
+        }
+        let prefix = format!("{}@", sym.lower());
+        for si in 0..self.conns.slots.len() {
+            let s = &mut self.conns.slots[si];
+            let (gone, kept): (Vec<String>, Vec<String>) = std::mem::take(&mut s.plan.streams)
+                .into_iter()
+                .partition(|n| n.starts_with(&prefix));
+            s.plan.streams = kept;
+            s.plan.depth_symbols.retain(|d| *d != sym);
+            if !gone.is_empty() {
+                self.send_streams(si, "UNSUBSCRIBE", &gone, format!("unsubscribe {sym}"));
+            }
+        }
+        self.engine.remove_symbol(sym);
+        self.stale.remove(&sym);
+        self.snapshots.outstanding.remove(&sym);
+        self.snapshots.failures.remove(&sym);
+        self.timing.connected_at.remove(&sym);
+        self.synced_once.remove(&sym);
+        self.status_shown.remove(&sym);
+        if let Some(b) = &self.bus {
+            b.send(BusKind::Reset, Some(sym), now_nanos(), b"");
+        }
+        self.journal.note("symbol removed", || sym.to_string());
+        // A replay of the recording forgets the book here too (it waits for a snapshot that
+        // never comes, as the live session no longer has it).
+        self.journal.note(events::RESET, || sym.to_string());
+        tracing::info!(%sym, "symbol removed while running");
+        self.notice(format!("{sym} removed: unsubscribed, its book is gone"));
+    }
+
+    /// The answer to a request sent while running: an error is said on the screen.
+    fn on_reply(&mut self, body: &[u8]) {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return;
+        };
+        let Some(what) = v
+            .get("id")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|id| self.requests.waiting.remove(&id))
+        else {
+            return;
+        };
+        match v.get("error") {
+            None => tracing::info!("{what}: done"),
+            Some(e) => {
+                let msg = e.get("msg").and_then(|m| m.as_str()).unwrap_or("?");
+                let code = e.get("code").map(ToString::to_string).unwrap_or_default();
+                tracing::warn!("{what}: refused by the exchange: {msg} (code {code})");
+                self.notice(format!(
+                    "{what}: refused by the exchange: {msg} (code {code})"
+                ));
+            }
+        }
     }
 
     /// Starts a recording from now on. Fresh REST snapshots are fetched for the synced symbols
@@ -1024,6 +1251,12 @@ impl LiveDriver {
                 latency_buckets: Arc::clone(&t.stage_cache.2),
                 history_sources: Some(&self.history_sources),
                 live: Some(live_counters),
+                listing: self.listing.got.as_ref(),
+                listed: Arc::clone(&self.listing.names),
+                refused: microstate_core::view::Refused {
+                    unsolicited: self.engine.stats().unsolicited,
+                    snapshots_unusable: load(&stats.snapshots_unusable),
+                },
             },
         );
     }
@@ -1215,10 +1448,31 @@ impl LiveDriver {
     }
 }
 
+/// exchangeInfo's answer; pending for ever once it came.
+async fn next_listing(
+    rx: &mut Option<oneshot::Receiver<Result<Listing, String>>>,
+) -> Result<Listing, String> {
+    match rx.as_mut() {
+        Some(r) => r
+            .await
+            .unwrap_or_else(|_| Err("the exchangeInfo task ended".into())),
+        None => std::future::pending().await,
+    }
+}
+
 /// The screen's next command; pending for ever without a screen.
 async fn next_command(screen: &mut Option<LiveEnd>) -> Option<Command> {
     match screen.as_mut() {
         Some(s) => s.commands.recv().await,
         None => std::future::pending().await,
     }
+}
+
+/// A subscription answer (`{"result":…,"id":N}`, `{"error":…}`), told from market data by
+/// its first bytes.
+fn is_reply(b: &[u8]) -> bool {
+    b.len() < 512
+        && (b.starts_with(b"{\"result\"")
+            || b.starts_with(b"{\"error\"")
+            || b.starts_with(b"{\"id\""))
 }

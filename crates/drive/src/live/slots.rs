@@ -37,6 +37,13 @@ pub enum SlotCmd {
     Rotate,
     /// Close this connection (the switch-over is done).
     Retire(ConnId),
+    /// The slot's streams changed while running: `request` (a `SUBSCRIBE`/`UNSUBSCRIBE`) goes
+    /// out on every open connection, and connections opened from now on use `url`, so a
+    /// reconnect or a switch-over keeps what was added and drops what was removed.
+    Streams {
+        url: String,
+        request: String,
+    },
     Shutdown,
 }
 
@@ -74,6 +81,8 @@ pub struct SlotEnv {
     pub tx: mpsc::Sender<IngestMsg>,
     pub readers: Arc<ws::ReaderShared>,
     pub ids: Arc<AtomicU64>,
+    /// The spacing of control requests on a connection ([`microstate_io::ingest::endpoints::control_gap`]).
+    pub control_gap: Duration,
 }
 
 /// What the driver keeps per slot.
@@ -217,10 +226,13 @@ async fn slot_task(
         tx,
         readers: shared,
         ids,
+        control_gap,
     } = env;
+    let mut url = url;
     struct Live {
         id: ConnId,
         retire: Option<oneshot::Sender<()>>,
+        requests: mpsc::UnboundedSender<String>,
         task: JoinHandle<EndReason>,
         since: Instant,
     }
@@ -228,17 +240,23 @@ async fn slot_task(
     let mut attempt = 0u32;
     let open = |id: ConnId, ws: ws::Ws| {
         let (retire_tx, retire_rx) = oneshot::channel();
-        let task = tokio::spawn(ws::read_loop(
+        let (req_tx, req_rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(ws::serve(
             ws,
             id,
             cfg.clone(),
             tx.clone(),
             shared.clone(),
             retire_rx,
+            Some(ws::Requests {
+                rx: req_rx,
+                min_gap: control_gap,
+            }),
         ));
         Live {
             id,
             retire: Some(retire_tx),
+            requests: req_tx,
             task,
             since: Instant::now(),
         }
@@ -335,6 +353,12 @@ async fn slot_task(
                     }
                 }
                 Some(SlotCmd::Rotate) => {}
+                Some(SlotCmd::Streams { url: next, request }) => {
+                    url = next;
+                    for l in &live {
+                        let _ = l.requests.send(request.clone());
+                    }
+                }
                 Some(SlotCmd::Retire(id)) => {
                     if let Some(l) = live.iter_mut().find(|l| l.id == id)
                         && let Some(r) = l.retire.take()

@@ -958,3 +958,138 @@ async fn the_synthetic_market_is_served_like_a_capture() {
     assert_eq!(h.stats().faithful_snapshots_served, 2);
     h.shutdown().await;
 }
+
+/// Sends `req` and returns the answer carrying `id` (market data in between is skipped), or,
+/// for `id` `None`, the next answer without an id.
+async fn ask(c: &mut Ws, req: &str, id: Option<u64>) -> Value {
+    c.send(Message::text(req.to_string())).await.expect("send");
+    loop {
+        let t = next_text(c).await.expect("an answer");
+        let v: Value = serde_json::from_str(&t).expect("json");
+        let is_answer = v.get("result").is_some() || v.get("error").is_some();
+        if is_answer && v.get("id").and_then(Value::as_u64) == id {
+            return v;
+        }
+    }
+}
+
+/// Live (un)subscribing as Binance answers it: results and each documented error code (0
+/// unknown property, 1 wrong value type, 2 invalid request, 3 invalid JSON), and the
+/// per-connection stream limit, refused as a whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribe_errors_are_answered_with_binances_codes() {
+    let mut cfg = ExchangeConfig::new(memory(capture_head(&spot_files()[0], 3000)));
+    cfg.faithful_snapshots = false;
+    cfg.speed = Speed::Factor(1.0);
+    cfg.max_incoming_per_sec = 1000;
+    cfg.max_streams_per_conn = 3;
+    let h = start(cfg).await;
+    let mut c = ws(&h, "/ws").await;
+    let code = |v: &Value| v["error"]["code"].as_i64();
+    let msg = |v: &Value| v["error"]["msg"].as_str().unwrap_or("").to_string();
+
+    let v = ask(&mut c, "not json", None).await;
+    assert_eq!(code(&v), Some(3), "{v}");
+    assert!(msg(&v).starts_with("Invalid JSON"), "{v}");
+
+    let v = ask(&mut c, r#"{"id":1}"#, Some(1)).await;
+    assert_eq!(code(&v), Some(2), "{v}");
+    assert!(msg(&v).contains("missing field `method`"), "{v}");
+
+    let v = ask(
+        &mut c,
+        r#"{"method":"SUBSCRIB","params":[],"id":2}"#,
+        Some(2),
+    )
+    .await;
+    assert_eq!(code(&v), Some(2), "{v}");
+    assert!(msg(&v).contains("unknown variant `SUBSCRIB`"), "{v}");
+    assert!(msg(&v).contains("`SUBSCRIBE`, `UNSUBSCRIBE`"), "{v}");
+
+    let v = ask(
+        &mut c,
+        r#"{"method":"SUBSCRIBE","params":"btcusdt@trade","id":3}"#,
+        Some(3),
+    )
+    .await;
+    assert_eq!(code(&v), Some(2), "{v}");
+
+    // Four streams where three fit: refused whole, nothing subscribed.
+    let v = ask(
+        &mut c,
+        r#"{"method":"SUBSCRIBE","params":["a@trade","b@trade","c@trade","d@trade"],"id":4}"#,
+        Some(4),
+    )
+    .await;
+    assert_eq!(code(&v), Some(2), "{v}");
+    assert!(msg(&v).contains("at most 3"), "{v}");
+    let v = ask(&mut c, r#"{"method":"LIST_SUBSCRIPTIONS","id":5}"#, Some(5)).await;
+    assert_eq!(v["result"], serde_json::json!([]), "{v}");
+
+    let v = ask(
+        &mut c,
+        r#"{"method":"SET_PROPERTY","params":["combined","yes"],"id":6}"#,
+        Some(6),
+    )
+    .await;
+    assert_eq!(code(&v), Some(1), "{v}");
+    assert_eq!(msg(&v), "Invalid value type: expected Boolean");
+    let v = ask(
+        &mut c,
+        r#"{"method":"SET_PROPERTY","params":["colour",true],"id":7}"#,
+        Some(7),
+    )
+    .await;
+    assert_eq!(code(&v), Some(0), "{v}");
+    assert_eq!(msg(&v), "Unknown property");
+    let v = ask(
+        &mut c,
+        r#"{"method":"GET_PROPERTY","params":["combined"],"id":8}"#,
+        Some(8),
+    )
+    .await;
+    assert_eq!(v["result"], Value::Bool(false), "{v}");
+
+    let v = ask(&mut c, r#"{"method":"LIST_SUBSCRIPTIONS","id":-1}"#, None).await;
+    assert_eq!(code(&v), Some(2), "{v}");
+    assert!(msg(&v).contains("request ID"), "{v}");
+
+    // Subscribe two, unsubscribe one: the list says so, and the trades come.
+    let v = ask(
+        &mut c,
+        r#"{"method":"SUBSCRIBE","params":["btcusdt@trade","btcusdt@depth"],"id":9}"#,
+        Some(9),
+    )
+    .await;
+    assert_eq!(v, serde_json::json!({"result": null, "id": 9}));
+    let v = ask(
+        &mut c,
+        r#"{"method":"UNSUBSCRIBE","params":["btcusdt@depth"],"id":10}"#,
+        Some(10),
+    )
+    .await;
+    assert_eq!(v, serde_json::json!({"result": null, "id": 10}));
+    let v = ask(
+        &mut c,
+        r#"{"method":"LIST_SUBSCRIPTIONS","id":11}"#,
+        Some(11),
+    )
+    .await;
+    assert_eq!(v["result"], serde_json::json!(["btcusdt@trade"]), "{v}");
+    // Two more fit under the limit of three; a third more does not.
+    let v = ask(
+        &mut c,
+        r#"{"method":"SUBSCRIBE","params":["ethusdt@trade","ethusdt@depth","btcusdt@trade"],"id":12}"#,
+        Some(12),
+    )
+    .await;
+    assert_eq!(v["result"], Value::Null, "{v}");
+    let v = ask(
+        &mut c,
+        r#"{"method":"SUBSCRIBE","params":["lrcbtc@trade"],"id":13}"#,
+        Some(13),
+    )
+    .await;
+    assert_eq!(code(&v), Some(2), "{v}");
+    h.shutdown().await;
+}

@@ -89,6 +89,54 @@ pub fn ws_plans(cfg: &Config, symbols: &[Symbol]) -> Vec<WsPlan> {
     plans
 }
 
+/// The combined-stream URL for `path` (`…/stream`) carrying `streams`.
+pub fn plan_url(path: &str, streams: &[String]) -> String {
+    format!("{path}?streams={}", streams.join("/"))
+}
+
+/// One symbol's streams, grouped by the socket path they go on (the same routing as
+/// [`ws_plans`]): `(path, streams, carries its depth)`. What a symbol added while running
+/// subscribes to, and what removing it unsubscribes.
+pub fn symbol_streams(cfg: &Config, s: Symbol) -> Vec<(String, Vec<String>, bool)> {
+    let base = cfg.endpoints.ws(cfg.live.market).trim_end_matches('/');
+    let mut book = vec![depth_stream(cfg, s)];
+    if cfg.live.book_ticker {
+        book.push(format!("{}@bookTicker", s.lower()));
+    }
+    let trade = format!("{}@{}", s.lower(), cfg.live.trade_stream);
+    match cfg.live.market {
+        Market::Spot => {
+            book.push(trade);
+            vec![(format!("{base}/stream"), book, true)]
+        }
+        Market::UsdM | Market::CoinM => vec![
+            (format!("{base}/public/stream"), book, true),
+            (format!("{base}/market/stream"), vec![trade], false),
+        ],
+    }
+}
+
+/// The shortest spacing of control messages (`SUBSCRIBE`, `UNSUBSCRIBE`) on one connection.
+///
+/// Binance's limits (developers.binance.com, "WebSocket Streams" for spot and "Websocket
+/// Market Streams" for USD-M and COIN-M futures): spot accepts at most 5 incoming messages per
+/// second per connection — a PING frame, a PONG frame and a JSON control message each count —
+/// and futures 10; a connection past the limit is disconnected (IPs disconnected repeatedly
+/// may be banned). A connection listens to at most 1024 streams (`connection.max_streams`).
+/// One request every 250 ms (4/s) on spot and 125 ms (8/s) on futures leaves room for the
+/// pongs and pings of the same second.
+pub fn control_gap(market: Market) -> std::time::Duration {
+    match market {
+        Market::Spot => std::time::Duration::from_millis(250),
+        Market::UsdM | Market::CoinM => std::time::Duration::from_millis(125),
+    }
+}
+
+/// The path part of a plan's URL (without the stream list).
+pub fn plan_path(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}
+
 /// REST depth snapshot URL and its request weight as Binance counts it (`snapshot.spot_limit`
 /// on spot, `snapshot.futures_limit` on USD-M and COIN-M).
 pub fn depth_request(cfg: &Config, s: Symbol) -> (String, u32) {

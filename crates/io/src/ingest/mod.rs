@@ -13,6 +13,7 @@
 
 pub mod clock;
 pub mod endpoints;
+pub mod exchange_info;
 pub mod http;
 pub mod klines;
 pub mod snapshots;

@@ -91,15 +91,42 @@ pub struct ReaderShared {
     pub shed_to: std::sync::Mutex<Option<Recorder>>,
 }
 
+/// Control requests (`SUBSCRIBE`/`UNSUBSCRIBE` JSON) to write on a connection, at most one per
+/// `min_gap`: Binance counts every incoming message (pings, pongs and these) against a
+/// per-connection rate limit and disconnects a client that passes it.
+pub struct Requests {
+    pub rx: mpsc::UnboundedReceiver<String>,
+    pub min_gap: Duration,
+}
+
 /// Reads `ws` until it ends or `retire` fires. Frames go to `tx` tagged with `conn`.
 pub async fn read_loop(
+    ws: Ws,
+    conn: ConnId,
+    cfg: ConnectionConfig,
+    tx: mpsc::Sender<IngestMsg>,
+    shared: Arc<ReaderShared>,
+    retire: oneshot::Receiver<()>,
+) -> EndReason {
+    serve(ws, conn, cfg, tx, shared, retire, None).await
+}
+
+/// [`read_loop`], also writing the control requests that come through `requests`, spaced by
+/// its `min_gap` (the answers, `{"result":…,"id":N}` or `{"error":…}`, arrive as frames).
+pub async fn serve(
     mut ws: Ws,
     conn: ConnId,
     cfg: ConnectionConfig,
     tx: mpsc::Sender<IngestMsg>,
     shared: Arc<ReaderShared>,
     mut retire: oneshot::Receiver<()>,
+    requests: Option<Requests>,
 ) -> EndReason {
+    let (mut req_rx, min_gap) = match requests {
+        Some(r) => (Some(r.rx), r.min_gap),
+        None => (None, Duration::ZERO),
+    };
+    let mut next_request = tokio::time::Instant::now();
     let stats = &shared.stats;
     let mut ping = tokio::time::interval_at(
         tokio::time::Instant::now() + cfg.ping_interval,
@@ -118,6 +145,22 @@ pub async fn read_loop(
                 let _ = ws.close(None).await;
                 return EndReason::Silent(cfg.read_timeout);
             }
+            req = async {
+                tokio::time::sleep_until(next_request).await;
+                match req_rx.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            }, if req_rx.is_some() => match req {
+                Some(text) => {
+                    if let Err(e) = ws.send(Message::text(text)).await {
+                        return EndReason::Error(describe(&e));
+                    }
+                    next_request = tokio::time::Instant::now() + min_gap;
+                }
+                // The slot dropped its end: no more requests, the reading goes on.
+                None => req_rx = None,
+            },
             _ = ping.tick() => {
                 // An unsolicited ping: the server's pong proves the link is alive.
                 if let Err(e) = ws.send(Message::Ping(Default::default())).await {
