@@ -27,6 +27,10 @@ pub struct UiConfig {
     pub tape: crate::TapeConfig,
     /// Volume at price: shown at start.
     pub volume: crate::VolumeConfig,
+    /// The depth ladder: contiguous, quote sizes, levels.
+    pub ladder: crate::LadderConfig,
+    /// Panels hidden at start.
+    pub layout: crate::LayoutConfig,
 }
 
 impl Default for UiConfig {
@@ -38,6 +42,8 @@ impl Default for UiConfig {
             keys: std::collections::BTreeMap::new(),
             tape: crate::TapeConfig::default(),
             volume: crate::VolumeConfig::default(),
+            ladder: crate::LadderConfig::default(),
+            layout: crate::LayoutConfig::default(),
         }
     }
 }
@@ -150,7 +156,9 @@ impl UiConfig {
             ));
         }
         self.theme.validate(origin)?;
-        self.tape.validate(origin)
+        self.tape.validate(origin)?;
+        self.ladder.validate(origin)?;
+        self.layout.validate(origin)
     }
 }
 

@@ -13,10 +13,16 @@ use super::fmt;
 use crate::ui::theme::Theme;
 use microstate_core::view::View;
 
-/// One line: `⚠ 23:54:15 BTCUSDT large trade: large sell 12.5 @ 61837.63 … · 4 alerts`.
+/// One line: `⚠ 23:54:15 BTCUSDT large trade: large sell 12.5 @ 61837.63 … · 4 alerts`; the
+/// time is event time (the alert is dated by receive time: moved by the symbol's offset), as
+/// the tape writes it.
 pub fn line_text(view: &View) -> Option<String> {
     let a = view.alerts.last()?;
-    let clock = fmt::clock(a.t_ns);
+    let s = view.symbols.iter().find(|s| s.symbol == a.symbol);
+    let clock = fmt::clock(crate::ui::clock::to_event(
+        a.t_ns,
+        crate::ui::clock::event_offset(view, s),
+    ));
     let more = if view.alerts_raised > 1 {
         format!(" · {} alerts", view.alerts_raised)
     } else {

@@ -31,7 +31,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::keys::Bindings;
-use super::state::UiState;
+use super::state::{FullScreen, Panel, UiState};
 use super::theme::Theme;
 use microstate_core::book::sync::Phase;
 use microstate_core::view::{Source, SymbolView, View};
@@ -92,12 +92,18 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bind
         return;
     }
     let small = area.width < 100 || area.height < 30;
+    let full = ui.full;
+    let symbols_h = if ui.shows(Panel::Symbols) && full == FullScreen::Off {
+        (view.symbols.len() as u16 + 3).clamp(4, if small { 5 } else { 9 })
+    } else {
+        0
+    };
     let [status, progress_area, body, alerts_area, symbols_area, hint] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(u16::from(view.replay.is_some())),
         Constraint::Min(8),
         Constraint::Length(u16::from(!view.alerts.is_empty())),
-        Constraint::Length((view.symbols.len() as u16 + 3).clamp(4, if small { 5 } else { 9 })),
+        Constraint::Length(symbols_h),
         Constraint::Length(1),
     ])
     .areas(area);
@@ -110,14 +116,40 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bind
         progress::render(f, progress_area, r, theme);
     }
     alerts::render(f, alerts_area, view, theme);
-    let ladder_w = if small { 36 } else { 48 }.min(area.width / 2);
     let volume_w = if ui.volume { 28 } else { 0 };
-    let [left, vol, right] = Layout::horizontal([
-        Constraint::Length(ladder_w),
-        Constraint::Length(volume_w),
-        Constraint::Min(20),
-    ])
-    .areas(body);
+    match full {
+        FullScreen::Ladder => {
+            let [left, vol] =
+                Layout::horizontal([Constraint::Min(20), Constraint::Length(volume_w)]).areas(body);
+            ladder_or_connection(f, left, view, ui, sel, theme);
+            if ui.volume {
+                volume::render(f, vol, view, sel, ui, theme);
+            }
+        }
+        FullScreen::Chart => chart_or_heatmap(f, body, view, ui, sel, theme),
+        FullScreen::Off => normal_body(f, body, view, ui, sel, theme, small),
+    }
+    if symbols_h > 0 {
+        symbols::render(f, symbols_area, view, ui.symbol_index(view), theme);
+    }
+    hint_line(f, hint, view, ui, theme);
+    if let Some(p) = &ui.prompt {
+        prompt::render(f, hint, p, theme);
+    }
+    if ui.help {
+        help(f, area, keys, theme);
+    }
+}
+
+/// The ladder, or while a live session is not connected, why.
+fn ladder_or_connection(
+    f: &mut Frame,
+    area: Rect,
+    view: &View,
+    ui: &UiState,
+    sel: Option<&SymbolView>,
+    theme: &Theme,
+) {
     match not_connected(view, sel) {
         Some(lines) => {
             let block = Block::default()
@@ -128,42 +160,111 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bind
                     .style(theme.warn)
                     .wrap(ratatui::widgets::Wrap { trim: true })
                     .block(block),
-                left,
+                area,
             );
         }
-        None => ladder::render(f, left, sel, ui, theme),
+        None => ladder::render(f, area, sel, ui, theme),
     }
-    if ui.volume {
-        volume::render(f, vol, sel, view.now_ns, ui, theme);
+}
+
+/// Rows of the latency panel: its table and as much of the histogram as the screen affords
+/// (taller on a tall screen: 200×60 shows the histogram whole).
+pub fn latency_height(view: &View, screen_h: u16) -> u16 {
+    if view.latency.is_empty() {
+        return 3;
     }
-    if small {
-        let [chart, imb] =
-            Layout::vertical([Constraint::Min(6), Constraint::Length(6)]).areas(right);
+    let cap = if screen_h >= 50 { 28 } else { 15 };
+    (view.latency.len() as u16 + 7 + if screen_h >= 50 { 12 } else { 0 }).min(cap)
+}
+
+/// The normal layout: ladder (and volume) on the left; chart, gauges, interpretation and latency
+/// on the right; hidden panels give their room to the others.
+#[allow(clippy::too_many_arguments)]
+fn normal_body(
+    f: &mut Frame,
+    body: Rect,
+    view: &View,
+    ui: &UiState,
+    sel: Option<&SymbolView>,
+    theme: &Theme,
+    small: bool,
+) {
+    let chart_on = ui.shows(Panel::Chart);
+    let gauges_on = ui.shows(Panel::Gauges);
+    let interp_on = ui.shows(Panel::Interpretation) && !small;
+    let lat_on = ui.shows(Panel::Latency) && !small;
+    let right_on = chart_on || gauges_on || interp_on || lat_on;
+    let ladder_on = ui.shows(Panel::Ladder);
+    let ladder_w = if small { 36 } else { 48 }.min(body.width / 2);
+    let volume_w = if ui.volume && ladder_on { 28 } else { 0 };
+    let [left, vol, right] = Layout::horizontal([
+        match (ladder_on, right_on) {
+            (false, _) => Constraint::Length(0),
+            (true, true) => Constraint::Length(ladder_w),
+            (true, false) => Constraint::Min(20),
+        },
+        Constraint::Length(volume_w),
+        if right_on {
+            Constraint::Min(20)
+        } else {
+            Constraint::Length(0)
+        },
+    ])
+    .areas(body);
+    if ladder_on {
+        ladder_or_connection(f, left, view, ui, sel, theme);
+    }
+    if volume_w > 0 {
+        volume::render(f, vol, view, sel, ui, theme);
+    }
+    if !right_on {
+        return;
+    }
+    let len = |on: bool, n: u16| Constraint::Length(if on { n } else { 0 });
+    let lat_h = latency_height(view, f.area().height);
+    let [chart, row, interp, lat, rest] = Layout::vertical([
+        if chart_on {
+            Constraint::Min(8)
+        } else {
+            Constraint::Length(0)
+        },
+        len(gauges_on, 6),
+        len(interp_on, 4),
+        if lat_on && !chart_on {
+            Constraint::Min(lat_h)
+        } else {
+            len(lat_on, lat_h)
+        },
+        if chart_on || lat_on {
+            Constraint::Length(0)
+        } else {
+            Constraint::Min(0)
+        },
+    ])
+    .areas(right);
+    let _ = rest;
+    if chart_on {
         chart_or_heatmap(f, chart, view, ui, sel, theme);
-        panels::imbalance(f, imb, sel, theme);
-    } else {
-        let [chart, row, interp, lat] = Layout::vertical([
-            Constraint::Min(8),
-            Constraint::Length(6),
-            Constraint::Length(4),
-            Constraint::Length(if view.latency.is_empty() {
-                3
-            } else {
-                (view.latency.len() as u16 + 7).min(15)
-            }),
-        ])
-        .areas(right);
-        chart_or_heatmap(f, chart, view, ui, sel, theme);
-        let [a, b, c] = Layout::horizontal([
-            Constraint::Percentage(40),
-            Constraint::Percentage(30),
-            Constraint::Percentage(30),
-        ])
-        .areas(row);
-        panels::imbalance(f, a, sel, theme);
-        panels::pressure(f, b, sel, theme);
-        panels::context(f, c, sel, theme);
+    }
+    if gauges_on {
+        if small {
+            panels::imbalance(f, row, sel, theme);
+        } else {
+            let [a, b, c] = Layout::horizontal([
+                Constraint::Percentage(40),
+                Constraint::Percentage(30),
+                Constraint::Percentage(30),
+            ])
+            .areas(row);
+            panels::imbalance(f, a, sel, theme);
+            panels::pressure(f, b, sel, theme);
+            panels::context(f, c, sel, theme);
+        }
+    }
+    if interp_on {
         panels::interpretation(f, interp, sel, theme);
+    }
+    if lat_on {
         let drawn = ui.drawn.as_ref().map(|h| {
             let p = microstate_core::latency::Percentiles::of(&h.total);
             microstate_core::view::StageView {
@@ -178,14 +279,6 @@ pub fn draw(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: &Bind
             }
         });
         latency::render(f, lat, view, drawn.as_ref(), ui.latency_stage, theme);
-    }
-    symbols::render(f, symbols_area, view, ui.symbol_index(view), theme);
-    hint_line(f, hint, view, ui, theme);
-    if let Some(p) = &ui.prompt {
-        prompt::render(f, hint, p, theme);
-    }
-    if ui.help {
-        help(f, area, keys, theme);
     }
 }
 
@@ -216,7 +309,7 @@ fn chart_or_heatmap(
         area
     };
     if ui.heatmap {
-        heatmap::render(f, area, sel, ui.ticks_per_row(), theme);
+        heatmap::render(f, area, view, sel, ui, theme);
     } else {
         price::render(f, area, sel, view.now_ns, theme);
     }
@@ -226,8 +319,11 @@ fn hint_line(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: &Theme
     let text = match &ui.message {
         Some(m) => m.clone(),
         None => {
-            let mut h =
-                String::from(" q quit · ? help · ←/→ symbol · [ ] zoom · h heatmap · l latency");
+            let mut h = String::from(" q quit · ? help · ←/→ symbol · [ ] zoom · h heatmap");
+            if ui.heatmap {
+                h.push_str(" · z/Z price zoom · c auto");
+            }
+            h.push_str(" · l latency");
             if view.replay.is_some() {
                 h.push_str(" · space pause · +/- speed · 0 1× · . step · </> seek");
             } else {
@@ -239,24 +335,68 @@ fn hint_line(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: &Theme
     f.render_widget(Paragraph::new(Span::styled(text, theme.dim)), area);
 }
 
+/// The help overlay's text for a screen of `w`×`h`: one column of `keys  what it does` while it
+/// fits in height, else as many columns side by side as it takes (descriptions cut with `…`
+/// when the columns would be wider than the screen). Returns the lines and the inner size.
+pub fn help_text(entries: &[(String, &'static str)], w: u16, h: u16) -> (Vec<String>, u16, u16) {
+    let rows = usize::from(h.saturating_sub(2)).max(1);
+    let ncols = entries.len().div_ceil(rows).max(1);
+    let rows = entries.len().div_ceil(ncols);
+    let key_w = entries
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0)
+        + 2;
+    let desc_w = entries
+        .iter()
+        .map(|(_, d)| d.chars().count())
+        .max()
+        .unwrap_or(0);
+    let room = usize::from(w.saturating_sub(2));
+    // Columns are separated by two spaces.
+    let col_w = (key_w + desc_w).min((room + 2) / ncols - 2);
+    let desc_w = col_w.saturating_sub(key_w);
+    let mut lines = Vec::with_capacity(rows);
+    for r in 0..rows {
+        let mut line = String::new();
+        for c in 0..ncols {
+            let Some((k, d)) = entries.get(c * rows + r) else {
+                break;
+            };
+            if c > 0 {
+                line.push_str("  ");
+            }
+            let d: String = if d.chars().count() > desc_w {
+                d.chars()
+                    .take(desc_w.saturating_sub(1))
+                    .chain(std::iter::once('…'))
+                    .collect()
+            } else {
+                d.to_string()
+            };
+            line.push_str(&format!(" {k:<kw$}{d:<desc_w$}", kw = key_w - 1));
+        }
+        lines.push(line.trim_end().to_string());
+    }
+    let width = lines.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u16;
+    (lines, width.min(room as u16), rows as u16)
+}
+
 fn help(f: &mut Frame, area: Rect, keys: &Bindings, theme: &Theme) {
     let entries = keys.help();
-    let w = 56.min(area.width);
-    let h = (entries.len() as u16 + 2).min(area.height);
+    let (text, tw, th) = help_text(&entries, area.width, area.height);
+    let w = (tw + 3).max(30).min(area.width);
+    let h = (th + 2).min(area.height);
     let r = Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,
         width: w,
         height: h,
     };
-    let lines: Vec<Line> = entries
-        .iter()
-        .map(|(k, d)| {
-            Line::from(vec![
-                Span::styled(format!(" {k:<14}"), theme.accent),
-                Span::raw(d.to_string()),
-            ])
-        })
+    let lines: Vec<Line> = text
+        .into_iter()
+        .map(|l| Line::from(Span::styled(l, theme.text)))
         .collect();
     f.render_widget(Clear, r);
     f.render_widget(
