@@ -224,7 +224,7 @@ fn normal_body(
     let lat_h = latency_height(view, f.area().height);
     let [chart, row, interp, lat, rest] = Layout::vertical([
         if chart_on {
-            Constraint::Min(8)
+            Constraint::Min(if small { 6 } else { 8 })
         } else {
             Constraint::Length(0)
         },
