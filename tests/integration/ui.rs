@@ -574,7 +574,10 @@ fn contiguous_ladder_shows_every_tick_at_three_sizes() {
     let text = microstate::ui::render::fmt::qty(notional);
     let row = s
         .lines()
-        .find(|l| l.contains(&format!("{:.2}", sv.bids[0].price.to_f64())))
+        .find(|l| {
+            l.trim_start_matches('│')
+                .starts_with(&format!("{:.2} ", sv.bids[0].price.to_f64()))
+        })
         .expect("best bid row");
     assert!(row.contains(&text), "{text} in {row}");
     // An unchanged view draws from the cached rows.

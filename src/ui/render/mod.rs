@@ -319,7 +319,12 @@ fn hint_line(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: &Theme
     let text = match &ui.message {
         Some(m) => m.clone(),
         None => {
-            let mut h = String::from(" q quit · ? help · ←/→ symbol · [ ] zoom · h heatmap");
+            let mut h = String::from(match ui.full {
+                FullScreen::Off => "",
+                FullScreen::Ladder => " full-screen ladder (f: chart) ·",
+                FullScreen::Chart => " full-screen chart (f: back) ·",
+            });
+            h.push_str(" q quit · ? help · ←/→ symbol · [ ] zoom · h heatmap");
             if ui.heatmap {
                 h.push_str(" · z/Z price zoom · c auto");
             }
@@ -407,4 +412,45 @@ fn help(f: &mut Frame, area: Rect, keys: &Bindings, theme: &Theme) {
         ),
         r,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_is_taller_on_a_tall_screen() {
+        let mut v = View::default();
+        assert_eq!(latency_height(&v, 60), 3, "not measured: one line");
+        let stage = microstate_core::view::StageView {
+            name: "parse".into(),
+            count: 1,
+            p50: 1,
+            p90: 1,
+            p99: 1,
+            p999: 1,
+            max: 1,
+            buckets: Vec::new(),
+        };
+        v.latency = vec![stage; 12];
+        assert_eq!(latency_height(&v, 40), 15);
+        // 200×60: the table and a 9-row histogram.
+        assert_eq!(latency_height(&v, 60), 28);
+    }
+
+    #[test]
+    fn help_goes_into_columns_and_fits_80x24() {
+        let entries = Bindings::default().help();
+        let (lines, w, h) = help_text(&entries, 80, 24);
+        assert!(h <= 22 && w <= 78, "{w}×{h}");
+        assert!(lines.iter().all(|l| l.chars().count() <= 78));
+        // Every entry is there once, whole or cut with `…`.
+        let text = lines.join("\n");
+        for (k, _) in &entries {
+            assert!(text.contains(&format!(" {k} ")), "{k}");
+        }
+        // Tall enough: one column.
+        let (_, _, h) = help_text(&entries[..5], 80, 24);
+        assert_eq!(h, 5);
+    }
 }
