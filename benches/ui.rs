@@ -87,6 +87,54 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+    panels(c, &v, &theme);
+}
+
+/// The ladder and the heatmap alone, at their size in a 120×40 frame (48×32 and 72×16) and the
+/// heatmap full-screen (120×36): `cached` draws a view already drawn (the rows' text and the
+/// grid are kept), `new_view` rebuilds them every time as a new view does.
+fn panels(c: &mut Criterion, v: &View, theme: &Theme) {
+    use microstate::ui::render::{heatmap, ladder};
+    let mut g = c.benchmark_group("panels");
+    g.measurement_time(Duration::from_secs(4));
+    let sel = v.symbols.first();
+    let mut ui = UiState::default();
+    ui.heatmap = true;
+    ui.on_view(v);
+    ui.prepare(v);
+    {
+        let mut t = Terminal::new(TestBackend::new(48, 32)).expect("terminal");
+        g.bench_function("ladder_48x32_cached", |b| {
+            b.iter(|| {
+                t.draw(|f| ladder::render(f, f.area(), sel, &ui, theme))
+                    .expect("draw");
+            })
+        });
+        g.bench_function("ladder_48x32_new_view", |b| {
+            b.iter(|| {
+                ui.ladder_cache.borrow_mut().key = None;
+                t.draw(|f| ladder::render(f, f.area(), sel, &ui, theme))
+                    .expect("draw");
+            })
+        });
+    }
+    for (name, w, h) in [("heatmap_72x16", 72u16, 16u16), ("heatmap_120x36", 120, 36)] {
+        let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+        g.bench_function(format!("{name}_cached"), |b| {
+            b.iter(|| {
+                t.draw(|f| heatmap::render(f, f.area(), v, sel, &ui, theme))
+                    .expect("draw");
+            })
+        });
+        g.bench_function(format!("{name}_new_view"), |b| {
+            b.iter(|| {
+                *ui.heat_cache.borrow_mut() = Default::default();
+                t.draw(|f| heatmap::render(f, f.area(), v, sel, &ui, theme))
+                    .expect("draw");
+            })
+        });
+    }
+    g.finish();
 }
 
 criterion_group!(benches, bench);

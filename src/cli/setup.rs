@@ -72,6 +72,12 @@ pub fn ui_options(cfg: &Config) -> anyhow::Result<microstate::ui::UiOptions> {
                 (cfg.ui.tape.large_quote > 0.0).then_some(cfg.ui.tape.large_quote),
             ),
             bell: cfg.alerts.bell,
+            ladder: microstate::ui::state::LadderOptions {
+                contiguous: cfg.ui.ladder.contiguous,
+                quote: cfg.ui.ladder.quote_sizes,
+                levels: cfg.ui.ladder.levels,
+            },
+            hidden_panels: cfg.ui.layout.hidden(),
         },
         mouse: cfg.ui.mouse,
     })

@@ -155,7 +155,7 @@ mod tests {
                 .map_err(|e| e.to_string());
             assert_eq!(got, Err(want.to_string()), "{text}");
         }
-        let ok = "[ui.keys]\nquit = [\"w\", \"ctrl-q\"]\nsymbol_3 = [\"f3\"]\n";
+        let ok = "[ui.keys]\nquit = [\"w\", \"ctrl-q\"]\nsymbol_3 = [\"f9\"]\n";
         assert_eq!(
             from_toml(ok, "k.toml").map(|c| c.ui.keys.len()).ok(),
             Some(2)

@@ -49,6 +49,23 @@ pub enum Action {
     SortColumn,
     /// Symbols table: reverse the sort.
     SortReverse,
+    /// Heatmap: fewer ticks per row.
+    HeatZoomIn,
+    /// Heatmap: more ticks per row.
+    HeatZoomOut,
+    /// Heatmap: move the price axis up / down.
+    HeatUp,
+    HeatDown,
+    /// Heatmap: back to auto (centred on the touch, scaled to the book).
+    HeatCentre,
+    /// Ladder: every tick in range (empty levels included) / only the book's levels.
+    Contiguous,
+    /// Ladder: sizes in the quote currency / in the base asset.
+    QuoteSizes,
+    /// Full-screen ladder, then full-screen chart/heatmap, then the normal layout.
+    FullScreen,
+    /// Show / hide a panel (index into [`crate::ui::state::Panel::ALL`]).
+    Panel(u8),
 }
 
 impl Action {
@@ -83,6 +100,15 @@ impl Action {
             Action::AddAlert => "add_alert".into(),
             Action::SortColumn => "sort_column".into(),
             Action::SortReverse => "sort_reverse".into(),
+            Action::HeatZoomIn => "heatmap_zoom_in".into(),
+            Action::HeatZoomOut => "heatmap_zoom_out".into(),
+            Action::HeatUp => "heatmap_up".into(),
+            Action::HeatDown => "heatmap_down".into(),
+            Action::HeatCentre => "heatmap_centre".into(),
+            Action::Contiguous => "contiguous_ladder".into(),
+            Action::QuoteSizes => "quote_sizes".into(),
+            Action::FullScreen => "full_screen".into(),
+            Action::Panel(i) => format!("panel_{}", crate::ui::state::Panel::from_index(i).name()),
         }
     }
 
@@ -117,6 +143,15 @@ impl Action {
             Action::AddAlert => "alert at a price (prompt)",
             Action::SortColumn => "symbols: sort by the next column",
             Action::SortReverse => "symbols: reverse the sort",
+            Action::HeatZoomIn => "heatmap: zoom in (price)",
+            Action::HeatZoomOut => "heatmap: zoom out (price)",
+            Action::HeatUp => "heatmap: move prices up",
+            Action::HeatDown => "heatmap: move prices down",
+            Action::HeatCentre => "heatmap: auto (centre, scale)",
+            Action::Contiguous => "ladder: every tick / levels",
+            Action::QuoteSizes => "ladder: sizes in quote / base",
+            Action::FullScreen => "full screen: ladder, chart, off",
+            Action::Panel(i) => crate::ui::state::Panel::from_index(i).describe(),
         }
     }
 
@@ -161,6 +196,20 @@ const DEFAULTS: &[(Action, &[&str])] = &[
     (Action::AddAlert, &["!"]),
     (Action::SortColumn, &["o"]),
     (Action::SortReverse, &["O"]),
+    (Action::HeatZoomIn, &["z"]),
+    (Action::HeatZoomOut, &["Z"]),
+    (Action::HeatUp, &["pageup"]),
+    (Action::HeatDown, &["pagedown"]),
+    (Action::HeatCentre, &["c"]),
+    (Action::Contiguous, &["d"]),
+    (Action::QuoteSizes, &["$"]),
+    (Action::FullScreen, &["f"]),
+    (Action::Panel(0), &["f2"]),
+    (Action::Panel(1), &["f3"]),
+    (Action::Panel(2), &["f4"]),
+    (Action::Panel(3), &["f5"]),
+    (Action::Panel(4), &["f6"]),
+    (Action::Panel(5), &["f7"]),
 ];
 
 /// A key as written in the config: `q`, `?`, `space`, `tab`, `backtab`, `left`, `f1`, `ctrl-c`.
@@ -321,6 +370,8 @@ fn key_name(k: &Key) -> String {
         KeyCode::F(n) => format!("F{n}"),
         KeyCode::Esc => "Esc".into(),
         KeyCode::Enter => "Enter".into(),
+        KeyCode::PageUp => "PgUp".into(),
+        KeyCode::PageDown => "PgDn".into(),
         other => format!("{other:?}"),
     };
     if k.ctrl { format!("C-{base}") } else { base }
@@ -357,10 +408,10 @@ mod tests {
             b.action(&ev(KeyCode::BackTab, KeyModifiers::SHIFT)),
             Some(Action::PrevSymbol)
         );
-        assert_eq!(b.action(&ev(KeyCode::Char('z'), KeyModifiers::NONE)), None);
+        assert_eq!(b.action(&ev(KeyCode::Char('y'), KeyModifiers::NONE)), None);
         let mut o = std::collections::BTreeMap::new();
         o.insert("quit".to_string(), vec!["w".to_string()]);
-        o.insert("symbol_2".to_string(), vec!["f2".to_string()]);
+        o.insert("symbol_2".to_string(), vec!["f9".to_string()]);
         let b = Bindings::with_overrides(&o).expect("valid");
         assert_eq!(b.action(&ev(KeyCode::Char('q'), KeyModifiers::NONE)), None);
         assert_eq!(
@@ -368,7 +419,7 @@ mod tests {
             Some(Action::Quit)
         );
         assert_eq!(
-            b.action(&ev(KeyCode::F(2), KeyModifiers::NONE)),
+            b.action(&ev(KeyCode::F(9), KeyModifiers::NONE)),
             Some(Action::Symbol(1))
         );
         o.insert("launch_rockets".to_string(), vec!["l".to_string()]);
@@ -410,6 +461,43 @@ mod tests {
         let help = b.help();
         assert!(help.iter().any(|(k, d)| k == "0" && d.contains("1×")));
         assert!(help.iter().any(|(k, d)| k == "Esc" && d.contains("close")));
+    }
+
+    #[test]
+    fn heatmap_ladder_layout_keys() {
+        let b = Bindings::default();
+        for (code, a) in [
+            (KeyCode::Char('z'), Action::HeatZoomIn),
+            (KeyCode::Char('Z'), Action::HeatZoomOut),
+            (KeyCode::PageUp, Action::HeatUp),
+            (KeyCode::PageDown, Action::HeatDown),
+            (KeyCode::Char('c'), Action::HeatCentre),
+            (KeyCode::Char('d'), Action::Contiguous),
+            (KeyCode::Char('$'), Action::QuoteSizes),
+            (KeyCode::Char('f'), Action::FullScreen),
+            (KeyCode::F(2), Action::Panel(0)),
+            (KeyCode::F(7), Action::Panel(5)),
+        ] {
+            // Shift arrives as a modifier with the capital letter: it must not matter.
+            assert_eq!(
+                b.action(&ev(code, KeyModifiers::SHIFT)),
+                Some(a),
+                "{code:?}"
+            );
+            assert_eq!(Action::from_name(&a.name()), Some(a), "named in [ui.keys]");
+        }
+        assert_eq!(Action::Panel(4).name(), "panel_latency");
+        // `[ui.layout] hide` names the panels as the keys do, in the same order.
+        let names = crate::ui::state::Panel::ALL.map(|p| p.name());
+        assert_eq!(names, microstate_config::PANEL_NAMES);
+        let help = b.help();
+        assert!(help.iter().any(|(k, d)| k == "z" && d.contains("zoom in")));
+        assert!(help.iter().any(|(k, d)| k == "F6" && d.contains("latency")));
+        // Every action's text fits a help column at 80 columns.
+        assert!(
+            help.iter().all(|(_, d)| d.chars().count() <= 36),
+            "{help:?}"
+        );
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //! the driver's events and shutdown. A frame is drawn only when something changed (a new view, a
 //! key, a notice, a resize), at most `ui.fps` times a second.
 
+pub mod clock;
 pub mod depth;
+pub mod heat;
 pub mod keys;
 pub mod mouse;
 pub mod prompt;
@@ -57,6 +59,10 @@ pub struct PanelOptions {
     pub tape_large: (Option<f64>, Option<f64>),
     /// Ring the terminal bell on new alerts.
     pub bell: bool,
+    /// Contiguous ladder, quote sizes, levels per side (`[ui.ladder]`).
+    pub ladder: state::LadderOptions,
+    /// Panels hidden at start, per [`state::Panel::ALL`] (`[ui.layout] hide`).
+    pub hidden_panels: [bool; 6],
 }
 
 /// Runs the screen until the user quits or `shutdown`. The terminal is restored however it
@@ -350,6 +356,15 @@ fn act(a: Action, ui: &mut UiState, view: &View, raw: &View, driver: &ScreenEnd)
             ui.prompt = Some(Prompt::new(PromptKind::GoTo, Vec::new()));
         }
         Action::GoTo => ui.message = Some("go to a time is for replays".into()),
+        Action::HeatZoomIn => ui.heat.zoom_in(),
+        Action::HeatZoomOut => ui.heat.zoom_out(),
+        Action::HeatUp => ui.heat.pan_by(5),
+        Action::HeatDown => ui.heat.pan_by(-5),
+        Action::HeatCentre => ui.heat.recentre(),
+        Action::Contiguous => ui.ladder.contiguous = !ui.ladder.contiguous,
+        Action::QuoteSizes => ui.ladder.quote = !ui.ladder.quote,
+        Action::FullScreen => ui.full = ui.full.next(),
+        Action::Panel(i) => ui.toggle_panel(state::Panel::from_index(i)),
         Action::AddAlert => {
             if view.symbols.is_empty() {
                 ui.message = Some("no symbol to watch yet".into());

@@ -4,6 +4,7 @@
 //! Owns: `UiState`. Must not touch: market state (read from the `View` only), terminal I/O.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -12,8 +13,100 @@ use microstate_core::num::{Price, Symbol};
 use microstate_core::view::{SymbolView, View};
 
 use super::depth::{Row, bucket_rows};
+use super::heat::{HeatCache, HeatView};
 use super::prompt::Prompt;
 use super::sort::{SortBy, order};
+
+/// A panel that can be hidden (F2…F7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Panel {
+    Ladder,
+    Chart,
+    /// Imbalance · OFI, pressure, trend · forecast.
+    Gauges,
+    Interpretation,
+    Latency,
+    Symbols,
+}
+
+impl Panel {
+    pub const ALL: [Panel; 6] = [
+        Panel::Ladder,
+        Panel::Chart,
+        Panel::Gauges,
+        Panel::Interpretation,
+        Panel::Latency,
+        Panel::Symbols,
+    ];
+
+    /// The panel of a key's index (out of range: the last).
+    pub fn from_index(i: u8) -> Panel {
+        Panel::ALL[usize::from(i).min(Panel::ALL.len() - 1)]
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+
+    /// Its name in `[ui.keys]` (`panel_ladder`) and `[ui.layout] hide`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Panel::Ladder => "ladder",
+            Panel::Chart => "chart",
+            Panel::Gauges => "gauges",
+            Panel::Interpretation => "interpretation",
+            Panel::Latency => "latency",
+            Panel::Symbols => "symbols",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Panel::Ladder => "show/hide the ladder",
+            Panel::Chart => "show/hide the chart/heatmap",
+            Panel::Gauges => "show/hide imbalance…trend",
+            Panel::Interpretation => "show/hide interpretation",
+            Panel::Latency => "show/hide latency",
+            Panel::Symbols => "show/hide the symbols table",
+        }
+    }
+
+    pub fn by_name(name: &str) -> Option<Panel> {
+        Panel::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// The screen's body: the normal layout, or one panel on all of it (`f`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FullScreen {
+    #[default]
+    Off,
+    Ladder,
+    /// The price chart or the heatmap (`h` chooses).
+    Chart,
+}
+
+impl FullScreen {
+    /// Off → ladder → chart → off.
+    pub fn next(self) -> FullScreen {
+        match self {
+            FullScreen::Off => FullScreen::Ladder,
+            FullScreen::Ladder => FullScreen::Chart,
+            FullScreen::Chart => FullScreen::Off,
+        }
+    }
+}
+
+/// How the ladder is drawn (`[ui.ladder]`, `d` and `$`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LadderOptions {
+    /// Every tick (bucket) in the visible range, empty ones included, as a DOM shows it.
+    pub contiguous: bool,
+    /// Sizes as notional in the quote currency.
+    pub quote: bool,
+    /// Rows per side at most (0: as many as fit).
+    pub levels: usize,
+}
 
 /// Ticks per ladder row, in zoom order.
 pub const ZOOMS: [u32; 8] = [1, 2, 5, 10, 20, 50, 100, 500];
@@ -73,6 +166,68 @@ pub struct UiState {
     pub sort_desc: bool,
     /// The table's order for one view: (view seq, symbols, column, direction) → indices.
     order: Option<(OrderKey, Vec<usize>)>,
+    /// The heatmap's zoom and position (`z` `Z` PgUp PgDn `c`).
+    pub heat: HeatView,
+    /// The heatmap's grid of the last frame, kept while nothing it depends on changes (drawing
+    /// takes `&UiState`, hence the cell).
+    pub heat_cache: RefCell<HeatCache>,
+    /// Contiguous ladder, quote sizes, levels.
+    pub ladder: LadderOptions,
+    /// One panel on the whole body (`f`).
+    pub full: FullScreen,
+    /// Panels hidden (a bit per [`Panel`]).
+    hidden_panels: u8,
+    /// The ladder's text of the last frame, kept while nothing it depends on changes.
+    pub ladder_cache: RefCell<LadderCache>,
+    /// Advances whenever [`Self::deltas`] is recomputed (the ladder's flash depends on it).
+    pub flash_gen: u64,
+}
+
+/// What the ladder's text depends on: the rows (book version and zoom), the options, the rows
+/// that fit, the panel's width and the flash.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LadderKey {
+    pub rows: RowsKey,
+    pub options: LadderOptions,
+    /// Ask rows above the spread row and bid rows below it.
+    pub up: usize,
+    pub down: usize,
+    pub width: u16,
+    pub flash_gen: u64,
+}
+
+/// Which side a ladder line is on, and its flash.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LineSide {
+    #[default]
+    Ask,
+    Bid,
+}
+
+/// One ladder row as text: price, quantity, cumulative quantity, the depth bar's length, the
+/// flash (quantity grew +1, shrank −1) and whether the level is empty (contiguous ladder).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LadderLine {
+    pub price: String,
+    pub qty: String,
+    pub cum: String,
+    pub bar: u16,
+    pub side: LineSide,
+    pub flash: i8,
+    pub empty: bool,
+}
+
+/// The ladder's lines (asks top to bottom, then bids), the blank rows above the asks and the
+/// spread row, for one [`LadderKey`].
+#[derive(Clone, Debug, Default)]
+pub struct LadderCache {
+    pub key: Option<LadderKey>,
+    pub asks: Vec<LadderLine>,
+    pub bids: Vec<LadderLine>,
+    pub spread: String,
+    pub price_w: usize,
+    /// Times the text was rebuilt (a test checks that an unchanged view reuses it).
+    pub fills: u64,
 }
 
 type OrderKey = (u64, usize, SortBy, bool);
@@ -81,9 +236,9 @@ type OrderKey = (u64, usize, SortBy, bool);
 /// last update id and applied-diff count, which the engine advances with every change, and
 /// what the view shows of it).
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct RowsKey {
+pub struct RowsKey {
     symbol: Symbol,
-    ticks: u32,
+    pub ticks: u32,
     phase: Phase,
     last_update_id: u64,
     applied: u64,
@@ -92,7 +247,7 @@ struct RowsKey {
 }
 
 impl RowsKey {
-    fn of(s: &SymbolView, ticks: u32) -> RowsKey {
+    pub fn of(s: &SymbolView, ticks: u32) -> RowsKey {
         RowsKey {
             symbol: s.symbol,
             ticks,
@@ -122,8 +277,24 @@ impl UiState {
             tape: p.tape,
             volume: p.volume,
             tape_large: p.tape_large,
+            ladder: p.ladder,
+            hidden_panels: Panel::ALL
+                .iter()
+                .zip(p.hidden_panels)
+                .filter(|(_, hide)| *hide)
+                .fold(0, |bits, (panel, _)| bits | panel.bit()),
             ..UiState::default()
         }
+    }
+
+    /// Is `p` shown?
+    pub fn shows(&self, p: Panel) -> bool {
+        self.hidden_panels & p.bit() == 0
+    }
+
+    /// Shows a hidden panel, hides a shown one.
+    pub fn toggle_panel(&mut self, p: Panel) {
+        self.hidden_panels ^= p.bit();
     }
 
     pub fn ticks_per_row(&self) -> u32 {
@@ -262,6 +433,7 @@ impl UiState {
                 }
             }
         }
+        self.flash_gen = self.flash_gen.wrapping_add(1);
         self.prev_rows = now;
         self.prev_symbol = Some(key);
         self.prev_zoom = self.zoom;

@@ -97,6 +97,22 @@ impl Session {
         }
     }
 
+    /// Waits until the screen no longer shows `text` (a hang guard as [`Self::wait_for`]).
+    fn wait_gone(&self, text: &str, within: Duration) -> String {
+        let t = Instant::now();
+        loop {
+            let s = self.screen();
+            if !s.contains(text) {
+                return s;
+            }
+            assert!(
+                t.elapsed() < within,
+                "the screen kept showing {text:?}; last screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Is the pane in the alternate screen (a full-screen app still running)?
     fn alternate_on(&self) -> bool {
         let out = Command::new("tmux")
@@ -451,4 +467,64 @@ fn demo_mouse_wheel_scrolls_the_ladder_click_focuses_and_unlisted_symbols_are_re
     t.wait_for("EXITED:0", Duration::from_secs(15));
     // Mouse reporting is off again: the shell gets no escape codes from the wheel.
     assert!(!t.alternate_on());
+}
+
+/// The heatmap's zoom keys, the full-screen modes, the contiguous ladder and a hidden panel in
+/// the real binary: a replay of the spot capture, then the demo.
+#[test]
+fn heatmap_zoom_full_screen_and_panels_in_the_real_binary() {
+    let capture = crate::common::data_dir()
+        .join("binance-spot")
+        .join("btcusdt_20240808.gz");
+    let t = Session::start(
+        "heat",
+        &[
+            s("replay"),
+            capture.display().to_string(),
+            s("--speed"),
+            s("5"),
+        ],
+        120,
+        40,
+    );
+    t.wait_for("SYNCED", Duration::from_secs(30));
+    t.keys(&["h"]);
+    let auto = t.wait_for("· auto ·", Duration::from_secs(10));
+    assert!(auto.contains("Liquidity heatmap BTCUSDT"), "{auto}");
+    t.keys(&["z"]);
+    t.wait_for("· c: auto ·", Duration::from_secs(5));
+    t.keys(&["c"]);
+    t.wait_for("· auto ·", Duration::from_secs(5));
+    // Full screen: the ladder alone, then the heatmap alone, then back.
+    t.keys(&["d"]);
+    t.wait_for("· DOM", Duration::from_secs(5));
+    t.keys(&["f"]);
+    let ladder = t.wait_gone("Symbols", Duration::from_secs(5));
+    assert!(
+        ladder.contains("· DOM") && !ladder.contains("Liquidity heatmap"),
+        "{ladder}"
+    );
+    t.keys(&["f"]);
+    let heat = t.wait_for("Liquidity heatmap", Duration::from_secs(5));
+    assert!(!heat.contains("Depth BTCUSDT"), "{heat}");
+    t.keys(&["f", "F6"]);
+    let normal = t.wait_for("Symbols", Duration::from_secs(5));
+    assert!(
+        !normal.contains("Latency (l: stage)"),
+        "F6 hides latency:\n{normal}"
+    );
+    t.keys(&["q"]);
+    t.wait_for("EXITED:0", Duration::from_secs(10));
+    drop(t);
+    // The demo: the heatmap finds the market there too, on the event-time axis of its capture.
+    let d = Session::start("heatdemo", &[s("demo")], 120, 40);
+    d.wait_for("SYNCED", Duration::from_secs(30));
+    d.keys(&["h", "f", "f"]);
+    let hm = d.wait_for("23:54:", Duration::from_secs(30));
+    assert!(
+        hm.contains("Liquidity heatmap BTCUSDT") && hm.contains("auto"),
+        "{hm}"
+    );
+    d.keys(&["q"]);
+    d.wait_for("EXITED:0", Duration::from_secs(10));
 }

@@ -602,3 +602,183 @@ fn mouse_clicks_select_and_focus_and_the_wheel_scrolls_the_ladder() {
     // The status bar is no panel.
     assert!(!ui.on_mouse(&click(3, 0), &v));
 }
+
+/// The whole help at `w`×`h`: every action's key is on the screen.
+fn help_is_whole(w: u16, h: u16) {
+    let v = view_after(&[excerpt()], 3_000);
+    let mut ui = UiState::default();
+    ui.help = true;
+    let s = screen(&v, &ui, w, h);
+    for (keys, what) in Bindings::default().help() {
+        let first = what.split_whitespace().next().unwrap_or_default();
+        assert!(
+            s.lines()
+                .any(|l| l.contains(&format!(" {keys} ")) && l.contains(first)),
+            "{keys} ({what}) missing from the help at {w}×{h}:\n{s}"
+        );
+    }
+}
+
+#[test]
+fn help_is_whole_at_80x24_and_120x40() {
+    help_is_whole(80, 24);
+    help_is_whole(120, 40);
+}
+
+#[test]
+fn heatmap_finds_the_market_at_three_sizes() {
+    let v = view_after(&[excerpt()], 20_000);
+    let sv = &v.symbols[0];
+    let mut ui = UiState::default();
+    ui.heatmap = true;
+    for (w, h) in [(80u16, 24u16), (120, 40), (200, 60)] {
+        let s = screen(&v, &ui, w, h);
+        insta::assert_snapshot!(format!("heatmap_{w}x{h}"), s);
+        assert!(s.contains("Liquidity heatmap BTCUSDT"), "{s}");
+        assert!(s.contains("auto"), "auto-scaled, centred");
+        // The best bid and ask are drawn as lines (or one line where they share a row).
+        assert!(s.contains('━') || s.contains('═'), "{s}");
+    }
+    // At 120×40 the rows hold several ticks each (auto-scaled to the book), the price axis is
+    // labelled around the mid, and the time axis is in event time (the capture's 23:54).
+    let s = screen(&v, &ui, 120, 40);
+    assert!(!s.contains("· 1 tick/row"), "{s}");
+    let mid = sv.mid.expect("mid");
+    let labels: Vec<f64> = s
+        .lines()
+        .filter_map(|l| l.split('│').nth(3))
+        .filter_map(|cell| cell.split_whitespace().next()?.parse::<f64>().ok())
+        .collect();
+    assert!(labels.len() > 5, "{s}");
+    let (lo, hi) = labels
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(*x), b.max(*x)));
+    assert!(lo < mid && mid < hi, "{lo} < {mid} < {hi}");
+    assert!(s.contains("23:54:"), "event-time axis:\n{s}");
+    // An unchanged view draws from the cached grid.
+    let fills = ui.heat_cache.borrow().fills;
+    let _ = screen(&v, &ui, 120, 40);
+    assert_eq!(ui.heat_cache.borrow().fills, fills);
+}
+
+#[test]
+fn heatmap_zoom_and_recentre_act_on_it() {
+    let v = view_after(&[excerpt()], 20_000);
+    let mut ui = UiState::default();
+    ui.heatmap = true;
+    let ticks = |s: &str| -> u64 {
+        let t = s
+            .split("Liquidity heatmap BTCUSDT · ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .expect("ticks in the title");
+        t.parse().expect("a number")
+    };
+    let auto = ticks(&screen(&v, &ui, 120, 40));
+    ui.heat.zoom_in();
+    let s = screen(&v, &ui, 120, 40);
+    assert!(ticks(&s) < auto && s.contains("c: auto"), "{s}");
+    ui.heat.zoom_out();
+    ui.heat.zoom_out();
+    assert!(ticks(&screen(&v, &ui, 120, 40)) > auto);
+    ui.heat.recentre();
+    assert_eq!(ticks(&screen(&v, &ui, 120, 40)), auto);
+}
+
+#[test]
+fn contiguous_ladder_shows_every_tick_at_three_sizes() {
+    let v = view_after(&[excerpt()], 3_000);
+    let sv = &v.symbols[0];
+    let mut ui = UiState::default();
+    ui.ladder.contiguous = true;
+    for (w, h) in [(80u16, 24u16), (120, 40), (200, 60)] {
+        let s = screen(&v, &ui, w, h);
+        insta::assert_snapshot!(format!("contiguous_ladder_{w}x{h}"), s);
+        assert!(s.contains("· DOM"), "{s}");
+    }
+    // The asks above the spread row go up one tick a row from the best ask, empty ones included.
+    let s = screen(&v, &ui, 120, 40);
+    let lines: Vec<&str> = s.lines().collect();
+    let spread = lines
+        .iter()
+        .position(|l| l.contains("spread 0.01"))
+        .expect("spread row");
+    let price_at = |i: usize| -> f64 {
+        lines[i]
+            .trim_start_matches('│')
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a price")
+    };
+    let best_ask = sv.asks[0].price.to_f64();
+    for k in 1..10 {
+        let p = price_at(spread - k);
+        assert!(
+            (p - (best_ask + 0.01 * (k - 1) as f64)).abs() < 1e-6,
+            "row {k} above the spread: {p}"
+        );
+        let p = price_at(spread + k);
+        assert!((p - (sv.bids[0].price.to_f64() - 0.01 * (k - 1) as f64)).abs() < 1e-6);
+    }
+    // Levels: at most 5 a side.
+    ui.ladder.levels = 5;
+    let s = screen(&v, &ui, 120, 40);
+    let ladder_rows = s
+        .lines()
+        .filter(|l| {
+            l.trim_start_matches('│')
+                .split_whitespace()
+                .next()
+                .is_some_and(|p| p.starts_with("618"))
+        })
+        .count();
+    assert_eq!(ladder_rows, 10, "{s}");
+    // Quote sizes: the best bid's size as notional.
+    ui.ladder = Default::default();
+    ui.ladder.quote = true;
+    let s = screen(&v, &ui, 120, 40);
+    assert!(s.contains("· quote"));
+    let notional = sv.bids[0].qty.to_f64() * sv.bids[0].price.to_f64();
+    let text = microstate::ui::render::fmt::qty(notional);
+    let row = s
+        .lines()
+        .find(|l| {
+            l.trim_start_matches('│')
+                .starts_with(&format!("{:.2} ", sv.bids[0].price.to_f64()))
+        })
+        .expect("best bid row");
+    assert!(row.contains(&text), "{text} in {row}");
+    // An unchanged view draws from the cached rows.
+    let fills = ui.ladder_cache.borrow().fills;
+    let _ = screen(&v, &ui, 120, 40);
+    assert_eq!(ui.ladder_cache.borrow().fills, fills);
+}
+
+#[test]
+fn full_screen_ladder_and_heatmap_and_hidden_panels() {
+    use microstate::ui::state::{FullScreen, Panel};
+    let v = view_after(&[excerpt()], 20_000);
+    for (w, h) in [(80u16, 24u16), (120, 40), (200, 60)] {
+        let mut ui = UiState::default();
+        ui.full = FullScreen::Ladder;
+        ui.ladder.contiguous = true;
+        let s = screen(&v, &ui, w, h);
+        insta::assert_snapshot!(format!("full_ladder_{w}x{h}"), s);
+        assert!(s.contains("Depth BTCUSDT") && !s.contains("Symbols") && !s.contains("Imbalance"));
+        ui.full = FullScreen::Chart;
+        ui.heatmap = true;
+        let s = screen(&v, &ui, w, h);
+        insta::assert_snapshot!(format!("full_heatmap_{w}x{h}"), s);
+        assert!(s.contains("Liquidity heatmap") && !s.contains("Depth BTCUSDT"));
+    }
+    let mut ui = UiState::default();
+    for p in [Panel::Latency, Panel::Symbols, Panel::Gauges] {
+        ui.toggle_panel(p);
+    }
+    let s = screen(&v, &ui, 120, 40);
+    assert!(!s.contains("Latency") && !s.contains("Symbols") && !s.contains("Imbalance"));
+    assert!(s.contains("Depth BTCUSDT") && s.contains("Interpretation") && s.contains("Price"));
+    ui.toggle_panel(Panel::Latency);
+    assert!(screen(&v, &ui, 120, 40).contains("Latency"));
+}

@@ -63,7 +63,9 @@ pub use microstate_core::units::{format_duration, format_size, parse_duration, p
 pub use models::{ContextModelConfig, InterpretConfig, ModelsConfig, PressureModelConfig};
 pub use nats::NatsConfig;
 pub use net::{MIN_REST_HEAD, RestConfig};
-pub use panels::{TapeConfig, VolumeConfig};
+pub use panels::{
+    LADDER_MAX_LEVELS, LadderConfig, LayoutConfig, PANEL_NAMES, TapeConfig, VolumeConfig,
+};
 pub use record::RecordConfig;
 pub use ui::{Colour, ThemeConfig, UiConfig};
 

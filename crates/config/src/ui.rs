@@ -30,6 +30,10 @@ pub struct UiConfig {
     /// Mouse: click a symbol to select it, click a panel to focus it, scroll the ladder with
     /// the wheel. Off leaves the terminal's own mouse (text selection) alone.
     pub mouse: bool,
+    /// The depth ladder: contiguous, quote sizes, levels.
+    pub ladder: crate::LadderConfig,
+    /// Panels hidden at start.
+    pub layout: crate::LayoutConfig,
 }
 
 impl Default for UiConfig {
@@ -42,6 +46,8 @@ impl Default for UiConfig {
             tape: crate::TapeConfig::default(),
             volume: crate::VolumeConfig::default(),
             mouse: true,
+            ladder: crate::LadderConfig::default(),
+            layout: crate::LayoutConfig::default(),
         }
     }
 }
@@ -154,7 +160,9 @@ impl UiConfig {
             ));
         }
         self.theme.validate(origin)?;
-        self.tape.validate(origin)
+        self.tape.validate(origin)?;
+        self.ladder.validate(origin)?;
+        self.layout.validate(origin)
     }
 }
 

@@ -1,28 +1,136 @@
 //! The depth ladder: asks above, bids below, the spread row between; price, quantity,
 //! cumulative quantity and a depth bar per row; rows grouped by k ticks (zoom, bucketed by
 //! [`crate::ui::depth`] once per frame and kept in the UI state); rows whose quantity changed
-//! since the last view flash (liquidity stacked or pulled).
+//! since the last view flash (liquidity stacked or pulled). Options (`[ui.ladder]`, `d`, `$`): a
+//! contiguous ladder (every bucket in range, empty ones included, as a DOM), sizes as quote
+//! notional, at most N rows a side. The rows' text is built once per view, zoom and size, and
+//! kept in the UI state's ladder cache: an unchanged view draws without formatting.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
 use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::fmt;
 pub use crate::ui::depth::{Row, bucket_rows};
-use crate::ui::state::UiState;
+use crate::ui::state::{LadderCache, LadderKey, LadderLine, LineSide, RowsKey, UiState};
 use crate::ui::theme::Theme;
 use microstate_core::view::SymbolView;
 
+/// The rows the ladder shows a side: what fits, at most `[ui.ladder] levels` (0: no limit).
+pub fn rows_per_side(height: u16, levels: usize) -> usize {
+    let fit = (height as usize).saturating_sub(1) / 2;
+    if levels > 0 { fit.min(levels) } else { fit }
+}
+
+/// Rows for asks above the spread row and bids below it: [`rows_per_side`] each, moved by the
+/// mouse wheel (`scroll`, [`UiState::ladder_scroll`]) towards deeper asks (positive) or deeper
+/// bids (negative); the spread row stays on screen.
+pub fn rows_up_down(height: u16, levels: usize, scroll: i32) -> (usize, usize) {
+    let per_side = rows_per_side(height, levels);
+    if scroll == 0 {
+        return (per_side, per_side);
+    }
+    let room = (height as usize).saturating_sub(1) as i64;
+    let up = (per_side as i64 + i64::from(scroll)).clamp(0, room);
+    let down = (per_side as i64 - i64::from(scroll)).clamp(0, room - up);
+    (up as usize, down as usize)
+}
+
+/// Fills `cache` with the ladder's text for `s` (unless it holds it for `key` already).
+#[allow(clippy::too_many_arguments)]
+fn fill(cache: &mut LadderCache, key: LadderKey, s: &SymbolView, ui: &UiState, w: usize) {
+    if cache.key == Some(key) {
+        return;
+    }
+    let zoom = key.rows.ticks;
+    let (up, down) = (key.up, key.down);
+    let book_rows = ui.ladder_rows(s, zoom);
+    let contiguous;
+    let rows: &[Row] = if key.options.contiguous {
+        contiguous = crate::ui::depth::contiguous_rows(s, zoom, &book_rows, up.max(down));
+        &contiguous
+    } else {
+        &book_rows
+    };
+    let dec =
+        fmt::decimals_or_from_price(s.tick.map(|t| t * f64::from(zoom)), s.mid.unwrap_or(0.0));
+    let quote = key.options.quote;
+    let size = |r: &Row| if quote { r.qty * r.price } else { r.qty };
+    let side_rows = |bid: bool| {
+        rows.iter()
+            .filter(move |r| r.bid == bid)
+            .take(if bid { down } else { up })
+    };
+    let shown_max = side_rows(false)
+        .chain(side_rows(true))
+        .map(size)
+        .fold(0.0f64, f64::max);
+    let pw = side_rows(false)
+        .chain(side_rows(true))
+        .map(|r| fmt::price(r.price, dec).len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    let bar_w = w.saturating_sub(pw + 9 + 9 + 3);
+    let line = |r: &Row, cum: f64| {
+        let q = size(r);
+        LadderLine {
+            price: format!("{:>pw$} ", fmt::price(r.price, dec)),
+            qty: if q > 0.0 {
+                format!("{:>8}", fmt::qty(q))
+            } else {
+                format!("{:>8}", "")
+            },
+            cum: format!(" {:>8} ", fmt::qty(cum)),
+            bar: if shown_max > 0.0 {
+                ((q / shown_max) * bar_w as f64).round().min(bar_w as f64) as u16
+            } else {
+                0
+            },
+            side: if r.bid { LineSide::Bid } else { LineSide::Ask },
+            flash: match ui.deltas.get(&r.key) {
+                Some(d) if *d > 0.0 => 1,
+                Some(_) => -1,
+                None => 0,
+            },
+            empty: q <= 0.0,
+        }
+    };
+    let mut cum = 0.0;
+    let mut asks: Vec<LadderLine> = side_rows(false)
+        .map(|r| {
+            cum += size(r);
+            line(r, cum)
+        })
+        .collect();
+    // Best ask at the bottom, next to the spread row.
+    asks.reverse();
+    let mut cum = 0.0;
+    cache.bids = side_rows(true)
+        .map(|r| {
+            cum += size(r);
+            line(r, cum)
+        })
+        .collect();
+    cache.asks = asks;
+    cache.spread = format!("{:^w$}", spread_row(s, dec, w));
+    cache.price_w = pw;
+    cache.key = Some(key);
+    cache.fills += 1;
+}
+
 pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, ui: &UiState, theme: &Theme) {
     let zoom = ui.ticks_per_row();
+    let opts = ui.ladder;
     let title = match s {
         Some(s) => format!(
-            " Depth {} · {} tick{} ",
+            " Depth {} · {} tick{}{}{} ",
             s.symbol,
             zoom,
-            if zoom == 1 { "" } else { "s" }
+            if zoom == 1 { "" } else { "s" },
+            if opts.contiguous { " · DOM" } else { "" },
+            if opts.quote { " · quote" } else { "" },
         ),
         None => " Depth ".into(),
     };
@@ -40,92 +148,65 @@ pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, ui: &UiState, t
         f.render_widget(Paragraph::new(why).style(theme.warn), inner);
         return;
     }
-    let rows = ui.ladder_rows(s, zoom);
-    let asks: Vec<&Row> = rows.iter().filter(|r| !r.bid).collect();
-    let bids: Vec<&Row> = rows.iter().filter(|r| r.bid).collect();
-    // Rows for asks above the spread row and bids below it: half each, moved by the wheel
-    // ([`UiState::ladder_scroll`]) towards deeper asks or bids; the spread row stays on screen.
-    let h = inner.height as usize;
-    let half = h.saturating_sub(1) / 2;
-    let up =
-        (half as i64 + i64::from(ui.ladder_scroll)).clamp(0, h.saturating_sub(1) as i64) as usize;
-    let down = (half as i64 - i64::from(ui.ladder_scroll)).clamp(0, h.saturating_sub(1 + up) as i64)
-        as usize;
-    let dec = fmt::decimals_for(s.tick.map(|t| t * f64::from(zoom)));
+    let (up, down) = rows_up_down(inner.height, opts.levels, ui.ladder_scroll);
     let w = inner.width as usize;
-    // Columns: price | qty | cumulative | bar
-    let pw = rows
-        .iter()
-        .map(|r| fmt::price(r.price, dec).len())
-        .max()
-        .unwrap_or(8)
-        .max(8);
-    let bar_w = w.saturating_sub(pw + 9 + 9 + 3);
-    let shown_max = asks
-        .iter()
-        .take(up)
-        .chain(bids.iter().take(down))
-        .map(|r| r.qty)
-        .fold(0.0f64, f64::max);
-    // Rows are written straight into the buffer: a Paragraph of spans costs several times more
-    // (line composition, wrapping checks) for text that is plain ASCII columns.
+    let key = LadderKey {
+        rows: RowsKey::of(s, zoom),
+        options: opts,
+        up,
+        down,
+        width: inner.width,
+        flash_gen: ui.flash_gen,
+    };
+    let mut cache = ui.ladder_cache.borrow_mut();
+    fill(&mut cache, key, s, ui, w);
+    // Rows are written straight into the buffer from the cached text: a Paragraph of spans
+    // costs several times more (line composition, wrapping checks) for plain ASCII columns.
     let buf = f.buffer_mut();
     let x0 = inner.x;
-    let mut y = inner.y;
     let bottom = inner.y + inner.height;
-    let row = |buf: &mut ratatui::buffer::Buffer, y: u16, r: &Row, cum: f64, side: Style| {
-        let bar_len = if shown_max > 0.0 {
-            ((r.qty / shown_max) * bar_w as f64).round() as usize
-        } else {
-            0
+    let draw = |buf: &mut ratatui::buffer::Buffer, y: u16, l: &LadderLine| {
+        let side = match l.side {
+            LineSide::Ask => theme.ask,
+            LineSide::Bid => theme.bid,
         };
-        let qstyle = match ui.deltas.get(&r.key) {
-            Some(d) if *d > 0.0 => theme.grew,
-            Some(_) => theme.shrank,
-            None => theme.text,
+        let qstyle = match l.flash {
+            1 => theme.grew,
+            -1 => theme.shrank,
+            _ => theme.text,
         };
         let mut x = x0;
-        let price = format!("{:>pw$} ", fmt::price(r.price, dec));
-        buf.set_string(x, y, &price, side);
-        x += price.len() as u16;
-        let q = format!("{:>8}", fmt::qty(r.qty));
-        buf.set_string(x, y, &q, qstyle);
-        x += q.len() as u16;
-        let c = format!(" {:>8} ", fmt::qty(cum));
-        buf.set_string(x, y, &c, theme.dim);
-        x += c.len() as u16;
-        for k in 0..bar_len.min(bar_w) as u16 {
+        let (price_style, cum_style) = if l.empty {
+            (theme.dim, theme.dim)
+        } else {
+            (side, theme.dim)
+        };
+        buf.set_stringn(x, y, &l.price, w, price_style);
+        x += l.price.len() as u16;
+        buf.set_stringn(x, y, &l.qty, w.saturating_sub((x - x0) as usize), qstyle);
+        x += l.qty.len() as u16;
+        buf.set_stringn(x, y, &l.cum, w.saturating_sub((x - x0) as usize), cum_style);
+        x += l.cum.len() as u16;
+        for k in 0..l.bar {
             if let Some(cell) = buf.cell_mut((x + k, y)) {
                 cell.set_char('█').set_style(side);
             }
         }
     };
-    // Asks: best at the bottom, next to the spread row.
-    let shown_asks: Vec<(&Row, f64)> = asks
-        .iter()
-        .take(up)
-        .scan(0.0, |cum, r| {
-            *cum += r.qty;
-            Some((*r, *cum))
-        })
-        .collect();
-    y += (up - shown_asks.len()) as u16;
-    for (r, cum) in shown_asks.iter().rev() {
-        row(buf, y, r, *cum, theme.ask);
+    let mut y = inner.y + (up.saturating_sub(cache.asks.len())) as u16;
+    for l in &cache.asks {
+        draw(buf, y, l);
         y += 1;
     }
-    let spread = spread_row(s, dec, w);
     if y < bottom {
-        buf.set_stringn(x0, y, format!("{spread:^w$}"), w, theme.accent);
+        buf.set_stringn(x0, y, &cache.spread, w, theme.accent);
         y += 1;
     }
-    let mut cum = 0.0;
-    for r in bids.iter().take(down) {
+    for l in &cache.bids {
         if y >= bottom {
             break;
         }
-        cum += r.qty;
-        row(buf, y, r, cum, theme.bid);
+        draw(buf, y, l);
         y += 1;
     }
 }

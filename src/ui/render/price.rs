@@ -69,6 +69,15 @@ pub fn series(
     (mid, micro, buys, sells, range)
 }
 
+/// The price axis' labels, evenly spaced from `lo` to `hi`: about one per three rows of a panel
+/// `height` rows tall, between 2 (min and max) and 9.
+pub fn y_labels(lo: f64, hi: f64, dec: usize, height: u16) -> Vec<String> {
+    let n = (usize::from(height.saturating_sub(3)) / 3).clamp(2, 9);
+    (0..n)
+        .map(|i| fmt::price(lo + (hi - lo) * i as f64 / (n - 1) as f64, dec))
+        .collect()
+}
+
 pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, now_ns: u64, theme: &Theme) {
     let block = Block::default().borders(Borders::ALL).title(Span::styled(
         " Price · mid ⣀ microprice · trades • buy/sell ",
@@ -140,8 +149,23 @@ pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, now_ns: u64, th
         .y_axis(
             Axis::default()
                 .bounds([lo, hi])
-                .labels([fmt::price(lo, dec), fmt::price(hi, dec)])
+                .labels(y_labels(lo, hi, dec, area.height))
                 .style(theme.dim),
         );
     f.render_widget(chart, area);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn price_axis_has_labels_between_min_and_max() {
+        assert_eq!(y_labels(100.0, 101.0, 2, 8), ["100.00", "101.00"]);
+        assert_eq!(
+            y_labels(100.0, 101.0, 2, 18),
+            ["100.00", "100.25", "100.50", "100.75", "101.00"]
+        );
+        assert_eq!(y_labels(100.0, 101.0, 2, 200).len(), 9);
+    }
 }

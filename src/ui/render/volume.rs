@@ -17,7 +17,7 @@ use super::fmt;
 use crate::ui::depth::{Row, bucket_rows};
 use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
-use microstate_core::view::SymbolView;
+use microstate_core::view::{SymbolView, View};
 
 /// One ladder row's volume: traded by buying and selling takers (base asset), and the resting
 /// size change since the reference.
@@ -111,16 +111,19 @@ fn unsigned(x: f64) -> String {
 pub fn render(
     f: &mut Frame,
     area: Rect,
+    view: &View,
     s: Option<&SymbolView>,
-    now_ns: u64,
     ui: &UiState,
     theme: &Theme,
 ) {
+    let now_ns = view.now_ns;
+    // The reference moment in event time, as the tape and the alerts write times.
+    let offset = crate::ui::clock::event_offset(view, s);
     let since = ui
         .reference
         .as_ref()
         .filter(|r| s.is_some_and(|s| s.symbol == r.symbol) && r.last_depth_recv_ns > 0)
-        .map(|r| r.last_depth_recv_ns);
+        .map(|r| crate::ui::clock::to_event(r.last_depth_recv_ns, offset));
     let title = match (s, since) {
         (Some(_), Some(t)) => format!(" Volume · Δ since {} ", &fmt::clock(t)[..8]),
         _ => " Volume ".into(),
