@@ -39,24 +39,33 @@ impl Session {
             "{env}MICROSTATE_LOG=info {bin} {} ; echo \"EXITED:$?\"; sleep 600",
             quoted.join(" ")
         );
-        let ok = Command::new("tmux")
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &name,
-                "-x",
-                &w.to_string(),
-                "-y",
-                &h.to_string(),
-            ])
-            .arg("-e")
-            .arg(format!("MICROSTATE_LOG_HINT={}", log.display()))
-            .arg(script)
-            .status()
-            .expect("tmux new-session");
-        assert!(ok.success());
-        Session { name }
+        // Tests start sessions in parallel: when no tmux server runs yet, two clients racing to
+        // start it can both fail ("server exited unexpectedly"), so a failed start is retried.
+        let mut last = String::new();
+        for attempt in 0..5 {
+            let out = Command::new("tmux")
+                .args([
+                    "new-session",
+                    "-d",
+                    "-s",
+                    &name,
+                    "-x",
+                    &w.to_string(),
+                    "-y",
+                    &h.to_string(),
+                ])
+                .arg("-e")
+                .arg(format!("MICROSTATE_LOG_HINT={}", log.display()))
+                .arg(&script)
+                .output()
+                .expect("tmux new-session");
+            if out.status.success() {
+                return Session { name };
+            }
+            last = String::from_utf8_lossy(&out.stderr).into_owned();
+            std::thread::sleep(Duration::from_millis(200 * (attempt + 1)));
+        }
+        panic!("tmux new-session -s {name} failed 5 times: {last}");
     }
 
     fn keys(&self, keys: &[&str]) {
