@@ -915,3 +915,65 @@ fn models_are_found_outside_the_repo_and_models_dir_is_taken_by_every_mode() {
         );
     }
 }
+
+/// The symbol check before a live session asks exchangeInfo once, not once per symbol: on spot
+/// each lookup weighs 20, and the venue counts that weight (`X-MBX-USED-WEIGHT-1M`) against the
+/// snapshots for a minute — with one lookup per symbol, 100 symbols spent 2,000 of the 3,000
+/// budget before the first snapshot and stalled at 74/100 synced. 40 synthetic symbols: 40
+/// snapshots (50 each), 40 kline seeds (2 each) and two exchangeInfo lists (20 each) weigh
+/// 2,120; one lookup per symbol would add 800.
+#[test]
+fn the_symbol_check_asks_exchangeinfo_once_whatever_the_number_of_symbols() {
+    use microstate_core::num::Symbol;
+    use microstate_exchange::synthetic::{SyntheticConfig, SyntheticSource};
+    use microstate_exchange::{ExchangeConfig, ExchangeSource, Speed};
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let _turn = rt.block_on(live_turn());
+    let names: Vec<String> = (0..40).map(|i| format!("S{i:03}USDT")).collect();
+    let syms: Vec<Symbol> = names
+        .iter()
+        .map(|n| Symbol::new(n.as_bytes()).expect("symbol"))
+        .collect();
+    let mut x = ExchangeConfig::new(ExchangeSource::Sources(vec![Box::new(
+        SyntheticSource::new(SyntheticConfig::new(7, syms)),
+    )]));
+    x.speed = Speed::Factor(1.0);
+    x.faithful_snapshots = false;
+    let h = rt
+        .block_on(microstate_exchange::start(x))
+        .expect("exchange");
+    let dir = std::env::temp_dir().join(format!("ms-cli-symbol-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let summary = dir.join("sum.json");
+    let out = bin()
+        .arg("live")
+        .args(names.iter().map(|n| n.to_lowercase()))
+        .args(["--ws-endpoint", &h.ws_base()])
+        .args(["--rest-endpoint", &h.rest_base()])
+        .args(["--headless", "--duration", "6s", "--summary-json"])
+        .arg(&summary)
+        .output()
+        .expect("run");
+    let weight = h.stats().weight_used_1m;
+    rt.block_on(h.shutdown());
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).expect("summary")).expect("json");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        s["live"]["time_to_all_synced_s"].is_number(),
+        "every symbol synced: {}\n{}",
+        s["live"],
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let snapshots = s["live"]["snapshot_requests"].as_u64().expect("requests");
+    let klines = s["live"]["klines"]["requests"].as_u64().expect("klines");
+    // Everything the client asked, at Binance's weights, with both exchangeInfo lists (the
+    // check's and the session's) and up to 10 server-time requests (weight 1 each, the clock
+    // offset): a lookup per symbol would be 40 × 20 more.
+    let expected = snapshots * 50 + klines * 2 + 2 * 20 + 10;
+    assert!(
+        u64::from(weight) <= expected,
+        "the venue counted {weight} weight, the snapshots, klines and two exchangeInfo lists \
+         weigh {expected} at most: something else was asked"
+    );
+}
