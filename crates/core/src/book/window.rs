@@ -18,8 +18,9 @@ use crate::wire::Level;
 pub(super) const WORDS: usize = 512;
 /// Words of the summary bitset.
 const SUMMARY: usize = WORDS / 64;
-/// The bitsets hold slot `s` at bit index `s ^ REV` (= `SLOTS - 1 - s`): the walk from the
-/// top then runs up the bit indices, one trailing-zero count and one `m & (m - 1)` per level.
+/// The bitsets and the quantities hold slot `s` at index `s ^ REV` (= `SLOTS - 1 - s`): the
+/// walk from the top then runs up the indices, one trailing-zero count and one `m & (m - 1)`
+/// per level.
 const REV: usize = SLOTS - 1;
 /// Ticks the window spans: 32,768 (real streams update a median 260–2,600 ticks behind the
 /// best, p90 1,900–14,000; see the `peers` bench). 256 KiB of quantities, touched only near
@@ -112,15 +113,14 @@ impl Window {
 
     #[inline(always)]
     pub(super) fn qty(&self, slot: usize) -> u64 {
-        self.qtys[slot % SLOTS]
+        self.qtys[(slot ^ REV) % SLOTS]
     }
 
     /// Sets slot `s` to `qty` (0 empties it); returns the quantity it held.
     #[inline(always)]
     pub(super) fn put(&mut self, s: usize, qty: u64) -> u64 {
-        let s = s % SLOTS;
-        let old = std::mem::replace(&mut self.qtys[s], qty);
-        let r = s ^ REV;
+        let r = (s ^ REV) % SLOTS;
+        let old = std::mem::replace(&mut self.qtys[r], qty);
         let (w, bit) = (r / 64, 1u64 << (r % 64));
         if qty != 0 {
             if old == 0 {
@@ -155,7 +155,7 @@ impl Window {
             while m != 0 {
                 let b = m.trailing_zeros() as usize;
                 m &= m - 1;
-                self.qtys[((w * 64 + b) ^ REV) % SLOTS] = 0;
+                self.qtys[(w * 64 + b) % SLOTS] = 0;
             }
         }
         self.bits = [0; WORDS];
@@ -237,7 +237,15 @@ impl Window {
             return 0;
         }
         let mut rest = out.iter_mut();
-        let (base, tick) = (self.base, self.tick);
+        // Reversed index `r` holds slot `SLOTS - 1 - r`, key `top - r * tick` with `top` the
+        // key of the highest slot; the price is that key `^ flip`, and for asks (`flip` all
+        // ones) `!(top - r * tick) = !top + r * tick`. So price = `at0 + r * step` either way.
+        let top = self.base + REV as u64 * self.tick;
+        let (at0, step) = if flip == 0 {
+            (top, self.tick.wrapping_neg())
+        } else {
+            (!top, self.tick)
+        };
         for (j, &sm) in self.summary.iter().enumerate() {
             let mut sm = sm;
             while sm != 0 {
@@ -245,14 +253,14 @@ impl Window {
                 sm &= sm - 1;
                 let mut m = self.bits[w];
                 while m != 0 {
-                    let s = (w * 64 + m.trailing_zeros() as usize) ^ REV;
+                    let r = w * 64 + m.trailing_zeros() as usize;
                     m &= m - 1;
                     let Some(dst) = rest.next() else {
                         return n;
                     };
                     *dst = Level {
-                        price: Price((base + s as u64 * tick) ^ flip),
-                        qty: Qty(self.qtys[s % SLOTS]),
+                        price: Price(at0.wrapping_add((r as u64).wrapping_mul(step))),
+                        qty: Qty(self.qtys[r % SLOTS]),
                     };
                 }
             }
