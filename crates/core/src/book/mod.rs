@@ -15,9 +15,13 @@
 //! at each snapshot load as the gcd of the differences between the snapshot's prices. The window
 //! is re-centred on the best level when the best leaves its middle (rebuilding both parts from
 //! the merged levels, at most once per `len` updates so the cost stays amortised), and a price
-//! the grid does not divide simply lives in the blocks: no range limit, exact integers. The
-//! top N merge the window's and the blocks' levels from the top: a few bit scans and block
-//! reads, equally cheap on sparse and dense books.
+//! the grid does not divide simply lives in the blocks: no range limit, exact integers.
+//!
+//! The top N ([`Side::top_into`], which [`Side::top`] reads through) need no per-level merge in
+//! the usual case: the blocks' best lies below the window's base, so the answer is the window's
+//! occupancy walk (one trailing-zero count per level, summary words skipping empty ones)
+//! followed by the blocks' sorted runs. Only when the blocks reach into or above the window
+//! (an off-grid price, or the best past the window before a re-centring) is it a merge.
 
 pub mod sync;
 
