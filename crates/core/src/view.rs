@@ -451,7 +451,10 @@ pub fn symbol_view(st: &SymbolState, stale: bool) -> SymbolView {
         if !synced {
             return Vec::new();
         }
-        s.top(VIEW_LEVELS).collect()
+        let mut levels = vec![Level::default(); VIEW_LEVELS];
+        let n = s.top_into(&mut levels);
+        levels.truncate(n);
+        levels
     };
     let bids = side(&book.bids);
     let asks = side(&book.asks);

@@ -118,8 +118,13 @@ impl Book for Ours {
         bids.clear();
         asks.clear();
         // Raw (price, quantity) as the book gives them: no conversion inside the timed reads.
-        bids.extend(self.book.bids.top(n).map(|l| (l.price.0 as i64, l.qty.0)));
-        asks.extend(self.book.asks.top(n).map(|l| (l.price.0 as i64, l.qty.0)));
+        // The slice reader (as the features and the screen use it) into a stack buffer.
+        let mut buf = [Level::default(); TOP_N];
+        let n = n.min(TOP_N);
+        let k = self.book.bids.top_into(&mut buf[..n]);
+        bids.extend(buf[..k].iter().map(|l| (l.price.0 as i64, l.qty.0)));
+        let k = self.book.asks.top_into(&mut buf[..n]);
+        asks.extend(buf[..k].iter().map(|l| (l.price.0 as i64, l.qty.0)));
     }
     fn all(&self) -> (Vec<Row>, Vec<Row>) {
         (
@@ -394,7 +399,9 @@ const SIDE_READS: usize = 1_000_000;
 fn read_top20_side(side: &Side, buf: &mut Vec<Level>) {
     for _ in 0..SIDE_READS {
         buf.clear();
-        buf.extend(black_box(side).top(20));
+        buf.resize(20, Level::default());
+        let n = black_box(side).top_into(buf);
+        buf.truncate(n);
         black_box(&buf);
     }
 }

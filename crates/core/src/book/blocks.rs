@@ -13,6 +13,8 @@
 //! them on every insert or delete.
 
 use super::Entry;
+use crate::num::{Price, Qty};
+use crate::wire::Level;
 
 /// Most entries in one block. A full block splits in two halves; see [`MERGE_BELOW`].
 const BLOCK: usize = 32;
@@ -358,6 +360,29 @@ impl Blocks {
             self.firsts.push(chunk[0].key);
             self.blocks.push(Block::from_entries(chunk));
         }
+    }
+
+    /// Writes the levels from the highest key down as levels (`key ^ flip`) into `out` until
+    /// it is full; returns how many it wrote.
+    #[inline]
+    pub(super) fn top_into(&self, flip: u64, out: &mut [Level]) -> usize {
+        let mut k = 0;
+        for b in self.blocks.iter().rev() {
+            let take = b.len.min(out.len() - k);
+            let dst = &mut out[k..k + take];
+            let (keys, qtys) = (&b.keys[b.len - take..b.len], &b.qtys[b.len - take..b.len]);
+            for ((d, &key), &qty) in dst.iter_mut().zip(keys.iter().rev()).zip(qtys.iter().rev()) {
+                *d = Level {
+                    price: Price(key ^ flip),
+                    qty: Qty(qty),
+                };
+            }
+            k += take;
+            if k == out.len() {
+                break;
+            }
+        }
+        k
     }
 
     /// A cursor before the highest key: [`Cursor::next_entry`] walks down from there.

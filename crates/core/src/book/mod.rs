@@ -15,9 +15,13 @@
 //! at each snapshot load as the gcd of the differences between the snapshot's prices. The window
 //! is re-centred on the best level when the best leaves its middle (rebuilding both parts from
 //! the merged levels, at most once per `len` updates so the cost stays amortised), and a price
-//! the grid does not divide simply lives in the blocks: no range limit, exact integers. The
-//! top N merge the window's and the blocks' levels from the top: a few bit scans and block
-//! reads, equally cheap on sparse and dense books.
+//! the grid does not divide simply lives in the blocks: no range limit, exact integers.
+//!
+//! The top N ([`Side::top_into`], which [`Side::top`] reads through) need no per-level merge in
+//! the usual case: the blocks' best lies below the window's base, so the answer is the window's
+//! occupancy walk (one trailing-zero count per level, summary words skipping empty ones)
+//! followed by the blocks' sorted runs. Only when the blocks reach into or above the window
+//! (an off-grid price, or the best past the window before a re-centring) is it a merge.
 
 pub mod sync;
 
@@ -270,15 +274,67 @@ impl Side {
         }
     }
 
-    /// The best `n` levels, best first.
+    /// The best `n` levels, best first. The first [`TOP_HEAD`] are written at once by
+    /// [`Side::top_into`] into a buffer the iterator carries (no per-level merge state to
+    /// keep); levels past them, if asked for, come from the general merge.
     #[inline]
-    pub fn top(&self, n: usize) -> impl ExactSizeIterator<Item = Level> + '_ {
-        // A counted range mapped to levels through a merge of the two parts: std knows the
-        // exact length of `Map<Range>`, so `collect` and `Vec::extend` write the levels without
-        // a capacity check each. The count never passes the side's length, so the merge never
-        // runs dry.
+    pub fn top(&self, n: usize) -> Top<'_> {
+        let n = n.min(self.len());
+        let mut top = Top {
+            head: [Level::default(); TOP_HEAD],
+            i: 0,
+            filled: 0,
+            tail: 0,
+            rest: None,
+        };
+        top.filled = self.top_into(&mut top.head[..n.min(TOP_HEAD)]);
+        top.tail = n - top.filled;
+        if n > TOP_HEAD {
+            let mut merge = Merge::new(self);
+            for _ in 0..TOP_HEAD {
+                merge.next_level();
+            }
+            top.rest = Some(merge);
+        }
+        top
+    }
+
+    /// Writes the best levels, best first, into `out` until it is full or the side runs out;
+    /// returns how many it wrote (`out.len().min(self.len())`).
+    ///
+    /// The usual case needs no merge: when the blocks are empty or their best key is below the
+    /// window's base (the window sits at the touch, the blocks hold the far levels), the answer
+    /// is the window's walk followed by the blocks' walk. Otherwise (a price off the window's
+    /// grid inside its span, or the best run past the window before a re-centring) it falls
+    /// back to the level-by-level merge.
+    #[inline]
+    pub fn top_into(&self, out: &mut [Level]) -> usize {
+        let n = out.len().min(self.len());
+        let out = &mut out[..n];
+        if self
+            .outer
+            .best()
+            .is_some_and(|o| o.key >= self.win.lowest_key())
+        {
+            return self.top_merged(out);
+        }
+        // Every window level is above every blocks level: the window's walk, then the blocks'.
+        let k = self.win.top_into(self.flip, out);
+        if k == n {
+            return n;
+        }
+        k + self.outer.top_into(self.flip, &mut out[k..])
+    }
+
+    /// [`Side::top_into`]'s rare case: the blocks may hold levels above window levels.
+    #[cold]
+    #[inline(never)]
+    fn top_merged(&self, out: &mut [Level]) -> usize {
         let mut merge = Merge::new(self);
-        (0..n.min(self.len())).map(move |_| merge.next_level())
+        for l in out.iter_mut() {
+            *l = merge.next_level();
+        }
+        out.len()
     }
 
     /// All levels, best first.
@@ -406,6 +462,48 @@ impl<'a> Merge<'a> {
         Side::level(self.flip, e)
     }
 }
+
+/// Levels [`Side::top`] writes into its buffer at once (features and digests read 5–20; the
+/// screen's 60 take the merge past them).
+pub const TOP_HEAD: usize = 32;
+
+/// [`Side::top`]'s iterator: the head levels already written, then (for reads past
+/// [`TOP_HEAD`]) the merge.
+pub struct Top<'a> {
+    head: [Level; TOP_HEAD],
+    /// Next head level to yield, and how many were written.
+    i: usize,
+    filled: usize,
+    /// Levels left after the head, read from `rest`.
+    tail: usize,
+    rest: Option<Merge<'a>>,
+}
+
+impl Iterator for Top<'_> {
+    type Item = Level;
+
+    #[inline]
+    fn next(&mut self) -> Option<Level> {
+        if self.i < self.filled {
+            let l = self.head[self.i % TOP_HEAD];
+            self.i += 1;
+            return Some(l);
+        }
+        if self.tail == 0 {
+            return None;
+        }
+        self.tail -= 1;
+        Some(self.rest.as_mut()?.next_level())
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.filled - self.i + self.tail;
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for Top<'_> {}
 
 /// Best bid and ask with their quantities.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -601,6 +699,7 @@ mod tests {
                         let top = side.top(20);
                         assert_eq!(top.len(), want.len().min(20));
                         assert_eq!(top.collect::<Vec<_>>(), want[..want.len().min(20)]);
+                        check_top(&side, &want, &format!("{kind:?} range {range} step {step}"));
                         assert_eq!(side.get(Price(p)), model.get(&p).map(|&q| Qty(q)));
                         side.check();
                         // Quantity within a band, against the model, for a few limits.
@@ -618,6 +717,32 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// `top(n)` and `top_into` against the full list `want`, for counts around the head
+    /// buffer's size and past the side's length.
+    fn check_top(side: &Side, want: &[Level], ctx: &str) {
+        for n in [
+            0,
+            1,
+            2,
+            7,
+            20,
+            TOP_HEAD - 1,
+            TOP_HEAD,
+            TOP_HEAD + 1,
+            200,
+            want.len() + 3,
+        ] {
+            let m = n.min(want.len());
+            let top = side.top(n);
+            assert_eq!(top.len(), m, "{ctx} n {n}");
+            assert_eq!(top.collect::<Vec<_>>(), want[..m], "{ctx} n {n}");
+            let mut out = vec![lv(7, 7); n];
+            assert_eq!(side.top_into(&mut out), m, "{ctx} n {n}");
+            assert_eq!(out[..m], want[..m], "{ctx} n {n}");
+            assert!(out[m..].iter().all(|&l| l == lv(7, 7)), "{ctx} n {n}");
         }
     }
 
@@ -642,6 +767,7 @@ mod tests {
             assert_eq!(s.top(n).skip(10).collect::<Vec<_>>(), all[10.min(m)..m]);
             assert_eq!(s.top(n).last(), all[..m].last().copied());
         }
+        check_top(&s, &all, "after deletes");
     }
 
     #[test]
@@ -746,6 +872,7 @@ mod tests {
                                 want[..want.len().min(20)],
                                 "{ctx}"
                             );
+                            check_top(&side, &want, &ctx);
                             for probe in [p, p + 1, p.saturating_sub(5), mid as u64] {
                                 assert_eq!(
                                     side.get(Price(probe)),

@@ -761,17 +761,18 @@ impl FeatureState {
         let mut bq = [0u64; MAX_DEPTH_LEVELS];
         let mut ap = [u64::MAX; MAX_DEPTH_LEVELS];
         let mut aq = [0u64; MAX_DEPTH_LEVELS];
-        let mut nb = 0;
-        for (i, l) in book.bids.top(walk).enumerate() {
+        // One buffer, filled by the book's slice reader (no per-level iterator state).
+        let mut buf = [Level::default(); MAX_DEPTH_LEVELS];
+        let walk = walk.min(MAX_DEPTH_LEVELS);
+        let nb = book.bids.top_into(&mut buf[..walk]);
+        for (i, l) in buf[..nb].iter().enumerate() {
             bp[i] = l.price.0;
             bq[i] = l.qty.0;
-            nb = i + 1;
         }
-        let mut na = 0;
-        for (i, l) in book.asks.top(walk).enumerate() {
+        let na = book.asks.top_into(&mut buf[..walk]);
+        for (i, l) in buf[..na].iter().enumerate() {
             ap[i] = l.price.0;
             aq[i] = l.qty.0;
-            na = i + 1;
         }
         if nb > 0 && bp[0] != self.folded[0] {
             self.folded[0] = bp[0];
