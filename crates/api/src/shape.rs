@@ -11,8 +11,9 @@ use microstate_core::book::sync::Phase;
 use microstate_core::features::json::FeatureRecord;
 use microstate_core::features::{FeatureParams, Schema};
 use microstate_core::num::Price;
-use microstate_core::view::{ModelView, SymbolView, View};
+use microstate_core::view::{SymbolView, View};
 use microstate_core::wire::Level;
+use microstate_drive::bus_signals::{interpretation_json, model, pressure_json, trend_json};
 use serde_json::{Value, json};
 
 /// A symbol's state for clients: `stale` (live: no depth update for the stale time), else
@@ -127,33 +128,16 @@ pub fn features(sv: &SymbolView, schemas: &SchemaCache) -> Option<Value> {
     .ok()
 }
 
-fn model<T>(m: &ModelView<T>, ready: impl FnOnce(&T) -> Value) -> Value {
-    match m {
-        ModelView::Ready(t) => ready(t),
-        ModelView::Missing(why) => json!({"ready": false, "missing": why}),
-    }
-}
-
 /// `/v1/signals/{SYMBOL}` and the stream's `signals` data.
 pub fn signals(sv: &SymbolView) -> Value {
     json!({
         "symbol": sv.symbol.as_str(),
-        "pressure": model(&sv.pressure, |p| json!({
-            "ready": true,
-            "p_up": p.p_up, "p_flat": p.p_flat, "p_down": p.p_down,
-            "label": p.label,
-            "hit_rate": p.hit_rate,
-            "quiet": p.quiet,
-            "edge": p.edge,
-            "updates": p.updates,
-        })),
+        "pressure": pressure_json(&sv.pressure),
         "context": model(&sv.context, |c| json!({
             "ready": true,
             "label": c.label,
             "horizon_min": c.horizon_min,
-            "trend": c.trend.iter().map(|t| json!({
-                "horizon_min": t.horizon_min, "label": t.label, "z": t.z, "move_bps": t.move_bps,
-            })).collect::<Vec<_>>(),
+            "trend": trend_json(c),
             "forecast": c.forecast.iter().map(|f| json!({
                 "horizon_min": f.horizon_min,
                 "drift_bps": f.drift_bps,
@@ -165,11 +149,7 @@ pub fn signals(sv: &SymbolView) -> Value {
             "history": c.history,
             "history_source": c.history_source,
         })),
-        "interpretation": model(&sv.interpretation, |i| json!({
-            "ready": true,
-            "label": i.label,
-            "reasons": i.reasons,
-        })),
+        "interpretation": interpretation_json(&sv.interpretation),
     })
 }
 

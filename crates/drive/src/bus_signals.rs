@@ -13,7 +13,9 @@ use microstate_core::engine::{Engine, SymbolState};
 use microstate_core::features::json::FeatureRecord;
 use microstate_core::features::{FeatureParams, Schema};
 use microstate_core::num::Symbol;
-use microstate_core::view::{ModelView, symbol_view};
+use microstate_core::view::{
+    ContextView, InterpretationView, ModelView, PressureView, symbol_view,
+};
 use serde_json::{Value, json};
 
 /// The `v` field of every message; bumped when a field changes meaning or goes away (new
@@ -88,11 +90,51 @@ impl SignalsClock {
     }
 }
 
-fn model<T>(m: &ModelView<T>, ready: impl FnOnce(&T) -> Value) -> Value {
+/// A model's JSON: `ready(t)` when it runs, else `{"ready": false, "missing": why}`. Shared with
+/// the API's shapes (`microstate_api::shape`), so both speak of models alike.
+pub fn model<T>(m: &ModelView<T>, ready: impl FnOnce(&T) -> Value) -> Value {
     match m {
         ModelView::Ready(t) => ready(t),
         ModelView::Missing(why) => json!({"ready": false, "missing": why}),
     }
+}
+
+/// The pressure model's JSON (NATS `.signals` and the API's signals).
+pub fn pressure_json(m: &ModelView<PressureView>) -> Value {
+    model(m, |p| {
+        json!({
+            "ready": true,
+            "p_up": p.p_up, "p_flat": p.p_flat, "p_down": p.p_down,
+            "label": p.label,
+            "hit_rate": p.hit_rate,
+            "quiet": p.quiet,
+            "edge": p.edge,
+            "updates": p.updates,
+        })
+    })
+}
+
+/// The context's trend calls, one object per horizon (NATS `.signals` and the API's signals).
+pub fn trend_json(c: &ContextView) -> Value {
+    c.trend
+        .iter()
+        .map(|t| {
+            json!({
+                "horizon_min": t.horizon_min, "label": t.label, "z": t.z, "move_bps": t.move_bps,
+            })
+        })
+        .collect()
+}
+
+/// The interpretation's JSON (NATS `.signals` and the API's signals).
+pub fn interpretation_json(m: &ModelView<InterpretationView>) -> Value {
+    model(m, |i| {
+        json!({
+            "ready": true,
+            "label": i.label,
+            "reasons": i.reasons,
+        })
+    })
 }
 
 /// The message: see the README's "Signals on NATS" for each field.
@@ -134,22 +176,12 @@ fn signals_json(
             "spread": sv.spread,
         },
         "features": features,
-        "pressure": model(&sv.pressure, |p| json!({
-            "ready": true,
-            "p_up": p.p_up, "p_flat": p.p_flat, "p_down": p.p_down,
-            "label": p.label,
-            "hit_rate": p.hit_rate,
-            "quiet": p.quiet,
-            "edge": p.edge,
-            "updates": p.updates,
-        })),
+        "pressure": pressure_json(&sv.pressure),
         "context": model(&sv.context, |c| json!({
             "ready": true,
             "label": c.label,
             "horizon_min": c.horizon_min,
-            "trend": c.trend.iter().map(|t| json!({
-                "horizon_min": t.horizon_min, "label": t.label, "z": t.z, "move_bps": t.move_bps,
-            })).collect::<Vec<_>>(),
+            "trend": trend_json(c),
             "range": c.forecast.iter().map(|f| json!({
                 "horizon_min": f.horizon_min,
                 "drift_bps": f.drift_bps,
@@ -158,10 +190,6 @@ fn signals_json(
                 "call": f.call,
             })).collect::<Vec<_>>(),
         })),
-        "interpretation": model(&sv.interpretation, |i| json!({
-            "ready": true,
-            "label": i.label,
-            "reasons": i.reasons,
-        })),
+        "interpretation": interpretation_json(&sv.interpretation),
     })
 }
