@@ -25,9 +25,10 @@ use microstate_core::view::View;
 use microstate_drive::replay::{
     Player, PlayerOptions, Poll, ReplayOptions, play_out, replay_sources, replay_view,
 };
+use microstate_io::record::format::journal::live_record_of;
 use microstate_io::record::format::{Header, Record, RecordingWriter, WriterOptions};
 use microstate_io::record::hftbacktest::HftSource;
-use microstate_io::record::{FrameKind, FrameSource, Merge, Merged, open_captures};
+use microstate_io::record::{FrameSource, Merge, Merged, open_captures};
 
 /// The spot capture in our format (as `record` writes it), at `path`.
 fn write_msrec(path: &Path) {
@@ -65,25 +66,8 @@ fn write_msrec(path: &Path) {
             })
             .expect("push");
         }
-        let r = match frame.kind {
-            FrameKind::Rest => {
-                id += 1;
-                Record::RestResponse {
-                    id,
-                    symbol: Some("BTCUSDT".into()),
-                    recv_wall_ns: recv,
-                    status: 200,
-                    body: frame.body().to_vec(),
-                }
-            }
-            _ => Record::WsFrame {
-                conn: 1,
-                recv_wall_ns: recv,
-                recv_mono_ns: recv,
-                text: frame.body().to_vec(),
-            },
-        };
-        w.push(&r).expect("push");
+        w.push(&live_record_of(frame, "BTCUSDT", &mut id))
+            .expect("push");
     }
     w.finish().expect("finish");
 }

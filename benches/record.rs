@@ -20,8 +20,9 @@ use microstate_core::num::Nanos;
 use microstate_drive::replay::{
     Player, PlayerOptions, ReplayCommand, ReplayOptions, play, replay_paths,
 };
+use microstate_io::record::format::journal::live_record_of;
 use microstate_io::record::format::{Header, Record, RecordingWriter, WriterOptions};
-use microstate_io::record::{FrameKind, Merge, Merged, Speed, open_captures};
+use microstate_io::record::{Merge, Merged, Speed, open_captures};
 
 fn tmp() -> PathBuf {
     let d = std::env::temp_dir().join(format!("msrec-bench-{}", std::process::id()));
@@ -44,25 +45,7 @@ fn records() -> &'static [Record] {
             let Merged::Frame { frame, .. } = m else {
                 panic!("the capture reads cleanly")
             };
-            let recv = frame.recv.0;
-            out.push(match frame.kind {
-                FrameKind::Rest => {
-                    id += 1;
-                    Record::RestResponse {
-                        id,
-                        symbol: Some("BTCUSDT".into()),
-                        recv_wall_ns: recv,
-                        status: 200,
-                        body: frame.body().to_vec(),
-                    }
-                }
-                _ => Record::WsFrame {
-                    conn: 1,
-                    recv_wall_ns: recv,
-                    recv_mono_ns: recv,
-                    text: frame.body().to_vec(),
-                },
-            });
+            out.push(live_record_of(frame, "BTCUSDT", &mut id));
         }
         let t1 = out[1].wall_ns();
         if let Record::Lifecycle { wall_ns, .. } = &mut out[0] {

@@ -338,8 +338,9 @@ fn a_second_export_is_refused_or_byte_identical_with_overwrite() {
 
 #[test]
 fn a_recording_exports_the_same_rows_as_the_capture_it_holds() {
+    use microstate_io::record::format::journal::live_record_of;
     use microstate_io::record::format::{Header, Record, RecordingWriter, WriterOptions};
-    use microstate_io::record::{FrameKind, Merge, Merged, open_captures};
+    use microstate_io::record::{Merge, Merged, open_captures};
     let dir = tmp("msrec");
     let rec = dir.join("market_BTCUSDT_20240808T235413Z.msrec");
     let header = Header {
@@ -372,25 +373,8 @@ fn a_recording_exports_the_same_rows_as_the_capture_it_holds() {
             .expect("push");
             first = false;
         }
-        let r = match frame.kind {
-            FrameKind::Rest => {
-                id += 1;
-                Record::RestResponse {
-                    id,
-                    symbol: Some("BTCUSDT".into()),
-                    recv_wall_ns: recv,
-                    status: 200,
-                    body: frame.body().to_vec(),
-                }
-            }
-            _ => Record::WsFrame {
-                conn: 1,
-                recv_wall_ns: recv,
-                recv_mono_ns: recv,
-                text: frame.body().to_vec(),
-            },
-        };
-        w.push(&r).expect("push");
+        w.push(&live_record_of(frame, "BTCUSDT", &mut id))
+            .expect("push");
     }
     w.finish().expect("finish");
 

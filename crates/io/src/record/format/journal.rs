@@ -24,6 +24,32 @@ pub const DROP: &str = "drop";
 /// Detail `SYMBOL`: the symbol's book was reset and waits for a snapshot.
 pub const RESET: &str = "reset";
 
+/// A captured frame as a recording holds what was received live on connection 1: a REST
+/// response (numbered by `rest_id`, which it advances, for `symbol`) or a WebSocket frame —
+/// what benches and tests write to turn a capture into a recording. The inverse of
+/// [`RecordingSource`]'s reading for these two kinds.
+pub fn live_record_of(frame: &CapturedFrame, symbol: &str, rest_id: &mut u64) -> super::Record {
+    let recv = frame.recv.0;
+    match frame.kind {
+        FrameKind::Rest => {
+            *rest_id += 1;
+            super::Record::RestResponse {
+                id: *rest_id,
+                symbol: Some(symbol.into()),
+                recv_wall_ns: recv,
+                status: 200,
+                body: frame.body().to_vec(),
+            }
+        }
+        _ => super::Record::WsFrame {
+            conn: 1,
+            recv_wall_ns: recv,
+            recv_mono_ns: recv,
+            text: frame.body().to_vec(),
+        },
+    }
+}
+
 /// A recording as a [`FrameSource`], so replay feeds it through the same engine as any
 /// capture: WebSocket frames and successful REST responses become frames; with the feed journal
 /// (see the module docs) only what the live engine was fed, in its order, plus
