@@ -25,8 +25,10 @@ pub mod theme;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossterm::event::{Event, EventStream, KeyEventKind};
-use futures_util::StreamExt;
+use crossterm::event::{Event, KeyEventKind};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use ratatui::layout::Rect;
 use tokio::sync::watch;
 
 pub use keys::{Action, Bindings};
@@ -65,6 +67,96 @@ pub struct PanelOptions {
     pub hidden_panels: [bool; 6],
 }
 
+/// The screen's terminal: crossterm on a buffered stdout (std's stdout is line-buffered with
+/// a 1 KiB buffer, so one frame's escape codes went out in several writes; buffered, a frame
+/// is one write at ratatui's flush).
+type Term = Terminal<CrosstermBackend<std::io::BufWriter<std::io::Stdout>>>;
+
+/// Raw mode, the alternate screen and a terminal of the current size — what `ratatui::init`
+/// does (its panic hook included: a panic restores the terminal before the message prints),
+/// but with a buffered stdout and a fixed viewport. A fullscreen viewport asks the terminal
+/// its size before every frame (crossterm opens `/dev/tty` for that: three system calls a
+/// frame); a fixed one is resized when the terminal reports a resize (`Event::Resize`).
+fn init_terminal() -> std::io::Result<Term> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        ratatui::restore();
+        hook(info);
+    }));
+    crossterm::terminal::enable_raw_mode()?;
+    crossterm::execute!(std::io::stdout(), crossterm::terminal::EnterAlternateScreen)?;
+    let (w, h) = crossterm::terminal::size()?;
+    let backend = CrosstermBackend::new(std::io::BufWriter::with_capacity(
+        1 << 16,
+        std::io::stdout(),
+    ));
+    Terminal::with_options(
+        backend,
+        ratatui::TerminalOptions {
+            viewport: ratatui::Viewport::Fixed(Rect::new(0, 0, w, h)),
+        },
+    )
+}
+
+/// Terminal input, read on a thread of its own and handed over a channel.
+///
+/// Why not crossterm's `EventStream`: every time the loop's `select!` polls it (on every view
+/// and every tick), it tries its global reader lock with a zero timeout while its own wake
+/// thread holds that lock, blocked in `poll`; the failed try spins through parking_lot's
+/// back-off, seven `sched_yield` calls each time — about 700 system calls a second in a 1×
+/// replay, for no input. Here one thread owns the reader and waits in `poll` with a timeout
+/// (to see `stop`); the loop only polls a channel.
+struct Input {
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<Event>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Input {
+    /// How long the reader waits for input before it looks at `stop`: the most a quit waits
+    /// for the thread.
+    const POLL: Duration = Duration::from_millis(50);
+
+    fn start() -> std::io::Result<Input> {
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let halt = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("input".into())
+            .spawn(move || {
+                use std::sync::atomic::Ordering;
+                while !halt.load(Ordering::Relaxed) {
+                    let ev = match crossterm::event::poll(Self::POLL) {
+                        Ok(false) => continue,
+                        Ok(true) => crossterm::event::read(),
+                        Err(e) => Err(e),
+                    };
+                    let failed = ev.is_err();
+                    // The loop has gone (or fell behind by 256 events while it ends): stop.
+                    if tx.blocking_send(ev).is_err() || failed {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Input {
+            rx,
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Input {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        // Unblocks a reader waiting to hand over an event.
+        self.rx.close();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// Runs the screen until the user quits or `shutdown`. The terminal is restored however it
 /// ends.
 pub async fn run(
@@ -73,7 +165,13 @@ pub async fn run(
     opts: UiOptions,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let mut terminal = ratatui::try_init()?;
+    let mut terminal = match init_terminal() {
+        Ok(t) => t,
+        Err(e) => {
+            ratatui::restore();
+            return Err(e.into());
+        }
+    };
     if opts.mouse {
         mouse_capture(true);
     }
@@ -104,13 +202,13 @@ fn mouse_capture(on: bool) {
 }
 
 async fn ui_loop(
-    terminal: &mut ratatui::DefaultTerminal,
+    terminal: &mut Term,
     views: &mut watch::Receiver<Arc<View>>,
     driver: &mut ScreenEnd,
     opts: &UiOptions,
     mut shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let mut events = EventStream::new();
+    let mut input = Input::start()?;
     let frame = Duration::from_secs_f64(1.0 / f64::from(opts.fps.max(1)));
     let mut tick = tokio::time::interval(frame);
     let mut last_draw = std::time::Instant::now() - frame;
@@ -133,7 +231,7 @@ async fn ui_loop(
     let panic_after_draw = std::env::var_os("MICROSTATE_TEST_PANIC").is_some();
     loop {
         tokio::select! {
-            ev = events.next() => match ev {
+            ev = input.rx.recv() => match ev {
                 Some(Ok(Event::Key(k))) if k.kind != KeyEventKind::Release && ui.prompt.is_some() => {
                     on_prompt_key(&k, &mut ui, &raw, driver);
                     view = ui.visible(raw.clone());
@@ -155,7 +253,11 @@ async fn ui_loop(
                         dirty = true;
                     }
                 }
-                Some(Ok(_)) => dirty = true, // resize, focus: redraw
+                Some(Ok(Event::Resize(w, h))) => {
+                    terminal.resize(Rect::new(0, 0, w, h))?;
+                    dirty = true;
+                }
+                Some(Ok(_)) => dirty = true, // focus, paste: redraw
                 Some(Err(e)) => return Err(e.into()),
                 None => break,
             },
@@ -209,7 +311,7 @@ async fn ui_loop(
 
 /// Draws a frame and records how long the view waited to be drawn.
 fn draw(
-    terminal: &mut ratatui::DefaultTerminal,
+    terminal: &mut Term,
     view: &View,
     ui: &mut UiState,
     opts: &UiOptions,

@@ -415,17 +415,34 @@ pub fn play_view(
         }
         Ok(true)
     };
+    // Something the last view does not show yet: frames fed or a command acted on since.
+    let mut changed = true;
     while !shutdown.is_shutdown() {
         while let Ok(c) = screen.commands.try_recv() {
             if !act(player, view, c, now())? {
                 return Ok(());
             }
+            changed = true;
         }
         let poll = player.poll(now())?;
-        if view.due() || !matches!(poll, Poll::Fed(_)) {
+        // At most one view per frame time while playing (the screen draws no faster), and a
+        // stopped player's state (paused, or at the end) at once, once. Publishing after every
+        // fed batch instead (a 1× replay goes quiet between messages) built and sent views at
+        // the message rate, several times what the screen can show.
+        let publish = match poll {
+            Poll::Fed(_) => {
+                changed = true;
+                view.due()
+            }
+            // Between messages the replay clock moves on: the screen's clock follows it.
+            Poll::Wait(_) => view.due(),
+            Poll::Paused | Poll::Done => changed,
+        };
+        if publish {
             stages.refresh(player, false);
             let extras = replay_extras(player, stages.views.clone(), Arc::clone(&stages.buckets));
             view.publish(player.engine(), extras);
+            changed = false;
         }
         // Never sleep past the next view, so the screen's clock keeps moving.
         let wait = match poll {
@@ -438,6 +455,7 @@ pub fn play_view(
                 if !act(player, view, c, now())? {
                     return Ok(());
                 }
+                changed = true;
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return Ok(()),

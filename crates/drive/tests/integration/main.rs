@@ -11,4 +11,5 @@
 mod golden_replay;
 mod klines;
 mod latency;
+mod play;
 mod signals;
