@@ -111,25 +111,26 @@ fn hist() -> Histogram<u64> {
         .expect("constant bounds 1 ns..60 s, 3 digits, are valid")
 }
 
-/// One stage: since-start and rolling-window histograms.
 /// A window slot's histogram: the buckets of [`hist`] (lowest 1 ns, 3 significant digits, so
 /// the same values land in the same buckets and give the same percentiles), but its counts
 /// start at the first bucket and grow to the largest value recorded in it (auto-resize; values
-/// are capped at [`MAX_NS`] before they get here). A slot is cleared every time the window
-/// moves on, and clearing costs the length of its counts: 216 KiB for a 60 s range, a few KiB
-/// for a stage of microseconds. A replay at full speed moves the window thousands of times
-/// faster than live.
-fn slot_hist() -> Histogram<u64> {
+/// are capped at [`MAX_NS`] before they get here), and are 32-bit (a bucket of one slot would
+/// need 4·10⁹ samples in its few seconds to saturate). A slot is cleared every time the window
+/// moves on, and clearing costs the length of its counts: 216 KiB for a 60 s range of 64-bit
+/// counts, a few KiB for a stage of microseconds. A replay at full speed moves the window
+/// thousands of times faster than live.
+fn slot_hist() -> Histogram<u32> {
     let mut h = Histogram::new_with_bounds(1, 2, 3)
         .expect("constant bounds 1 ns..2 ns, 3 digits, are valid");
     h.auto(true);
     h
 }
 
+/// One stage: since-start and rolling-window histograms.
 #[derive(Clone)]
 pub struct StageHist {
     pub total: Histogram<u64>,
-    slots: Vec<(u64, Histogram<u64>)>,
+    slots: Vec<(u64, Histogram<u32>)>,
     slot_ns: u64,
     /// The slot last written and the time range it covers: a sample inside it skips the
     /// division (the common case: samples come in time order).
@@ -197,7 +198,11 @@ impl StageHist {
         let mut h = hist();
         for (epoch, s) in &self.slots {
             if *epoch != u64::MAX && *epoch + n > now_epoch && *epoch <= now_epoch {
-                let _ = h.add(s);
+                // Bucket by bucket (the count types differ): each count lands in the bucket
+                // of the same index, as `add` would.
+                for v in s.iter_recorded() {
+                    h.saturating_record_n(v.value_iterated_to(), u64::from(v.count_at_value()));
+                }
             }
         }
         h
