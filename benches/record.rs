@@ -18,7 +18,7 @@ use criterion::{Criterion, Throughput};
 use microstate_core::latency::Percentiles;
 use microstate_core::num::Nanos;
 use microstate_drive::replay::{
-    Player, PlayerOptions, ReplayCommand, ReplayOptions, play, replay_paths,
+    Player, PlayerOptions, ReplayCommand, ReplayOptions, play, play_out, replay_paths,
 };
 use microstate_io::record::format::journal::live_record_of;
 use microstate_io::record::format::{Header, Record, RecordingWriter, WriterOptions};
@@ -86,6 +86,21 @@ fn msrec_file() -> &'static Path {
         w.finish().expect("finish");
         p
     })
+}
+
+/// The models from `models/`, loaded as the program loads them (as `profile` does).
+fn models() -> std::sync::Arc<microstate_core::ml::signals::Models> {
+    let mut cfg = microstate_config::Config::default();
+    cfg.models.dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .display()
+        .to_string();
+    let m = microstate_drive::replay::load_models(&cfg);
+    assert!(
+        m.context.is_ok() && m.pressure.is_ok(),
+        "the models in models/ load"
+    );
+    m
 }
 
 fn report_size() {
@@ -166,6 +181,25 @@ fn bench_replay(c: &mut Criterion) {
         b.iter(|| {
             black_box(
                 replay_paths(&msrec, &opts)
+                    .expect("replay")
+                    .engine
+                    .stats
+                    .frames,
+            )
+        })
+    });
+    // Everything on: features, latency and the models from `models/` (as `profile msrec N
+    // models` runs it) — the case issue W2-G's 1.5 M messages/s is about.
+    let with_models = PlayerOptions {
+        replay: opts.clone(),
+        models: Some(models()),
+        ..PlayerOptions::default()
+    };
+    g.bench_function("msrec_zstd_models", |b| {
+        b.iter(|| {
+            let p = Player::open(&msrec, with_models.clone()).expect("open");
+            black_box(
+                play_out(p, Instant::now())
                     .expect("replay")
                     .engine
                     .stats

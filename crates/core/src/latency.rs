@@ -111,10 +111,25 @@ fn hist() -> Histogram<u64> {
         .expect("constant bounds 1 ns..60 s, 3 digits, are valid")
 }
 
+/// A window slot's histogram: the buckets of [`hist`] (lowest 1 ns, 3 significant digits, so
+/// the same values land in the same buckets and give the same percentiles), but its counts
+/// start at the first bucket and grow to the largest value recorded in it (auto-resize; values
+/// are capped at [`MAX_NS`] before they get here), and are 32-bit (a bucket of one slot would
+/// need 4·10⁹ samples in its few seconds to saturate). A slot is cleared every time the window
+/// moves on, and clearing costs the length of its counts: 216 KiB for a 60 s range of 64-bit
+/// counts, a few KiB for a stage of microseconds. A replay at full speed moves the window
+/// thousands of times faster than live.
+fn slot_hist() -> Histogram<u32> {
+    let mut h = Histogram::new_with_bounds(1, 2, 3)
+        .expect("constant bounds 1 ns..2 ns, 3 digits, are valid");
+    h.auto(true);
+    h
+}
+
 /// One stage: since-start and rolling-window histograms.
 pub struct StageHist {
     pub total: Histogram<u64>,
-    slots: Vec<(u64, Histogram<u64>)>,
+    slots: Vec<(u64, Histogram<u32>)>,
     slot_ns: u64,
     /// The slot last written and the time range it covers: a sample inside it skips the
     /// division (the common case: samples come in time order).
@@ -128,8 +143,8 @@ pub struct StageHist {
     moves: u64,
     /// The window's other slots, merged by the last [`StageHist::window`] and kept while they
     /// stay as they were: the next window then merges one slot (the current one) instead of
-    /// all of them. A window merge is the costly part of a latency report (~27,000 counters a
-    /// slot); the screen asks for every stage's window twice a second.
+    /// all of them. The window merge is the costly part of a latency report; the screen asks
+    /// for every stage's window twice a second.
     others: std::sync::Mutex<Option<Others>>,
 }
 
@@ -171,7 +186,7 @@ impl StageHist {
         let n = slots.max(1);
         StageHist {
             total: hist(),
-            slots: (0..n).map(|_| (u64::MAX, hist())).collect(),
+            slots: (0..n).map(|_| (u64::MAX, slot_hist())).collect(),
             slot_ns: (window_ns / n as u64).max(1),
             cur: 0,
             cur_from: 1,
@@ -205,7 +220,12 @@ impl StageHist {
             self.cur_from = epoch * self.slot_ns;
             self.cur_to = self.cur_from.saturating_add(self.slot_ns);
         }
-        self.slots[self.cur].1.saturating_record(v);
+        // `record`, not `saturating_record`: the latter clamps to the current top instead of
+        // growing the slot (`v` ≤ MAX_NS, so growing is bounded).
+        let slot = &mut self.slots[self.cur].1;
+        if slot.record(v).is_err() {
+            slot.saturating_record(v);
+        }
     }
 
     /// The rolling window ending at `now_ns`: the slots whose time lies within it.
@@ -231,7 +251,7 @@ impl StageHist {
             let mut merged = hist();
             for (i, (epoch, s)) in self.slots.iter().enumerate() {
                 if i != self.cur && within(*epoch) {
-                    let _ = merged.add(s);
+                    merge_slot(&mut merged, s);
                 }
             }
             *others = Some(Others {
@@ -249,9 +269,17 @@ impl StageHist {
         if let Some((epoch, s)) = self.slots.get(self.cur)
             && within(*epoch)
         {
-            let _ = h.add(s);
+            merge_slot(&mut h, s);
         }
         h
+    }
+}
+
+/// Adds a window slot's counts to a full-range histogram, bucket by bucket (the count types
+/// differ): each count lands in the bucket of the same index, as `add` would.
+fn merge_slot(h: &mut Histogram<u64>, slot: &Histogram<u32>) {
+    for v in slot.iter_recorded() {
+        h.saturating_record_n(v.value_iterated_to(), u64::from(v.count_at_value()));
     }
 }
 
@@ -590,6 +618,39 @@ mod tests {
         assert_eq!(h.saturated, 1);
     }
 
+    #[test]
+    fn a_window_of_growing_slots_reads_as_the_full_range_histogram() {
+        // Slots start small and grow (auto-resize): the same values must land in the same
+        // buckets as in the full-range `total`, whatever order the magnitudes come in.
+        let mut h = StageHist::new(60 * S, 6);
+        let mut x = 12_345u64;
+        for k in 0..20_000u64 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let v = match k % 5 {
+                0 => x % 2_000,
+                1 => x % 3_000_000,
+                2 => x % (2 * S),
+                3 => x % (90 * S),
+                _ => 1 + x % 50,
+            };
+            h.record(k * 1_000_000, v);
+        }
+        let w = h.window(20 * S);
+        assert_eq!(w.len(), h.total.len());
+        assert_eq!((w.min(), w.max()), (h.total.min(), h.total.max()));
+        for q in [0.0, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0] {
+            assert_eq!(
+                w.value_at_quantile(q),
+                h.total.value_at_quantile(q),
+                "q {q}"
+            );
+        }
+        // A slot reused after the window moved on starts empty again.
+        h.record(80 * S, 7);
+        let w = h.window(80 * S);
+        assert_eq!((w.len(), w.max()), (1, 7));
+    }
+
     /// The window as it was computed before the merge cache: every slot in it merged afresh.
     fn window_merged_afresh(h: &StageHist, now_ns: u64) -> Histogram<u64> {
         let now_epoch = now_ns / h.slot_ns;
@@ -597,7 +658,7 @@ mod tests {
         let mut w = hist();
         for (epoch, s) in &h.slots {
             if *epoch != u64::MAX && *epoch + n > now_epoch && *epoch <= now_epoch {
-                let _ = w.add(s);
+                merge_slot(&mut w, s);
             }
         }
         w

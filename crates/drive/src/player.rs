@@ -365,6 +365,14 @@ impl Player {
         });
     }
 
+    /// Takes no more checkpoints: for a caller that will not seek any more (a replay played out
+    /// to its end by [`crate::replay::play_out`], which owns the player). A checkpoint is an
+    /// engine clone every `checkpoint_every_ns` of recorded time, only ever used by a seek.
+    pub fn stop_checkpoints(&mut self) {
+        self.opts.checkpoint_every_ns = u64::MAX;
+        self.next_checkpoint = u64::MAX;
+    }
+
     /// Stops the replay at the first frame received after `t`.
     pub fn set_until(&mut self, t: Nanos) {
         self.opts.until = Some(t);

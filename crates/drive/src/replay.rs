@@ -198,6 +198,9 @@ pub fn finish_feature_writer(
 /// origin of the clock the player has been given so far (the time of any commands already
 /// applied).
 pub fn play_out(mut player: Player, epoch: Instant) -> Result<ReplayOutcome, StrictStop> {
+    // Nothing can seek this player any more (it is played out here and consumed): checkpoints
+    // would be engine clones nobody restores.
+    player.stop_checkpoints();
     let start = Instant::now();
     play(&mut player, epoch)?;
     Ok(outcome_of(player, start.elapsed().as_secs_f64()))

@@ -54,7 +54,9 @@ pub fn live_record_of(frame: &CapturedFrame, symbol: &str, rest_id: &mut u64) ->
 /// capture: WebSocket frames and successful REST responses become frames; with the feed journal
 /// (see the module docs) only what the live engine was fed, in its order, plus
 /// [`FrameKind::Reset`]s. Files of one session (rotation) are read one after the other. A bad
-/// tail is reported once as an error, after which the next file (if any) is read.
+/// tail is reported once as an error, after which the next file (if any) is read. Opened by
+/// path, it reads ahead ([`RecordingReader::read_ahead`]): chunks are read and inflated on a
+/// thread of their own while the caller takes the frames of the current one.
 pub struct RecordingSource {
     reader: RecordingReader,
     /// Files of the session still to read.
@@ -97,7 +99,10 @@ impl RecordingSource {
                 source: io::Error::new(io::ErrorKind::NotFound, "no recording file given"),
             });
         };
-        let mut s = Self::new(RecordingReader::open(first)?);
+        let mut reader = RecordingReader::open(first)?;
+        // Replay: the next chunks load on their own thread while the engine takes this one.
+        reader.read_ahead();
+        let mut s = Self::new(reader);
         s.files.extend(rest.iter().map(|p| p.display().to_string()));
         s.next_parts = rest.iter().cloned().collect();
         Ok(s)
@@ -271,10 +276,14 @@ impl FrameSource for RecordingSource {
             };
             self.file += 1;
             self.tail_reported = false;
+            let ahead = self.reader.reads_ahead();
             self.reader = RecordingReader::open(&next).map_err(|e| ReadError::Recording {
                 path: next.display().to_string(),
                 msg: e.to_string(),
             })?;
+            if ahead {
+                self.reader.read_ahead();
+            }
         }
     }
 

@@ -5,7 +5,8 @@
 //! bad tail ends reading as a warning. Also the chunk index from headers alone, and seeking by
 //! time.
 //!
-//! Owns: [`RecordingReader`], [`ReadOutcome`], the index ([`index`], [`Index`], [`ChunkInfo`]).
+//! Owns: [`RecordingReader`], [`ReadOutcome`], the index ([`index`], [`Index`], [`ChunkInfo`]),
+//! the read-ahead thread ([`RecordingReader::read_ahead`]).
 //! Must not touch: writing, record encoding (codec), what records mean to replay (the journal
 //! adapter reads through this reader).
 
@@ -115,27 +116,131 @@ fn read_header<R: BufRead>(r: &mut R, path: &str) -> Result<(Header, u64), Forma
 }
 
 /// Reads a recording's records in order, chunk by chunk.
+///
+/// The file side (read, CRC, inflate, check every record) is a loader; by default it runs
+/// on the caller's thread as records are asked for. [`Self::read_ahead`] moves it to a thread of
+/// its own that loads the next chunks while the caller works through the current one. Either
+/// way the records, the corrupt stretches reported ([`Self::take_skipped`]), their positions
+/// and the outcome are the same: the thread only runs the very same loader earlier.
 pub struct RecordingReader {
-    inner: BufReader<File>,
     path: String,
     header: Header,
     /// Offset of the first chunk.
     data_start: u64,
-    /// Offset of the next chunk to read.
+    /// Offset just past the last chunk served from (where a bad tail starts when it ends).
     pos: u64,
+    loader: Loading,
     /// The current chunk, inflated; records are decoded from it in place.
     chunk: Vec<u8>,
     /// Offset of the next record in `chunk`, and how many are left.
     at: usize,
     left: u32,
-    /// Reused across chunks.
-    compressed: Vec<u8>,
-    dctx: Option<zstd::bulk::Decompressor<'static>>,
     outcome: Option<ReadOutcome>,
     /// Records handed out so far (1-based ordinal of the last one).
     served: u64,
     /// Corrupt stretches stepped over and not yet taken by [`Self::take_skipped`].
     skipped: std::collections::VecDeque<Skipped>,
+}
+
+/// Where the loader runs.
+enum Loading {
+    Here(Loader),
+    Ahead(ReadAhead),
+    /// A read-ahead thread died with the loader (it panicked): reading has ended.
+    Lost,
+}
+
+/// The file side of a reader: reads, checks and inflates chunk after chunk, stepping over
+/// corrupt ones. Owns the file handle and its position.
+struct Loader {
+    inner: BufReader<File>,
+    /// Offset of the next chunk to read.
+    pos: u64,
+    /// Reused across chunks.
+    compressed: Vec<u8>,
+    dctx: Option<zstd::bulk::Decompressor<'static>>,
+}
+
+/// What the loader found next.
+enum Loaded {
+    /// A chunk of `records` records (inflated into the buffer passed or handed over) that ends
+    /// at byte `end`; `skipped`: the corrupt stretch stepped over to reach it.
+    Chunk {
+        records: u32,
+        end: u64,
+        skipped: Option<Skipped>,
+    },
+    /// No further chunk.
+    End(ReadOutcome),
+}
+
+/// Chunks loaded ahead of the reader and not yet taken. Each holds up to a chunk's bytes
+/// (1 MiB by default): a few keep the thread busy while the reader works, no more.
+const READ_AHEAD_CHUNKS: usize = 3;
+
+/// A loader running on its own thread, [`READ_AHEAD_CHUNKS`] chunks ahead at most.
+struct ReadAhead {
+    /// Loaded chunks in file order, with their buffers (`None` once dropped: stops the thread).
+    loaded: Option<std::sync::mpsc::Receiver<(Vec<u8>, Loaded)>>,
+    /// Buffers of chunks done with, back to the thread for reuse (no allocation per chunk).
+    spare: std::sync::mpsc::Sender<Vec<u8>>,
+    /// Gives the loader back when it stops.
+    thread: Option<std::thread::JoinHandle<Option<Loader>>>,
+}
+
+impl ReadAhead {
+    /// Starts a thread running `loader`; gives it back if no thread can be started.
+    fn start(loader: Loader) -> Result<ReadAhead, Loader> {
+        use std::sync::mpsc;
+        let (give, take) = mpsc::channel::<Loader>();
+        let (tx, loaded) = mpsc::sync_channel(READ_AHEAD_CHUNKS);
+        let (spare, spares) = mpsc::channel::<Vec<u8>>();
+        let spawned = std::thread::Builder::new()
+            .name("msrec-read-ahead".into())
+            .spawn(move || {
+                let mut loader = take.recv().ok()?;
+                loop {
+                    let mut buf = spares.try_recv().unwrap_or_default();
+                    let got = loader.next(&mut buf);
+                    let end = matches!(got, Loaded::End(_));
+                    // A send fails when the reader is gone (dropped, or stopping us): done.
+                    if tx.send((buf, got)).is_err() || end {
+                        return Some(loader);
+                    }
+                }
+            });
+        let thread = match spawned {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!("no read-ahead thread ({e}): reading on the caller's thread");
+                return Err(loader);
+            }
+        };
+        // The thread waits for the loader; it cannot have gone (it returns only after this).
+        give.send(loader).map_err(|e| e.0)?;
+        Ok(ReadAhead {
+            loaded: Some(loaded),
+            spare,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops the thread and takes the loader back (`None` if the thread panicked). The
+    /// chunks it loaded ahead are dropped: its position is past them.
+    fn stop(mut self) -> Option<Loader> {
+        self.loaded = None;
+        self.thread.take()?.join().ok().flatten()
+    }
+}
+
+impl Drop for ReadAhead {
+    fn drop(&mut self) {
+        // Closing the channel first wakes a thread waiting to hand over a chunk.
+        self.loaded = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl RecordingReader {
@@ -149,20 +254,44 @@ impl RecordingReader {
         let mut inner = BufReader::with_capacity(1 << 16, f);
         let (header, data_start) = read_header(&mut inner, &name)?;
         Ok(RecordingReader {
-            inner,
             path: name,
             header,
             data_start,
             pos: data_start,
+            loader: Loading::Here(Loader {
+                inner,
+                pos: data_start,
+                compressed: Vec::new(),
+                dctx: None,
+            }),
             chunk: Vec::new(),
             at: 0,
             left: 0,
-            compressed: Vec::new(),
-            dctx: None,
             outcome: None,
             served: 0,
             skipped: std::collections::VecDeque::new(),
         })
+    }
+
+    /// Loads chunks on a thread of its own from now on, up to [`READ_AHEAD_CHUNKS`] ahead of
+    /// the records served: reading, CRC, inflating and checking the next chunks overlaps the
+    /// caller's work on the current one (replay: the engine). What is read is unchanged. If no
+    /// thread can be started, reading stays on the caller's thread.
+    pub fn read_ahead(&mut self) {
+        if !matches!(self.loader, Loading::Here(_)) {
+            return;
+        }
+        if let Loading::Here(l) = std::mem::replace(&mut self.loader, Loading::Lost) {
+            self.loader = match ReadAhead::start(l) {
+                Ok(a) => Loading::Ahead(a),
+                Err(l) => Loading::Here(l),
+            };
+        }
+    }
+
+    /// Whether chunks are loaded on a read-ahead thread ([`Self::read_ahead`]).
+    pub fn reads_ahead(&self) -> bool {
+        matches!(self.loader, Loading::Ahead(_))
     }
 
     pub fn header(&self) -> &Header {
@@ -196,22 +325,22 @@ impl RecordingReader {
             if self.outcome.is_some() {
                 return None;
             }
-            match self.read_chunk() {
-                Ok(()) => {}
-                Err(None) => self.outcome = Some(ReadOutcome::Complete),
-                Err(Some(reason)) => {
-                    let at_byte = self.pos;
-                    match self.resync(at_byte) {
-                        Some(found) => self.skipped.push_back(Skipped {
-                            at_byte,
-                            bytes: found - at_byte,
-                            reason,
-                        }),
-                        None => {
-                            self.pos = at_byte;
-                            self.outcome = Some(ReadOutcome::TruncatedTail { at_byte, reason });
-                        }
+            match self.load() {
+                Loaded::Chunk {
+                    records,
+                    end,
+                    skipped,
+                } => {
+                    self.skipped.extend(skipped);
+                    self.at = 0;
+                    self.left = records;
+                    self.pos = end;
+                }
+                Loaded::End(outcome) => {
+                    if let ReadOutcome::TruncatedTail { at_byte, .. } = &outcome {
+                        self.pos = *at_byte;
                     }
+                    self.outcome = Some(outcome);
                 }
             }
         }
@@ -223,15 +352,132 @@ impl RecordingReader {
         Some(r)
     }
 
+    /// The next chunk into `self.chunk`, from the loader here or from the read-ahead thread.
+    fn load(&mut self) -> Loaded {
+        match &mut self.loader {
+            Loading::Here(l) => l.next(&mut self.chunk),
+            Loading::Lost => Loaded::End(ReadOutcome::TruncatedTail {
+                at_byte: self.pos,
+                reason: TailReason::Io("the read-ahead thread stopped".into()),
+            }),
+            Loading::Ahead(a) => match a.loaded.as_ref().map(|rx| rx.recv()) {
+                Some(Ok((buf, got))) => {
+                    let done = std::mem::replace(&mut self.chunk, buf);
+                    // The thread may have ended (after the last chunk): nothing to reuse then.
+                    let _ = a.spare.send(done);
+                    got
+                }
+                // The thread is gone without saying the file ended: it panicked.
+                _ => Loaded::End(ReadOutcome::TruncatedTail {
+                    at_byte: self.pos,
+                    reason: TailReason::Io("the read-ahead thread stopped".into()),
+                }),
+            },
+        }
+    }
+
+    /// The loader on this thread: a read-ahead thread is stopped first (the chunks it loaded
+    /// ahead are dropped, and its position with them: callers set a new position).
+    fn loader_here(&mut self) -> Result<&mut Loader, FormatError> {
+        if let Loading::Ahead(_) = self.loader
+            && let Loading::Ahead(a) = std::mem::replace(&mut self.loader, Loading::Lost)
+            && let Some(l) = a.stop()
+        {
+            self.loader = Loading::Here(l);
+        }
+        match &mut self.loader {
+            Loading::Here(l) => Ok(l),
+            _ => Err(FormatError::Io {
+                path: self.path.clone(),
+                source: io::Error::other("the read-ahead thread stopped"),
+            }),
+        }
+    }
+
     /// The next corrupt stretch stepped over since the last call, if any.
     pub fn take_skipped(&mut self) -> Option<Skipped> {
         self.skipped.pop_front()
     }
 
+    /// Lists the chunks (headers only), then puts the reader back where it was.
+    pub fn index(&mut self) -> Result<Index, FormatError> {
+        if self.reads_ahead() {
+            // The thread owns this reader's file position: list from a handle of our own.
+            return RecordingReader::open(Path::new(&self.path))?.index();
+        }
+        let path = self.path.clone();
+        let data_start = self.data_start;
+        let l = self.loader_here()?;
+        l.index(data_start)
+            .map_err(|source| FormatError::Io { path, source })
+    }
+
+    /// Restarts reading at the last chunk whose `first_wall_ns ≤ wall_ns` (the first chunk if
+    /// none), so the first records read may be a little before `wall_ns`.
+    pub fn seek_to(&mut self, wall_ns: u64) -> Result<(), FormatError> {
+        let idx = self.index()?;
+        let at = idx.chunk_for(wall_ns).map_or(self.data_start, |c| c.offset);
+        self.seek_offset(at)
+    }
+
+    /// Restarts reading at a chunk offset (from [`ChunkInfo::offset`]). A reader reading ahead
+    /// goes on reading ahead from there.
+    pub fn seek_offset(&mut self, offset: u64) -> Result<(), FormatError> {
+        let ahead = self.reads_ahead();
+        let path = self.path.clone();
+        let l = self.loader_here()?;
+        l.inner
+            .seek(SeekFrom::Start(offset))
+            .map_err(|source| FormatError::Io { path, source })?;
+        l.pos = offset;
+        self.pos = offset;
+        self.left = 0;
+        self.at = 0;
+        self.outcome = None;
+        self.skipped.clear();
+        if ahead {
+            self.read_ahead();
+        }
+        Ok(())
+    }
+}
+
+impl Loader {
+    /// The next chunk into `chunk`: read, checked, inflated; a corrupt one is stepped over to
+    /// the next good one (reported in `skipped`).
+    fn next(&mut self, chunk: &mut Vec<u8>) -> Loaded {
+        match self.read_chunk(chunk) {
+            Ok(records) => Loaded::Chunk {
+                records,
+                end: self.pos,
+                skipped: None,
+            },
+            Err(None) => Loaded::End(ReadOutcome::Complete),
+            Err(Some(reason)) => {
+                let at_byte = self.pos;
+                match self.resync(at_byte, chunk) {
+                    Some((found, records)) => Loaded::Chunk {
+                        records,
+                        end: self.pos,
+                        skipped: Some(Skipped {
+                            at_byte,
+                            bytes: found - at_byte,
+                            reason,
+                        }),
+                    },
+                    None => {
+                        self.pos = at_byte;
+                        Loaded::End(ReadOutcome::TruncatedTail { at_byte, reason })
+                    }
+                }
+            }
+        }
+    }
+
     /// Looks for the first good chunk after the bad one at `bad_at`: every `CHNK` after it is
     /// tried as a whole chunk (header, CRC, inflate, records). On success that chunk is loaded
-    /// (as by `read_chunk`) and its offset returned.
-    fn resync(&mut self, bad_at: u64) -> Option<u64> {
+    /// into `chunk` (as by `read_chunk`): its offset and record count.
+    fn resync(&mut self, bad_at: u64, chunk: &mut Vec<u8>) -> Option<(u64, u32)> {
         let mut from = bad_at + 1;
         let mut block = vec![0u8; SCAN_BLOCK];
         loop {
@@ -251,8 +497,8 @@ impl RecordingReader {
                     return None;
                 }
                 self.pos = at;
-                if self.read_chunk().is_ok() {
-                    return Some(at);
+                if let Ok(records) = self.read_chunk(chunk) {
+                    return Some((at, records));
                 }
             }
             if n < block.len() {
@@ -263,15 +509,11 @@ impl RecordingReader {
         }
     }
 
-    /// Lists the chunks (headers only), then puts the reader back where it was.
-    pub fn index(&mut self) -> Result<Index, FormatError> {
-        let io_err = |source| FormatError::Io {
-            path: self.path.clone(),
-            source,
-        };
-        let len = self.inner.get_ref().metadata().map_err(io_err)?.len();
+    /// Lists the chunks (headers only) from `data_start`, then puts the file position back.
+    fn index(&mut self, data_start: u64) -> io::Result<Index> {
+        let len = self.inner.get_ref().metadata()?.len();
         let mut chunks = Vec::new();
-        let mut at = self.data_start;
+        let mut at = data_start;
         let outcome = loop {
             if at == len {
                 break ReadOutcome::Complete;
@@ -307,42 +549,14 @@ impl RecordingReader {
             });
             at = end;
         };
-        self.inner
-            .seek(SeekFrom::Start(self.pos))
-            .map_err(|source| FormatError::Io {
-                path: self.path.clone(),
-                source,
-            })?;
+        self.inner.seek(SeekFrom::Start(self.pos))?;
         Ok(Index { chunks, outcome })
     }
 
-    /// Restarts reading at the last chunk whose `first_wall_ns ≤ wall_ns` (the first chunk if
-    /// none), so the first records read may be a little before `wall_ns`.
-    pub fn seek_to(&mut self, wall_ns: u64) -> Result<(), FormatError> {
-        let idx = self.index()?;
-        let at = idx.chunk_for(wall_ns).map_or(self.data_start, |c| c.offset);
-        self.seek_offset(at)
-    }
-
-    /// Restarts reading at a chunk offset (from [`ChunkInfo::offset`]).
-    pub fn seek_offset(&mut self, offset: u64) -> Result<(), FormatError> {
-        self.inner
-            .seek(SeekFrom::Start(offset))
-            .map_err(|source| FormatError::Io {
-                path: self.path.clone(),
-                source,
-            })?;
-        self.pos = offset;
-        self.left = 0;
-        self.at = 0;
-        self.outcome = None;
-        self.skipped.clear();
-        Ok(())
-    }
-
     /// Reads, checks and inflates the chunk at `self.pos` into `chunk`, advancing `pos` past
-    /// it. `Err(None)` at a clean end of file, `Err(Some(reason))` at a bad tail.
-    fn read_chunk(&mut self) -> Result<(), Option<TailReason>> {
+    /// it: its record count. `Err(None)` at a clean end of file, `Err(Some(reason))` at a bad
+    /// tail.
+    fn read_chunk(&mut self, chunk: &mut Vec<u8>) -> Result<u32, Option<TailReason>> {
         let mut b = [0u8; CHUNK_HEADER_LEN];
         let n =
             read_fully(&mut self.inner, &mut b).map_err(|e| Some(TailReason::Io(e.to_string())))?;
@@ -380,15 +594,13 @@ impl RecordingReader {
                 h.uncompressed_len
             ))));
         }
-        self.chunk.resize(h.uncompressed_len as usize, 0);
+        chunk.resize(h.uncompressed_len as usize, 0);
         let zerr = |e: io::Error| Some(TailReason::Zstd(e.to_string()));
         if self.dctx.is_none() {
             self.dctx = Some(zstd::bulk::Decompressor::new().map_err(zerr)?);
         }
         let got = match self.dctx.as_mut() {
-            Some(d) => d
-                .decompress_to_buffer(data, &mut self.chunk)
-                .map_err(zerr)?,
+            Some(d) => d.decompress_to_buffer(data, chunk).map_err(zerr)?,
             None => 0,
         };
         let bad = |msg: String| Some(TailReason::BadRecords(msg));
@@ -399,7 +611,7 @@ impl RecordingReader {
             )));
         }
         // Check every record before serving any: a bad chunk is a bad tail, whole.
-        let mut rest = self.chunk.as_slice();
+        let mut rest = chunk.as_slice();
         let (mut count, mut lo, mut hi) = (0u32, u64::MAX, 0u64);
         let utf8 = |b: &[u8]| {
             std::str::from_utf8(b)
@@ -427,10 +639,8 @@ impl RecordingReader {
                 h.records, h.first_wall_ns, h.last_wall_ns
             )));
         }
-        self.at = 0;
-        self.left = count;
         self.pos += (CHUNK_HEADER_LEN + data.len()) as u64;
-        Ok(())
+        Ok(count)
     }
 }
 
@@ -560,6 +770,18 @@ mod tests {
         assert_eq!(outcome, ReadOutcome::Complete);
 
         let mut r = RecordingReader::open(&p.0).unwrap();
+        let mut ahead = RecordingReader::open(&p.0).unwrap();
+        ahead.read_ahead();
+        // Half read, then seeks: the thread restarts at each seek, nothing of before leaks.
+        assert_eq!(ahead.by_ref().take(500).count(), 500);
+        for (t, first) in [(0, 0), (1_000_000 + 730 * 1_000, 700), (u64::MAX, 950)] {
+            ahead.seek_to(t).unwrap();
+            assert!(ahead.reads_ahead());
+            assert_eq!(ahead.index().unwrap(), idx);
+            let got: Vec<Record> = ahead.by_ref().collect();
+            assert_eq!(got[..], recs[first..], "seek to {t}, reading ahead");
+            assert_eq!(ahead.outcome(), Some(&ReadOutcome::Complete));
+        }
         for (t, first) in [
             (0, 0),                         // before everything: the first chunk
             (1_000_000 + 730 * 1_000, 700), // inside chunk 14
@@ -630,16 +852,22 @@ mod tests {
                 let mut bytes = bytes.clone();
                 bytes[offsets[chunk] as usize + at] ^= 0x01;
                 std::fs::write(&p.0, &bytes).unwrap();
-                let mut r = RecordingReader::open(&p.0).unwrap();
-                let got: Vec<Record> = r.by_ref().collect();
-                let mut want = recs.clone();
-                want.drain(chunk * 20..skip_to * 20);
-                assert_eq!(got, want, "chunk {chunk}, byte {at}");
-                assert_eq!(r.outcome(), Some(&ReadOutcome::Complete));
-                let s = r.take_skipped().expect("reported");
-                assert_eq!(s.at_byte, offsets[chunk]);
-                assert_eq!(s.bytes, offsets[skip_to] - offsets[chunk]);
-                assert_eq!(r.take_skipped(), None);
+                for ahead in [false, true] {
+                    let mut r = RecordingReader::open(&p.0).unwrap();
+                    if ahead {
+                        r.read_ahead();
+                        assert!(r.reads_ahead());
+                    }
+                    let got: Vec<Record> = r.by_ref().collect();
+                    let mut want = recs.clone();
+                    want.drain(chunk * 20..skip_to * 20);
+                    assert_eq!(got, want, "chunk {chunk}, byte {at}, ahead {ahead}");
+                    assert_eq!(r.outcome(), Some(&ReadOutcome::Complete));
+                    let s = r.take_skipped().expect("reported");
+                    assert_eq!(s.at_byte, offsets[chunk]);
+                    assert_eq!(s.bytes, offsets[skip_to] - offsets[chunk]);
+                    assert_eq!(r.take_skipped(), None);
+                }
             }
         }
     }

@@ -53,10 +53,26 @@ pub(super) fn write_file(path: &Path, records: &[Record], opts: WriterOptions) -
     chunks
 }
 
+/// Every record and the outcome; read both on this thread and reading ahead on another, which
+/// must agree on everything (records, outcome, corrupt stretches reported and where).
 pub(super) fn read_all(path: &Path) -> (Vec<Record>, ReadOutcome) {
-    let mut r = RecordingReader::open(path).unwrap();
-    let recs: Vec<Record> = r.by_ref().collect();
-    (recs, r.outcome().cloned().unwrap())
+    let read = |ahead: bool| {
+        let mut r = RecordingReader::open(path).unwrap();
+        if ahead {
+            r.read_ahead();
+        }
+        let mut recs = Vec::new();
+        let mut skipped = Vec::new();
+        while let Some(rec) = r.next_record() {
+            skipped.extend(std::iter::from_fn(|| r.take_skipped()).map(|s| (recs.len(), s)));
+            recs.push(rec);
+        }
+        skipped.extend(std::iter::from_fn(|| r.take_skipped()).map(|s| (recs.len(), s)));
+        (recs, r.outcome().cloned().unwrap(), skipped)
+    };
+    let here = read(false);
+    assert_eq!(read(true), here, "reading ahead reads the same");
+    (here.0, here.1)
 }
 
 pub(super) fn ws(i: u64) -> Record {
