@@ -72,7 +72,9 @@ pub struct RecordingSource {
 #[derive(Default)]
 struct Journal {
     on: bool,
-    primaries: std::collections::HashSet<u64>,
+    /// The connections that feed: a handful at most (one per stream group, two during a
+    /// switch-over), looked up for every frame — a short list beats hashing each id.
+    primaries: Vec<u64>,
     /// Frames of connections that do not feed (yet): receive time, text, record ordinal.
     held: std::collections::HashMap<u64, Vec<(u64, Vec<u8>, u64)>>,
     /// Frames (or resets) released and waiting to be served, in order.
@@ -197,10 +199,12 @@ fn take(
                 e if e == PRIMARY.as_bytes() => {
                     if let Some(Ok(new)) = ids.next() {
                         if let Some(Ok(old)) = ids.next() {
-                            j.primaries.remove(&old);
+                            j.primaries.retain(|&p| p != old);
                             j.held.remove(&old);
                         }
-                        j.primaries.insert(new);
+                        if !j.primaries.contains(&new) {
+                            j.primaries.push(new);
+                        }
                         for (recv, body, line) in j.held.remove(&new).unwrap_or_default() {
                             j.ready.push_back(Ready::Frame { recv, body, line });
                         }
@@ -208,7 +212,7 @@ fn take(
                 }
                 e if e == DROP.as_bytes() => {
                     if let Some(Ok(c)) = ids.next() {
-                        j.primaries.remove(&c);
+                        j.primaries.retain(|&p| p != c);
                         j.held.remove(&c);
                         j.dead.insert(c);
                     }
