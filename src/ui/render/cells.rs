@@ -14,7 +14,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
-use ratatui::text::Span;
+use ratatui::text::{Line, Span};
 
 /// Writes `s` at `(x, y)`, at most `max` columns (and never past the buffer's right edge);
 /// returns the columns used. Control characters are skipped, as `set_stringn` skips them.
@@ -28,18 +28,20 @@ pub fn put(buf: &mut Buffer, x: u16, y: u16, s: &str, max: u16, style: Style) ->
         return end.saturating_sub(x);
     }
     let right = area.right().min(x.saturating_add(max));
-    let mut cx = x;
+    // The row's cells as a slice: no position arithmetic and bounds check per cell.
+    let start = buf.index_of(x, y);
+    let row = &mut buf.content[start..start + usize::from(right - x)];
+    let mut cells = row.iter_mut();
+    let mut used = 0;
     for c in s.chars() {
-        if cx >= right {
-            break;
-        }
         if c.is_ascii_control() {
             continue;
         }
-        buf[(cx, y)].set_char(c).set_style(style);
-        cx += 1;
+        let Some(cell) = cells.next() else { break };
+        cell.set_char(c).set_style(style);
+        used += 1;
     }
-    cx - x
+    used
 }
 
 /// Characters the panels print that are each one grapheme one cell wide (no combining mark
@@ -59,7 +61,7 @@ fn one_cell(c: char) -> bool {
 /// Writes `spans` one after another from `(x, y)`, at most `max` columns: the cells a
 /// `Paragraph` of that one left-aligned, unstyled line leaves in an area `max` wide (each span
 /// through [`put`]). Returns the columns used.
-pub fn line(buf: &mut Buffer, x: u16, y: u16, spans: &[Span], max: u16) -> u16 {
+pub fn line_spans(buf: &mut Buffer, x: u16, y: u16, spans: &[Span], max: u16) -> u16 {
     let mut used = 0;
     for span in spans {
         if used >= max {
@@ -68,6 +70,16 @@ pub fn line(buf: &mut Buffer, x: u16, y: u16, spans: &[Span], max: u16) -> u16 {
         used += put(buf, x + used, y, &span.content, max - used, span.style);
     }
     used
+}
+
+/// Writes `lines` (left-aligned, unstyled lines of spans) a row each from the top of `area`, as
+/// many as fit: the cells an unwrapped `Paragraph` of them leaves in `area`.
+pub fn lines(buf: &mut Buffer, area: Rect, lines: &[Line]) {
+    let area = area.intersection(buf.area);
+    for (line, y) in lines.iter().zip(area.top()..area.bottom()) {
+        debug_assert!(line.alignment.is_none() && line.style == Style::default());
+        line_spans(buf, area.x, y, &line.spans, area.width);
+    }
 }
 
 /// Draws `Block::default().borders(Borders::ALL)` with `top` as its title (a line of spans, left
@@ -135,10 +147,14 @@ pub fn repeat(buf: &mut Buffer, x: u16, y: u16, symbol: &str, n: u16, style: Sty
         return 0;
     }
     let right = area.right().min(x.saturating_add(n));
-    for cx in x..right {
-        buf[(cx, y)].set_symbol(symbol).set_style(style);
+    if right <= x {
+        return 0;
     }
-    right.saturating_sub(x)
+    let start = buf.index_of(x, y);
+    for cell in &mut buf.content[start..start + usize::from(right - x)] {
+        cell.set_symbol(symbol).set_style(style);
+    }
+    right - x
 }
 
 #[cfg(test)]
@@ -182,7 +198,8 @@ mod tests {
         }
     }
 
-    /// A line of spans written by [`line`] is the Paragraph's line, cut or not.
+    /// A line of spans written by [`line_spans`] is the Paragraph's line, cut or not; lines of
+    /// them are the Paragraph's lines.
     #[test]
     fn line_matches_a_paragraph() {
         let red = Style::default().fg(Color::Red);
@@ -198,8 +215,25 @@ mod tests {
             let mut want = Buffer::empty(Rect::new(0, 0, 32, 3));
             Paragraph::new(Line::from(spans.to_vec())).render(area, &mut want);
             let mut got = Buffer::empty(Rect::new(0, 0, 32, 3));
-            line(&mut got, 1, 1, &spans, w);
+            line_spans(&mut got, 1, 1, &spans, w);
             assert_eq!(got, want, "{w}");
+        }
+        let text = vec![
+            Line::from(spans.to_vec()),
+            Line::from(""),
+            Line::from(Span::styled("third · ≈", red)),
+            Line::from("fourth, not shown"),
+        ];
+        for area in [
+            Rect::new(1, 0, 20, 3),
+            Rect::new(0, 1, 7, 2),
+            Rect::new(2, 2, 0, 1),
+        ] {
+            let mut want = Buffer::empty(Rect::new(0, 0, 32, 3));
+            Paragraph::new(text.clone()).render(area, &mut want);
+            let mut got = Buffer::empty(Rect::new(0, 0, 32, 3));
+            lines(&mut got, area, &text);
+            assert_eq!(got, want, "{area:?}");
         }
     }
 

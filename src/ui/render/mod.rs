@@ -117,10 +117,10 @@ pub fn draw_hits(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: 
     ])
     .areas(area);
     let sel = view.symbols.get(ui.symbol_index(view));
-    // One line of spans, written as a Paragraph of it would leave the cells (`cells::line`).
+    // One line of spans, written as a Paragraph of it would leave the cells (`cells::line_spans`).
     let status_line = status::line(view, ui, sel, theme, status.width as usize);
     if status.height > 0 {
-        cells::line(
+        cells::line_spans(
             f.buffer_mut(),
             status.x,
             status.y,

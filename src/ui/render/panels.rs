@@ -82,7 +82,7 @@ pub fn imbalance(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Them
         }
         None => lines.push(Line::from(Span::styled("OFI: features are off", theme.dim))),
     }
-    f.render_widget(Paragraph::new(lines), inner);
+    cells::lines(f.buffer_mut(), inner, &lines);
 }
 
 /// A panel whose source is missing: its border and title, and why, all dim (the border too,
@@ -141,7 +141,7 @@ pub fn pressure(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Theme
                 Line::from(Span::styled(p.edge.clone().unwrap_or_default(), theme.dim)),
             ];
             let inner = block(f, area, title, &[], theme);
-            f.render_widget(Paragraph::new(lines), inner);
+            cells::lines(f.buffer_mut(), inner, &lines);
         }
         Some(ModelView::Missing(why)) => missing(f, area, title, why, theme),
         None => missing(f, area, title, "", theme),
@@ -250,7 +250,7 @@ pub fn context(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Theme)
                 })
                 .collect();
             let inner = block(f, area, title, &caption, theme);
-            f.render_widget(Paragraph::new(lines), inner);
+            cells::lines(f.buffer_mut(), inner, &lines);
         }
         Some(ModelView::Missing(why)) => missing(f, area, title, why, theme),
         None => missing(f, area, title, "", theme),

@@ -64,15 +64,12 @@ pub fn visible(s: &SymbolView, now_ns: u64) -> Visible {
     let w = window_s(s, now_ns);
     let max_age = max_age_ns(w);
     let keep = |t: u64| now_ns.saturating_sub(t) <= max_age;
-    let mut range: Option<(f64, f64)> = None;
-    let mut widen = |v: f64| {
-        range = Some(range.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))));
-    };
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     let mut samples = 0;
     for p in s.history.samples.iter().filter(|p| keep(p.t_ns)) {
         samples += 1;
-        widen(p.mid);
-        widen(p.microprice);
+        lo = lo.min(p.mid).min(p.microprice);
+        hi = hi.max(p.mid).max(p.microprice);
     }
     let (mut buys, mut sells) = (0, 0);
     for t in s.history.trades.iter().filter(|t| keep(t.t_ns)) {
@@ -81,14 +78,15 @@ pub fn visible(s: &SymbolView, now_ns: u64) -> Visible {
         } else {
             sells += 1;
         }
-        widen(t.price);
+        lo = lo.min(t.price);
+        hi = hi.max(t.price);
     }
     Visible {
         window_s: w,
         samples,
         buys,
         sells,
-        range,
+        range: (samples + buys + sells > 0).then_some((lo, hi)),
     }
 }
 
@@ -256,44 +254,53 @@ impl PriceGrid {
         }
     }
 
-    /// Draws the mid as a line through `points` (and each point), as a `GraphType::Line` braille
-    /// dataset does.
-    pub fn mid_line(&mut self, scale: &Scale, points: impl Iterator<Item = (f64, f64)>) {
+    /// Draws the samples `(x, mid, microprice)`: the mid as a line through them (and each
+    /// point), as a `GraphType::Line` braille dataset does, and the microprice as points, as a
+    /// `GraphType::Scatter` braille dataset does. One pass for both: they are separate layers.
+    pub fn samples(&mut self, scale: &Scale, points: impl Iterator<Item = (f64, f64, f64)>) {
         let res = self.braille_res();
         let width = self.width;
-        let cells = &mut self.mid;
-        let mut prev: Option<(f64, f64)> = None;
-        for (x, y) in points {
-            if let Some((dx, dy)) = scale.dot(x, y, res) {
-                Self::braille(width, cells, dx, dy);
+        // The previous point's dot (`None` outside the bounds): each point is mapped once.
+        let mut prev: Option<Option<(usize, usize)>> = None;
+        for (x, mid, micro) in points {
+            let dot = scale.dot(x, mid, res);
+            if let Some((dx, dy)) = dot {
+                Self::braille(width, &mut self.mid, dx, dy);
             }
-            if let Some((px, py)) = prev
-                && let (Some((x1, y1)), Some((x2, y2))) =
-                    (scale.dot(px, py, res), scale.dot(x, y, res))
-            {
+            if let (Some(Some((x1, y1))), Some((x2, y2))) = (prev, dot) {
                 // Both ends are inside the bounds (the window and the range are taken from
                 // the very points drawn), where ratatui's clipping leaves a segment as it is.
+                let cells = &mut self.mid;
                 line_dots(x1, y1, x2, y2, |x, y| Self::braille(width, cells, x, y));
             }
-            prev = Some((x, y));
-        }
-    }
-
-    /// Draws the microprice as braille points, as a `GraphType::Scatter` braille dataset does.
-    pub fn micro_points(&mut self, scale: &Scale, points: impl Iterator<Item = (f64, f64)>) {
-        let res = self.braille_res();
-        for (x, y) in points {
-            if let Some((dx, dy)) = scale.dot(x, y, res) {
-                Self::braille(self.width, &mut self.micro, dx, dy);
+            prev = Some(dot);
+            if let Some((dx, dy)) = scale.dot(x, micro, res) {
+                Self::braille(width, &mut self.micro, dx, dy);
             }
         }
     }
 
-    /// Marks trades (`BUY` or `SELL`) a cell each, as a `Marker::Dot` scatter dataset does.
-    fn trade_marks(&mut self, side: u8, scale: &Scale, points: impl Iterator<Item = (f64, f64)>) {
+    /// Marks trades `(x, price, buy)` a cell each, as a `Marker::Dot` scatter dataset per side
+    /// does, drawing every `every.0`-th buy and every `every.1`-th sell (each side thinned on
+    /// its own, from its first).
+    pub fn trades(
+        &mut self,
+        scale: &Scale,
+        points: impl Iterator<Item = (f64, f64, bool)>,
+        every: (usize, usize),
+    ) {
         let res = self.cell_res();
-        for (x, y) in points {
-            if let Some((cx, cy)) = scale.dot(x, y, res)
+        let (mut nb, mut ns) = (0usize, 0usize);
+        for (x, y, buy) in points {
+            let (n, k, side) = if buy {
+                (&mut nb, every.0, BUY)
+            } else {
+                (&mut ns, every.1, SELL)
+            };
+            let drawn = *n % k.max(1) == 0;
+            *n += 1;
+            if drawn
+                && let Some((cx, cy)) = scale.dot(x, y, res)
                 && let Some(c) = self.marks.get_mut(cy * self.width + cx)
             {
                 *c |= side;
@@ -511,19 +518,23 @@ pub fn render(
     let x = |t: u64| -((now_ns.saturating_sub(t)) as f64 / 1e9);
     let h = &s.history;
     grid.reset(graph.width, graph.height);
-    let k = step(vis.samples, dots);
-    let kept = || h.samples.iter().filter(|p| keep(p.t_ns)).step_by(k);
-    grid.mid_line(&scale, kept().map(|p| (x(p.t_ns), p.mid)));
-    grid.micro_points(&scale, kept().map(|p| (x(p.t_ns), p.microprice)));
-    for (side, n) in [(BUY, vis.buys), (SELL, vis.sells)] {
-        let trades = h
-            .trades
-            .iter()
-            .filter(|t| keep(t.t_ns) && t.buy == (side == BUY))
-            .step_by(step(n, dots))
-            .map(|t| (x(t.t_ns), t.price));
-        grid.trade_marks(side, &scale, trades);
-    }
+    let samples = h
+        .samples
+        .iter()
+        .filter(|p| keep(p.t_ns))
+        .step_by(step(vis.samples, dots))
+        .map(|p| (x(p.t_ns), p.mid, p.microprice));
+    grid.samples(&scale, samples);
+    let trades = h
+        .trades
+        .iter()
+        .filter(|t| keep(t.t_ns))
+        .map(|t| (x(t.t_ns), t.price, t.buy));
+    grid.trades(
+        &scale,
+        trades,
+        (step(vis.buys, dots), step(vis.sells, dots)),
+    );
     let fg = |st: Style| st.fg.unwrap_or(Color::Reset);
     let colors = [
         fg(theme.accent),
@@ -758,7 +769,8 @@ mod tests {
             x: [0.0, 3.0],
             y: [0.0, 7.0],
         };
-        g.mid_line(&sc, [(0.0, 0.0), (3.0, 7.0)].into_iter());
+        // The microprice off the chart: the mid alone.
+        g.samples(&sc, [(0.0, 0.0, 99.0), (3.0, 7.0, 99.0)].into_iter());
         let colors = [Color::Red; 4];
         let text: String = (0..4)
             .map(|i| g.cell(i, &colors).map_or(' ', |(c, _)| c))
@@ -767,8 +779,8 @@ mod tests {
         // (0,6) (0,7) in the bottom left one: the same shape in both.
         assert_eq!(text, " ⡜⡜ ");
         // Points alone (the microprice) are single dots; a trade replaces the braille.
-        g.micro_points(&sc, [(3.0, 7.0)].into_iter());
-        g.trade_marks(SELL, &sc, [(0.0, 0.0)].into_iter());
+        g.samples(&sc, [(3.0, 99.0, 7.0)].into_iter());
+        g.trades(&sc, [(0.0, 0.0, false)].into_iter(), (1, 1));
         assert_eq!(g.cell(1, &colors).map(|c| c.0), Some('⠈'));
         assert_eq!(g.cell(2, &colors).map(|c| c.0), Some('•'));
     }
