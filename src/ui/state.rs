@@ -183,7 +183,7 @@ pub struct UiState {
     pub flash_gen: u64,
     /// The price chart's dot grid, reused from frame to frame (redrawn every frame: only its
     /// memory is kept).
-    pub price_grid: RefCell<crate::ui::render::price::PriceGrid>,
+    pub price_grid: RefCell<super::chart::PriceGrid>,
 }
 
 /// What the ladder's text depends on: the rows (book version and zoom), the options, the rows
