@@ -9,7 +9,8 @@
 //! - `msrec N [models]`: the spot capture written once in our format, replayed from the file N times
 //!   with features and latency on (as `record`'s `replay_file/msrec_zstd`), and with the models
 //!   from `models/` when `models` is given;
-//! - `frame W H N`: N full frames at W×H from a view three minutes into the capture (as `ui`).
+//! - `frame W H N [heatmap|tape_volume]`: N full frames at W×H from a view three minutes into the
+//!   capture (as `ui`), with the default panels or the variant named.
 //!
 //! For example: `valgrind --tool=callgrind --toggle-collect='*profile::run*' target/release/deps/profile-… books 1`.
 
@@ -172,6 +173,15 @@ fn main() {
             let keys = Bindings::default();
             let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
             let mut ui = UiState::default();
+            match arg(4, "").as_str() {
+                "heatmap" => ui.heatmap = true,
+                "tape_volume" => {
+                    ui.tape = true;
+                    ui.volume = true;
+                    ui.tape_large = (None, Some(50_000.0));
+                }
+                _ => {}
+            }
             ui.on_view(&v);
             run(
                 || {
@@ -183,7 +193,9 @@ fn main() {
             )
         }
         other => {
-            panic!("unknown mode {other:?}: books N | features N | msrec N [models] | frame W H N")
+            panic!(
+                "unknown mode {other:?}: books N | features N | msrec N [models] | frame W H N [heatmap|tape_volume]"
+            )
         }
     };
     eprintln!("{frames} frames in {:.3} s", t.elapsed().as_secs_f64());

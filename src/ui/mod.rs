@@ -11,6 +11,7 @@
 //! the driver's events and shutdown. A frame is drawn only when something changed (a new view, a
 //! key, a notice, a resize), at most `ui.fps` times a second.
 
+pub mod chart;
 pub mod clock;
 pub mod depth;
 pub mod heat;

@@ -181,6 +181,9 @@ pub struct UiState {
     pub ladder_cache: RefCell<LadderCache>,
     /// Advances whenever [`Self::deltas`] is recomputed (the ladder's flash depends on it).
     pub flash_gen: u64,
+    /// The price chart's dot grid, reused from frame to frame (redrawn every frame: only its
+    /// memory is kept).
+    pub price_grid: RefCell<super::chart::PriceGrid>,
 }
 
 /// What the ladder's text depends on: the rows (book version and zoom), the options, the rows

@@ -12,6 +12,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
+use super::cells;
 use crate::ui::clock;
 use crate::ui::heat::Grid;
 use crate::ui::state::UiState;
@@ -99,8 +100,7 @@ pub fn render(
         ]),
         _ => Line::from(Span::styled(" Liquidity heatmap ", theme.title)),
     };
-    let block = Block::default().borders(Borders::ALL).title(title);
-    f.render_widget(block, area);
+    cells::block(f.buffer_mut(), area, &title.spans, &[]);
     let g = &cache.grid;
     if grid.is_none() || rows == 0 {
         f.render_widget(

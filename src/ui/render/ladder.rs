@@ -9,9 +9,9 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Span;
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::Paragraph;
 
-use super::fmt;
+use super::{cells, fmt};
 pub use crate::ui::depth::{Row, bucket_rows};
 use crate::ui::state::{LadderCache, LadderKey, LadderLine, LineSide, RowsKey, UiState};
 use crate::ui::theme::Theme;
@@ -134,11 +134,12 @@ pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, ui: &UiState, t
         ),
         None => " Depth ".into(),
     };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(Span::styled(title, theme.title));
-    let inner = block.inner(area);
-    f.render_widget(block, area);
+    let inner = cells::block(
+        f.buffer_mut(),
+        area,
+        &[Span::styled(title, theme.title)],
+        &[],
+    );
     let Some(s) = s else {
         f.render_widget(Paragraph::new("no symbol yet").style(theme.dim), inner);
         return;
@@ -160,8 +161,8 @@ pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, ui: &UiState, t
     };
     let mut cache = ui.ladder_cache.borrow_mut();
     fill(&mut cache, key, s, ui, w);
-    // Rows are written straight into the buffer from the cached text: a Paragraph of spans
-    // costs several times more (line composition, wrapping checks) for plain ASCII columns.
+    // Rows are written straight into the buffer from the cached text (`cells::put`, a char per
+    // cell): a Paragraph of spans, or `set_stringn`, segments every row into graphemes.
     let buf = f.buffer_mut();
     let x0 = inner.x;
     let bottom = inner.y + inner.height;
@@ -181,11 +182,12 @@ pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, ui: &UiState, t
         } else {
             (side, theme.dim)
         };
-        buf.set_stringn(x, y, &l.price, w, price_style);
+        let room = |x: u16| (w as u16).saturating_sub(x - x0);
+        cells::put(buf, x, y, &l.price, room(x), price_style);
         x += l.price.len() as u16;
-        buf.set_stringn(x, y, &l.qty, w.saturating_sub((x - x0) as usize), qstyle);
+        cells::put(buf, x, y, &l.qty, room(x), qstyle);
         x += l.qty.len() as u16;
-        buf.set_stringn(x, y, &l.cum, w.saturating_sub((x - x0) as usize), cum_style);
+        cells::put(buf, x, y, &l.cum, room(x), cum_style);
         x += l.cum.len() as u16;
         for k in 0..l.bar {
             if let Some(cell) = buf.cell_mut((x + k, y)) {
@@ -199,7 +201,7 @@ pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, ui: &UiState, t
         y += 1;
     }
     if y < bottom {
-        buf.set_stringn(x0, y, &cache.spread, w, theme.accent);
+        cells::put(buf, x0, y, &cache.spread, w as u16, theme.accent);
         y += 1;
     }
     for l in &cache.bids {

@@ -20,13 +20,13 @@ pub fn render(
     theme: &Theme,
 ) {
     let stages: Vec<&StageView> = view.latency.iter().chain(drawn).collect();
-    let mut b = Block::default()
-        .borders(Borders::ALL)
-        .title(Span::styled(" Latency (l: stage) ", theme.title));
-    if let Some(c) = super::connection::counters(view, theme) {
-        b = b.title_bottom(c);
-    }
+    let title = Span::styled(" Latency (l: stage) ", theme.title);
+    let bottom = super::connection::counters(view, theme);
     if stages.is_empty() {
+        let mut b = Block::default().borders(Borders::ALL).title(title);
+        if let Some(c) = bottom {
+            b = b.title_bottom(c);
+        }
         f.render_widget(
             Paragraph::new("per-stage latency histograms: not measured yet")
                 .style(theme.dim)
@@ -36,8 +36,12 @@ pub fn render(
         return;
     }
     let sel = stage % stages.len();
-    let inner = b.inner(area);
-    f.render_widget(b, area);
+    let inner = cells::block(
+        f.buffer_mut(),
+        area,
+        &[title],
+        bottom.as_ref().map_or(&[][..], |l| &l.spans),
+    );
     // Written straight into the buffer (one reused line of text, ASCII a byte per cell): as a
     // Paragraph of spans this panel cost more than the rest of the right column together.
     let buf = f.buffer_mut();

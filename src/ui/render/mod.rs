@@ -117,10 +117,17 @@ pub fn draw_hits(f: &mut Frame, view: &View, ui: &UiState, theme: &Theme, keys: 
     ])
     .areas(area);
     let sel = view.symbols.get(ui.symbol_index(view));
-    f.render_widget(
-        Paragraph::new(status::line(view, ui, sel, theme, status.width as usize)),
-        status,
-    );
+    // One line of spans, written as a Paragraph of it would leave the cells (`cells::line_spans`).
+    let status_line = status::line(view, ui, sel, theme, status.width as usize);
+    if status.height > 0 {
+        cells::line_spans(
+            f.buffer_mut(),
+            status.x,
+            status.y,
+            &status_line.spans,
+            status.width,
+        );
+    }
     if let Some(r) = &view.replay {
         progress::render(f, progress_area, r, theme);
     }
@@ -343,7 +350,14 @@ fn chart_or_heatmap(
     if ui.heatmap {
         heatmap::render(f, area, view, sel, ui, theme);
     } else {
-        price::render(f, area, sel, view.now_ns, theme);
+        price::render(
+            f,
+            area,
+            sel,
+            view.now_ns,
+            theme,
+            &mut ui.price_grid.borrow_mut(),
+        );
     }
 }
 
@@ -369,7 +383,9 @@ fn hint_line(f: &mut Frame, area: Rect, view: &View, ui: &UiState, theme: &Theme
             h
         }
     };
-    f.render_widget(Paragraph::new(Span::styled(text, theme.dim)), area);
+    if area.height > 0 {
+        cells::put(f.buffer_mut(), area.x, area.y, &text, area.width, theme.dim);
+    }
 }
 
 /// The help overlay's text for a screen of `w`×`h`: one column of `keys  what it does` while it

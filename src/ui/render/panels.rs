@@ -4,9 +4,9 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 
-use super::fmt;
+use super::{cells, fmt};
 use crate::ui::theme::Theme;
 use microstate_core::view::{ContextView, ModelView, SymbolView};
 
@@ -29,16 +29,20 @@ pub fn centered_bar(x: f64, w: usize) -> String {
     s
 }
 
-fn block<'a>(title: &'a str, theme: &Theme) -> Block<'a> {
-    Block::default()
-        .borders(Borders::ALL)
-        .title(Span::styled(title, theme.title))
+/// Draws a panel's border with `title` (and `bottom` under it): ratatui's `Block`, drawn by
+/// [`cells::block`]. Returns the inner area.
+fn block(f: &mut Frame, area: Rect, title: &str, bottom: &[Span], theme: &Theme) -> Rect {
+    cells::block(
+        f.buffer_mut(),
+        area,
+        &[Span::styled(title, theme.title)],
+        bottom,
+    )
 }
 
 pub fn imbalance(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Theme) {
-    let b = block(" Imbalance · OFI ", theme);
+    let inner = block(f, area, " Imbalance · OFI ", &[], theme);
     let Some(s) = s else {
-        f.render_widget(Paragraph::new("").block(b), area);
         return;
     };
     let w = (area.width as usize).saturating_sub(15).max(4);
@@ -78,21 +82,25 @@ pub fn imbalance(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Them
         }
         None => lines.push(Line::from(Span::styled("OFI: features are off", theme.dim))),
     }
-    f.render_widget(Paragraph::new(lines).block(b), area);
+    cells::lines(f.buffer_mut(), inner, &lines);
 }
 
-fn missing(f: &mut Frame, area: Rect, b: Block<'_>, why: &str, theme: &Theme) {
+/// A panel whose source is missing: its border and title, and why, all dim (the border too,
+/// as a styled `Paragraph` with the block inside draws it).
+fn missing(f: &mut Frame, area: Rect, title: &str, why: &str, theme: &Theme) {
+    let buf = f.buffer_mut();
+    buf.set_style(area.intersection(buf.area), theme.dim);
+    let inner = block(f, area, title, &[], theme);
     f.render_widget(
-        Paragraph::new(why.to_string())
+        Paragraph::new(why)
             .style(theme.dim)
-            .wrap(Wrap { trim: true })
-            .block(b),
-        area,
+            .wrap(Wrap { trim: true }),
+        inner,
     );
 }
 
 pub fn pressure(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Theme) {
-    let b = block(" Pressure ≈1 s ", theme);
+    let title = " Pressure ≈1 s ";
     match s.map(|s| &s.pressure) {
         // No direction shown (inputs out of range, no live edge): say why, no bars.
         Some(ModelView::Ready(p)) if p.quiet.is_some() => {
@@ -103,10 +111,8 @@ pub fn pressure(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Theme
             if let Some(e) = &p.edge {
                 lines.push(Line::from(Span::styled(e.clone(), theme.dim)));
             }
-            f.render_widget(
-                Paragraph::new(lines).wrap(Wrap { trim: true }).block(b),
-                area,
-            );
+            let inner = block(f, area, title, &[], theme);
+            f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
         }
         Some(ModelView::Ready(p)) => {
             let w = (area.width as usize).saturating_sub(14).max(4);
@@ -134,10 +140,11 @@ pub fn pressure(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Theme
                 ]),
                 Line::from(Span::styled(p.edge.clone().unwrap_or_default(), theme.dim)),
             ];
-            f.render_widget(Paragraph::new(lines).block(b), area);
+            let inner = block(f, area, title, &[], theme);
+            cells::lines(f.buffer_mut(), inner, &lines);
         }
-        Some(ModelView::Missing(why)) => missing(f, area, b, why, theme),
-        None => missing(f, area, b, "", theme),
+        Some(ModelView::Missing(why)) => missing(f, area, title, why, theme),
+        None => missing(f, area, title, "", theme),
     }
 }
 
@@ -215,7 +222,7 @@ pub fn context_caption(c: &ContextView, width: u16) -> String {
 }
 
 pub fn context(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Theme) {
-    let b = block(" Trend · forecast ", theme);
+    let title = " Trend · forecast ";
     match s.map(|s| &s.context) {
         Some(ModelView::Ready(c)) => {
             let caption = context_caption(c, area.width.saturating_sub(2));
@@ -224,7 +231,7 @@ pub fn context(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Theme)
             } else {
                 theme.dim
             };
-            let b = b.title_bottom(Span::styled(format!(" {caption} "), caption_style));
+            let caption = [Span::styled(format!(" {caption} "), caption_style)];
             let style = |label: &str| match label {
                 "BULLISH" => theme.bid,
                 "BEARISH" => theme.ask,
@@ -242,15 +249,16 @@ pub fn context(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Theme)
                     ContextLine::Note(t) => Line::from(Span::styled(t, theme.dim)),
                 })
                 .collect();
-            f.render_widget(Paragraph::new(lines).block(b), area);
+            let inner = block(f, area, title, &caption, theme);
+            cells::lines(f.buffer_mut(), inner, &lines);
         }
-        Some(ModelView::Missing(why)) => missing(f, area, b, why, theme),
-        None => missing(f, area, b, "", theme),
+        Some(ModelView::Missing(why)) => missing(f, area, title, why, theme),
+        None => missing(f, area, title, "", theme),
     }
 }
 
 pub fn interpretation(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: &Theme) {
-    let b = block(" Interpretation ", theme);
+    let title = " Interpretation ";
     match s.map(|s| &s.interpretation) {
         Some(ModelView::Ready(i)) => {
             let mut lines = vec![Line::from(Span::styled(i.label.clone(), theme.title))];
@@ -259,13 +267,11 @@ pub fn interpretation(f: &mut Frame, area: Rect, s: Option<&SymbolView>, theme: 
                     .iter()
                     .map(|r| Line::from(Span::styled(format!("· {r}"), theme.dim))),
             );
-            f.render_widget(
-                Paragraph::new(lines).wrap(Wrap { trim: true }).block(b),
-                area,
-            );
+            let inner = block(f, area, title, &[], theme);
+            f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
         }
-        Some(ModelView::Missing(why)) => missing(f, area, b, why, theme),
-        None => missing(f, area, b, "", theme),
+        Some(ModelView::Missing(why)) => missing(f, area, title, why, theme),
+        None => missing(f, area, title, "", theme),
     }
 }
 

@@ -5,10 +5,8 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 
-use super::fmt;
+use super::{cells, fmt};
 use crate::ui::theme::Theme;
 use microstate_core::view::ReplayView;
 
@@ -48,16 +46,26 @@ pub fn render(f: &mut Frame, area: Rect, r: &ReplayView, theme: &Theme) {
         right.push_str(" · g go to");
     }
     let bar_w = w.saturating_sub(left.chars().count() + right.chars().count() + 5);
-    let mut spans = vec![Span::styled(format!(" {left} "), theme.dim)];
+    // Written straight into the buffer (`cells`): the cells a Paragraph of these spans leaves,
+    // without the bar's two repeated strings or their grapheme segmentation.
+    let buf = f.buffer_mut();
+    let area = area.intersection(buf.area);
+    if area.is_empty() {
+        return;
+    }
+    let (y, right_edge) = (area.y, area.right());
+    let room = |x: u16| right_edge.saturating_sub(x);
+    let mut x = area.x;
+    x += cells::put(buf, x, y, &format!(" {left} "), room(x), theme.dim);
     if bar_w >= 4 {
         let filled = fraction(r).map_or(0, |x| (x * bar_w as f64).round() as usize);
-        spans.push(Span::styled("▕", theme.dim));
-        spans.push(Span::styled("█".repeat(filled), theme.accent));
-        spans.push(Span::styled("░".repeat(bar_w - filled), theme.dim));
-        spans.push(Span::styled("▏", theme.dim));
+        let n = |k: usize| u16::try_from(k).unwrap_or(u16::MAX);
+        x += cells::put(buf, x, y, "▕", room(x), theme.dim);
+        x += cells::repeat(buf, x, y, "█", n(filled).min(room(x)), theme.accent);
+        x += cells::repeat(buf, x, y, "░", n(bar_w - filled).min(room(x)), theme.dim);
+        x += cells::put(buf, x, y, "▏", room(x), theme.dim);
     }
-    spans.push(Span::styled(format!(" {right}"), theme.dim));
-    f.render_widget(Paragraph::new(Line::from(spans)), area);
+    cells::put(buf, x, y, &format!(" {right}"), room(x), theme.dim);
 }
 
 #[cfg(test)]

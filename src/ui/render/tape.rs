@@ -10,9 +10,9 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::Span;
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::Paragraph;
 
-use super::fmt;
+use super::{cells, fmt};
 use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
 use microstate_core::tape::TapeRow;
@@ -65,11 +65,12 @@ pub fn render(f: &mut Frame, area: Rect, s: Option<&SymbolView>, ui: &UiState, t
         Some(s) => format!(" Tape {}{} ", s.symbol, threshold(ui)),
         None => " Tape ".into(),
     };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(Span::styled(title, theme.title));
-    let inner = block.inner(area);
-    f.render_widget(block, area);
+    let inner = cells::block(
+        f.buffer_mut(),
+        area,
+        &[Span::styled(title, theme.title)],
+        &[],
+    );
     let Some(s) = s else {
         return;
     };

@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::Span;
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::Paragraph;
 
-use super::fmt;
+use super::{cells, fmt};
 use crate::ui::depth::{Row, bucket_rows};
 use crate::ui::state::UiState;
 use crate::ui::theme::Theme;
@@ -128,11 +128,12 @@ pub fn render(
         (Some(_), Some(t)) => format!(" Volume · Δ since {} ", &fmt::clock(t)[..8]),
         _ => " Volume ".into(),
     };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(Span::styled(title, theme.title));
-    let inner = block.inner(area);
-    f.render_widget(block, area);
+    let inner = cells::block(
+        f.buffer_mut(),
+        area,
+        &[Span::styled(title, theme.title)],
+        &[],
+    );
     let Some(s) = s else {
         return;
     };
