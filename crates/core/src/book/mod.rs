@@ -562,6 +562,14 @@ impl OrderBook {
         self.last_update_id = final_id;
     }
 
+    /// Writes the best levels of both sides, best first, into `bids` and `asks` (each until it
+    /// is full or its side runs out); returns how many each got. What the features and the
+    /// screen read after an update: [`Side::top_into`] on each side, in one call.
+    #[inline]
+    pub fn top_both_into(&self, bids: &mut [Level], asks: &mut [Level]) -> (usize, usize) {
+        (self.bids.top_into(bids), self.asks.top_into(asks))
+    }
+
     #[inline]
     pub fn bbo(&self) -> Bbo {
         Bbo {

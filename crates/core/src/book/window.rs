@@ -36,6 +36,8 @@ pub(super) struct Window {
     inv: u64,
     /// Key of slot 0.
     base: u64,
+    /// Key of the highest slot, `base + (SLOTS - 1) * tick` (where the top-N walk starts).
+    top: u64,
     /// [`SLOTS`] when on, 0 when off: the bound a quotient must be below.
     limit: u64,
     len: usize,
@@ -52,6 +54,7 @@ impl Default for Window {
             shift: 0,
             inv: 1,
             base: 0,
+            top: 0,
             limit: 0,
             len: 0,
             summary: [0; SUMMARY],
@@ -191,6 +194,7 @@ impl Window {
         self.shift = shift;
         self.inv = inverse(tick >> shift);
         self.base = anchor - k * tick;
+        self.top = self.base + REV as u64 * tick;
         self.limit = SLOTS as u64;
         true
     }
@@ -228,39 +232,43 @@ impl Window {
     }
 
     /// Writes the occupied slots from the top, as levels (`key ^ flip`), into `out` until it
-    /// is full; returns how many it wrote. The walk keeps its state in locals: the summary word
-    /// and the occupancy word, with one trailing-zero count and one `m & (m - 1)` per level.
+    /// is full; returns how many it wrote.
+    ///
+    /// Per occupied word: one trailing-zero count on the summary word, the occupancy word, the
+    /// price of the word's first slot and its 64 quantities as one array (no per-level bounds
+    /// check). Per level: one trailing-zero count, one `m & (m - 1)`, one multiply-add for the
+    /// price, one load for the quantity, the two stores and the end-of-`out` test.
     #[inline]
     pub(super) fn top_into(&self, flip: u64, out: &mut [Level]) -> usize {
         let n = out.len();
-        if self.len == 0 || n == 0 {
+        if self.len == 0 {
             return 0;
         }
-        let mut rest = out.iter_mut();
         // Reversed index `r` holds slot `SLOTS - 1 - r`, key `top - r * tick` with `top` the
         // key of the highest slot; the price is that key `^ flip`, and for asks (`flip` all
-        // ones) `!(top - r * tick) = !top + r * tick`. So price = `at0 + r * step` either way.
-        let top = self.base + REV as u64 * self.tick;
-        let (at0, step) = if flip == 0 {
-            (top, self.tick.wrapping_neg())
-        } else {
-            (!top, self.tick)
-        };
+        // ones) `!(top - r * tick) = !top + r * tick`. So price = `at0 + r * step` either way,
+        // with `step` = `-tick ^ flip` `- flip` (`-tick` for bids, `tick` for asks).
+        let at0 = self.top ^ flip;
+        let step = (self.tick.wrapping_neg() ^ flip).wrapping_sub(flip);
+        let (qtys, _) = self.qtys.as_chunks::<64>();
+        let mut rest = out.iter_mut();
         for (j, &sm) in self.summary.iter().enumerate() {
             let mut sm = sm;
             while sm != 0 {
                 let w = (j * 64 + sm.trailing_zeros() as usize) % WORDS;
                 sm &= sm - 1;
+                let qs = &qtys[w];
+                let at = at0.wrapping_add(((w * 64) as u64).wrapping_mul(step));
                 let mut m = self.bits[w];
                 while m != 0 {
-                    let r = w * 64 + m.trailing_zeros() as usize;
+                    let b = m.trailing_zeros() as usize;
                     m &= m - 1;
                     let Some(dst) = rest.next() else {
                         return n;
                     };
                     *dst = Level {
-                        price: Price(at0.wrapping_add((r as u64).wrapping_mul(step))),
-                        qty: Qty(self.qtys[r % SLOTS]),
+                        price: Price(at.wrapping_add((b as u64).wrapping_mul(step))),
+                        qty: Qty(qs[b % 64]),
                     };
                 }
             }
