@@ -79,7 +79,7 @@ impl Side {
     pub fn new(kind: SideKind) -> Self {
         Side {
             flip: Self::flip_of(kind),
-            win: Window::default(),
+            win: Window::new(Self::flip_of(kind)),
             outer: Blocks::default(),
             best: None,
             tick: 0,
@@ -319,10 +319,17 @@ impl Side {
             return self.top_merged(out);
         }
         // Every window level is above every blocks level: the window's walk, then the blocks'.
-        let k = self.win.top_into(self.flip, out);
+        let k = self.win.top_into(out);
         if k == n {
             return n;
         }
+        self.top_outer(out, k)
+    }
+
+    /// [`Side::top_into`] past the window's levels: the blocks' walk from `out[k]` on. Out of
+    /// line, so the window's walk (the usual whole answer) keeps its registers.
+    #[inline(never)]
+    fn top_outer(&self, out: &mut [Level], k: usize) -> usize {
         k + self.outer.top_into(self.flip, &mut out[k..])
     }
 
