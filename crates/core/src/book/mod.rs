@@ -309,19 +309,20 @@ impl Side {
     /// back to the level-by-level merge.
     #[inline]
     pub fn top_into(&self, out: &mut [Level]) -> usize {
-        let n = out.len().min(self.len());
-        let out = &mut out[..n];
         if self
             .outer
             .best()
             .is_some_and(|o| o.key >= self.win.lowest_key())
         {
-            return self.top_merged(out);
+            let n = out.len().min(self.len());
+            return self.top_merged(&mut out[..n]);
         }
         // Every window level is above every blocks level: the window's walk, then the blocks'.
+        // Each stops when `out` is full or its part runs out, so together they write
+        // `out.len().min(self.len())` levels without that count being worked out first.
         let k = self.win.top_into(out);
-        if k == n {
-            return n;
+        if k == out.len() {
+            return k;
         }
         self.top_outer(out, k)
     }
