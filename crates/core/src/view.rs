@@ -447,17 +447,16 @@ pub struct Refused {
 pub fn symbol_view(st: &SymbolState, stale: bool) -> SymbolView {
     let book = st.book();
     let synced = st.sync.is_synced();
-    let side = |s: &crate::book::Side| -> Vec<Level> {
-        if !synced {
-            return Vec::new();
-        }
-        let mut levels = vec![Level::default(); VIEW_LEVELS];
-        let n = s.top_into(&mut levels);
-        levels.truncate(n);
-        levels
+    let (bids, asks) = if synced {
+        let mut bids = vec![Level::default(); VIEW_LEVELS];
+        let mut asks = vec![Level::default(); VIEW_LEVELS];
+        let (nb, na) = book.top_both_into(&mut bids, &mut asks);
+        bids.truncate(nb);
+        asks.truncate(na);
+        (bids, asks)
+    } else {
+        (Vec::new(), Vec::new())
     };
-    let bids = side(&book.bids);
-    let asks = side(&book.asks);
     let tick_exact = bids
         .windows(2)
         .map(|w| w[0].price.0 - w[1].price.0)

@@ -4,7 +4,11 @@
 //! REST snapshot and every diff level after it. Every book loads the snapshot (untimed), then
 //! the timed pass applies every level in capture order and reads the best bid and ask after
 //! each: "update one level and read best bid/ask". Then "top-20 of both sides" is read many
-//! times from the final book. Each figure is the median over repeated passes, reported in ns
+//! times from the final book, each book writing into the same kind of buffer ([`Tops`]: a fixed
+//! array per side of the book's own level type, plus counts): ours its `Level`s (fixed-point
+//! price and quantity) through `OrderBook::top_both_into`, hftbacktest's their `(tick, f64)`
+//! pairs as they keep them. Nothing is copied or converted after the read, and an untimed check
+//! says whether each book's top-20 equals the start of its full level list. Each figure is the median over repeated passes, reported in ns
 //! and as a ratio to hftbacktest's `ROIVectorMarketDepth`, whose range of interest is the
 //! stream's whole price range (lowest to highest price in the snapshot and the diffs), so it
 //! never drops an update. Finally the books are compared level by level and best by best.
@@ -47,11 +51,24 @@ trait Book: Sized {
     fn touch(&self) -> Self::Touch;
     /// Best bid and ask as (price tick, qty) pairs, `None` for an empty side.
     fn bbo(&self) -> (Option<Row>, Option<Row>);
-    /// Top `n` of both sides into `bids` / `asks` (cleared first), best first, in the book's
-    /// own units (timed: no conversion).
-    fn top(&self, n: usize, bids: &mut Vec<Row>, asks: &mut Vec<Row>);
+    /// One level as this book reports it, in its own units: `Level` (price and quantity as
+    /// fixed-point integers) for ours, `(tick, f64 quantity)` for hftbacktest's.
+    type Level: Copy + Default;
+    /// Top [`TOP_N`] of both sides, best first, into `out` (timed: no conversion).
+    fn top(&self, out: &mut Tops<Self::Level>);
     /// Every level of both sides, best first.
     fn all(&self) -> (Vec<Row>, Vec<Row>);
+    /// A level of [`Book::top`] as a row (untimed, for the checks).
+    fn row_of(&self, l: Self::Level) -> Row;
+    /// Whether [`Book::top`] gives the first [`TOP_N`] rows of [`Book::all`] (untimed).
+    fn top_agrees(&self) -> bool {
+        let mut out = Tops::default();
+        self.top(&mut out);
+        let (b, a) = self.all();
+        let rows = |ls: &[Self::Level]| ls.iter().map(|&l| self.row_of(l)).collect::<Vec<_>>();
+        rows(&out.bids[..out.nb]) == b[..b.len().min(TOP_N)]
+            && rows(&out.asks[..out.na]) == a[..a.len().min(TOP_N)]
+    }
     /// The ticks this book keeps (ROIVector: its range of interest); `None`: all.
     fn kept(_s: &Stream) -> Option<(i64, i64)> {
         None
@@ -113,18 +130,14 @@ impl Book for Ours {
         let b = self.book.bbo();
         (b.bid.map(|l| self.row(l)), b.ask.map(|l| self.row(l)))
     }
+    type Level = Level;
+    /// The slice reader of both sides, as the features and the screen use it.
     #[inline(always)]
-    fn top(&self, n: usize, bids: &mut Vec<Row>, asks: &mut Vec<Row>) {
-        bids.clear();
-        asks.clear();
-        // Raw (price, quantity) as the book gives them: no conversion inside the timed reads.
-        // The slice reader (as the features and the screen use it) into a stack buffer.
-        let mut buf = [Level::default(); TOP_N];
-        let n = n.min(TOP_N);
-        let k = self.book.bids.top_into(&mut buf[..n]);
-        bids.extend(buf[..k].iter().map(|l| (l.price.0 as i64, l.qty.0)));
-        let k = self.book.asks.top_into(&mut buf[..n]);
-        asks.extend(buf[..k].iter().map(|l| (l.price.0 as i64, l.qty.0)));
+    fn top(&self, out: &mut Tops<Level>) {
+        (out.nb, out.na) = self.book.top_both_into(&mut out.bids, &mut out.asks);
+    }
+    fn row_of(&self, l: Level) -> Row {
+        self.row(l)
     }
     fn all(&self) -> (Vec<Row>, Vec<Row>) {
         (
@@ -204,38 +217,46 @@ impl Book for Roi {
             .then(|| (d.best_ask_tick(), qty_units(d.best_ask_qty())));
         (bid, ask)
     }
+    type Level = (i64, f64);
     #[inline(always)]
-    fn top(&self, n: usize, bids: &mut Vec<Row>, asks: &mut Vec<Row>) {
-        bids.clear();
-        asks.clear();
+    fn top(&self, out: &mut Tops<(i64, f64)>) {
         let d = &self.0;
         let (lb, ub) = d.roi_tick();
+        let mut k = 0;
         if d.best_bid_tick != INVALID_MIN {
             let depth = d.bid_depth();
             let mut t = d.best_bid_tick.min(ub);
-            while bids.len() < n && t >= lb.max(d.low_bid_tick) {
+            while k < TOP_N && t >= lb.max(d.low_bid_tick) {
                 let q = depth[(t - lb) as usize];
                 if q > 0.0 {
-                    bids.push((t, q.to_bits()));
+                    out.bids[k] = (t, q);
+                    k += 1;
                 }
                 t -= 1;
             }
         }
+        out.nb = k;
+        k = 0;
         if d.best_ask_tick != INVALID_MAX {
             let depth = d.ask_depth();
             let mut t = d.best_ask_tick.max(lb);
-            while asks.len() < n && t <= ub.min(d.high_ask_tick) {
+            while k < TOP_N && t <= ub.min(d.high_ask_tick) {
                 let q = depth[(t - lb) as usize];
                 if q > 0.0 {
-                    asks.push((t, q.to_bits()));
+                    out.asks[k] = (t, q);
+                    k += 1;
                 }
                 t += 1;
             }
         }
+        out.na = k;
     }
     fn kept(s: &Stream) -> Option<(i64, i64)> {
         let (lo, hi) = roi_range(s);
         Some(((lo / s.tick) as i64, (hi / s.tick) as i64))
+    }
+    fn row_of(&self, (t, q): (i64, f64)) -> Row {
+        (t, qty_units(q))
     }
     fn all(&self) -> (Vec<Row>, Vec<Row>) {
         let (lb, _) = self.0.roi_tick();
@@ -290,31 +311,39 @@ impl Book for Hash {
             .then(|| (d.best_ask_tick(), qty_units(d.best_ask_qty())));
         (bid, ask)
     }
+    type Level = (i64, f64);
     #[inline(always)]
-    fn top(&self, n: usize, bids: &mut Vec<Row>, asks: &mut Vec<Row>) {
-        bids.clear();
-        asks.clear();
+    fn top(&self, out: &mut Tops<(i64, f64)>) {
         let d = &self.0;
+        let mut k = 0;
         if d.best_bid_tick != INVALID_MIN {
             let mut t = d.best_bid_tick;
-            while bids.len() < n && t >= d.low_bid_tick {
+            while k < TOP_N && t >= d.low_bid_tick {
                 let q = d.bid_qty_at_tick(t);
                 if q > 0.0 {
-                    bids.push((t, q.to_bits()));
+                    out.bids[k] = (t, q);
+                    k += 1;
                 }
                 t -= 1;
             }
         }
+        out.nb = k;
+        k = 0;
         if d.best_ask_tick != INVALID_MAX {
             let mut t = d.best_ask_tick;
-            while asks.len() < n && t <= d.high_ask_tick {
+            while k < TOP_N && t <= d.high_ask_tick {
                 let q = d.ask_qty_at_tick(t);
                 if q > 0.0 {
-                    asks.push((t, q.to_bits()));
+                    out.asks[k] = (t, q);
+                    k += 1;
                 }
                 t += 1;
             }
         }
+        out.na = k;
+    }
+    fn row_of(&self, (t, q): (i64, f64)) -> Row {
+        (t, qty_units(q))
     }
     fn all(&self) -> (Vec<Row>, Vec<Row>) {
         let rows = |m: &std::collections::HashMap<i64, f64>, desc: bool| -> Vec<Row> {
@@ -349,11 +378,33 @@ fn apply_all<B: Book>(book: &mut B, updates: &[(bool, Level)]) {
 const TOP_N: usize = 20;
 const TOP_READS: usize = 100_000;
 
+/// Where a book writes its top [`TOP_N`] of both sides: a fixed array per side of the book's
+/// own level type, and how many of each it filled. Every book gets the same kind of buffer and
+/// writes its levels as it keeps them; nothing is copied or converted after the read.
+#[derive(Clone, Copy)]
+struct Tops<L> {
+    bids: [L; TOP_N],
+    asks: [L; TOP_N],
+    nb: usize,
+    na: usize,
+}
+
+impl<L: Copy + Default> Default for Tops<L> {
+    fn default() -> Self {
+        Tops {
+            bids: [L::default(); TOP_N],
+            asks: [L::default(); TOP_N],
+            nb: 0,
+            na: 0,
+        }
+    }
+}
+
 #[inline(never)]
-fn read_tops<B: Book>(book: &B, bids: &mut Vec<Row>, asks: &mut Vec<Row>) {
+fn read_tops<B: Book>(book: &B, out: &mut Tops<B::Level>) {
     for _ in 0..TOP_READS {
-        black_box(book).top(TOP_N, bids, asks);
-        black_box((&bids, &asks));
+        black_box(book).top(out);
+        black_box(&mut *out);
     }
 }
 
@@ -413,13 +464,14 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// One pass: load, the timed stream, the timed top-N reads. Returns ns per update and per
 /// top-N read of both sides.
-fn pass<B: Book>(s: &Stream, bids: &mut Vec<Row>, asks: &mut Vec<Row>) -> (f64, f64) {
+fn pass<B: Book>(s: &Stream) -> (f64, f64) {
     let mut book = B::loaded(s);
     let t = Instant::now();
     apply_all(&mut book, &s.updates);
     let update = t.elapsed().as_nanos() as f64 / s.updates.len() as f64;
+    let mut out = Tops::default();
     let t = Instant::now();
-    read_tops(&book, bids, asks);
+    read_tops(&book, &mut out);
     let top = t.elapsed().as_nanos() as f64 / TOP_READS as f64;
     (update, top)
 }
@@ -471,6 +523,7 @@ fn compare<B: Book>(s: &Stream) -> String {
             crossed += 1;
         }
     }
+    let tops_agree = ours.top_agrees() && peer.top_agrees();
     let (ob, oa) = ours.all();
     let (pb, pa) = peer.all();
     let same = ob == pb && oa == pa;
@@ -489,7 +542,7 @@ fn compare<B: Book>(s: &Stream) -> String {
     format!(
         "{}{:<10} vs microstate: final books {} ({} bid / {} ask levels; {} of ours outside the peer's range; \
          inside it {}); best bid/ask differed after {} of {} updates (ours crossed after {}, \
-         mid-diff: bids of a diff are applied before its asks)",
+         mid-diff: bids of a diff are applied before its asks); top-20 reads {} the full books",
         if B::NAME == Roi::NAME {
             format!(
                 "update distance from the best, ticks: p50 {} p90 {} p99 {} max {}\n  ",
@@ -510,6 +563,11 @@ fn compare<B: Book>(s: &Stream) -> String {
         bbo_diff,
         s.updates.len(),
         crossed,
+        if tops_agree {
+            "agree with"
+        } else {
+            "DIFFER from"
+        },
     )
 }
 
@@ -570,16 +628,15 @@ fn main() {
         // of them alike.
         let (mut ours, mut roi, mut hash) =
             (Figures::default(), Figures::default(), Figures::default());
-        let (mut bids, mut asks) = (Vec::with_capacity(TOP_N), Vec::with_capacity(TOP_N));
         for _ in 0..passes {
             if wants("ours") {
-                ours.push(pass::<Ours>(&s, &mut bids, &mut asks));
+                ours.push(pass::<Ours>(&s));
             }
             if wants("roi") {
-                roi.push(pass::<Roi>(&s, &mut bids, &mut asks));
+                roi.push(pass::<Roi>(&s));
             }
             if wants("hash") {
-                hash.push(pass::<Hash>(&s, &mut bids, &mut asks));
+                hash.push(pass::<Hash>(&s));
             }
         }
         if only.is_none() {

@@ -79,7 +79,7 @@ impl Side {
     pub fn new(kind: SideKind) -> Self {
         Side {
             flip: Self::flip_of(kind),
-            win: Window::default(),
+            win: Window::new(Self::flip_of(kind)),
             outer: Blocks::default(),
             best: None,
             tick: 0,
@@ -309,20 +309,28 @@ impl Side {
     /// back to the level-by-level merge.
     #[inline]
     pub fn top_into(&self, out: &mut [Level]) -> usize {
-        let n = out.len().min(self.len());
-        let out = &mut out[..n];
         if self
             .outer
             .best()
             .is_some_and(|o| o.key >= self.win.lowest_key())
         {
-            return self.top_merged(out);
+            let n = out.len().min(self.len());
+            return self.top_merged(&mut out[..n]);
         }
         // Every window level is above every blocks level: the window's walk, then the blocks'.
-        let k = self.win.top_into(self.flip, out);
-        if k == n {
-            return n;
+        // Each stops when `out` is full or its part runs out, so together they write
+        // `out.len().min(self.len())` levels without that count being worked out first.
+        let k = self.win.top_into(out);
+        if k == out.len() {
+            return k;
         }
+        self.top_outer(out, k)
+    }
+
+    /// [`Side::top_into`] past the window's levels: the blocks' walk from `out[k]` on. Out of
+    /// line, so the window's walk (the usual whole answer) keeps its registers.
+    #[inline(never)]
+    fn top_outer(&self, out: &mut [Level], k: usize) -> usize {
         k + self.outer.top_into(self.flip, &mut out[k..])
     }
 
@@ -560,6 +568,14 @@ impl OrderBook {
             self.asks.set(l.price, l.qty);
         }
         self.last_update_id = final_id;
+    }
+
+    /// Writes the best levels of both sides, best first, into `bids` and `asks` (each until it
+    /// is full or its side runs out); returns how many each got. What the features and the
+    /// screen read after an update: [`Side::top_into`] on each side, in one call.
+    #[inline]
+    pub fn top_both_into(&self, bids: &mut [Level], asks: &mut [Level]) -> (usize, usize) {
+        (self.bids.top_into(bids), self.asks.top_into(asks))
     }
 
     #[inline]
