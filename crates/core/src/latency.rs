@@ -680,13 +680,8 @@ mod tests {
         // Samples mostly in time order with jumps back (late samples into older slots, which
         // must invalidate the kept merge), gaps of several slots, and windows asked at times
         // before, at and after the newest sample, repeatedly between samples.
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        };
+        let mut rng = crate::rng::Rng::new(7, 0);
+        let mut next = move || rng.next_u64();
         let mut h = StageHist::new(60 * S, 6);
         let mut t = 0u64;
         let mut asked = 0;
