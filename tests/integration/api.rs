@@ -51,14 +51,16 @@ fn serve(args: &[&str]) -> Result<Served, String> {
     let log = Arc::clone(&stderr);
     std::thread::spawn(move || {
         for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            // Logged before the address is handed over: a test that reads the log once it has
+            // the address must find the line that carried it (it raced and lost under load).
+            if let Ok(mut l) = log.lock() {
+                l.push_str(&line);
+                l.push('\n');
+            }
             if let Some(rest) = line.strip_prefix("api: serving on http://")
                 && let Some(addr) = rest.split_whitespace().next()
             {
                 let _ = tx.send(addr.to_string());
-            }
-            if let Ok(mut l) = log.lock() {
-                l.push_str(&line);
-                l.push('\n');
             }
         }
     });
