@@ -199,6 +199,7 @@ pub fn replay(
     let api_views = vrx.clone();
     let events = api.as_ref().map(|a| microstate_api::event_channel(&a.cfg));
     let bound = api.map(super::serve::bind).transpose()?;
+    let serves_api = bound.is_some();
     if let Some(tx) = &events {
         microstate_drive::replay::attach_event_tap(&mut player, tx.clone());
     }
@@ -222,7 +223,9 @@ pub fn replay(
     let engine = std::thread::Builder::new()
         .name("replay".into())
         .spawn(move || {
-            let mut view = Publisher::new(vtx, every, source).with_alerts(rules);
+            let mut view = Publisher::new(vtx, every, source)
+                .with_alerts(rules)
+                .with_api(serves_api);
             let r = play_view(&mut player, &driver, epoch, &mut view, &session);
             driver.events.send(command::Event::Ended);
             (player, r)

@@ -231,6 +231,9 @@ pub struct Publisher {
     seq: u64,
     last: Option<Instant>,
     tap: Option<EventTap>,
+    /// An API reads these views though its events come from elsewhere (a replay taps the
+    /// player): see [`Self::with_api`].
+    api: bool,
     alerts: Alerts,
 }
 
@@ -243,6 +246,7 @@ impl Publisher {
             seq: 0,
             last: None,
             tap: None,
+            api: false,
             alerts: Alerts::new(AlertRules::default(), VIEW_ALERTS),
         }
     }
@@ -264,10 +268,16 @@ impl Publisher {
         self
     }
 
-    /// Does an API read these views (an event stream is attached)? What only the API shows
-    /// (the Prometheus buckets) is computed only then.
+    /// An API reads these views (when its event stream is not attached here).
+    pub fn with_api(mut self, on: bool) -> Publisher {
+        self.api = on;
+        self
+    }
+
+    /// Does an API read these views (an event stream is attached, or [`Self::with_api`])?
+    /// What only the API shows (the Prometheus buckets) is computed only then.
     pub fn serves_api(&self) -> bool {
-        self.tap.is_some()
+        self.tap.is_some() || self.api
     }
 
     /// After each frame the engine took (see [`EventTap::after_frame`]).
