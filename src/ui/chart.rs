@@ -137,49 +137,35 @@ pub fn line_dots(x1: usize, y1: usize, x2: usize, y2: usize, mut f: impl FnMut(u
             f(x, y1);
         }
     } else if dy < dx {
-        let ((x1, y1), (x2, y2)) = if x1 > x2 {
-            ((x2, y2), (x1, y1))
-        } else {
-            ((x1, y1), (x2, y2))
-        };
-        let dx = (x2 - x1) as isize;
-        let dy = (y2 as isize - y1 as isize).abs();
-        let mut d = 2 * dy - dx;
-        let mut y = y1;
-        for x in x1..=x2 {
-            f(x, y);
-            if d > 0 {
-                y = if y1 > y2 {
-                    y.saturating_sub(1)
-                } else {
-                    y.saturating_add(1)
-                };
-                d -= 2 * dx;
-            }
-            d += 2 * dy;
-        }
+        along(x1, y1, x2, y2, f);
     } else {
-        let ((x1, y1), (x2, y2)) = if y1 > y2 {
-            ((x2, y2), (x1, y1))
-        } else {
-            ((x1, y1), (x2, y2))
-        };
-        let dx = (x2 as isize - x1 as isize).abs();
-        let dy = (y2 - y1) as isize;
-        let mut d = 2 * dx - dy;
-        let mut x = x1;
-        for y in y1..=y2 {
-            f(x, y);
-            if d > 0 {
-                x = if x1 > x2 {
-                    x.saturating_sub(1)
-                } else {
-                    x.saturating_add(1)
-                };
-                d -= 2 * dy;
-            }
-            d += 2 * dx;
+        along(y1, x1, y2, x2, |y, x| f(x, y));
+    }
+}
+
+/// Bresenham stepping one dot at a time along the major axis `a` (the caller swaps the axes of
+/// a steep line), from the end with the smaller `a`; `f` gets `(a, b)`.
+fn along(a1: usize, b1: usize, a2: usize, b2: usize, mut f: impl FnMut(usize, usize)) {
+    let ((a1, b1), (a2, b2)) = if a1 > a2 {
+        ((a2, b2), (a1, b1))
+    } else {
+        ((a1, b1), (a2, b2))
+    };
+    let da = (a2 - a1) as isize;
+    let db = (b2 as isize - b1 as isize).abs();
+    let mut d = 2 * db - da;
+    let mut b = b1;
+    for a in a1..=a2 {
+        f(a, b);
+        if d > 0 {
+            b = if b1 > b2 {
+                b.saturating_sub(1)
+            } else {
+                b.saturating_add(1)
+            };
+            d -= 2 * da;
         }
+        d += 2 * db;
     }
 }
 
